@@ -1,0 +1,34 @@
+"""One exception class per kind of failure. Each message says what was expected, what was found,
+and what to do about it."""
+from __future__ import annotations
+
+
+class GradCamError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ImageError(GradCamError, ValueError):
+    """The image could not be read or is not usable (corrupt, empty, too large, wrong type)."""
+
+
+class UnknownClassError(GradCamError, KeyError):
+    """A target class name or index that the model does not have."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class LayerError(GradCamError, ValueError):
+    """A layer that does not exist, or that has no spatial (H, W, C) output."""
+
+
+class NoSpatialLayerError(LayerError):
+    """The model has no layer with a spatial output, so CAM methods cannot run on it."""
+
+
+class UnsupportedModelError(GradCamError, ValueError):
+    """A model the engine cannot explain (several inputs, output that is not (batch, classes), ...)."""
+
+
+class MethodError(GradCamError, ValueError):
+    """An unknown method name, or a method that cannot run on this model or layer."""

@@ -1,0 +1,20 @@
+"""Every size limit in one place. The app, the CLI and the library all read these."""
+from __future__ import annotations
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+#: Largest image file accepted, in bytes (GRADCAM_MAX_IMAGE_BYTES).
+MAX_IMAGE_BYTES = _env_int("GRADCAM_MAX_IMAGE_BYTES", 25 * 1024 * 1024)
+#: Largest decoded image accepted, in pixels (width x height); larger ones are refused as possible
+#: decompression bombs (GRADCAM_MAX_IMAGE_PIXELS).
+MAX_IMAGE_PIXELS = _env_int("GRADCAM_MAX_IMAGE_PIXELS", 40_000_000)
+#: Largest user model file accepted, in bytes (GRADCAM_MAX_MODEL_BYTES).
+MAX_MODEL_BYTES = _env_int("GRADCAM_MAX_MODEL_BYTES", 300 * 1024 * 1024)
+#: Images kept in each explainer's activation cache.
+ACTIVATION_CACHE_ENTRIES = _env_int("GRADCAM_ACTIVATION_CACHE_ENTRIES", 16)
