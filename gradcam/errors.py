@@ -11,7 +11,12 @@ class ImageError(GradCamError, ValueError):
     """The image could not be read or is not usable (corrupt, empty, too large, wrong type)."""
 
 
-class UnknownClassError(GradCamError, KeyError):
+class TargetError(GradCamError, ValueError):
+    """A target that cannot be used: wrong type, a contrast of a class with itself, or a list of
+    targets whose length does not match the images."""
+
+
+class UnknownClassError(TargetError, KeyError):
     """A target class name or index that the model does not have."""
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

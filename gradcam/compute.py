@@ -1,0 +1,171 @@
+"""Compiled TensorFlow functions for one model: built once, shared by every thread.
+
+Everything here works on the model's own input (already resized and preprocessed) and returns
+NumPy arrays. Target classes arrive as *weight vectors* over the logits, shape (batch, classes):
+a one-hot row explains one class, ``e_a - e_b`` explains "a rather than b", and a row flagged in
+``use_top`` is replaced by the one-hot of the image's top prediction inside the compiled function,
+so that "explain the top class of a new image" costs one pass, not two.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import ops as tf_ops
+
+from .model_graph import TracedLayer, TracedModel
+
+_GUIDED_RELU = "GradCamExplorerGuidedRelu"
+_GUIDED_RELU6 = "GradCamExplorerGuidedRelu6"
+
+
+def _guided(op, grad, upper=None):
+    # Guided backpropagation (Springenberg et al. 2015, eq. 6): pass a gradient only where both
+    # the forward input and the incoming gradient are positive.
+    x = op.inputs[0]
+    gate = tf.cast(grad > 0, grad.dtype) * tf.cast(x > 0, grad.dtype)
+    if upper is not None:
+        gate *= tf.cast(x < upper, grad.dtype)
+    return grad * gate
+
+
+tf_ops.RegisterGradient(_GUIDED_RELU)(lambda op, grad: _guided(op, grad))
+tf_ops.RegisterGradient(_GUIDED_RELU6)(lambda op, grad: _guided(op, grad, upper=6.0))
+
+
+class LayerFunctions:
+    """The compiled functions that look at one layer.
+
+    Attributes:
+        layer: the traced layer.
+        head_available: whether ``activations -> logits`` exists as its own model (no skip
+            connection jumps over the layer). Cached activations can then answer a new class
+            without running the network again, and Ablation-CAM can run.
+    """
+
+    def __init__(self, traced: TracedModel, layer: TracedLayer):
+        self.layer = traced_layer = layer
+        features, head = traced.split(traced_layer)
+        self._features, self._head = features, head
+        self.head_available = head is not None
+        classes = traced.num_classes
+        x_spec = tf.TensorSpec((None, *traced.input.shape[1:]), tf.float32)
+        a_spec = tf.TensorSpec((None, *traced_layer.output.shape[1:]), tf.float32)
+        w_spec = tf.TensorSpec((None, classes), tf.float32)
+        top_spec = tf.TensorSpec((None,), tf.bool)
+
+        @tf.function(input_signature=[x_spec])
+        def forward(x):
+            activations, logits = features(x, training=False)
+            return activations, logits
+
+        @tf.function(input_signature=[x_spec, w_spec, top_spec])
+        def forward_gradients(x, weights, use_top):
+            with tf.GradientTape() as tape:
+                activations, logits = features(x, training=False)
+                weights = _choose_weights(logits, weights, use_top, classes)
+                score = tf.reduce_sum(logits * weights)
+            return activations, logits, tape.gradient(score, activations), weights
+
+        self._forward = forward
+        self._forward_gradients = forward_gradients
+        if head is not None:
+            @tf.function(input_signature=[a_spec, w_spec])
+            def head_gradients(activations, weights):
+                with tf.GradientTape() as tape:
+                    tape.watch(activations)
+                    logits = head(activations, training=False)
+                    score = tf.reduce_sum(logits * weights)
+                return logits, tape.gradient(score, activations)
+
+            @tf.function(input_signature=[a_spec])
+            def head_logits(activations):
+                return head(activations, training=False)
+
+            self._head_gradients = head_gradients
+            self._head_logits = head_logits
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Activations (B, h, w, K) and logits (B, classes) for model inputs x (B, H, W, C)."""
+        activations, logits = self._forward(x)
+        return activations.numpy(), logits.numpy()
+
+    def forward_gradients(self, x, weights, use_top):
+        """Activations, logits, d(score)/d(activations) and the weights actually used, in one pass."""
+        outputs = self._forward_gradients(x, weights, use_top)
+        return tuple(t.numpy() for t in outputs)
+
+    def head_gradients(self, activations, weights):
+        """Logits and d(score)/d(activations) from given activations, through the head only."""
+        logits, grads = self._head_gradients(activations, weights)
+        return logits.numpy(), grads.numpy()
+
+    def head_logits(self, activations: np.ndarray) -> np.ndarray:
+        """Logits from given activations (B, h, w, K), through the head only."""
+        return self._head_logits(activations).numpy()
+
+
+def _choose_weights(logits, weights, use_top, classes):
+    top = tf.one_hot(tf.argmax(logits, axis=-1), classes, dtype=logits.dtype)
+    return tf.stop_gradient(tf.where(use_top[:, None], top, weights))
+
+
+class CompiledModel:
+    """Every compiled function of one traced classifier, built on first use and kept.
+
+    Thread-safe: functions are built under a lock; calling a built tf.function concurrently is
+    safe in TensorFlow.
+    """
+
+    def __init__(self, traced: TracedModel):
+        self.traced = traced
+        self._lock = threading.Lock()
+        self._layers: dict[str, LayerFunctions] = {}
+        classifier = traced.classifier()
+        classes = traced.num_classes
+        x_spec = tf.TensorSpec((None, *traced.input.shape[1:]), tf.float32)
+        w_spec = tf.TensorSpec((None, classes), tf.float32)
+        top_spec = tf.TensorSpec((None,), tf.bool)
+
+        @tf.function(input_signature=[x_spec])
+        def logits(x):
+            return classifier(x, training=False)
+
+        @tf.function(input_signature=[x_spec, w_spec, top_spec])
+        def input_gradients(x, weights, use_top):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = classifier(x, training=False)
+                score = tf.reduce_sum(out * _choose_weights(out, weights, use_top, classes))
+            return out, tape.gradient(score, x)
+
+        @tf.function(input_signature=[x_spec, w_spec, top_spec])
+        def guided_input_gradients(x, weights, use_top):
+            # tf.gradients (not a tape) so that the gradient override map applies to ReLU ops.
+            graph = tf.compat.v1.get_default_graph()
+            with graph.gradient_override_map({"Relu": _GUIDED_RELU, "Relu6": _GUIDED_RELU6}):
+                out = classifier(x, training=False)
+            score = tf.reduce_sum(out * _choose_weights(out, weights, use_top, classes))
+            return out, tf.gradients(score, x)[0]
+
+        self._logits = logits
+        self._input_gradients = input_gradients
+        self._guided_input_gradients = guided_input_gradients
+
+    def layer(self, layer: TracedLayer) -> LayerFunctions:
+        with self._lock:
+            functions = self._layers.get(layer.path)
+            if functions is None:
+                functions = self._layers[layer.path] = LayerFunctions(self.traced, layer)
+            return functions
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Logits (B, classes) for model inputs x (B, H, W, C)."""
+        return self._logits(x).numpy()
+
+    def input_gradients(self, x, weights, use_top, guided: bool = False):
+        """Logits and d(score)/d(input), shape (B, H, W, C); guided=True applies guided backprop."""
+        fn = self._guided_input_gradients if guided else self._input_gradients
+        out, grads = fn(x, weights, use_top)
+        return out.numpy(), grads.numpy()

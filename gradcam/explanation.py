@@ -1,0 +1,104 @@
+"""What an explanation is: the map, what it explains, and how it was made."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A contrastive target: "why ``target`` rather than ``other``".
+
+    The score explained is ``logit[target] - logit[other]``, so the map shows the evidence that
+    separates the two classes. Either may be a class index or a class name.
+    """
+
+    target: Union[int, str]
+    other: Union[int, str]
+
+
+#: What ``explain`` accepts as a target: an index, a name, None (the top prediction), or a Contrast.
+Target = Union[int, str, None, Contrast]
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """One map for one image, one target, one method and one layer.
+
+    Attributes:
+        heatmap: float32 (H, W) in [0, 1], aligned with the pixels of the image as given. All
+            zeros (never NaN) when ``empty``.
+        coarse: float32 (h, w), the method's raw map after ReLU and before upsampling or
+            normalisation (the layer's resolution for CAM methods, the model input's for pixel
+            methods). Its units are comparable between classes of one image and method.
+        peak: the maximum of the upsampled raw map that ``heatmap`` was divided by; see
+            :func:`gradcam.shared_scale`.
+        probabilities: float32 (classes,) the model's probabilities for the image.
+        target_index, target_name, target_probability: the class explained.
+        contrast_index, contrast_name: the other class of a :class:`Contrast`, else None.
+        method: the method's registry key; layer: the layer's path, or None for pixel methods.
+        seconds: wall time of the explanation.
+        empty: True when the map has no positive evidence; ``message`` then says so.
+        model_input: uint8 (h, w, 3), the resized image the model actually saw.
+        attribution: for pixel methods, the signed gradient image (h, w, C) at the model's input
+            resolution (guided backpropagation's coloured picture); else None.
+        notes: remarks on how the map was made (smoothing used, channels skipped, ...).
+        top: the five most probable classes as (index, name, probability).
+    """
+
+    heatmap: np.ndarray
+    coarse: np.ndarray
+    peak: float
+    probabilities: np.ndarray
+    target_index: int
+    target_name: str
+    target_probability: float
+    method: str
+    layer: str | None
+    seconds: float
+    model_input: np.ndarray
+    top: tuple[tuple[int, str, float], ...]
+    contrast_index: int | None = None
+    contrast_name: str | None = None
+    empty: bool = False
+    message: str | None = None
+    attribution: np.ndarray | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        """The target as people read it: "espresso", or "espresso rather than cup"."""
+        if self.contrast_name is not None:
+            return f"{self.target_name} rather than {self.contrast_name}"
+        return self.target_name
+
+    def summary(self) -> dict:
+        """A JSON-ready record of everything but the arrays."""
+        return {
+            "method": self.method,
+            "layer": self.layer,
+            "target_index": self.target_index,
+            "target_name": self.target_name,
+            "target_probability": round(float(self.target_probability), 6),
+            "contrast_index": self.contrast_index,
+            "contrast_name": self.contrast_name,
+            "top5": [{"index": i, "name": n, "probability": round(float(p), 6)} for i, n, p in self.top],
+            "empty": self.empty,
+            "message": self.message,
+            "seconds": round(self.seconds, 4),
+            "notes": list(self.notes),
+        }
+
+
+def shared_scale(explanations: list[Explanation]) -> list[np.ndarray]:
+    """The explanations' heatmaps on one colour scale: each divided by the largest peak among them.
+
+    Use it to compare classes (or a class and a contrast) of one image with one method and layer:
+    a class with weaker evidence then looks weaker, instead of every map reaching 1.
+    """
+    top = max((e.peak for e in explanations), default=0.0)
+    if top <= 0:
+        return [np.zeros_like(e.heatmap) for e in explanations]
+    return [(e.heatmap * (e.peak / top)).astype(np.float32) for e in explanations]

@@ -1,0 +1,102 @@
+"""Gradient-free CAMs that score each channel by changing the input or the activations.
+
+Both run many passes, batched: ``batch_size`` inputs (Score-CAM) or activation maps (Ablation-CAM)
+per call. Channels that are constant over the map are skipped: their normalised mask is empty
+(Score-CAM) or removing them changes nothing (Ablation-CAM), and their activation map adds
+nothing to the sum either way, so skipping them changes no result.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from . import register
+from .base import Job, Method
+
+_EPS = 1e-7
+
+
+def _informative_channels(activations: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of channels that vary over the map (h, w, K); with ``limit``, the ``limit`` of them
+    with the largest variance (the Faster-Score-CAM selection, Wang et al. 2020)."""
+    spread = activations.reshape(-1, activations.shape[-1])
+    variance = spread.var(axis=0)
+    varying = np.flatnonzero(spread.max(axis=0) > spread.min(axis=0))
+    if limit is not None and len(varying) > limit:
+        varying = varying[np.argsort(variance[varying])[::-1][:limit]]
+        varying.sort()
+    return varying
+
+
+@register
+class ScoreCAM(Method):
+    key = "scorecam"
+    label = "Score-CAM"
+    paper = "Wang et al., Score-CAM, CVPR Workshops 2020 (arXiv:1910.01279)"
+    summary = "Each channel, upsampled, masks the image; its weight is the class score of the masked image."
+    passes = "1 forward per varying channel (batched)"
+    options = ("batch_size", "channels")
+
+    def compute(self, job: Job) -> np.ndarray:
+        """Options: ``batch_size`` (default 32) masked images per pass; ``channels`` (default all)
+        to score only that many channels of largest variance (Faster-Score-CAM)."""
+        batch_size = int(job.options.get("batch_size", 32))
+        limit = job.options.get("channels")
+        activations, weights, x = job.activations(), job.weights(), job.x
+        size = x.shape[1:3]
+        maps = np.zeros(activations.shape[:3], np.float32)
+        for b in range(len(x)):
+            channels = _informative_channels(activations[b], limit)
+            scores = np.zeros(len(channels), np.float32)
+            for start in range(0, len(channels), batch_size):
+                chunk = channels[start:start + batch_size]
+                # Equation 3: H_k = s(Up(A_k)), min-max normalised to [0, 1]; bilinear upsampling
+                # with half-pixel centres, as everywhere in this library.
+                upsampled = tf.image.resize(
+                    np.moveaxis(activations[b][..., chunk], -1, 0)[..., None], size, method="bilinear"
+                ).numpy()
+                low = upsampled.min(axis=(1, 2, 3), keepdims=True)
+                high = upsampled.max(axis=(1, 2, 3), keepdims=True)
+                masks = (upsampled - low) / (high - low + _EPS)
+                # The score is the target's softmax probability on the masked input, as in the
+                # authors' code (for a contrast, p_a - p_b); the paper's baseline f(X_b) is the same
+                # for every channel and is omitted, as the authors' code does.
+                scores[start:start + len(chunk)] = job.probabilities(x[b][None] * masks) @ weights[b]
+                job.progress((b + (start + len(chunk)) / max(len(channels), 1)) / len(x),
+                             f"Score-CAM: scored {start + len(chunk)} of {len(channels)} channels")
+            maps[b] = activations[b][..., channels] @ scores
+        return maps
+
+
+@register
+class AblationCAM(Method):
+    key = "ablationcam"
+    label = "Ablation-CAM"
+    paper = "Desai & Ramaswamy, Ablation-CAM, WACV 2020 (doi:10.1109/WACV45572.2020.9093360)"
+    summary = "A channel's weight is how much the class score drops when that channel is removed."
+    passes = "1 forward + 1 head pass per varying channel (batched)"
+    options = ("batch_size",)
+
+    def compute(self, job: Job) -> np.ndarray:
+        """Options: ``batch_size`` (default 128) ablated activation maps per head pass."""
+        batch_size = int(job.options.get("batch_size", 128))
+        activations, weights = job.activations(), job.weights()
+        scores = (job.logits() * weights).sum(axis=1)
+        maps = np.zeros(activations.shape[:3], np.float32)
+        for b in range(len(activations)):
+            channels = _informative_channels(activations[b], None)
+            slopes = np.zeros(len(channels), np.float32)
+            for start in range(0, len(channels), batch_size):
+                chunk = channels[start:start + batch_size]
+                ablated = np.repeat(activations[b][None], len(chunk), axis=0)
+                ablated[np.arange(len(chunk)), ..., chunk] = 0.0
+                ablated_scores = job.head_logits(ablated) @ weights[b]
+                # Equation 3: w_k = (y_c - y_c^k) / y_c.
+                slopes[start:start + len(chunk)] = (scores[b] - ablated_scores) / (
+                    scores[b] if abs(scores[b]) > _EPS else _EPS)
+                job.progress((b + (start + len(chunk)) / max(len(channels), 1)) / len(activations),
+                             f"Ablation-CAM: removed {start + len(chunk)} of {len(channels)} channels")
+            maps[b] = activations[b][..., channels] @ slopes
+        return maps
+
+
