@@ -448,6 +448,13 @@ def _decode(data: bytes, label: str) -> DecodedImage:
         image = Image.open(io.BytesIO(data), formats=_PILLOW_OPENERS)
     except UnidentifiedImageError:
         raise ImageError(f"{label}: {_describe_unreadable(data)}") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
+        # A plugin recognised its signature, then failed inside the header.
+        kind = _accepted_signature(data[:16]) or "image"
+        raise ImageError(
+            f"{label}: the file looks like a {kind} but its header is damaged, so it cannot be read "
+            f"({_one_line(exc)}). {_REDOWNLOAD_HINT}"
+        ) from None
     with image:
         fmt = image.format or "image"
         if fmt not in ACCEPTED_FORMATS:  # defensive: a plugin may report a sub-format name
