@@ -269,8 +269,8 @@ def _read_source(source: Any, label: str) -> bytes:
                 return handle.read(limits.MAX_IMAGE_BYTES + 1)
         except FileNotFoundError:
             raise ImageError(f"{label}: file not found ({path}). Check the path and try again.") from None
-        except OSError as exc:
-            reason = exc.strerror or _one_line(exc)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = getattr(exc, "strerror", None) or _one_line(exc)
             raise ImageError(f"{label}: the file could not be read ({reason}). Check the path and its permissions.") from None
     if isinstance(source, (np.ndarray, Image.Image)):
         raise ImageError(
@@ -567,15 +567,32 @@ def _to_rgb(image: Image.Image, label: str, notes: list[str]) -> np.ndarray:
     )
 
 
+# Rows handled per step by the integer helpers below: their uint32 temporaries would otherwise be
+# 4x (or 16x) the size of a 40-megapixel image.
+_BLOCK_PIXELS = 1 << 20
+
+
+def _row_blocks(height: int, width: int):
+    step = max(1, _BLOCK_PIXELS // max(1, width))
+    return (slice(top, top + step) for top in range(0, height, step))
+
+
 def _scale_uint16(values: np.ndarray) -> np.ndarray:
-    # Round-to-nearest of v * 255 / 65535 == v / 257, in integers: 65535 -> 255, 32768 -> 128.
-    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    """Scale uint16 values of any shape ``(H, W, ...)`` to uint8, rounding to nearest."""
+    out = np.empty(values.shape, np.uint8)
+    for rows in _row_blocks(values.shape[0], values.shape[1] if values.ndim > 1 else 1):
+        # v * 255 / 65535 == v / 257, rounded in integers: 65535 -> 255, 32768 -> 128.
+        out[rows] = (values[rows].astype(np.uint32) + 128) // 257
+    return out
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
     """Blend uint8 ``(H, W, 4)`` RGBA over white; returns uint8 ``(H, W, 3)``."""
-    rgb = rgba[:, :, :3].astype(np.uint32)
-    alpha = rgba[:, :, 3:4].astype(np.uint32)
-    # out = rgb * a + 255 * (1 - a), with a = alpha / 255, rounded to nearest.
-    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return out.astype(np.uint8)
+    height, width = rgba.shape[:2]
+    out = np.empty((height, width, 3), np.uint8)
+    for rows in _row_blocks(height, width):
+        rgb = rgba[rows, :, :3].astype(np.uint32)
+        alpha = rgba[rows, :, 3:4].astype(np.uint32)
+        # rgb * a + 255 * (1 - a), with a = alpha / 255, rounded to nearest.
+        out[rows] = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
+    return out

@@ -436,6 +436,7 @@ def test_path_sources_take_their_name_from_the_file(tmp_path):
     refused(tmp_path / "empty.jpg", "empty.jpg: the file is empty (0 bytes)")
     refused(str(tmp_path / "missing.png"), "missing.png: file not found (", "Check the path")
     refused(tmp_path, f"{tmp_path.name}: this is a folder, not an image file")
+    refused("bad\x00name.png", "bad name.png: the file could not be read (embedded null byte)")
 
 
 def test_getvalue_only_object_like_streamlit_uploaded_file():
@@ -513,6 +514,14 @@ def test_float_arrays_in_unit_range_are_scaled_and_rounded(dtype):
     out = as_rgb_uint8(array)
     check_pixels(out, 1, 4)
     assert out[0, :, 1].tolist() == [0, 128, 255, 51]
+
+
+def test_large_rgba_is_composited_block_by_block_with_the_same_result():
+    rgba = np.random.default_rng(5).integers(0, 256, (700, 3000, 4), dtype=np.uint8)  # > one block
+    out = as_rgb_uint8(rgba)
+    alpha = rgba[:, :, 3:].astype(np.float64) / 255
+    expected = np.rint(rgba[:, :, :3] * alpha + 255 * (1 - alpha))
+    assert np.abs(out.astype(np.int16) - expected).max() <= 1
 
 
 def test_uint16_arrays_are_scaled():
