@@ -130,11 +130,12 @@ def decode_image(source: ImageSource, *, name: str | None = None) -> DecodedImag
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        # Only reachable when limits.MAX_IMAGE_PIXELS is above Pillow's own global limit.
+        # Pillow checks its own (global, untouched) limit inside Image.open, before our header
+        # check can run: reached for sizes past Pillow's limit, which is then the binding one.
+        binding = min(limits.MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS or limits.MAX_IMAGE_PIXELS)
         raise ImageError(
             f"{label}: the image is too large to decode safely (Pillow refused it as a possible "
-            f"decompression bomb). Resize it to fewer than {_megapixels(limits.MAX_IMAGE_PIXELS)} "
-            "megapixels and try again."
+            f"decompression bomb). Resize it to fewer than {_megapixels(binding)} megapixels and try again."
         ) from None
     except MemoryError:
         raise ImageError(
@@ -185,9 +186,9 @@ def as_rgb_uint8(array: Any, *, name: str = "image") -> np.ndarray:
         )
     shape = tuple(array.shape)
     if array.ndim not in (2, 3) or (array.ndim == 3 and shape[2] not in (1, 3, 4)):
+        hint = "Pass a single image, not a batch." if array.ndim == 4 else "Put the channels last: (H, W, C)."
         raise ImageError(
-            f"{label}: {expected} (or (H, W) gray, (H, W, 1), (H, W, 4) RGBA), found shape {shape}. "
-            "Pass a single image, not a batch, with channels last."
+            f"{label}: {expected} (or (H, W) gray, (H, W, 1), (H, W, 4) RGBA), found shape {shape}. {hint}"
         )
     if array.size == 0:
         raise ImageError(f"{label}: {expected}, found an empty array of shape {shape}. Pass a non-empty image.")
@@ -376,7 +377,7 @@ def _describe_unreadable(data: bytes) -> str:
                 f"Save the picture itself and upload it as a {_ACCEPTED_WORDS} image."
             )
         if "<svg" in lowered:
-            return f"this is an SVG vector drawing, which is not supported. Export it as PNG (or JPEG) and upload that."
+            return "this is an SVG vector drawing, which is not supported. Export it as PNG (or JPEG) and upload that."
         return f"this is a text file, not an image. {_UPLOAD_HINT}"
     other = _other_format(head)
     if other:

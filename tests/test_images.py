@@ -11,7 +11,6 @@ import struct
 import time
 import warnings
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,7 +217,8 @@ def test_header_claiming_a_gigantic_size_is_refused(monkeypatch, our_limit):
     monkeypatch.setattr(limits, "MAX_IMAGE_PIXELS", our_limit)
     liar = raw_png(100_000, 100_000, 8, 0, rows=b"\x00" * 11)
     _forbid_decoding(monkeypatch)
-    refused(liar, "liar.png: the image is too large to decode safely", "decompression bomb", name="liar.png")
+    refused(liar, "liar.png: the image is too large to decode safely", "decompression bomb",
+            f"fewer than {min(our_limit, Image.MAX_IMAGE_PIXELS) / 1e6:.1f} megapixels", name="liar.png")
 
 
 def test_pixel_limit_is_read_at_call_time(monkeypatch):
@@ -545,7 +545,7 @@ EXPECTED = "expected a uint8 RGB array of shape (H, W, 3)"
     (np.zeros((1, 2, 2, 3), np.uint8), "found shape (1, 2, 2, 3). Pass a single image, not a batch"),
     (np.zeros((3,), np.uint8), "found shape (3,)"),
     (np.zeros((2, 2, 2), np.uint8), "found shape (2, 2, 2)"),
-    (np.zeros((3, 2, 2), np.uint8), "found shape (3, 2, 2)"),  # channels first
+    (np.zeros((3, 2, 2), np.uint8), "found shape (3, 2, 2). Put the channels last: (H, W, C)."),
     (np.zeros((0, 4, 3), np.uint8), "found an empty array of shape (0, 4, 3)"),
     ([[[0, 0, 0]]], "found list. Pass a numpy array"),
 ])
