@@ -1,0 +1,61 @@
+"""Pieces the commands share: loading a model by name or path, a progress bar, one-line errors."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..errors import GradCamError
+
+
+def add_model_arguments(parser) -> None:
+    parser.add_argument("--model", default=None, metavar="NAME_OR_PATH",
+                        help="a model-zoo name (python -m gradcam models) or a .keras/.h5 file; "
+                             "default: the offline EfficientNet-Lite0")
+    parser.add_argument("--classes", default=None, metavar="FILE",
+                        help="class names for your own model: .txt (one per line) or .json")
+    parser.add_argument("--preprocessing", default="tf", metavar="PRESET",
+                        help="input preprocessing for your own model: tf, torch, caffe, unit, raw or lite "
+                             "(default tf)")
+
+
+def load_model(args):
+    """The zoo model or user model the arguments name; raises GradCamError with a clear message."""
+    import model_zoo
+
+    name = args.model or model_zoo.DEFAULT_MODEL
+    if Path(name).suffix.lower() in (".keras", ".h5", ".hdf5"):
+        return model_zoo.load_user_model(name, class_names=args.classes, preprocessing=args.preprocessing)
+    progress = Progress(f"Preparing {name}") if sys.stderr.isatty() else None
+    return model_zoo.load_model(name, progress=progress)
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+class Progress:
+    """A one-line progress bar on standard error: ``Progress(title)(fraction, message)``."""
+
+    def __init__(self, title: str, stream=None):
+        self.title = title
+        self.stream = stream or sys.stderr
+        self.started = time.perf_counter()
+        self._live = self.stream.isatty()
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = int(fraction * 24)
+        line = (f"{self.title} [{'#' * filled}{'.' * (24 - filled)}] {fraction:4.0%} "
+                f"{time.perf_counter() - self.started:5.1f}s {message}")
+        if self._live:
+            self.stream.write("\r" + line[:118].ljust(118))
+            if fraction >= 1.0:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+__all__ = ["GradCamError", "Progress", "add_model_arguments", "fail", "load_model"]

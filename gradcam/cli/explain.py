@@ -1,0 +1,122 @@
+"""``python -m gradcam explain IMAGE... --out DIR``: overlays, heatmaps and results.json for a batch."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GradCamError
+from .common import Progress, add_model_arguments, fail, load_model
+
+NAME = "explain"
+HELP = "explain images: write an overlay PNG and a heatmap .npy per image, method and target"
+
+
+def add_arguments(parser) -> None:
+    from .. import METHODS
+    from ..render import COLORMAPS
+
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
+    add_model_arguments(parser)
+    parser.add_argument("--target", action="append", default=[], metavar="T",
+                        help="class index or name to explain (repeatable); default: the top prediction")
+    parser.add_argument("--contrast", action="append", nargs=2, default=[], metavar=("A", "B"),
+                        help="explain 'why A rather than B' (repeatable)")
+    parser.add_argument("--top-k", type=int, default=0, metavar="K", help="also explain each image's K most probable classes")
+    parser.add_argument("--method", action="append", default=[], metavar="M",
+                        help=f"method (repeatable): {', '.join(METHODS)}; default gradcam")
+    parser.add_argument("--layer", default=None, metavar="L", help="layer path (python -m gradcam layers); default the last spatial layer")
+    parser.add_argument("--aug-smooth", action="store_true", help="average CAM maps over flips and brightness changes")
+    parser.add_argument("--colormap", default="jet", metavar="C", help=f"colour map: {', '.join(COLORMAPS)}, ...")
+    parser.add_argument("--alpha", type=float, default=0.5, metavar="A", help="heatmap opacity in the overlay, 0-1 (default 0.5)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+
+
+def run(args) -> int:
+    from .. import Contrast, Explainer, get_method, overlay
+    from ..images import decode_image
+    from ..render import _lookup_table
+
+    try:
+        methods = [get_method(m) for m in (args.method or ["gradcam"])]
+        _lookup_table(args.colormap)
+        if not 0.0 <= args.alpha <= 1.0:
+            return fail(f"--alpha must be between 0 and 1; got {args.alpha}.")
+        if args.top_k < 0:
+            return fail(f"--top-k must be 0 or more; got {args.top_k}.")
+        model = load_model(args)
+        explainer = Explainer(model)
+        requested = [_parse_target(t) for t in args.target] + [Contrast(_parse_target(a), _parse_target(b))
+                                                               for a, b in args.contrast]
+        for target in requested:  # refuse an unknown class before any image is processed
+            explainer._resolve(target)
+        if args.layer is not None:
+            explainer._traced.find(args.layer)
+    except (GradCamError, ValueError) as error:
+        return fail(str(error))
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[dict] = []
+    failures = 0
+    progress = Progress("Explaining")
+    stems: dict[str, int] = {}
+    for number, path in enumerate(args.images):
+        progress(number / len(args.images), Path(path).name)
+        stem = _unique_stem(Path(path).stem, stems)
+        try:
+            decoded = decode_image(path)
+            image = decoded.pixels
+            targets = list(requested)
+            if args.top_k:
+                targets += [i for i, _, _ in explainer.top_k(image, args.top_k) if i not in targets]
+            targets = targets or [None]
+            for method in methods:
+                started = time.perf_counter()
+                layer = args.layer if method.uses_layer else None
+                results = explainer.explain_targets(image, targets, method=method.key, layer=layer,
+                                                    aug_smooth=args.aug_smooth)
+                seconds = (time.perf_counter() - started) / len(results)
+                for result in results:
+                    name = f"{stem}_{method.key}_{_slug(result.label)}"
+                    _save_png(out / f"{name}.png", overlay(image, result.heatmap, args.colormap, args.alpha))
+                    np.save(out / f"{name}.npy", result.heatmap)
+                    record = {"image": str(path), "model": model.name, **result.summary(),
+                              "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
+                              "image_notes": list(decoded.notes)}
+                    records.append(record)
+        except GradCamError as error:
+            failures += 1
+            message = str(error)
+            print(f"\nerror: {path}: {message}" if sys.stderr.isatty() else f"error: {path}: {message}",
+                  file=sys.stderr)
+            records.append({"image": str(path), "model": model.name, "error": message})
+    progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images explained")
+    (out / "results.json").write_text(json.dumps(records, indent=2))
+    print(f"Wrote {sum('error' not in r for r in records)} explanations and {out / 'results.json'}"
+          + (f"; {failures} image(s) failed." if failures else "."))
+    return 1 if failures else 0
+
+
+def _parse_target(text: str):
+    return int(text) if text.strip().isdigit() else text
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "target"
+
+
+def _unique_stem(stem: str, seen: dict[str, int]) -> str:
+    count = seen.get(stem, 0)
+    seen[stem] = count + 1
+    return stem if count == 0 else f"{stem}-{count + 1}"
+
+
+def _save_png(path: Path, rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(rgb).save(path, format="PNG")
