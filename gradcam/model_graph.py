@@ -51,6 +51,12 @@ class _PreActivationDense(keras.layers.Layer):
         super().__init__(name=f"{dense.name}_logits", **kwargs)
         self.dense = dense
 
+    def build(self, input_shape):
+        # A Sequential built without an Input has not created the dense layer's weights yet.
+        if not self.dense.built:
+            self.dense.build(input_shape)
+        self.built = True
+
     def call(self, inputs):
         outputs = keras.ops.matmul(inputs, self.dense.kernel)
         if self.dense.use_bias:
