@@ -411,3 +411,16 @@ def test_sample_images_present_and_small():
     assert sum(os.path.getsize(os.path.join(SAMPLES, f)) for f in files) < 1_000_000
     for cls in ("285 Egyptian Mau", "967 espresso", "652 military uniform"):
         assert cls in sources
+
+
+def test_list_models_in_fresh_process_is_light():
+    """In a fresh interpreter (nothing pre-imported by pytest or TF), listing works and stays cheap."""
+    import subprocess
+
+    code = ("import sys, model_zoo; infos = model_zoo.list_models(); "
+            "assert len(infos) == 11, infos; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'; "
+            "print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
