@@ -5,11 +5,9 @@
     result = explainer.explain(image, target="espresso", method="gradcam++")
     picture = gradcam.overlay(image, result.heatmap, colormap="turbo")
 """
-import os as _os
+from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 
-# TensorFlow prints several lines of start-up notices (CPU features, missing CUDA) on import;
-# hide its INFO and WARNING lines unless the user asked for them.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_import_tensorflow_quietly()
 
 from .errors import (GradCamError, ImageError, LayerError, MethodError, NoSpatialLayerError,
                      TargetError, UnknownClassError, UnsupportedModelError)

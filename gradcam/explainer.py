@@ -347,7 +347,7 @@ class _Job:
         self.options = options
         self.progress = progress
         self.x = explainer._prepare(inputs)
-        self._keys = [_digest(image) for image in inputs]
+        self.keys = [_digest(image) for image in inputs]
         self._use_top = np.array([isinstance(r, int) and r == _TOP for r in requested])
         classes = len(explainer.class_names)
         self._requested = np.stack([np.zeros(classes, np.float32) if isinstance(r, int) else r for r in requested])
@@ -367,7 +367,7 @@ class _Job:
                 raise MethodError("This method needs a layer.")  # pragma: no cover - registry guarantees it
             entries = {}
             missing = []
-            for b, key in enumerate(self._keys):
+            for b, key in enumerate(self.keys):
                 if key in entries:
                     continue
                 entry = self._explainer._cache_get(self._layer_key(key))
@@ -380,10 +380,10 @@ class _Job:
                 activations, logits = self._functions.forward(self.x[missing])
                 for i, b in enumerate(missing):
                     entry = {"activations": activations[i:i + 1], "logits": logits[i:i + 1]}
-                    entries[self._keys[b]] = entry
-                    self._explainer._cache_put(self._layer_key(self._keys[b]), entry)
-            self._activations = np.concatenate([entries[k]["activations"] for k in self._keys])
-            self._logits = np.concatenate([entries[k]["logits"] for k in self._keys])
+                    entries[self.keys[b]] = entry
+                    self._explainer._cache_put(self._layer_key(self.keys[b]), entry)
+            self._activations = np.concatenate([entries[k]["activations"] for k in self.keys])
+            self._logits = np.concatenate([entries[k]["logits"] for k in self.keys])
         return self._activations
 
     def gradients(self) -> np.ndarray:

@@ -52,8 +52,10 @@ def run(args) -> int:
         explainer = Explainer(model)
         requested = [_parse_target(t) for t in args.target] + [Contrast(_parse_target(a), _parse_target(b))
                                                                for a, b in args.contrast]
-        for target in requested:  # refuse an unknown class before any image is processed
-            explainer._resolve(target)
+        # Names become indices now: an unknown class stops the run before any image is processed,
+        # and --top-k can skip classes already asked for.
+        requested = [explainer.class_index(t) if not isinstance(t, Contrast) else
+                     Contrast(explainer.class_index(t.target), explainer.class_index(t.other)) for t in requested]
         if args.layer is not None:
             explainer._traced.find(args.layer)
     except (GradCamError, ValueError) as error:
@@ -69,7 +71,7 @@ def run(args) -> int:
         progress(number / len(args.images), Path(path).name)
         stem = _unique_stem(Path(path).stem, stems)
         try:
-            decoded = decode_image(path)
+            decoded = decode_image(path, name=str(path))
             image = decoded.pixels
             targets = list(requested)
             if args.top_k:
@@ -92,8 +94,7 @@ def run(args) -> int:
         except GradCamError as error:
             failures += 1
             message = str(error)
-            print(f"\nerror: {path}: {message}" if sys.stderr.isatty() else f"error: {path}: {message}",
-                  file=sys.stderr)
+            print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
             records.append({"image": str(path), "model": model.name, "error": message})
     progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images explained")
     (out / "results.json").write_text(json.dumps(records, indent=2))

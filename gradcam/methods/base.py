@@ -19,6 +19,7 @@ class Job(Protocol):
     """
 
     x: np.ndarray                    #: model inputs, preprocessed, float32 (B, H, W, C)
+    keys: list[str]                  #: per row, a digest of the image: equal keys, equal images
     options: dict                    #: the method's keyword options, as passed to explain()
     progress: Callable[[float, str], None]
 

@@ -45,9 +45,12 @@ class ScoreCAM(Method):
         activations, weights, x = job.activations(), job.weights(), job.x
         size = x.shape[1:3]
         maps = np.zeros(activations.shape[:3], np.float32)
-        for b in range(len(x)):
+        # The masked images depend on the image only, and one pass scores every class: several
+        # targets of one image share the passes.
+        for rows in _rows_by_image(job):
+            b = rows[0]
             channels = _informative_channels(activations[b], limit)
-            scores = np.zeros(len(channels), np.float32)
+            probabilities = np.zeros((len(channels), weights.shape[1]), np.float32)
             for start in range(0, len(channels), batch_size):
                 chunk = channels[start:start + batch_size]
                 # Equation 3: H_k = s(Up(A_k)), min-max normalised to [0, 1]; bilinear upsampling
@@ -58,14 +61,23 @@ class ScoreCAM(Method):
                 low = upsampled.min(axis=(1, 2, 3), keepdims=True)
                 high = upsampled.max(axis=(1, 2, 3), keepdims=True)
                 masks = (upsampled - low) / (high - low + _EPS)
-                # The score is the target's softmax probability on the masked input, as in the
-                # authors' code (for a contrast, p_a - p_b); the paper's baseline f(X_b) is the same
-                # for every channel and is omitted, as the authors' code does.
-                scores[start:start + len(chunk)] = job.probabilities(x[b][None] * masks) @ weights[b]
-                job.progress((b + (start + len(chunk)) / max(len(channels), 1)) / len(x),
+                probabilities[start:start + len(chunk)] = job.probabilities(x[b][None] * masks)
+                job.progress((start + len(chunk)) / max(len(channels), 1),
                              f"Score-CAM: scored {start + len(chunk)} of {len(channels)} channels")
-            maps[b] = activations[b][..., channels] @ scores
+            for row in rows:
+                # The score is the target's softmax probability on the masked input, as in the
+                # authors' code (for a contrast, p_a - p_b); the paper's baseline f(X_b) is the
+                # same for every channel and is omitted, as the authors' code does.
+                maps[row] = activations[row][..., channels] @ (probabilities @ weights[row])
         return maps
+
+
+def _rows_by_image(job: Job) -> list[list[int]]:
+    """Batch rows grouped by identical image (several targets of one image share its passes)."""
+    groups: dict[str, list[int]] = {}
+    for row, key in enumerate(job.keys):
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
 
 
 @register
@@ -83,20 +95,20 @@ class AblationCAM(Method):
         activations, weights = job.activations(), job.weights()
         scores = (job.logits() * weights).sum(axis=1)
         maps = np.zeros(activations.shape[:3], np.float32)
-        for b in range(len(activations)):
+        for rows in _rows_by_image(job):
+            b = rows[0]
             channels = _informative_channels(activations[b], None)
-            slopes = np.zeros(len(channels), np.float32)
+            ablated_logits = np.zeros((len(channels), weights.shape[1]), np.float32)
             for start in range(0, len(channels), batch_size):
                 chunk = channels[start:start + batch_size]
                 ablated = np.repeat(activations[b][None], len(chunk), axis=0)
                 ablated[np.arange(len(chunk)), ..., chunk] = 0.0
-                ablated_scores = job.head_logits(ablated) @ weights[b]
-                # Equation 3: w_k = (y_c - y_c^k) / y_c.
-                slopes[start:start + len(chunk)] = (scores[b] - ablated_scores) / (
-                    scores[b] if abs(scores[b]) > _EPS else _EPS)
-                job.progress((b + (start + len(chunk)) / max(len(channels), 1)) / len(activations),
+                ablated_logits[start:start + len(chunk)] = job.head_logits(ablated)
+                job.progress((start + len(chunk)) / max(len(channels), 1),
                              f"Ablation-CAM: removed {start + len(chunk)} of {len(channels)} channels")
-            maps[b] = activations[b][..., channels] @ slopes
+            for row in rows:
+                # Equation 3: w_k = (y_c - y_c^k) / y_c.
+                denominator = scores[row] if abs(scores[row]) > _EPS else _EPS
+                slopes = (scores[row] - ablated_logits @ weights[row]) / denominator
+                maps[row] = activations[row][..., channels] @ slopes
         return maps
-
-

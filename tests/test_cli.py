@@ -1,0 +1,94 @@
+"""The command-line tool on the real offline model and the bundled samples."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gradcam", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli")
+    bad = out / "broken.jpg"
+    bad.write_text("this is not a picture")
+    result = run_cli("explain", "sample_images/cat_and_coffee.jpg", str(bad), "sample_images/coffee.jpg",
+                     "--target", "Egyptian Mau", "--contrast", "espresso", "Egyptian Mau",
+                     "--top-k", "1", "--method", "gradcam", "--method", "gradcam++",
+                     "--out", str(out / "results"))
+    return result, out / "results"
+
+
+def test_bad_image_fails_alone_and_is_reported(batch):
+    result, out = batch
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {out.parent / 'broken.jpg'}: this is a text file, not an image. "
+                      "Upload a JPEG, PNG, WebP, BMP, TIFF or GIF image."]
+    records = json.loads((out / "results.json").read_text())
+    failed = [r for r in records if "error" in r]
+    assert len(failed) == 1 and failed[0]["image"].endswith("broken.jpg")
+
+
+def test_every_image_method_and_target_is_written(batch):
+    _, out = batch
+    records = [r for r in json.loads((out / "results.json").read_text()) if "error" not in r]
+    # 2 good images x 2 methods x (Egyptian Mau, the contrast, the top-1 class when it is new).
+    coffee = [r for r in records if r["image"].endswith("/coffee.jpg")]
+    cat = [r for r in records if r["image"].endswith("cat_and_coffee.jpg")]
+    assert {r["method"] for r in records} == {"gradcam", "gradcam++"}
+    assert len(coffee) == 6 and {r["target_name"] for r in coffee} == {"Egyptian Mau", "espresso"}
+    assert len(cat) == 4  # its top-1 class is Egyptian Mau, already asked for
+    contrast = [r for r in coffee if r["contrast_name"]][0]
+    assert contrast["target_name"] == "espresso" and contrast["contrast_name"] == "Egyptian Mau"
+    for record in records:
+        heatmap = np.load(out / record["heatmap"])
+        overlay = np.asarray(Image.open(out / record["overlay"]))
+        source = Image.open(ROOT / record["image"])
+        assert heatmap.shape == (source.height, source.width)
+        assert overlay.shape == (source.height, source.width, 3)
+        assert record["model"] == "efficientnet-lite0" and record["layer"] == "head_activation"
+        assert len(record["top5"]) == 5 and record["seconds"] > 0
+    top = [r for r in coffee if r["target_name"] == "espresso" and not r["contrast_name"]][0]
+    assert top["top5"][0]["name"] == "espresso"
+
+
+def test_two_classes_of_a_composite_look_at_different_halves(batch):
+    _, out = batch
+    records = json.loads((out / "results.json").read_text())
+    cat = next(r for r in records if r["image"].endswith("cat_and_coffee.jpg") and r["method"] == "gradcam"
+               and r["target_name"] == "Egyptian Mau" and not r["contrast_name"])
+    heatmap = np.load(out / cat["heatmap"])
+    half = heatmap.shape[1] // 2
+    assert heatmap[:, :half].mean() > 2 * heatmap[:, half:].mean()  # the cat is on the left
+
+
+def test_methods_and_layers_listings():
+    methods = run_cli("methods")
+    assert methods.returncode == 0 and "gradcam++" in methods.stdout and "arXiv:1710.11063" in methods.stdout
+    layers = run_cli("layers", "--model", "efficientnet-lite0")
+    assert layers.returncode == 0
+    assert layers.stdout.strip().splitlines()[-1] == "head_activation   (default)"
+
+
+def test_unknown_class_stops_before_any_work(tmp_path):
+    result = run_cli("explain", "sample_images/coffee.jpg", "--target", "expresso", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "Unknown class 'expresso'" in result.stderr and "'espresso'" in result.stderr
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_unknown_model_lists_the_zoo(tmp_path):
+    result = run_cli("explain", "sample_images/coffee.jpg", "--model", "alexnet", "--out", str(tmp_path))
+    assert result.returncode == 2 and "efficientnet-lite0" in result.stderr
