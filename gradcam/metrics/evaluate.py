@@ -63,7 +63,8 @@ class Evaluation:
         probability: the explained class's probability on the full model input.
         baseline: the same metrics for a map of uniform random numbers (None if not asked).
         details: extras (pointing-game peak and chance, randomised layer names, options used).
-        forward_images: images sent through the network (the cost in forward passes).
+        forward_images: images sent through the network, the random baseline's included (the
+            cost in forward passes of one image); the baseline's own record counts its share.
         seconds: wall time.
     """
 
@@ -206,7 +207,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     if baseline:
         noise = sanity.random_heatmap(heatmap.shape, seed)
         runs.append(("random baseline", noise, map_at_model_size(noise, size)))
-    results = []
+    results, counts = [], []
     for number, (name, full_map, small_map) in enumerate(runs):
         share = 1.0 / len(runs)
 
@@ -216,6 +217,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
         scores, curves, details = _score(full_map, small_map, model_input, scorer, probability, perturb_keys,
                                          box, point, tolerance, options, part)
         results.append((scores, curves, details))
+        counts.append(scorer.images - sum(counts))
     scores, curves, details = results[0]
     details["options"] = options
     if "randomization" in keys:
@@ -234,7 +236,8 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     base = None
     if baseline:
         b_scores, b_curves, b_details = results[1]
-        base = Evaluation(b_scores, b_curves, "random", None, target_index, name, probability, details=b_details)
+        base = Evaluation(b_scores, b_curves, "random", None, target_index, name, probability, details=b_details,
+                          forward_images=counts[1])
     progress(1.0, "done")
     return Evaluation(scores, curves, method, layer, target_index, name, probability, base, details,
                       scorer.images, seconds)
