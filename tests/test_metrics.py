@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 
 import keras
 import numpy as np
@@ -290,3 +291,46 @@ def test_registry_and_exports():
     assert issubclass(gradcam.MetricError, gradcam.GradCamError)
     noise = random_heatmap((5, 7), seed=2)
     assert noise.shape == (5, 7) and noise.dtype == np.float32 and np.array_equal(noise, random_heatmap((5, 7), 2))
+
+
+def test_baseline_is_reused_only_where_it_applies(setup, scored):
+    explainer, image, explanation = setup
+    first = scored["left"]
+    made = dataclasses.replace(explanation, heatmap=half_map(False), method="right")
+    again = evaluate(explainer, image, made, box=BOX, tolerance=0, steps=32, batch_size=16, baseline=first.baseline)
+    assert again.baseline is first.baseline
+    assert again.scores == pytest.approx(scored["right"].scores)
+    assert again.forward_images == 1 + 66 + 1 + 18  # the baseline's passes are saved
+    with pytest.raises(MetricError, match="another image, class"):
+        evaluate(explainer, image, made, box=BOX, tolerance=0, steps=16, batch_size=16, baseline=first.baseline)
+
+
+def test_cli_evaluate_writes_csv_and_json(setup, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from gradcam.cli import evaluate as command
+    from gradcam.cli import main
+
+    explainer, image, _ = setup
+    Image.fromarray(image).save(tmp_path / "board.png")
+    model = types.SimpleNamespace(keras_model=explainer.keras_model, name="left-half", class_names=["textured", "flat"])
+    monkeypatch.setattr(command, "load_model", lambda args: model)
+    out = tmp_path / "out"
+    status = main(["evaluate", str(tmp_path / "board.png"), "--method", "gradcam", "--method", "saliency",
+                   "--target", "textured", "--steps", "8", "--box", "4,12,12,20", "--sanity", "--out", str(out)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "textured" in printed and "rand-rho" in printed and "random" in printed
+    import csv
+
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [r["method"] for r in rows] == ["gradcam", "saliency", "random"]
+    assert all(r["deletion_auc"] and r["pointing_game"] for r in rows)
+    assert rows[0]["randomization_rho"] and not rows[2]["randomization_rho"]
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["metrics"] == ["deletion", "insertion", "average_drop", "road", "pointing_game", "randomization"]
+    assert len(record["results"]) == 2 and len(record["results"][0]["curves"]["deletion"]["fractions"]) == 9
+    # The random baseline was computed once, for the first method, and reused.
+    assert record["results"][1]["forward_images"] < record["results"][0]["forward_images"]
+    assert main(["evaluate", str(tmp_path / "board.png"), "--metric", "nope", "--out", str(out)]) == 2
+    assert "Unknown metric 'nope'" in capsys.readouterr().err

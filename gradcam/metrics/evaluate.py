@@ -157,7 +157,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
              batch_size: int = 64, deletion_fill="mean", insertion_fill="blur",
              road_fractions: Sequence[float] = perturbation.ROAD_FRACTIONS, road_noise: float = 0.01,
              box=None, point=None, tolerance: float = pointing.DEFAULT_TOLERANCE,
-             baseline: bool = True, layers_to_randomize="top", seed: int = 0,
+             baseline: "bool | Evaluation" = True, layers_to_randomize="top", seed: int = 0,
              progress: Callable[[float, str], None] | None = None) -> Evaluation:
     """How faithful is this map to the model? Every metric for one explanation.
 
@@ -178,7 +178,9 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
         road_fractions, road_noise: ROAD's removal levels and imputation noise (fraction of 255).
         box, point, tolerance: the pointing game's target, in ``image``'s pixel coordinates
             (x0, y0, x1, y1) / (x, y), and its tolerance in pixels (default 15).
-        baseline: also score a map of uniform random numbers (``result.baseline``).
+        baseline: also score a map of uniform random numbers (``result.baseline``). Pass the
+            ``.baseline`` of an earlier result for the same image, class and options (another
+            method's) to reuse it instead of computing it again.
         layers_to_randomize: for "randomization": "top", "all", a number or layer names.
         seed: seeds the random baseline, tie-breaking between equal map values and ROAD's noise.
         progress: callable(fraction, message).
@@ -204,7 +206,8 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
                    road_noise=road_noise, seed=seed)
     perturb_keys = [k for k in keys if k != "randomization"]
     runs = [("map", heatmap, saliency)]
-    if baseline:
+    reused = _reusable(baseline, target_index, model_input, options, perturb_keys)
+    if baseline and reused is None:
         noise = sanity.random_heatmap(heatmap.shape, seed)
         runs.append(("random baseline", noise, map_at_model_size(noise, size)))
     results, counts = [], []
@@ -233,14 +236,34 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     layer = explanation.layer if explanation is not None else None
     name = explainer.class_names[target_index]
     seconds = time.perf_counter() - started
-    base = None
-    if baseline:
+    base = reused
+    if baseline and reused is None:
         b_scores, b_curves, b_details = results[1]
+        b_details.update(options=options, metrics=perturb_keys, model_input_digest=_digest(model_input))
         base = Evaluation(b_scores, b_curves, "random", None, target_index, name, probability, details=b_details,
                           forward_images=counts[1])
     progress(1.0, "done")
     return Evaluation(scores, curves, method, layer, target_index, name, probability, base, details,
                       scorer.images, seconds)
+
+
+def _digest(model_input: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(model_input).tobytes(), digest_size=16).hexdigest()
+
+
+def _reusable(baseline, target_index, model_input, options, keys) -> "Evaluation | None":
+    """``baseline`` if it is an earlier random baseline for this very image, class, metrics and
+    options; None when it must be computed; MetricError if it belongs to something else."""
+    if not isinstance(baseline, Evaluation):
+        return None
+    details = baseline.details
+    if (baseline.target_index != target_index or details.get("options") != options
+            or details.get("model_input_digest") != _digest(model_input) or details.get("metrics") != keys):
+        raise MetricError("The baseline passed was computed for another image, class, metric list or options; "
+                          "pass baseline=True to compute a new one.")
+    return baseline
 
 
 def _score(full_map, small_map, model_input, scorer, probability, keys, box, point, tolerance, options, progress):
@@ -339,8 +362,8 @@ def rank_methods(results: Sequence[Evaluation] | Mapping[str, Evaluation], score
     if include_baseline and items[0][1].baseline is not None:
         items.append(("random", items[0][1].baseline))
     if scores is None:
-        common = set.intersection(*(set(r.scores) for _, r in items))
-        scores = [s for s in SCORES if s in common and s != "increase_in_confidence"]
+        present = set.union(*(set(r.scores) for _, r in items))
+        scores = [s for s in SCORES if s in present and s != "increase_in_confidence"]
     rows = [{"method": name, **{s: r.scores.get(s, float("nan")) for s in scores}} for name, r in items]
     ranks = np.zeros((len(rows), len(scores)))
     for j, name in enumerate(scores):
@@ -348,13 +371,14 @@ def rank_methods(results: Sequence[Evaluation] | Mapping[str, Evaluation], score
         if name == "randomization_rho":
             values = np.abs(values)
         key = -values if SCORES.get(name, True) else values
-        key = np.where(np.isfinite(key), key, np.inf)
-        ranks[:, j] = [1 + int(np.sum(key < k)) for k in key]
+        finite = np.isfinite(key)
+        ranks[:, j] = [1 + int(np.sum(key[finite] < k)) if ok else np.nan for k, ok in zip(key, finite)]
     for i, (row, (_, result)) in enumerate(zip(rows, items)):
-        row["mean_rank"] = float(ranks[i].mean()) if len(scores) else float("nan")
+        known = ranks[i][np.isfinite(ranks[i])]
+        row["mean_rank"] = float(known.mean()) if known.size else float("nan")
         beats = result.beats_baseline()
         row["beats_random"] = f"{sum(beats.values())}/{len(beats)}" if beats else ""
-    order = sorted(range(len(rows)), key=lambda i: (rows[i]["mean_rank"], i))
+    order = sorted(range(len(rows)), key=lambda i: (math.isnan(rows[i]["mean_rank"]), rows[i]["mean_rank"], i))
     table = []
     for position, i in enumerate(order, 1):
         row = rows[i]

@@ -86,7 +86,8 @@ def randomized_explainer(explainer, layers_to_randomize="top", seed: int = 0):
     ``layers_to_randomize``: ``"top"`` (the last layer with weights: the logits, the first step of
     Adebayo et al.'s cascading randomisation), ``"all"``, a number n (the top n layers with
     weights, in the model's order), or a list of layer names. The caller's model is never
-    changed: the model is cloned (``keras.models.clone_model``) and the weights copied first.
+    changed: the model is cloned (``keras.models.clone_model``, entering nested models; layers
+    without weights are shared) and the weights copied first.
 
     Departure from the paper: the paper re-draws weights from each layer's initialiser. Here each
     trainable weight array is re-drawn from a normal distribution with that array's own mean and
@@ -106,8 +107,15 @@ def randomized_explainer(explainer, layers_to_randomize="top", seed: int = 0):
     if key in cache:
         return cache[key]
     model = explainer.keras_model
+    def copy_layer(layer):
+        # Layers without weights are shared, not rebuilt: they carry nothing to randomise, and
+        # rebuilding a Lambda layer from its config is refused by Keras's safe mode.
+        if not layer.weights:
+            return layer
+        return layer.__class__.from_config(layer.get_config())
+
     try:
-        clone = keras.models.clone_model(model)
+        clone = keras.models.clone_model(model, clone_function=copy_layer, recursive=True)
     except Exception as error:  # noqa: BLE001 -- Keras raises several kinds for subclassed models
         raise MetricError(f"The model cannot be copied for the randomisation check ({error}); "
                           "a Functional or Sequential model is needed.") from None
