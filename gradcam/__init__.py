@@ -9,11 +9,12 @@ from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
 
 _import_tensorflow_quietly()
 
-from .errors import (GradCamError, ImageError, LayerError, MethodError, NoSpatialLayerError,
+from .errors import (GradCamError, ImageError, LayerError, MethodError, MetricError, NoSpatialLayerError,
                      TargetError, UnknownClassError, UnsupportedModelError)
 from .explainer import Explainer
 from .explanation import Contrast, Explanation, shared_scale
 from .methods import METHODS, Method, get_method
+from .metrics import Evaluation, evaluate, rank_methods
 from .render import COLORMAPS, colorize, keep_top, overlay
 
 __version__ = "0.1.0"
@@ -37,8 +38,8 @@ def candidate_layers(model, input_size: tuple[int, int] | None = None) -> list[s
 
 
 __all__ = [
-    "COLORMAPS", "METHODS", "Contrast", "Explainer", "Explanation", "GradCamError", "ImageError",
-    "LayerError", "Method", "MethodError", "NoSpatialLayerError", "TargetError", "UnknownClassError",
-    "UnsupportedModelError", "candidate_layers", "colorize", "get_method", "keep_top", "overlay",
-    "shared_scale",
+    "COLORMAPS", "METHODS", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError", "ImageError",
+    "LayerError", "Method", "MethodError", "MetricError", "NoSpatialLayerError", "TargetError", "UnknownClassError",
+    "UnsupportedModelError", "candidate_layers", "colorize", "evaluate", "get_method", "keep_top",
+    "overlay", "rank_methods", "shared_scale",
 ]

@@ -37,3 +37,9 @@ class UnsupportedModelError(GradCamError, ValueError):
 
 class MethodError(GradCamError, ValueError):
     """An unknown method name, or a method that cannot run on this model or layer."""
+
+
+class MetricError(GradCamError, ValueError):
+    """A faithfulness metric that cannot be computed as asked: an unknown metric name, a bad
+    option (steps, fractions, fill), a pointing-game box or point outside the image, or an
+    explanation that does not belong to the image given."""

@@ -14,7 +14,7 @@ from PIL import Image
 
 from . import limits
 from .compute import CompiledModel, LayerFunctions
-from .errors import MethodError, TargetError, UnknownClassError
+from .errors import ImageError, MethodError, TargetError, UnknownClassError
 from .explanation import Contrast, Explanation, Target
 from .images import as_rgb_uint8
 from .methods import METHODS, Method, get_method
@@ -43,6 +43,8 @@ class Explainer:
     def __init__(self, model: Any, *, preprocess: Callable | None = None,
                  class_names: Sequence[str] | None = None, input_size: tuple[int, int] | None = None):
         keras_model = getattr(model, "keras_model", model)
+        #: The caller's Keras model (never modified); sanity checks clone it.
+        self.keras_model = keras_model
         self.name: str = str(getattr(model, "name", None) or getattr(keras_model, "name", "model"))
         self.preprocess = preprocess or getattr(model, "preprocess", None) or _as_float
         input_size = input_size or getattr(model, "input_size", None)
@@ -136,6 +138,22 @@ class Explainer:
         """Class probabilities (classes,) for one uint8 RGB image (H, W, 3)."""
         x = self._prepare([self.model_input(image)])
         return self.probabilities(self._compiled.logits(x))[0]
+
+    def probabilities_of(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, classes) for uint8 images (N, h, w, 3) already at the model's
+        input size, ``batch_size`` at a time through the compiled forward pass."""
+        images = np.asarray(images)
+        if images.ndim != 4 or tuple(images.shape[1:3]) != self.input_size:
+            raise ImageError(
+                f"Images of shape (N, {self.input_size[0]}, {self.input_size[1]}, 3) are expected "
+                f"(the model's input size); got {images.shape}. Use explainer.model_input(image)."
+            )
+        if images.dtype != np.uint8:
+            raise ImageError(f"uint8 images are expected; got {images.dtype}.")
+        batch_size = max(1, int(batch_size))
+        out = [self.probabilities(self._compiled.logits(self._prepare(list(images[start:start + batch_size]))))
+               for start in range(0, len(images), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.class_names)), np.float32)
 
     def top_k(self, image: np.ndarray, k: int = 5) -> list[tuple[int, str, float]]:
         """The k most probable classes as (index, name, probability)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import explain, listing
+from . import evaluate, explain, listing
 
-COMMANDS = [explain, *listing.COMMANDS]
+COMMANDS = [explain, evaluate, *listing.COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:
