@@ -5,17 +5,29 @@
     result = explainer.explain(image, target="espresso", method="gradcam++")
     picture = gradcam.overlay(image, result.heatmap, colormap="turbo")
 """
-from ._quiet import import_tensorflow_quietly as _import_tensorflow_quietly
-
-_import_tensorflow_quietly()
-
 from .errors import (GradCamError, ImageError, LayerError, MethodError, MetricError, NoSpatialLayerError,
                      TargetError, UnknownClassError, UnsupportedModelError)
-from .explainer import Explainer
 from .explanation import Contrast, Explanation, shared_scale
-from .methods import METHODS, Method, get_method
-from .metrics import Evaluation, evaluate, rank_methods
 from .render import COLORMAPS, colorize, keep_top, overlay
+
+# The parts that need TensorFlow load on first use, so that `import gradcam.errors` (the model
+# zoo's) and `python -m gradcam methods --help` stay light.
+_LAZY = {
+    "Explainer": "explainer", "METHODS": "methods", "Method": "methods", "get_method": "methods",
+    "Evaluation": "metrics", "evaluate": "metrics", "rank_methods": "metrics",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gradcam' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

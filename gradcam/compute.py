@@ -8,13 +8,18 @@ so that "explain the top class of a new image" costs one pass, not two.
 """
 from __future__ import annotations
 
+from ._quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
+
 import threading
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-from .model_graph import TracedLayer, TracedModel
+from .model_graph import TracedLayer, TracedModel, _PreActivationDense
 
 _GUIDED_RELU = "GradCamExplorerGuidedRelu"
 _GUIDED_RELU6 = "GradCamExplorerGuidedRelu6"
@@ -47,6 +52,7 @@ class LayerFunctions:
     def __init__(self, traced: TracedModel, layer: TracedLayer):
         self.layer = traced_layer = layer
         features, head = traced.split(traced_layer)
+        self._dense = _gap_dense(head)
         self._features, self._head = features, head
         self.head_available = head is not None
         classes = traced.num_classes
@@ -85,6 +91,14 @@ class LayerFunctions:
 
             self._head_gradients = head_gradients
             self._head_logits = head_logits
+        if self._dense is not None:
+            kernel = self._dense.kernel
+
+            @tf.function(input_signature=[w_spec])
+            def channel_weights(weights):
+                return tf.matmul(weights, kernel, transpose_b=True)
+
+            self._channel_weights = channel_weights
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Activations (B, h, w, K) and logits (B, classes) for model inputs x (B, H, W, C)."""
@@ -97,13 +111,60 @@ class LayerFunctions:
         return tuple(t.numpy() for t in outputs)
 
     def head_gradients(self, activations, weights):
-        """Logits and d(score)/d(activations) from given activations, through the head only."""
+        """Logits (None on the GAP + dense shortcut) and d(score)/d(activations) from given
+        activations, through the head only."""
+        if self._dense is not None:
+            # Global average pooling + dense: logits = mean_ij(A) W + b, so d(w . logits)/dA_ij is
+            # (W w) / (h w) at every location: exact, without a backward pass. The kernel is read
+            # inside TensorFlow (no copy out), so a model trained further is seen as it is now.
+            area = activations.shape[1] * activations.shape[2]
+            per_channel = self._channel_weights(weights).numpy() / area
+            gradients = np.broadcast_to(per_channel[:, None, None, :], activations.shape)
+            return None, gradients
         logits, grads = self._head_gradients(activations, weights)
         return logits.numpy(), grads.numpy()
 
     def head_logits(self, activations: np.ndarray) -> np.ndarray:
         """Logits from given activations (B, h, w, K), through the head only."""
         return self._head_logits(activations).numpy()
+
+    def linear_head(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(kernel (K, classes), bias (classes,)) when the layer is followed by global average
+        pooling, optional dropout and one dense layer without activation; else None. Read at
+        each call, so a model trained further after the explainer was built is seen as it is."""
+        if self._dense is None:
+            return None
+        kernel = np.asarray(self._dense.kernel.numpy(), np.float32)
+        bias = (np.asarray(self._dense.bias.numpy(), np.float32) if self._dense.use_bias
+                else np.zeros(kernel.shape[1], np.float32))
+        return kernel, bias
+
+    def head_description(self) -> str:
+        """The layers between this layer and the logits, for messages."""
+        if self._head is None:
+            return "a path that also goes around it (a skip connection)"
+        return " -> ".join(type(layer).__name__ for layer in _head_layers(self._head)) or "nothing"
+
+
+def _head_layers(head) -> list:
+    return [layer for layer in head.layers if type(layer).__name__ != "InputLayer"]
+
+
+def _gap_dense(head):
+    """The dense layer of a global-average-pooling + (dropout) + dense head, else None."""
+    if head is None:
+        return None
+    core = [layer for layer in _head_layers(head) if not isinstance(layer, keras.layers.Dropout)]
+    if len(core) != 2 or not isinstance(core[0], keras.layers.GlobalAveragePooling2D):
+        return None
+    if core[0].keepdims:
+        return None
+    last = core[1]
+    if isinstance(last, _PreActivationDense):
+        return last.dense
+    if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "linear":
+        return last
+    return None
 
 
 def _choose_weights(logits, weights, use_top, classes):

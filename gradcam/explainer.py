@@ -10,7 +10,6 @@ from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from . import limits
 from .compute import CompiledModel, LayerFunctions
@@ -18,7 +17,7 @@ from .errors import ImageError, MethodError, TargetError, UnknownClassError
 from .explanation import Contrast, Explanation, Target
 from .images import as_rgb_uint8
 from .methods import METHODS, Method, get_method
-from .model_graph import TracedModel, _PreActivationDense
+from .model_graph import TracedModel
 
 #: Options every method accepts, besides its own (Method.options).
 COMMON_OPTIONS = ("aug_smooth", "progress")
@@ -71,6 +70,7 @@ class Explainer:
         self._by_name = {n.lower(): i for i, n in reversed(list(enumerate(self.class_names)))}
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, dict] = OrderedDict()
+        self._cache_bytes = 0
 
     # -- what the model offers ---------------------------------------------------------------
     @property
@@ -119,12 +119,14 @@ class Explainer:
     # -- predictions ---------------------------------------------------------------------------
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """The image as the model sees it: uint8 (h, w, 3), the whole image squashed to the
-        model's input size with bicubic resampling (antialiased when shrinking)."""
+        model's input size (no crop, so the map covers every pixel). Shrinking averages over
+        each output pixel's area (OpenCV INTER_AREA, antialiased); enlarging is bicubic."""
         image = as_rgb_uint8(image)
         h, w = self.input_size
         if image.shape[:2] == (h, w):
             return image
-        return np.asarray(Image.fromarray(image).resize((w, h), Image.BICUBIC))
+        shrinking = image.shape[0] > h or image.shape[1] > w
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Probabilities from logits (B, classes), with the model's own output activation."""
@@ -233,7 +235,6 @@ class Explainer:
                 f"valid options: {', '.join(valid) or 'none'}."
             )
         originals = [as_rgb_uint8(image) for image in images]
-        inputs = [self.model_input(image) for image in originals]
         requested = [self._resolve(t) for t in targets]
         functions = None
         if method.uses_layer:
@@ -241,37 +242,39 @@ class Explainer:
         elif layer_name is not None and layer_name not in self.layers:
             self._traced.find(layer_name)  # still refuse a wrong layer name, with the valid ones
         notes: list[str] = []
+        job = _Job(self, originals, requested, functions, options, progress)
         if aug_smooth and method.uses_layer:
-            raw, job = self._smoothed_maps(method, inputs, requested, functions, options, progress)
+            raw = self._smoothed_maps(method, job, options, progress)
             notes.append("averaged over 6 augmentations (flip x brightness 0.9/1.0/1.1)")
         else:
             if aug_smooth:
                 notes.append("aug_smooth ignored: it applies to CAM methods, not to pixel methods")
-            job = _Job(self, inputs, requested, functions, options, progress)
             raw = method.compute(job)
         probabilities = self.probabilities(job.logits())
         weights = job.weights()
+        inputs = job.model_inputs()
         seconds = (time.perf_counter() - started) / len(images)
         layer_path = functions.layer.path if functions is not None else None
         return [
             self._package(originals[b], inputs[b], raw[b], probabilities[b], weights[b],
-                          getattr(job, "attributions", None), b, method, layer_path, seconds, notes)
+                          job.attributions, b, method, layer_path, seconds, notes)
             for b in range(len(images))
         ]
 
-    def _smoothed_maps(self, method, inputs, requested, functions, options, progress):
+    def _smoothed_maps(self, method, job, options, progress):
         # Test-time augmentation: each image is flipped and brightened/darkened, explained for the
         # class chosen on the original, and the maps are flipped back and averaged.
-        base = _Job(self, inputs, requested, functions, {}, progress)
-        weights = base.weights()
+        weights = job.weights()
         augmentations = [(flip, gain) for flip in (False, True) for gain in (1.0, 1.1, 0.9)]
         maps = []
-        for b, image in enumerate(inputs):
-            batch = [_augment(image, flip, gain) for flip, gain in augmentations]
-            job = _Job(self, batch, [weights[b]] * len(batch), functions, options, progress)
-            raw = method.compute(job)
+        for b, image in enumerate(job.model_inputs()):
+            variants = [_augment(image, flip, gain) for flip, gain in augmentations]
+            # The variants are already at the model's size and are not worth caching.
+            variant_job = _Job(self, variants, [weights[b]] * len(variants), job._functions, options, progress,
+                               cache=False)
+            raw = method.compute(variant_job)
             maps.append(np.mean([m[:, ::-1] if flip else m for m, (flip, _) in zip(raw, augmentations)], axis=0))
-        return np.stack(maps), base
+        return np.stack(maps)
 
     def _resolve(self, target: Target) -> np.ndarray | int:
         """A requested target as a weight row over the logits, or _TOP."""
@@ -333,7 +336,9 @@ class Explainer:
         x = np.asarray(self.preprocess(batch), dtype=np.float32)
         return np.ascontiguousarray(x)
 
-    # -- the activation cache ------------------------------------------------------------------
+    # -- the cache of recent images ---------------------------------------------------------------
+    # Keys are (digest of the image as given, what): "input" holds the resized image and its
+    # logits, a layer path holds that layer's activations. Bounded in count and in bytes.
     def _cache_get(self, key):
         with self._lock:
             entry = self._cache.get(key)
@@ -341,75 +346,103 @@ class Explainer:
                 self._cache.move_to_end(key)
             return entry
 
-    def _cache_put(self, key, entry):
+    def _cache_put(self, key, entry: dict) -> None:
+        size = sum(v.nbytes for v in entry.values() if isinstance(v, np.ndarray))
         with self._lock:
+            old = self._cache.pop(key, None)
+            self._cache_bytes -= old["_bytes"] if old else 0
+            entry["_bytes"] = size
             self._cache[key] = entry
-            self._cache.move_to_end(key)
-            while len(self._cache) > limits.ACTIVATION_CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            self._cache_bytes += size
+            budget = limits.ACTIVATION_CACHE_MB * 1024 * 1024
+            while self._cache and (len(self._cache) > limits.ACTIVATION_CACHE_ENTRIES or self._cache_bytes > budget):
+                _, evicted = self._cache.popitem(last=False)
+                self._cache_bytes -= evicted["_bytes"]
 
     def clear_cache(self) -> None:
-        """Forget every image's cached activations."""
+        """Forget every cached image, resized input and activation."""
         with self._lock:
             self._cache.clear()
+            self._cache_bytes = 0
 
 
 class _Job:
     """One batch of images and targets; computes what a method asks for, once, using the
-    explainer's activation cache (keyed by the content of the image the model sees)."""
+    explainer's cache of recent images (keyed by the content of the image as given)."""
 
-    def __init__(self, explainer: Explainer, inputs, requested, functions: LayerFunctions | None,
-                 options: dict, progress):
+    def __init__(self, explainer: Explainer, images, requested, functions: LayerFunctions | None,
+                 options: dict, progress, cache: bool = True):
         self._explainer = explainer
         self._functions = functions
+        self._images = images
+        self._cache = cache
         self.options = options
         self.progress = progress
-        self.x = explainer._prepare(inputs)
-        self.keys = [_digest(image) for image in inputs]
+        self.keys = [_digest(image) for image in images]
         self._use_top = np.array([isinstance(r, int) and r == _TOP for r in requested])
         classes = len(explainer.class_names)
         self._requested = np.stack([np.zeros(classes, np.float32) if isinstance(r, int) else r for r in requested])
         self._weights = None if self._use_top.any() else self._requested
+        self._inputs = None
+        self._x = None
         self._activations = None
         self._logits = None
         self._gradients = None
         self.attributions = None
 
-    # Layer quantities -------------------------------------------------------------------------
-    def _layer_key(self, key):
-        return (key, self._functions.layer.path)
+    def _get(self, key, what):
+        return self._explainer._cache_get((key, what)) if self._cache else None
 
+    def _put(self, key, what, entry):
+        if self._cache:
+            self._explainer._cache_put((key, what), entry)
+
+    # Inputs -----------------------------------------------------------------------------------
+    def model_inputs(self) -> list[np.ndarray]:
+        """The images resized to the model's input size, uint8 (h, w, 3) each."""
+        if self._inputs is None:
+            inputs = []
+            for key, image in zip(self.keys, self._images):
+                entry = self._get(key, "input")
+                if entry is None:
+                    entry = {"model_input": self._explainer.model_input(image)}
+                    self._put(key, "input", entry)
+                inputs.append(entry["model_input"])
+            self._inputs = inputs
+        return self._inputs
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            self._x = self._explainer._prepare(self.model_inputs())
+        return self._x
+
+    # Layer quantities -------------------------------------------------------------------------
     def activations(self) -> np.ndarray:
         if self._activations is None:
-            if self._functions is None:
-                raise MethodError("This method needs a layer.")  # pragma: no cover - registry guarantees it
-            entries = {}
-            missing = []
-            for b, key in enumerate(self.keys):
-                if key in entries:
-                    continue
-                entry = self._explainer._cache_get(self._layer_key(key))
-                if entry is None:
-                    missing.append(b)
-                    entries[key] = None
-                else:
-                    entries[key] = entry
+            path = self._functions.layer.path
+            found = {key: self._get(key, path) for key in dict.fromkeys(self.keys)}
+            logits = {key: (self._get(key, "input") or {}).get("logits") for key in found}
+            missing = [key for key, entry in found.items() if entry is None or logits[key] is None]
             if missing:
-                activations, logits = self._functions.forward(self.x[missing])
-                for i, b in enumerate(missing):
-                    entry = {"activations": activations[i:i + 1], "logits": logits[i:i + 1]}
-                    entries[self.keys[b]] = entry
-                    self._explainer._cache_put(self._layer_key(self.keys[b]), entry)
-            self._activations = np.concatenate([entries[k]["activations"] for k in self.keys])
-            self._logits = np.concatenate([entries[k]["logits"] for k in self.keys])
+                rows = [self.keys.index(key) for key in missing]
+                inputs = self.model_inputs()
+                x = self._explainer._prepare([inputs[row] for row in rows])
+                activations, batch_logits = self._functions.forward(x)
+                for i, key in enumerate(missing):
+                    found[key] = {"activations": activations[i:i + 1]}
+                    logits[key] = batch_logits[i:i + 1]
+                    self._put(key, path, found[key])
+                    self._put(key, "input", {"model_input": inputs[rows[i]], "logits": logits[key]})
+            self._activations = np.concatenate([found[key]["activations"] for key in self.keys])
+            self._logits = np.concatenate([logits[key] for key in self.keys])
         return self._activations
 
     def gradients(self) -> np.ndarray:
         if self._gradients is None:
             functions = self._functions
             if functions.head_available:
-                activations = self.activations()
-                _, self._gradients = functions.head_gradients(activations, self.weights())
+                _, self._gradients = functions.head_gradients(self.activations(), self.weights())
             else:
                 activations, logits, gradients, weights = functions.forward_gradients(
                     self.x, self._requested, self._use_top)
@@ -427,25 +460,13 @@ class _Job:
         return self._functions.head_logits(activations)
 
     def gap_dense_head(self):
-        head = self._functions._head if self._functions.head_available else None
-        layers = [layer for layer in (head.layers if head is not None else [])
-                  if type(layer).__name__ != "InputLayer"]
-        kinds = [type(layer).__name__ for layer in layers]
-        core = [layer for layer in layers if type(layer).__name__ != "Dropout"]
-        if (len(core) == 2 and type(core[0]).__name__ == "GlobalAveragePooling2D"
-                and isinstance(core[1], _PreActivationDense) or
-                len(core) == 2 and type(core[0]).__name__ == "GlobalAveragePooling2D"
-                and type(core[1]).__name__ == "Dense"
-                and getattr(core[1].activation, "__name__", "") == "linear"):
-            dense = core[1].dense if isinstance(core[1], _PreActivationDense) else core[1]
-            kernel = np.asarray(dense.kernel.numpy(), np.float32)
-            bias = np.asarray(dense.bias.numpy(), np.float32) if dense.use_bias else np.zeros(kernel.shape[1], np.float32)
-            return kernel, bias
-        after = " -> ".join(kinds) if kinds else "a path that also bypasses it"
+        head = self._functions.linear_head()
+        if head is not None:
+            return head
         raise MethodError(
             f"CAM needs layer {self._functions.layer.path!r} to be followed by global average pooling "
-            f"and one dense layer; after it comes {after}. Use Grad-CAM, which equals CAM on such "
-            f"heads, or choose layer {self._explainer.default_layer!r}."
+            f"and one dense layer; after it comes {self._functions.head_description()}. Use Grad-CAM, "
+            f"which equals CAM on such heads, or choose layer {self._explainer.default_layer!r}."
         )
 
     # Model quantities -------------------------------------------------------------------------
@@ -454,7 +475,16 @@ class _Job:
             if self._functions is not None:
                 self.activations()
             else:
-                self._logits = self._explainer._compiled.logits(self.x)
+                found = {key: (self._get(key, "input") or {}).get("logits") for key in dict.fromkeys(self.keys)}
+                missing = [key for key, value in found.items() if value is None]
+                if missing:
+                    rows = [self.keys.index(key) for key in missing]
+                    inputs = self.model_inputs()
+                    batch = self._explainer._compiled.logits(self._explainer._prepare([inputs[r] for r in rows]))
+                    for i, key in enumerate(missing):
+                        found[key] = batch[i:i + 1]
+                        self._put(key, "input", {"model_input": inputs[rows[i]], "logits": found[key]})
+                self._logits = np.concatenate([found[key] for key in self.keys])
         return self._logits
 
     def weights(self) -> np.ndarray:
@@ -490,7 +520,7 @@ def _augment(image: np.ndarray, flip: bool, gain: float) -> np.ndarray:
 
 
 def _digest(image: np.ndarray) -> str:
-    h = hashlib.blake2b(image.tobytes(), digest_size=16)
+    h = hashlib.blake2b(memoryview(np.ascontiguousarray(image)).cast("B"), digest_size=16)
     h.update(str(image.shape).encode())
     return h.hexdigest()
 

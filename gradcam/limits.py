@@ -16,5 +16,7 @@ MAX_IMAGE_BYTES = _env_int("GRADCAM_MAX_IMAGE_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = _env_int("GRADCAM_MAX_IMAGE_PIXELS", 40_000_000)
 #: Largest user model file accepted, in bytes (GRADCAM_MAX_MODEL_BYTES).
 MAX_MODEL_BYTES = _env_int("GRADCAM_MAX_MODEL_BYTES", 300 * 1024 * 1024)
-#: Images kept in each explainer's activation cache.
-ACTIVATION_CACHE_ENTRIES = _env_int("GRADCAM_ACTIVATION_CACHE_ENTRIES", 16)
+#: Entries (an image's resized input and logits, or one layer's activations) kept in each
+#: explainer's cache of recent images, and the most memory they may take, in MiB.
+ACTIVATION_CACHE_ENTRIES = _env_int("GRADCAM_ACTIVATION_CACHE_ENTRIES", 64)
+ACTIVATION_CACHE_MB = _env_int("GRADCAM_ACTIVATION_CACHE_MB", 256)

@@ -15,6 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
+
 import keras
 
 from .errors import LayerError, NoSpatialLayerError, UnsupportedModelError

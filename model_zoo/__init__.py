@@ -32,6 +32,14 @@ __all__ = [
     "UnsafeModelError", "InvalidModelError",
 ]
 
+def _quiet_tensorflow() -> None:
+    # Keras is imported when the first model is built; import TensorFlow first without its
+    # start-up notices (see gradcam/_quiet.py).
+    from gradcam._quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
 DEFAULT_MODEL = "efficientnet-lite0"
 #: Weights are on this machine (converted or downloaded): loading needs no network.
 READY = "ready"
@@ -153,6 +161,7 @@ def load_model(name: str = DEFAULT_MODEL, progress: Progress = None) -> ZooModel
         WeightsUnavailableError: the weights are not here and cannot be fetched (offline).
         WeightsFileError: the shipped weights file is damaged.
     """
+    _quiet_tensorflow()
     key = _canonical(name)
     names = imagenet_class_names()
     if key in efficientnet_lite.VARIANTS:
@@ -196,6 +205,7 @@ def load_user_model(path: Union[str, os.PathLike], class_names: Union[None, str,
         InvalidModelError: not a single-image-input, single-2-D-output classifier, or a bad
             class-names file.
     """
+    _quiet_tensorflow()
     path = os.fspath(path)
     try:
         preset = get_preprocessing(preprocessing)

@@ -277,3 +277,20 @@ def test_aug_smooth_averages_a_map_of_the_same_shape(small_cnn, rng):
     smooth = explainer.explain(image, target=1, aug_smooth=True)
     assert smooth.heatmap.shape == plain.heatmap.shape and smooth.notes
     assert not np.allclose(smooth.heatmap, plain.heatmap)
+
+
+def test_linear_head_shortcut_equals_tensorflow_gradients(small_cnn, rng):
+    """The closed-form gradient of a GAP + dense head must match TensorFlow's own."""
+    explainer = gradcam.Explainer(small_cnn)
+    functions = explainer._compiled.layer(explainer._traced.find("conv2"))
+    assert functions.linear_head() is not None
+    image = random_image(rng, 36, 44)
+    fast = [explainer.explain(image, t, method=m) for t in (0, 3) for m in ("gradcam++", "hirescam", "layercam")]
+    dense, functions._dense = functions._dense, None
+    try:
+        explainer.clear_cache()
+        slow = [explainer.explain(image, t, method=m) for t in (0, 3) for m in ("gradcam++", "hirescam", "layercam")]
+    finally:
+        functions._dense = dense
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a.coarse, b.coarse, rtol=1e-4, atol=1e-6)

@@ -7,6 +7,10 @@ nothing to the sum either way, so skipping them changes no result.
 """
 from __future__ import annotations
 
+from .._quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
+
 import numpy as np
 import tensorflow as tf
 

@@ -5,6 +5,10 @@ Their maps have the model's input resolution. Each also leaves the signed gradie
 """
 from __future__ import annotations
 
+from .._quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
+
 import numpy as np
 import tensorflow as tf
 
