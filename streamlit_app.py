@@ -110,14 +110,10 @@ def decode_cached(image_key: str, name: str, _data: bytes):
 
 
 @st.cache_data(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES)
-def predict_cached(image_key: str, model_key: str, _pixels: np.ndarray, _explainer) -> np.ndarray:
-    return _explainer.predict(_pixels)
-
-
-@st.cache_data(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES)
 def explain_cached(image_key: str, model_key: str, method: str, layer: str | None, targets: tuple,
                    aug_smooth: bool, _pixels: np.ndarray, _explainer) -> list:
     """Explanations of one image for several targets, in one pass. Slow methods show progress."""
+    trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
     info = gradcam.METHODS[method]
     bar = st.progress(0.0, text=f"{info.label}: starting ({info.passes})") if "per " in info.passes else None
 
@@ -131,6 +127,13 @@ def explain_cached(image_key: str, model_key: str, method: str, layer: str | Non
     finally:
         if bar is not None:
             bar.empty()
+
+
+def trace(message: str) -> None:
+    """With GRADCAM_APP_TRACE=1, one line per model computation and page run on stdout (the e2e
+    tests count them to check that display changes call no model)."""
+    if os.environ.get("GRADCAM_APP_TRACE") == "1":
+        print(f"[gradcam-app] {message} @{time.time():.3f}", flush=True)
 
 
 def encode_target(target) -> tuple:
@@ -154,6 +157,29 @@ def model_key(zoo) -> str:
 
 
 # -- state --------------------------------------------------------------------------------------
+# Widgets drawn after a possible st.stop() or only in some views lose their state when a run does
+# not draw them; their values are also kept under "_keep_<key>" and passed back as the default.
+def remembered(key: str, default):
+    return st.session_state.get(f"_keep_{key}", default)
+
+
+def remember(key: str, value):
+    st.session_state[f"_keep_{key}"] = value
+    return value
+
+
+def park(*keys: str) -> None:
+    """Set aside the state of widgets this run does not draw (restored by unpark before drawing)."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[f"_keep_{key}"] = st.session_state.pop(key)
+
+
+def unpark(key: str) -> None:
+    if key not in st.session_state and f"_keep_{key}" in st.session_state:
+        st.session_state[key] = st.session_state.pop(f"_keep_{key}")
+
+
 def session_token() -> str:
     return st.session_state.setdefault("_token", uuid.uuid4().hex)
 
@@ -169,11 +195,11 @@ def apply_link_once(samples: list[str], models: list[str]) -> list[str]:
         st.session_state["model"] = view["model"]
     if "sample" in view:
         st.session_state["source"] = "Sample"
-        st.session_state["sample"] = view["sample"]
+        st.session_state["_keep_sample"] = view["sample"]
     if "method" in view:
         st.session_state["method"] = view["method"]
     if "view" in view:
-        st.session_state["view"] = view["view"]
+        st.session_state["_keep_view"] = view["view"]
     # class and layer depend on the model: checked once it is loaded
     st.session_state["_pending_link"] = {k: view[k] for k in ("class", "layer") if k in view}
     return problems
@@ -186,9 +212,10 @@ def input_ui(samples: list[str]) -> list[ImageItem]:
     source = st.sidebar.radio("Source", ["Sample", "Upload", "Camera"], key="source", horizontal=True)
     items: list[ImageItem] = []
     if source == "Sample":
-        st.session_state.setdefault("sample", DEFAULT_SAMPLE if DEFAULT_SAMPLE in samples else samples[0])
-        name = st.sidebar.selectbox("Sample photo", samples, key="sample",
-                                    help="Photos from sample_images/ (see SOURCES.md there).")
+        default = remembered("sample", DEFAULT_SAMPLE)
+        name = remember("sample", st.sidebar.selectbox(
+            "Sample photo", samples, key="sample", index=samples.index(default) if default in samples else 0,
+            help="Photos from sample_images/ (see SOURCES.md there)."))
         data = read_sample(name)
         sha = export.sha256_bytes(data)
         items.append(ImageItem(name, f"sample:{name}:{sha}", sha, data))
@@ -221,8 +248,7 @@ def model_ui(allow_upload: bool) -> tuple[str, dict | None]:
         if name == USER_MODEL:
             return "Your own model (.keras / .h5)"
         info = infos[name]
-        icon = {model_zoo.READY: "✅", model_zoo.NEEDS_CONVERSION: "⚙️"}.get(info.status, "⬇️")
-        return f"{icon} {info.label} · {STATUS_WORDS.get(info.status, info.status)}"
+        return f"{info.label} ({STATUS_WORDS.get(info.status, info.status)})"
 
     name = st.sidebar.selectbox("Classifier", options, key="model", format_func=label)
     if name in infos:
@@ -273,16 +299,16 @@ def gallery_ui(items: list[ImageItem]) -> ImageItem:
     if len(items) == 1:
         return items[0]
     names = [f"{i + 1}. {item.name}" for i, item in enumerate(items)]
-    st.session_state.setdefault("gallery", names[0])
-    if st.session_state["gallery"] not in names:
-        st.session_state["gallery"] = names[0]
-    choice = st.radio(f"Gallery: {len(items)} images", names, key="gallery", horizontal=True)
+    default = remembered("gallery", names[0])
+    choice = remember("gallery", st.radio(f"Gallery: {len(items)} images", names, key="gallery", horizontal=True,
+                                          index=names.index(default) if default in names else 0))
     return items[names.index(choice)]
 
 
 def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple) -> int | None:
     """Top-k buttons and a searchable picker over all classes; None means the top prediction."""
     names = explainer.class_names
+    unpark("klass")
     if st.session_state.get("_class_context") != context:
         if st.session_state.get("_class_context") is not None:
             st.session_state["klass"] = None
@@ -318,12 +344,13 @@ def _set_class(index: int) -> None:
 
 def display_controls_ui() -> tuple[str, float, float]:
     c1, c2, c3 = st.columns(3)
-    st.session_state.setdefault("colormap", "jet")
-    st.session_state.setdefault("alpha", 0.5)
-    st.session_state.setdefault("top_percent", 100)
-    colormap = c1.selectbox("Colour map", list(gradcam.COLORMAPS), key="colormap")
-    alpha = c2.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="alpha")
-    top = c3.slider("Show the top X% of the map", 5, 100, step=5, key="top_percent")
+    colormaps = list(gradcam.COLORMAPS)
+    colormap = remember("colormap", c1.selectbox(
+        "Colour map", colormaps, key="colormap", index=colormaps.index(remembered("colormap", "jet"))))
+    alpha = remember("alpha", c2.slider("Overlay opacity", 0.0, 1.0, remembered("alpha", 0.5), step=0.05,
+                                        key="alpha"))
+    top = remember("top_percent", c3.slider("Show the top X% of the map", 5, 100,
+                                            remembered("top_percent", 100), step=5, key="top_percent"))
     return colormap, float(alpha), top / 100.0
 
 
@@ -371,40 +398,41 @@ def provenance_for(explanation, zoo, item: ImageItem, decoded, settings: Setting
 @st.fragment
 def explain_pictures(original: np.ndarray, explanation, zoo, item: ImageItem, decoded, settings: Settings):
     colormap, alpha, fraction = display_controls_ui()
-    st.session_state["_fragment_runs"] = st.session_state.get("_fragment_runs", 0) + 1
+    trace("fragment run")
     heat = shown(explanation.heatmap, fraction)
     over = gradcam.overlay(original, heat, colormap, alpha)
     c1, c2, c3 = st.columns(3)
     with c1:
-        st.image(original, caption=f"Original · {original.shape[1]}×{original.shape[0]}", width="stretch")
+        st.image(original, caption=f"Original · {original.shape[1]}×{original.shape[0]}", width="stretch",
+                 output_format="JPEG")
     with c2:
         st.image(gradcam.colorize(heat, colormap), caption=f"Heatmap · {explanation.label}", width="stretch")
         colour_bar(colormap)
     with c3:
-        st.image(over, caption=f"Overlay · opacity {alpha:.2f}", width="stretch")
+        st.image(over, caption=f"Overlay · opacity {alpha:.2f}", width="stretch", output_format="JPEG")
     display = {"colormap": colormap, "alpha": alpha, "top_fraction": fraction}
     record = provenance_for(explanation, zoo, item, decoded, settings, display)
     stem = f"{export.safe_stem(item.name)}_{export.safe_stem(explanation.target_name)}_{explanation.method}"
     d1, d2, d3 = st.columns(3)
-    d1.download_button("⬇ Overlay PNG", export.png_bytes(over), file_name=f"{stem}_overlay.png",
-                       mime="image/png", on_click="ignore", key="dl_png", width="stretch")
-    d2.download_button("⬇ Heatmap .npy", export.npy_bytes(explanation.heatmap), file_name=f"{stem}_heatmap.npy",
-                       mime="application/octet-stream", on_click="ignore", key="dl_npy", width="stretch")
-    d3.download_button("⬇ Provenance JSON", export.json_bytes(record), file_name=f"{stem}.json",
-                       mime="application/json", on_click="ignore", key="dl_json", width="stretch")
+    d1.download_button("Overlay PNG", export.png_bytes(over), file_name=f"{stem}_overlay.png",
+                       mime="image/png", on_click="ignore", key="dl_png", icon=":material/download:", width="stretch")
+    d2.download_button("Heatmap .npy", export.npy_bytes(explanation.heatmap), file_name=f"{stem}_heatmap.npy",
+                       mime="application/octet-stream", on_click="ignore", key="dl_npy", icon=":material/download:", width="stretch")
+    d3.download_button("Provenance JSON", export.json_bytes(record), file_name=f"{stem}.json",
+                       mime="application/json", on_click="ignore", key="dl_json", icon=":material/download:", width="stretch")
 
 
 @st.fragment
 def compare_pictures(original: np.ndarray, panels: list[tuple[str, np.ndarray, str]], scale_note: str):
     """panels: (title, heatmap in [0, 1], caption) drawn side by side as overlays."""
     colormap, alpha, fraction = display_controls_ui()
-    st.session_state["_fragment_runs"] = st.session_state.get("_fragment_runs", 0) + 1
+    trace("fragment run")
     columns = st.columns(len(panels))
     for column, (title, heatmap, caption) in zip(columns, panels):
         with column:
             st.markdown(f"**{title}**")
             st.image(gradcam.overlay(original, shown(heatmap, fraction), colormap, alpha), caption=caption,
-                     width="stretch")
+                     width="stretch", output_format="JPEG")
     colour_bar(colormap, "0", scale_note)
 
 
@@ -446,6 +474,7 @@ def explain_view(zoo, explainer, item, decoded, settings, probabilities, context
 def compare_classes_view(explainer, item, decoded, settings, probabilities, context):
     names = explainer.class_names
     order = [int(i) for i in np.argsort(probabilities)[::-1]]
+    unpark("compare_classes")
     if st.session_state.get("_compare_context") != context or "compare_classes" not in st.session_state:
         st.session_state["compare_classes"] = order[:2]
         st.session_state["_compare_context"] = context
@@ -483,10 +512,10 @@ def compare_classes_view(explainer, item, decoded, settings, probabilities, cont
 
 def compare_methods_view(explainer, item, decoded, settings, probabilities, context):
     klass = class_picker_ui(explainer, probabilities, context)
-    st.session_state.setdefault("compare_methods", ["gradcam", "gradcam++", "layercam", "eigencam"])
-    methods = st.multiselect("Methods to compare (each on its own scale)", list(gradcam.METHODS),
-                             key="compare_methods", max_selections=4,
-                             format_func=lambda k: f"{gradcam.METHODS[k].label} ({gradcam.METHODS[k].passes})")
+    methods = remember("compare_methods", st.multiselect(
+        "Methods to compare (each on its own scale)", list(gradcam.METHODS), key="compare_methods",
+        default=remembered("compare_methods", ["gradcam", "gradcam++", "layercam", "eigencam"]), max_selections=4,
+        format_func=lambda k: f"{gradcam.METHODS[k].label} ({gradcam.METHODS[k].passes})"))
     panels = []
     for method in methods:
         layer = settings.layer if gradcam.METHODS[method].uses_layer else None
@@ -511,7 +540,8 @@ def compare_layers_view(explainer, item, decoded, settings, probabilities, conte
     layers = explainer.layers
     n = len(layers)
     default = list(dict.fromkeys([layers[int(n * 0.45)], layers[int(n * 0.7)], layers[int(n * 0.85)], layers[-1]]))
-    if st.session_state.get("_layers_model") != st.session_state["_model_key"]:
+    unpark("compare_layers")
+    if st.session_state.get("_layers_model") != st.session_state["_model_key"] or "compare_layers" not in st.session_state:
         st.session_state["compare_layers"] = default
         st.session_state["_layers_model"] = st.session_state["_model_key"]
     chosen = st.multiselect("Layers to compare (each on its own scale)", layers, key="compare_layers",
@@ -549,9 +579,9 @@ def gallery_zip_ui(zoo, explainer, items, settings, klass_name: str | None) -> N
             files[f"{stem}_heatmap.npy"] = export.npy_bytes(e.heatmap)
             files[f"{stem}.json"] = export.json_bytes(provenance_for(
                 e, zoo, item, decoded, settings, {"colormap": colormap, "alpha": alpha}))
-        st.download_button(f"⬇ ZIP of {len(items)} images (each its top class)", export.zip_bytes(files),
+        st.download_button(f"ZIP of {len(items)} images (each its top class)", export.zip_bytes(files),
                            file_name="gradcam_gallery.zip", mime="application/zip", on_click="ignore",
-                           key="dl_zip")
+                           key="dl_zip", icon=":material/folder_zip:")
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -579,13 +609,15 @@ def load_explainer(name: str, files: dict | None):
 
 
 def main() -> None:
-    st.set_page_config(page_title="Grad-CAM Explorer", page_icon="🔥", layout="wide")
+    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:",
+                       layout="wide")
+    trace("page run")
     samples = sample_names()
     zoo_names = [info.name for info in model_zoo.list_models()]
     allow_upload = model_upload_allowed()
     problems = apply_link_once(samples, zoo_names + ([USER_MODEL] if allow_upload else []))
 
-    st.sidebar.title("🔥 Grad-CAM Explorer")
+    st.sidebar.title("Grad-CAM Explorer")
     items = input_ui(samples)
     model_name, model_files = model_ui(allow_upload)
     method = method_ui()
@@ -632,10 +664,16 @@ def main() -> None:
     for note in decoded.notes:
         st.caption(f"{item.name}: {note}")
 
-    st.session_state.setdefault("view", "explain")
-    view = st.radio("View", list(VIEWS), key="view", horizontal=True, format_func=VIEWS.get,
-                    label_visibility="collapsed")
-    probabilities = predict_cached(item.key, st.session_state["_model_key"], decoded.pixels, explainer)
+    views = list(VIEWS)
+    view = remember("view", st.radio("View", views, key="view", horizontal=True, format_func=VIEWS.get,
+                                     index=views.index(remembered("view", "explain")),
+                                     label_visibility="collapsed"))
+    park(*{"explain": ["compare_classes", "compare_layers"], "classes": ["klass", "compare_layers"],
+            "methods": ["compare_classes", "compare_layers"], "layers": ["compare_classes"]}[view])
+    # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown).
+    (first,), _ = run_explain(explainer, item, decoded.pixels, Settings("gradcam", explainer.default_layer, False),
+                              [None])
+    probabilities = first.probabilities
     context = (item.key, st.session_state["_model_key"])
     {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
      "layers": compare_layers_view}[view](

@@ -6,6 +6,7 @@ saved from either says the same things. Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import io
 import json
@@ -73,6 +74,11 @@ def safe_stem(name: str, fallback: str = "image") -> str:
 # -- provenance -------------------------------------------------------------------------------
 def library_versions() -> dict[str, str | None]:
     """Python's and the main libraries' versions (None for a package that is not installed)."""
+    return dict(_library_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for package in VERSIONED_PACKAGES:
         try:
