@@ -74,8 +74,8 @@ def test_first_open_shows_a_sample_explained(page, request):
     cold = time.monotonic() - started
     record("first page to first heatmap (this session's first load)", cold,
            "includes TF import, model build/convert and first trace when the server is fresh")
-    assert page.get_by_text("Top predictions").is_visible()
-    assert page.get_by_text("What the model saw").is_visible()
+    page.get_by_text("Top predictions").wait_for()
+    page.get_by_text("What the model saw").wait_for()
     page.wait_for_selector('[data-testid="stVegaLiteChart"], .vega-embed', timeout=30_000)
     time.sleep(0.5)
     path = shot(page, "01_first_open")
@@ -85,10 +85,16 @@ def test_first_open_shows_a_sample_explained(page, request):
     with Image.open(path) as picture:
         picture.convert("RGB").crop((0, 0, picture.width, min(picture.height, 1100))).save(
             docs / "screenshot.png", optimize=True)
-    if (docs / "screenshot.png").stat().st_size > 400_000:
+    for step in ("smaller", "fewer colours"):  # keep the committed picture under 400 KB
+        if (docs / "screenshot.png").stat().st_size <= 400_000:
+            break
         with Image.open(docs / "screenshot.png") as picture:
-            picture.resize((picture.width * 3 // 4, picture.height * 3 // 4), Image.LANCZOS).quantize(
-                colors=256).save(docs / "screenshot.png", optimize=True)
+            picture.load()
+        if step == "smaller":
+            picture = picture.resize((picture.width * 4 // 5, picture.height * 4 // 5), Image.LANCZOS)
+        else:
+            picture = picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        picture.save(docs / "screenshot.png", optimize=True)
 
 
 def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
@@ -158,12 +164,12 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     # -- compare two classes on one scale, plus "why A rather than B"
     started = time.monotonic()
     page.get_by_text("Compare classes", exact=True).click()
-    page.get_by_text("rather than", exact=False).first.wait_for(timeout=60_000)
-    wait_idle(page)
+    page.get_by_text("peak 100% of the strongest").first.wait_for(timeout=60_000)
+    page.get_by_text("Why espresso rather than", exact=False).first.wait_for(timeout=60_000)
     record("switch to compare classes -> 3 maps", time.monotonic() - started, "2 classes + contrast")
-    panels = page.locator('[data-testid="stImage"]')
-    assert panels.count() >= 3
-    assert page.get_by_text("peak 100% of the strongest").count() >= 1
+    wait_idle(page)
+    assert page.get_by_text("of the strongest").count() == 2
+    assert page.get_by_text("own scale", exact=True).count() == 1
     shot(page, "05_compare_classes")
 
 
