@@ -15,7 +15,7 @@ file's SHA-256, so conversion happens once.
 """
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
 import time
 from collections import OrderedDict

@@ -196,10 +196,13 @@ def logits_model(model):
     import keras
 
     last = model.layers[-1]
+    # One input (checked by the caller): pass the tensor itself, not a one-element list, so calling
+    # the new model with a plain array matches its input structure.
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     if _is_softmax_layer(last):
-        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits"), True
+        return keras.Model(inputs, last.input, name=f"{model.name}_logits"), True
     if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax":
-        return keras.Model(model.inputs, DenseLogits(last)(last.input), name=f"{model.name}_logits"), True
+        return keras.Model(inputs, DenseLogits(last)(last.input), name=f"{model.name}_logits"), True
     return model, False
 
 
