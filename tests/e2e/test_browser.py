@@ -146,11 +146,15 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
         assert picture.format == "PNG"
         assert picture.size == Image.open(SAMPLES / "coffee.jpg").size
         assert picture.mode == "RGB"
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Provenance JSON").click()
     record_path = tmp_path / "record.json"
-    info.value.save_as(record_path)
-    data = json.loads(record_path.read_text())
+    for _ in range(10):  # the redraw streams the pictures first and the download buttons last
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Provenance JSON").click()
+        info.value.save_as(record_path)
+        data = json.loads(record_path.read_text())
+        if data["display"].get("colormap") == "viridis":
+            break
+        time.sleep(0.3)
     assert data["model"]["name"] == "efficientnet-lite0"
     assert len(data["model"]["weights_sha256"]) == 64
     assert data["image"]["name"] == "coffee.jpg"
