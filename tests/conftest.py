@@ -34,7 +34,6 @@ def random_image(rng, height: int, width: int) -> np.ndarray:
     return rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
 
 
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     try:
         from tests.e2e.conftest import SKIP_REASONS, TIMINGS
