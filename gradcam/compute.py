@@ -50,14 +50,14 @@ class LayerFunctions:
     """
 
     def __init__(self, traced: TracedModel, layer: TracedLayer):
-        self.layer = traced_layer = layer
-        features, head = traced.split(traced_layer)
+        self.layer = layer
+        features, head = traced.split(layer)
         self._dense = _gap_dense(head)
-        self._features, self._head = features, head
+        self._head = head
         self.head_available = head is not None
         classes = traced.num_classes
         x_spec = tf.TensorSpec((None, *traced.input.shape[1:]), tf.float32)
-        a_spec = tf.TensorSpec((None, *traced_layer.output.shape[1:]), tf.float32)
+        a_spec = tf.TensorSpec((None, *layer.output.shape[1:]), tf.float32)
         w_spec = tf.TensorSpec((None, classes), tf.float32)
         top_spec = tf.TensorSpec((None,), tf.bool)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import limits
 from .compute import CompiledModel, LayerFunctions
-from .errors import ImageError, MethodError, TargetError, UnknownClassError
+from .errors import ImageError, MethodError, TargetError, UnknownClassError, UnsupportedModelError
 from .explanation import Contrast, Explanation, Target
 from .images import as_rgb_uint8
 from .methods import METHODS, Method, get_method
@@ -52,8 +52,9 @@ class Explainer:
         self._traced = TracedModel(keras_model, shape)
         h, w = self._traced.input.shape[1:3]
         if h is None or w is None:
-            raise MethodError(  # pragma: no cover - only for models with dynamic spatial input
-                "The model accepts any image size; pass input_size=(height, width) to the Explainer."
+            raise UnsupportedModelError(
+                f"The model accepts images of any size (input shape {tuple(self._traced.input.shape)}); "
+                "pass input_size=(height, width) to the Explainer to choose the size images are resized to."
             )
         self.input_size: tuple[int, int] = (int(h), int(w))
         self._compiled = CompiledModel(self._traced)
@@ -520,9 +521,10 @@ def _augment(image: np.ndarray, flip: bool, gain: float) -> np.ndarray:
 
 
 def _digest(image: np.ndarray) -> str:
-    h = hashlib.blake2b(memoryview(np.ascontiguousarray(image)).cast("B"), digest_size=16)
+    # SHA-256 runs on the CPU's SHA extensions where present: about twice as fast as BLAKE2 here.
+    h = hashlib.sha256(memoryview(np.ascontiguousarray(image)).cast("B"))
     h.update(str(image.shape).encode())
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 def _as_float(images: np.ndarray) -> np.ndarray:

@@ -248,11 +248,7 @@ def _final_probability_layer(model):
     if isinstance(layer, (keras.layers.Activation, keras.layers.Dense)):
         activation = getattr(layer.activation, "__name__", str(layer.activation))
         if activation in _PROBABILITY_ACTIVATIONS:
-            if isinstance(layer, keras.layers.Dense) and activation == "sigmoid":
-                return layer, "sigmoid"
-            if isinstance(layer, keras.layers.Activation) and activation == "sigmoid":
-                return layer, "sigmoid"
-            return layer, "softmax"
+            return layer, activation
     return None, None
 
 

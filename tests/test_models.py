@@ -113,6 +113,16 @@ def test_model_without_spatial_layer(rng):
     assert explainer.explain(random_image(rng, 8, 8), method="saliency").heatmap.shape == (8, 8)
 
 
+def test_dynamic_input_size_needs_input_size(rng):
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(features)))
+    with pytest.raises(UnsupportedModelError, match="input_size"):
+        gradcam.Explainer(model)
+    result = gradcam.Explainer(model, input_size=(48, 64)).explain(random_image(rng, 30, 90))
+    assert result.model_input.shape == (48, 64, 3) and result.heatmap.shape == (30, 90)
+
+
 def test_two_inputs_and_non_2d_outputs_are_refused():
     a, b = keras.Input((8, 8, 3)), keras.Input((8, 8, 3))
     two = keras.Model([a, b], keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Add()([a, b]))))
