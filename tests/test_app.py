@@ -1,0 +1,268 @@
+"""The web app's flows with Streamlit's AppTest (no browser): sample, upload, class change,
+compare modes, method and layer change, deep links, own-model upload and its refusals.
+
+The zoo model (EfficientNet-Lite0) is loaded once per test session: AppTest runs the script in
+this process, so st.cache_resource keeps it between tests.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+SAMPLES = ROOT / "sample_images"
+pytestmark = pytest.mark.slow
+
+
+def new_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def problems(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def heatmap(at: AppTest):
+    """(caption, url) of the heatmap picture on the explain view."""
+    for image in at.get("image"):
+        for img in image.proto.imgs:
+            if img.caption.startswith("Heatmap · "):
+                return img.caption, img.url
+    raise AssertionError("no heatmap on the page")
+
+
+def overlay_panels(at: AppTest) -> list[str]:
+    return [img.caption for image in at.get("image") for img in image.proto.imgs]
+
+
+def top_buttons(at: AppTest):
+    return [b for b in at.button if " · " in b.label and b.label.endswith("%")]
+
+
+def png(size=(96, 64), colour=(200, 30, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _upload_allowed(monkeypatch):
+    monkeypatch.setenv("GRADCAM_ALLOW_MODEL_UPLOAD", "1")
+
+
+def test_first_open_explains_a_sample_with_the_default_model():
+    at = new_app()
+    at.run()
+    assert problems(at) == []
+    caption, _ = heatmap(at)
+    assert caption == "Heatmap · Egyptian Mau"
+    assert len(top_buttons(at)) == 5
+    assert [d.label for d in at.download_button] == ["Overlay PNG", "Heatmap .npy", "Provenance JSON"]
+    assert at.selectbox(key="model").value == "efficientnet-lite0"
+    assert at.get("vega_lite_chart"), "the probability chart is missing"
+    assert any("What the model saw" in m.value for m in at.markdown)
+    params = dict(at.query_params)
+    assert params["model"] == ["efficientnet-lite0"] or params["model"] == "efficientnet-lite0"
+
+
+def test_class_change_by_button_and_by_search_changes_the_heatmap():
+    at = new_app()
+    at.run()
+    caption, url = heatmap(at)
+    espresso = next(b for b in top_buttons(at) if b.label.startswith("espresso"))
+    espresso.click().run()
+    assert problems(at) == []
+    caption2, url2 = heatmap(at)
+    assert caption2 == "Heatmap · espresso" and url2 != url
+    import model_zoo
+
+    at.selectbox(key="klass").set_value(966).run()  # the searchable picker over all classes
+    assert heatmap(at)[0] == f"Heatmap · {model_zoo.imagenet_class_names()[966]}"
+
+
+def test_upload_several_images_is_a_gallery_and_a_bad_file_says_what_is_wrong():
+    at = new_app()
+    at.run()
+    at.radio(key="source").set_value("Upload").run()
+    assert any("Upload one or several images" in i.value for i in at.info)
+    at.file_uploader(key="uploads").set_value([
+        ("coffee.jpg", (SAMPLES / "coffee.jpg").read_bytes(), "image/jpeg"),
+        ("red.png", png(), "image/png"),
+        ("notes.png", b"this is not an image at all", "image/png"),
+    ]).run()
+    assert [str(e.value) for e in at.exception] == []
+    errors = [str(e.value) for e in at.error]
+    assert len(errors) == 1 and "notes.png" in errors[0]
+    gallery = at.radio(key="gallery")
+    assert gallery.options == ["1. coffee.jpg", "2. red.png"]
+    assert heatmap(at)[0] == "Heatmap · espresso"
+    gallery.set_value("2. red.png").run()
+    assert heatmap(at)[0].startswith("Heatmap · ")
+    at.button(key="build_zip").click().run()
+    assert any(d.label.startswith("ZIP of 2 images") for d in at.download_button)
+
+
+def test_compare_classes_on_one_scale_with_a_contrast():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    at.radio(key="view").set_value("classes").run()
+    assert problems(at) == []
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert titles[0].startswith("**espresso") and len(at.multiselect(key="compare_classes").value) == 2
+    assert any("rather than" in t for t in titles)
+    captions = overlay_panels(at)
+    assert "peak 100% of the strongest" in captions
+    at.multiselect(key="compare_classes").set_value([967, 968, 504]).run()
+    assert len([c for c in overlay_panels(at) if "of the strongest" in c]) == 3
+
+
+def test_compare_methods_and_layers():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    at.radio(key="view").set_value("methods").run()
+    assert problems(at) == []
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert {"**Grad-CAM**", "**Grad-CAM++**", "**LayerCAM**", "**Eigen-CAM**"} <= set(titles)
+    at.radio(key="view").set_value("layers").run()
+    assert problems(at) == []
+    assert len(at.multiselect(key="compare_layers").value) >= 3
+    assert any("7×7 map" in c for c in overlay_panels(at))
+
+
+def test_method_and_layer_change():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    _, url = heatmap(at)
+    at.selectbox(key="method").set_value("gradcam++").run()
+    assert problems(at) == []
+    _, url2 = heatmap(at)
+    assert url2 != url
+    layers = at.selectbox(key="layer").options
+    earlier = next(l for l in layers if "block6" in l)
+    at.selectbox(key="layer").set_value(earlier).run()
+    assert problems(at) == []
+    assert any(earlier in c.value for c in at.caption)
+    at.selectbox(key="method").set_value("saliency").run()
+    assert problems(at) == [] and at.selectbox(key="layer").disabled
+
+
+def test_display_changes_do_not_recompute(monkeypatch):
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    caption = next(c.value for c in at.caption if "map computed in" in c.value)
+    at.selectbox(key="colormap").set_value("viridis").run()
+    at.slider(key="alpha").set_value(0.8).run()
+    at.slider(key="top_percent").set_value(20).run()
+    assert problems(at) == []
+    # the reported compute time is the cached result's: the model was not called again
+    assert next(c.value for c in at.caption if "map computed in" in c.value).split(" · this")[0] == \
+        caption.split(" · this")[0]
+
+
+def test_deep_link_reproduces_model_sample_class_method_and_layer():
+    at = new_app(model="efficientnet-lite0", sample="coffee.jpg", **{"class": "tea cup"},
+                 method="gradcam++", layer="block7a_project_bn")
+    at.run()
+    assert problems(at) == []
+    assert heatmap(at)[0] == "Heatmap · tea cup"
+    assert at.selectbox(key="method").value == "gradcam++"
+    assert at.selectbox(key="layer").value == "block7a_project_bn"
+    params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(at.query_params).items()}
+    assert params["class"] == "tea cup" and params["layer"] == "block7a_project_bn"
+
+
+def test_deep_link_with_bad_values_warns_and_falls_back():
+    at = new_app(model="no-such-model", **{"class": "unicorn"}, method="magic")
+    at.run()
+    assert [str(e.value) for e in at.exception] == []
+    warnings = " ".join(str(w.value) for w in at.warning)
+    assert "model='no-such-model'" in warnings and "method='magic'" in warnings and "unicorn" in warnings
+    assert heatmap(at)[0] == "Heatmap · Egyptian Mau"
+
+
+def test_model_needing_a_download_explains_itself_and_keeps_the_page(monkeypatch):
+    import model_zoo
+
+    offline = [i.name for i in model_zoo.list_models() if i.status == model_zoo.NEEDS_DOWNLOAD]
+    if not offline:
+        pytest.skip("every zoo model's weights are on this machine")
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value(offline[0]).run()
+    assert [str(e.value) for e in at.exception] == []
+    assert at.error, "the missing weights must be explained"
+    assert heatmap(at)[0].startswith("Heatmap · "), "the previous model keeps the page useful"
+
+
+# -- own models -------------------------------------------------------------------------------
+def _tiny_model(tmp_path: Path, with_lambda: bool = False) -> Path:
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    if with_lambda:
+        x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="logits")(x)
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / ("lambda.keras" if with_lambda else "tiny.keras")
+    model.save(path)
+    return path
+
+
+def test_own_model_upload_explains_with_its_class_names(tmp_path):
+    path = _tiny_model(tmp_path)
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    assert any("Upload a .keras" in i.value for i in at.info)
+    at.file_uploader(key="user_model_file").set_value(("tiny.keras", path.read_bytes(), "application/octet-stream"))
+    at.file_uploader(key="user_names_file").set_value(("names.txt", b"apple\nbanana\ncherry\n", "text/plain"))
+    at.run()
+    assert problems(at) == []
+    assert heatmap(at)[0].split(" · ")[1] in {"apple", "banana", "cherry"}
+    assert at.selectbox(key="layer").value == "conv"
+
+
+def test_own_model_with_code_is_refused_before_loading(tmp_path):
+    path = _tiny_model(tmp_path, with_lambda=True)
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value(("lambda.keras", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert [str(e.value) for e in at.exception] == []
+    assert any("Lambda" in str(e.value) for e in at.error)
+    assert heatmap(at)[0].startswith("Heatmap · "), "the zoo model keeps the page useful"
+
+
+def test_own_model_class_names_of_the_wrong_length_are_refused(tmp_path):
+    path = _tiny_model(tmp_path)
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value(("tiny.keras", path.read_bytes(), "application/octet-stream"))
+    at.file_uploader(key="user_names_file").set_value(("names.txt", b"apple\nbanana\n", "text/plain"))
+    at.run()
+    assert [str(e.value) for e in at.exception] == []
+    assert at.error
+
+
+def test_model_upload_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("GRADCAM_ALLOW_MODEL_UPLOAD", "0")
+    at = new_app(model="__user__")
+    at.run()
+    assert "__user__" not in at.selectbox(key="model").options
+    assert at.selectbox(key="model").value == "efficientnet-lite0"
+    assert not [u for u in at.file_uploader if u.key == "user_model_file"]
