@@ -16,6 +16,10 @@ MAX_IMAGE_BYTES = _env_int("GRADCAM_MAX_IMAGE_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = _env_int("GRADCAM_MAX_IMAGE_PIXELS", 40_000_000)
 #: Largest user model file accepted, in bytes (GRADCAM_MAX_MODEL_BYTES).
 MAX_MODEL_BYTES = _env_int("GRADCAM_MAX_MODEL_BYTES", 300 * 1024 * 1024)
+#: Largest model configuration (config.json inside a .keras archive, or an .h5 file's model_config)
+#: read before the safety checks, in bytes (GRADCAM_MAX_MODEL_CONFIG_BYTES). Real configs take
+#: kilobytes to a few MB; a zip entry that inflates past this is refused unread.
+MAX_MODEL_CONFIG_BYTES = _env_int("GRADCAM_MAX_MODEL_CONFIG_BYTES", 32 * 1024 * 1024)
 #: Entries (an image's resized input and logits, or one layer's activations) kept in each
 #: explainer's cache of recent images, and the most memory they may take, in MiB.
 ACTIVATION_CACHE_ENTRIES = _env_int("GRADCAM_ACTIVATION_CACHE_ENTRIES", 64)

@@ -19,6 +19,8 @@ import os
 import zipfile
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from gradcam import limits
 
 from .errors import InvalidModelError, UnsafeModelError
@@ -61,6 +63,37 @@ def _walk(node: Any, where: str = "model") -> Iterator[Tuple[dict, str]]:
             yield from _walk(value, where)
 
 
+#: Where Keras looks up a serialized built-in function (``class_name: "function"``) by name; a
+#: function object in a model config must be one of these (an activation, loss, metric, ...).
+_FUNCTION_NAMESPACES = ("activations", "losses", "metrics", "initializers", "regularizers", "constraints")
+
+
+def _is_keras_module(module: Any) -> bool:
+    """``keras`` itself or a submodule: not merely a name that starts with "keras" (``kerasevil``)."""
+    module = str(module)
+    return module == "keras" or module.startswith("keras.")
+
+
+def _check_function(obj: dict, module: Any, where: str, path: str, hint: str) -> None:
+    """A serialized function must be a Keras built-in activation, loss, metric, initializer,
+    regularizer or constraint. Keras writes these with ``module: "builtins"`` and the bare name;
+    any other function (``keras.utils.get_file``, ``keras.config.enable_unsafe_deserialization``,
+    ``os.system``) could act on this machine when the model is built."""
+    import keras
+
+    name = obj.get("config")
+    module = "builtins" if module is None else str(module)
+    namespaces = [n for n in _FUNCTION_NAMESPACES if module in ("builtins", f"keras.{n}")]
+    found = isinstance(name, str) and not name.startswith("_") and any(
+        callable(getattr(getattr(keras, n), name, None)) for n in namespaces)
+    if not found:
+        shown = f"{module}.{name}" if isinstance(name, str) else f"{module} {name!r:.80}"
+        raise UnsafeModelError(
+            f"{path}: refused before loading: {where} is the function '{shown}'; a function in a model "
+            "configuration must be a built-in Keras activation, loss or metric. Other functions can "
+            f"act on this machine when the model is built.{hint}")
+
+
 def check_config(config: Any, path: str) -> None:
     """Refuse a model configuration that could run code or read files when deserialized.
 
@@ -76,7 +109,10 @@ def check_config(config: Any, path: str) -> None:
             raise UnsafeModelError(
                 f"{path}: refused before loading: it contains a {cls} layer ({where}), which runs "
                 f"arbitrary Python code or a graph from disk when loaded. Expected built-in layers only.{hint}")
-        if module is not None and not str(module).startswith("keras"):
+        if cls == "function":
+            _check_function(obj, module, where, path, hint)
+            continue
+        if module is not None and not _is_keras_module(module):
             raise UnsafeModelError(
                 f"{path}: refused before loading: {where} comes from module '{module}'; expected objects "
                 f"from Keras itself (module 'keras...'). Custom and non-Keras objects can run code.{hint}")
@@ -116,8 +152,16 @@ def read_config(path: str) -> Any:
                 raise InvalidModelError(
                     f"{path}: expected a Keras archive containing config.json (and model.weights.h5); "
                     f"found a zip file with {sorted(names)[:6]}. Save the model with model.save('name.keras').")
+            cap = limits.MAX_MODEL_CONFIG_BYTES
+            with archive.open("config.json") as entry:  # read at most cap + 1 bytes, whatever the header says
+                data = entry.read(cap + 1)
+            if len(data) > cap:
+                raise InvalidModelError(
+                    f"{path}: config.json inflates to more than {cap / 2**20:.0f} MiB "
+                    f"(GRADCAM_MAX_MODEL_CONFIG_BYTES); real model configurations are far smaller. "
+                    "The archive was refused unread; save the model again with model.save('name.keras').")
             try:
-                return json.loads(archive.read("config.json").decode("utf-8"))
+                return json.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise InvalidModelError(f"{path}: config.json is not valid JSON ({exc}).") from None
     if lower.endswith((".h5", ".hdf5")):
@@ -132,11 +176,19 @@ def read_config(path: str) -> Any:
             raise InvalidModelError(
                 f"{path}: expected a whole model saved with model.save('name.h5'); the file has no "
                 "model_config (it holds weights only?). Save the whole model, preferably as .keras.")
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8")
+        if isinstance(raw, np.ndarray) and raw.shape == ():
+            raw = raw.item()
+        if not isinstance(raw, (str, bytes)):
+            raise InvalidModelError(
+                f"{path}: expected the model_config attribute to be JSON text; found "
+                f"{type(raw).__name__} data. Save the whole model with model.save('name.keras').")
+        if len(raw) > limits.MAX_MODEL_CONFIG_BYTES:
+            raise InvalidModelError(
+                f"{path}: the model_config attribute is {len(raw) / 2**20:.0f} MiB, over the "
+                f"{limits.MAX_MODEL_CONFIG_BYTES / 2**20:.0f} MiB limit (GRADCAM_MAX_MODEL_CONFIG_BYTES).")
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError as exc:
+            return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidModelError(f"{path}: the model_config attribute is not valid JSON ({exc}).") from None
     raise InvalidModelError(
         f"{path}: expected a Keras model file ending in .keras or .h5; found "
@@ -257,7 +309,7 @@ def load_checked(path: str, class_names: Optional[str | Sequence[str]] = None):
     except Exception as exc:
         raise InvalidModelError(
             f"{path}: the configuration passed the safety checks but Keras could not load the model "
-            f"({type(exc).__name__}: {str(exc)[:300]}). Save it again with this Keras version "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}). Save it again with this Keras version "
             f"({keras.__version__}) as a .keras file.") from None
     notes: List[str] = []
     if len(model.inputs) != 1:

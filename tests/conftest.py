@@ -34,7 +34,7 @@ def random_image(rng, height: int, width: int) -> np.ndarray:
     return rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def _browser_summary(terminalreporter):
     try:
         from tests.e2e.conftest import SKIP_REASONS, TIMINGS
     except ImportError:
@@ -46,3 +46,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for reason in dict.fromkeys(SKIP_REASONS):
         terminalreporter.section("BROWSER TESTS SKIPPED", sep="!")
         terminalreporter.write_line(reason)
+
+
+@pytest.fixture(scope="session")
+def lite0():
+    """The real offline EfficientNet-Lite0 and one shared Explainer over it, loaded once."""
+    import model_zoo
+    from gradcam import Explainer
+
+    model = model_zoo.load_model("efficientnet-lite0")
+    return model, Explainer(model)
+
+
+#: Figures the hardening tests measured (name, text); printed in the terminal summary.
+HARDENING_FIGURES: list[tuple[str, str]] = []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    _browser_summary(terminalreporter)
+    if HARDENING_FIGURES:
+        terminalreporter.section("Grad-CAM Explorer hardening figures (measured)")
+        for name, text in HARDENING_FIGURES:
+            terminalreporter.write_line(f"{name:<45} {text}")
