@@ -605,7 +605,8 @@ def load_explainer(name: str, files: dict | None):
     except GradCamError as exc:
         return None, str(exc)
     except Exception as exc:  # a file Keras itself cannot read: say so, keep the page alive
-        return None, f"{files['model'].name}: could not be loaded as a Keras model ({type(exc).__name__}: {exc})."
+        detail = " ".join(str(exc).split())[:300]  # Keras's messages span lines; the box shows one
+        return None, f"{files['model'].name}: could not be loaded as a Keras model ({type(exc).__name__}: {detail})."
 
 
 def main() -> None:

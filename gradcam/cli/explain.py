@@ -91,9 +91,10 @@ def run(args) -> int:
                               "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
                               "image_notes": list(decoded.notes)}
                     records.append(record)
-        except GradCamError as error:
+        except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
             failures += 1
-            message = str(error)
+            message = str(error) if isinstance(error, GradCamError) else (
+                f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
             print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
             records.append({"image": str(path), "model": model.name, "error": message})
     progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images explained")
