@@ -428,21 +428,36 @@ class _Job:
             if missing:
                 rows = [self.keys.index(key) for key in missing]
                 inputs = self.model_inputs()
-                x = self._explainer._prepare([inputs[row] for row in rows])
-                activations, batch_logits = self._functions.forward(x)
-                for i, key in enumerate(missing):
-                    found[key] = {"activations": activations[i:i + 1]}
-                    logits[key] = batch_logits[i:i + 1]
-                    self._put(key, path, found[key])
-                    self._put(key, "input", {"model_input": inputs[rows[i]], "logits": logits[key]})
+                activations, batch_logits = self._functions.forward(
+                    self._explainer._prepare([inputs[row] for row in rows]))
+                for i, (key, row) in enumerate(zip(missing, rows)):
+                    found[key], logits[key] = self._remember(row, activations[i:i + 1], batch_logits[i:i + 1])
             self._activations = np.concatenate([found[key]["activations"] for key in self.keys])
             self._logits = np.concatenate([logits[key] for key in self.keys])
         return self._activations
 
+    def _remember(self, row: int, activations: np.ndarray, logits: np.ndarray):
+        entry = {"activations": activations}
+        self._put(self.keys[row], self._functions.layer.path, entry)
+        self._put(self.keys[row], "input", {"model_input": self.model_inputs()[row], "logits": logits})
+        return entry, logits
+
+    def _all_new(self) -> bool:
+        path = self._functions.layer.path
+        return len(set(self.keys)) == len(self.keys) and all(self._get(key, path) is None for key in self.keys)
+
     def gradients(self) -> np.ndarray:
         if self._gradients is None:
             functions = self._functions
-            if functions.head_available:
+            if functions.has_linear_head and self._activations is None and self._all_new():
+                # New images on a global-average-pooling + dense head: one compiled call gives the
+                # activations, the logits and the closed-form gradient.
+                activations, logits, self._gradients, self._weights = functions.forward_linear(
+                    self.x, self._requested, self._use_top)
+                for row in range(len(self.keys)):
+                    self._remember(row, activations[row:row + 1], logits[row:row + 1])
+                self._activations, self._logits = activations, logits
+            elif functions.head_available:
                 _, self._gradients = functions.head_gradients(self.activations(), self.weights())
             else:
                 activations, logits, gradients, weights = functions.forward_gradients(

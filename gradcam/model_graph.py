@@ -77,7 +77,7 @@ class TracedModel:
     Attributes:
         input: the symbolic input of the traced graph, shape (None, h, w, c).
         logits: the symbolic logits (pre-softmax output), shape (None, classes).
-        layers: every leaf layer in call order.
+        layers: every leaf layer in call order; spatial_layers: those with a spatial output.
         output_activation: "softmax", "sigmoid" or None: what turns logits into probabilities.
     """
 
@@ -115,6 +115,7 @@ class TracedModel:
         self.logits = output
         self.num_classes = int(output.shape[-1])
         self._by_path = {t.path: t for t in self.layers}
+        self.spatial_layers: list[TracedLayer] = [t for t in self.layers if t.is_spatial]
 
     # -- tracing ---------------------------------------------------------------------------
     def _trace(self, container, inputs, prefix: str):
@@ -152,10 +153,6 @@ class TracedModel:
         return output
 
     # -- queries ---------------------------------------------------------------------------
-    @property
-    def spatial_layers(self) -> list[TracedLayer]:
-        return [t for t in self.layers if t.is_spatial]
-
     def find(self, name: str | None) -> TracedLayer:
         """The layer called ``name`` (a full path, or a bare name if it is unique); ``None`` gives
         the last spatial layer."""

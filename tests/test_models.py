@@ -207,8 +207,9 @@ def test_new_class_on_the_same_image_does_not_rerun_the_network(small_cnn, rng):
     first = explainer.explain(image, target=0)
     functions = explainer._compiled.layer(explainer._traced.find(None))
     calls = []
-    original = functions.forward
+    original, original_linear = functions.forward, functions.forward_linear
     functions.forward = lambda x: calls.append(len(x)) or original(x)
+    functions.forward_linear = lambda x, *rest: calls.append(len(x)) or original_linear(x, *rest)
     try:
         second = explainer.explain(image, target=1)
         several = explainer.explain_targets(image, [2, 3, 4])
@@ -219,7 +220,7 @@ def test_new_class_on_the_same_image_does_not_rerun_the_network(small_cnn, rng):
         explainer.explain_targets(random_image(rng, 60, 40), [0, 1, 2, 3])
         assert calls == [1, 1]
     finally:
-        functions.forward = original
+        functions.forward, functions.forward_linear = original, original_linear
     assert first.target_index == 0 and second.target_index == 1
     assert [r.target_index for r in several] == [2, 3, 4]
 
