@@ -82,7 +82,7 @@ def main() -> None:
     forward_ms = median_ms(lambda x: forward(x).numpy(), prepared)
     rows.append(("forward pass (tf.function), batch 1", forward_ms, "reference"))
 
-    at_size = [explainer.model_input(im) for im in distinct_images(base, n, rng)]
+    at_size = distinct_images([explainer.model_input(im) for im in base], n, rng)
     rows.append(("Grad-CAM, new image already 224x224 (preprocess + map)",
                  median_ms(lambda im: explainer.explain(im, method="gradcam"), at_size), "ours"))
     images = distinct_images(base, n, rng)
