@@ -41,6 +41,16 @@ def wait_idle(page, timeout: float = 120_000):
         timeout=timeout)
 
 
+def wait_count(locator, expected: int, timeout: float = 30.0) -> bool:
+    """True once the locator matches exactly ``expected`` elements, False after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if locator.count() == expected:
+            return True
+        time.sleep(0.2)
+    return locator.count() == expected
+
+
 def wait_src_change(page, locator_fn, old: str, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -176,8 +186,9 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     page.get_by_text("Why espresso rather than", exact=False).first.wait_for(timeout=60_000)
     record("switch to compare classes -> 3 maps", time.monotonic() - started, "2 classes + contrast")
     wait_idle(page)
-    assert page.get_by_text("of the strongest").count() == 2
-    assert page.get_by_text("own scale", exact=True).count() == 1
+    # Captions can arrive after the panels' titles: wait for them rather than count at once.
+    assert wait_count(page.get_by_text("of the strongest"), 2)
+    assert wait_count(page.get_by_text("own scale", exact=True), 1)
     shot(page, "05_compare_classes")
 
 
