@@ -228,9 +228,9 @@ class Explainer:
         options = dict(options)
         progress = options.pop("progress", None) or (lambda fraction, message: None)
         aug_smooth = bool(options.pop("aug_smooth", False))
-        unknown = set(options) - set(getattr(method, "options", ()))
+        unknown = set(options) - set(method.options)
         if unknown:
-            valid = sorted(set(getattr(method, "options", ())) | set(COMMON_OPTIONS))
+            valid = sorted(set(method.options) | set(COMMON_OPTIONS))
             raise MethodError(
                 f"Unknown option(s) {', '.join(sorted(unknown))} for {method.label}; "
                 f"valid options: {', '.join(valid) or 'none'}."
@@ -379,7 +379,11 @@ class _Job:
         self._cache = cache
         self.options = options
         self.progress = progress
-        self.keys = [_digest(image) for image in images]
+        digests: dict[int, str] = {}  # explain_targets repeats one image object: hash it once
+        for image in images:
+            if id(image) not in digests:
+                digests[id(image)] = _digest(image)
+        self.keys = [digests[id(image)] for image in images]
         self._use_top = np.array([isinstance(r, int) and r == _TOP for r in requested])
         classes = len(explainer.class_names)
         self._requested = np.stack([np.zeros(classes, np.float32) if isinstance(r, int) else r for r in requested])
