@@ -5,7 +5,8 @@
 
 Prints one table: median milliseconds per image and the ratio to one compiled forward pass of the
 same model (EfficientNet-Lite0, 224x224, batch 1, CPU), for our engine and for tf-keras-vis on the
-same model, images and targets. Each "new image" timing uses a different image, so no cache helps.
+same model, images and targets, each row timed in alternation with the forward pass. Each "new
+image" timing uses a different image, so no cache helps.
 The machine is shared and noisy: read ratios, not single milliseconds, and rerun to compare.
 """
 from __future__ import annotations
@@ -34,15 +35,22 @@ from gradcam.images import load_image  # noqa: E402
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 
 
-def median_ms(fn, inputs, warmup: int = 2) -> float:
-    for item in inputs[:warmup]:
+def paired_ms(fn, items, reference, reference_input, warmup: int = 2) -> tuple[float, float]:
+    """Median milliseconds of ``fn(item)`` and of ``reference(reference_input)``, called in
+    alternation so that both see the same machine: on a shared machine the speed drifts by tens
+    of percent within minutes, and a ratio of two medians taken minutes apart would measure that."""
+    for item in items[:warmup]:
         fn(item)
-    times = []
-    for item in inputs[warmup:]:
+        reference(reference_input)
+    ours, theirs = [], []
+    for item in items[warmup:]:
+        started = time.perf_counter()
+        reference(reference_input)
+        theirs.append(time.perf_counter() - started)
         started = time.perf_counter()
         fn(item)
-        times.append(time.perf_counter() - started)
-    return 1000.0 * statistics.median(times)
+        ours.append(time.perf_counter() - started)
+    return 1000.0 * statistics.median(ours), 1000.0 * statistics.median(theirs)
 
 
 def distinct_images(base: list[np.ndarray], count: int, rng) -> list[np.ndarray]:
@@ -76,37 +84,36 @@ def main() -> None:
     rows: list[tuple[str, float, str]] = []
 
     # The reference: the model's own compiled forward pass, on an image already resized and
-    # preprocessed (what any method must at least do).
+    # preprocessed (what any method must at least do), timed in alternation with each row.
     forward = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec((None, 224, 224, 3))])
-    prepared = [zoo.preprocess(explainer.model_input(image)[None]) for image in distinct_images(base, n, rng)]
-    forward_ms = median_ms(lambda x: forward(x).numpy(), prepared)
-    rows.append(("forward pass (tf.function), batch 1", forward_ms, "reference"))
+    x1 = zoo.preprocess(explainer.model_input(base[1])[None])
+
+    def forward1(x):
+        return forward(x).numpy()
+
+    def row(name, fn, items, warmup=2):
+        ms, ref = paired_ms(fn, items, forward1, x1, warmup)
+        rows.append((name, ms, ref))
 
     at_size = distinct_images([explainer.model_input(im) for im in base], n, rng)
-    rows.append(("Grad-CAM, new image already 224x224 (preprocess + map)",
-                 median_ms(lambda im: explainer.explain(im, method="gradcam"), at_size), "ours"))
-    images = distinct_images(base, n, rng)
-    rows.append(("Grad-CAM, new photo ~600x400 (+ area resize, hash, upsample)",
-                 median_ms(lambda im: explainer.explain(im, method="gradcam"), images), "ours"))
+    row("Grad-CAM, new image already 224x224 (preprocess + map)", explainer.explain, at_size)
+    row("Grad-CAM, new photo ~600x400 (+ area resize, hash, upsample)", explainer.explain,
+        distinct_images(base, n, rng))
     cached = base[1]
     explainer.explain(cached)
     targets = iter(rng.integers(0, 1000, size=10 * n))
-    rows.append(("Grad-CAM, new class on the same image",
-                 median_ms(lambda _: explainer.explain(cached, int(next(targets))), list(range(n))), "ours"))
-    rows.append(("Grad-CAM, 4 classes of a new image in one call (per call)",
-                 median_ms(lambda im: explainer.explain_targets(im, [285, 967, 504, 800]),
-                           distinct_images(base, n, rng)), "ours"))
-    rows.append(("Grad-CAM++, new image", median_ms(lambda im: explainer.explain(im, method="gradcam++"),
-                                                     distinct_images(base, n, rng)), "ours"))
+    row("Grad-CAM, new class on the same photo", lambda _: explainer.explain(cached, int(next(targets))),
+        list(range(n)))
+    row("Grad-CAM, 4 classes of a new photo in one call (per call)",
+        lambda im: explainer.explain_targets(im, [285, 967, 504, 800]), distinct_images(base, n, rng))
+    row("Grad-CAM++, new photo", lambda im: explainer.explain(im, method="gradcam++"), distinct_images(base, n, rng))
 
-    batch = distinct_images(base, 32, rng)
-    batch_x = zoo.preprocess(np.stack([explainer.model_input(im) for im in batch]))
-    forward(batch_x)
-    forward32 = median_ms(lambda _: forward(batch_x).numpy(), list(range(7))) / 32
-    batches = [distinct_images(base, 32, rng) for _ in range(6)]
-    ours32 = median_ms(explainer.explain_batch, batches, warmup=1) / 32
-    rows.append(("forward pass, batch 32 (per image)", forward32, "reference"))
-    rows.append(("Grad-CAM explain_batch, batch 32 (per image)", ours32, "ours"))
+    # Throughput at batch 32: per image, against the forward pass of the same 32 images.
+    batches = [distinct_images(base, 32, rng) for _ in range(8)]
+    batch_x = zoo.preprocess(np.stack([explainer.model_input(im) for im in batches[0]]))
+    ms, ref = paired_ms(explainer.explain_batch, batches, lambda x: forward(x).numpy(), batch_x, warmup=2)
+    rows.append(("Grad-CAM explain_batch, 32 photos (per image; reference: forward at batch 32)", ms / 32, ref / 32))
+    batch_ratio = ref / ms
 
     # tf-keras-vis on the same model (logits output), same layer and targets.
     try:
@@ -127,33 +134,30 @@ def main() -> None:
                 return tool(CategoricalScore(target), x, penultimate_layer=layer, **kwargs)
             return run
 
-        rows.append(("tf-keras-vis Gradcam, new image", median_ms(peer(Gradcam), distinct_images(base, n, rng)), "peer"))
-        rows.append(("tf-keras-vis GradcamPlusPlus, new image",
-                     median_ms(peer(GradcamPlusPlus), distinct_images(base, n, rng)), "peer"))
+        row("tf-keras-vis Gradcam, new photo", peer(Gradcam), distinct_images(base, n, rng))
+        row("tf-keras-vis GradcamPlusPlus, new photo", peer(GradcamPlusPlus), distinct_images(base, n, rng))
 
     if not args.skip_scorecam:
         k = args.scorecam_repeats + 1
         channels = explainer._compiled.layer(explainer._traced.find(None)).layer.output.shape[-1]
-        rows.append((f"Score-CAM, all {channels} channels, batch 32 masks", median_ms(
-            lambda im: explainer.explain(im, method="scorecam"), distinct_images(base, k, rng), warmup=1), "ours"))
+        row(f"Score-CAM, all {channels} channels, batch 32 masks",
+            lambda im: explainer.explain(im, method="scorecam"), distinct_images(base, k, rng), warmup=1)
         if Gradcam is not None:
-            rows.append((f"tf-keras-vis Scorecam, all {channels} channels, batch 32", median_ms(
-                peer(Scorecam, batch_size=32), distinct_images(base, k, rng), warmup=1), "peer"))
-        rows.append(("Score-CAM, 128 channels of largest variance", median_ms(
-            lambda im: explainer.explain(im, method="scorecam", channels=128), distinct_images(base, k, rng),
-            warmup=1), "ours"))
+            row(f"tf-keras-vis Scorecam, all {channels} channels, batch 32",
+                peer(Scorecam, batch_size=32), distinct_images(base, k, rng), warmup=1)
+        row("Score-CAM, 128 channels of largest variance",
+            lambda im: explainer.explain(im, method="scorecam", channels=128), distinct_images(base, k, rng), warmup=1)
         if Gradcam is not None:
-            rows.append(("tf-keras-vis Scorecam max_N=128 (Faster-Score-CAM)", median_ms(
-                peer(Scorecam, batch_size=32, max_N=128), distinct_images(base, k, rng), warmup=1), "peer"))
+            row("tf-keras-vis Scorecam max_N=128 (Faster-Score-CAM)",
+                peer(Scorecam, batch_size=32, max_N=128), distinct_images(base, k, rng), warmup=1)
 
     print(f"\nEfficientNet-Lite0 at 224x224 on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
           f"TensorFlow {tf.__version__}, median of {args.repeats} (Score-CAM: {args.scorecam_repeats})\n")
-    print(f"| {'what':72s} | {'ms / image':>10s} | {'x forward':>9s} |")
-    print(f"|{'-' * 74}|{'-' * 12}:|{'-' * 10}:|")
-    for name, ms, _ in rows:
-        reference = forward32 if "batch 32 (per image)" in name else forward_ms
-        print(f"| {name:72s} | {ms:10.1f} | {ms / reference:9.2f} |")
-    print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {forward32 / ours32:.2f}")
+    print(f"| {'what':78s} | {'ms':>8s} | {'forward ms':>10s} | {'x forward':>9s} |")
+    print(f"|{'-' * 80}|{'-' * 9}:|{'-' * 11}:|{'-' * 10}:|")
+    for name, ms, ref in rows:
+        print(f"| {name:78s} | {ms:8.1f} | {ref:10.1f} | {ms / ref:9.2f} |")
+    print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {batch_ratio:.2f}")
 
 
 if __name__ == "__main__":

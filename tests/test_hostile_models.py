@@ -62,22 +62,14 @@ def lambda_model(marker):
     return model
 
 
+from tests.test_model_zoo_user_models import _rewrite_config as rewrite_config  # noqa: E402
+
+
 def plain_model(classes=3):
     inp = keras.Input((16, 16, 3), name="img")
     x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inp)
     out = keras.layers.Dense(classes, activation="softmax", name="scores")(keras.layers.GlobalAveragePooling2D()(x))
     return keras.Model(inp, out)
-
-
-def rewrite_config(path, mutate):
-    with zipfile.ZipFile(path) as archive:
-        entries = {n: archive.read(n) for n in archive.namelist()}
-    config = json.loads(entries["config.json"])
-    mutate(config)
-    entries["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
 
 
 def refused(path, error, *fragments, class_names=None):
