@@ -469,6 +469,85 @@ def explain_view(zoo, explainer, item, decoded, settings, probabilities, context
         st.markdown("**What the model saw**")
         st.image(explanation.model_input, caption=f"resized to {w}×{h} (whole image, squashed)", width="stretch")
     st.session_state["_last"] = {"class": explanation.target_name}
+    faithfulness_ui(explainer, item, decoded, settings, explanation)
+
+
+# Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and
+# insertion steps instead of 50, and ROAD at three removal levels instead of nine.
+FAITHFULNESS_OPTIONS = {"steps": 25, "road_fractions": (0.2, 0.5, 0.8)}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def faithfulness_cached(image_key: str, model_key_: str, layer: str | None, target_index: int, methods: tuple,
+                        _pixels: np.ndarray, _explainer) -> dict:
+    """gradcam.evaluate for each method's map of one image and class, sharing one random baseline."""
+    trace(f"faithfulness {methods} layer={layer} class={target_index} image={image_key[:40]}")
+    bar = st.progress(0.0, text="Scoring the maps")
+    results, baseline = {}, True
+    try:
+        for number, method in enumerate(methods):
+            uses_layer = gradcam.METHODS[method].uses_layer
+            explanation = _explainer.explain(_pixels, target_index, method=method, layer=layer if uses_layer else None)
+
+            def progress(fraction: float, message: str, number=number, method=method) -> None:
+                done = (number + min(max(fraction, 0.0), 1.0)) / len(methods)
+                bar.progress(done, text=f"{gradcam.METHODS[method].label}: {message}")
+
+            results[method] = gradcam.evaluate(_explainer, _pixels, explanation, baseline=baseline,
+                                               progress=progress, **FAITHFULNESS_OPTIONS)
+            baseline = results[method].baseline  # computed once, reused for the other methods
+    finally:
+        bar.empty()
+    return results
+
+
+def faithfulness_ui(explainer, item, decoded, settings, explanation) -> None:
+    """The expander "How faithful is this map?": metrics on demand, curves, methods ranked."""
+    with st.expander("How faithful is this map?"):
+        st.caption("A heatmap is a claim about the model. Deletion removes the most important pixels first "
+                   "(the class probability should fall fast: lower area is better); insertion reveals them "
+                   "first (higher is better); average drop masks the image by the map (lower is better); "
+                   "ROAD removes pixels with noisy linear imputation (MoRF lower, LeRF higher). Every score "
+                   "is also computed for a map of random numbers. Papers: Petsiuk et al. 2018, "
+                   "Chattopadhyay et al. 2018, Rong et al. 2022.")
+        fast = [key for key, m in gradcam.METHODS.items() if "per " not in m.passes]
+        default = list(dict.fromkeys([settings.method, *(k for k in ("gradcam", "gradcam++", "layercam") if k in fast)]))
+        methods = st.multiselect("Methods to rank on this image and class", list(gradcam.METHODS),
+                                 default=default[:3], key="faithfulness_methods",
+                                 format_func=lambda key: gradcam.METHODS[key].label)
+        context = (item.key, st.session_state["_model_key"], settings.layer, explanation.target_index, tuple(methods))
+        if st.button("Compute the figures", key="faithfulness_go", disabled=not methods,
+                     help="About 100 to 150 forward passes per method, plus the random baseline."):
+            try:
+                st.session_state["_faithfulness"] = (context, faithfulness_cached(
+                    item.key, st.session_state["_model_key"], settings.layer, explanation.target_index,
+                    tuple(methods), decoded.pixels, explainer))
+            except GradCamError as exc:
+                st.error(str(exc))
+                return
+        stored = st.session_state.get("_faithfulness")
+        if not stored or stored[0] != context:
+            st.caption(f"For **{explanation.target_name}** at `{settings.layer or 'the input'}`: press the button.")
+            return
+        results = stored[1]
+        table = gradcam.rank_methods(results)
+        for row in table:
+            row["method"] = gradcam.METHODS[row["method"]].label if row["method"] in gradcam.METHODS else row["method"]
+        st.dataframe(table, hide_index=True, width="stretch")
+        import pandas as pd
+
+        first = next(iter(results.values()))
+        charts = st.columns(2)
+        for column, curve, title in ((charts[0], "deletion", "Deletion: most important pixels removed first"),
+                                     (charts[1], "insertion", "Insertion: most important pixels revealed first")):
+            fractions = first.curves[curve][0]
+            frame = pd.DataFrame({gradcam.METHODS[key].label: r.curves[curve][1] for key, r in results.items()},
+                                 index=pd.Index(np.round(fractions, 3), name="fraction of pixels"))
+            if first.baseline is not None:
+                frame["random map"] = first.baseline.curves[curve][1]
+            with column:
+                st.markdown(f"**{title}**")
+                st.line_chart(frame, x_label="fraction of pixels", y_label=f"p({explanation.target_name})")
 
 
 def compare_classes_view(explainer, item, decoded, settings, probabilities, context):

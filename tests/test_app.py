@@ -266,3 +266,19 @@ def test_model_upload_can_be_switched_off(monkeypatch):
     assert "__user__" not in at.selectbox(key="model").options
     assert at.selectbox(key="model").value == "efficientnet-lite0"
     assert not [u for u in at.file_uploader if u.key == "user_model_file"]
+
+
+def test_faithfulness_expander_ranks_methods_with_curves():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    assert not problems(at)
+    at.multiselect(key="faithfulness_methods").set_value(["gradcam", "layercam"]).run()
+    at.button(key="faithfulness_go").click().run()
+    assert not problems(at)
+    table = at.dataframe[0].value
+    assert set(table["method"]) == {"Grad-CAM", "LayerCAM", "random"}
+    assert {"deletion_auc", "insertion_auc", "average_drop", "road_morf"} <= set(table.columns)
+    # the real maps beat the random one on insertion for this photo (espresso)
+    by_method = table.set_index("method")
+    assert by_method.loc["Grad-CAM", "insertion_auc"] > by_method.loc["random", "insertion_auc"]
+    assert len(at.get("vega_lite_chart")) == 3  # the probabilities, and the deletion and insertion curves
