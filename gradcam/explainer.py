@@ -16,7 +16,7 @@ from .compute import CompiledModel, LayerFunctions
 from .errors import ImageError, MethodError, TargetError, UnknownClassError, UnsupportedModelError
 from .explanation import Contrast, Explanation, Target
 from .images import as_rgb_uint8
-from .methods import METHODS, Method, get_method
+from .methods import get_method
 from .model_graph import TracedModel
 
 #: Options every method accepts, besides its own (Method.options).

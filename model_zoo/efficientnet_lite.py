@@ -319,7 +319,6 @@ def load(name: str, progress: Progress = None):
     Returns ``(keras_model, source_sha256, converted_from_scratch: bool)``. The first call converts the
     shipped ``.pth`` (a few seconds) and caches the result; later calls load the cache (about a second).
     """
-    import keras
 
     variant = VARIANTS[name]
     source = require_source_weights(variant)

@@ -60,7 +60,7 @@ def _numbers(text: str | None, count: int, option: str):
 def run(args) -> int:
     from .. import Explainer, get_method
     from ..images import decode_image
-    from ..metrics import SCORES, evaluate, rank_methods
+    from ..metrics import SCORES, evaluate
     from ..metrics.evaluate import _resolve_metrics
 
     try:

@@ -2,7 +2,6 @@
 ``rank_methods``: the methods of one image side by side."""
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
