@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradCamError
+from ..export import png_bytes
 from .common import Progress, add_model_arguments, fail, load_model
 
 NAME = "explain"
@@ -85,7 +86,7 @@ def run(args) -> int:
                 seconds = (time.perf_counter() - started) / len(results)
                 for result in results:
                     name = f"{stem}_{method.key}_{_slug(result.label)}"
-                    _save_png(out / f"{name}.png", overlay(image, result.heatmap, args.colormap, args.alpha))
+                    (out / f"{name}.png").write_bytes(png_bytes(overlay(image, result.heatmap, args.colormap, args.alpha)))
                     np.save(out / f"{name}.npy", result.heatmap)
                     record = {"image": str(path), "model": model.name, **result.summary(),
                               "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
@@ -116,9 +117,3 @@ def _unique_stem(stem: str, seen: dict[str, int]) -> str:
     count = seen.get(stem, 0)
     seen[stem] = count + 1
     return stem if count == 0 else f"{stem}-{count + 1}"
-
-
-def _save_png(path: Path, rgb: np.ndarray) -> None:
-    from PIL import Image
-
-    Image.fromarray(rgb).save(path, format="PNG")
