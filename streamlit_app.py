@@ -277,6 +277,10 @@ def method_ui() -> str:
 
 def layer_ui(explainer, method: str) -> str | None:
     layers = explainer.layers
+    if not layers:
+        st.sidebar.info("This model has no layer with a spatial output, so CAM methods cannot run on it; "
+                        "gradient saliency and SmoothGrad can.")
+        return None, False
     pending = st.session_state.get("_pending_link", {})
     if "layer" in pending:
         wanted = pending.pop("layer")
@@ -598,7 +602,7 @@ def compare_methods_view(explainer, item, decoded, settings, probabilities, cont
     panels = []
     for method in methods:
         layer = settings.layer if gradcam.METHODS[method].uses_layer else None
-        if layer is None and gradcam.METHODS[method].uses_layer:
+        if layer is None and gradcam.METHODS[method].uses_layer and explainer.layers:
             layer = explainer.default_layer
         try:
             (e,), _ = run_explain(explainer, item, decoded.pixels, Settings(method, layer, settings.aug_smooth), [klass])
@@ -617,6 +621,9 @@ def compare_layers_view(explainer, item, decoded, settings, probabilities, conte
     if method != settings.method:
         st.info(f"{gradcam.METHODS[settings.method].label} uses no layer; comparing layers with Grad-CAM.")
     layers = explainer.layers
+    if not layers:
+        st.info("This model has no layer with a spatial output: there are no layers to compare.")
+        return
     n = len(layers)
     default = list(dict.fromkeys([layers[int(n * 0.45)], layers[int(n * 0.7)], layers[int(n * 0.85)], layers[-1]]))
     unpark("compare_layers")
@@ -750,9 +757,10 @@ def main() -> None:
                                      label_visibility="collapsed"))
     park(*{"explain": ["compare_classes", "compare_layers"], "classes": ["klass", "compare_layers"],
             "methods": ["compare_classes", "compare_layers"], "layers": ["compare_classes"]}[view])
-    # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown).
-    (first,), _ = run_explain(explainer, item, decoded.pixels, Settings("gradcam", explainer.default_layer, False),
-                              [None])
+    # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown);
+    # a model without a spatial layer gets them with gradient saliency, which any model allows.
+    default = Settings("gradcam", explainer.default_layer, False) if explainer.layers else Settings("saliency", None, False)
+    (first,), _ = run_explain(explainer, item, decoded.pixels, default, [None])
     probabilities = first.probabilities
     context = (item.key, st.session_state["_model_key"])
     {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,

@@ -282,3 +282,22 @@ def test_faithfulness_expander_ranks_methods_with_curves():
     by_method = table.set_index("method")
     assert by_method.loc["Grad-CAM", "insertion_auc"] > by_method.loc["random", "insertion_auc"]
     assert len(at.get("vega_lite_chart")) == 3  # the probabilities, and the deletion and insertion curves
+
+
+def test_own_model_without_a_spatial_layer_gets_a_message_and_saliency_works(tmp_path):
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    path = tmp_path / "flat.keras"
+    model.save(path)
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value(("flat.keras", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert [str(e.value) for e in at.exception] == []
+    assert any("CAM methods cannot run" in str(e.value) for e in at.error)
+    at.selectbox(key="method").set_value("saliency").run()
+    assert problems(at) == []
+    assert heatmap(at)[0].startswith("Heatmap · ")
