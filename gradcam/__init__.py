@@ -35,17 +35,12 @@ __version__ = "0.1.0"
 def candidate_layers(model, input_size: tuple[int, int] | None = None) -> list[str]:
     """Paths of the layers of ``model`` (a keras.Model or a model-zoo model) with a spatial
     output, including those inside nested models, in order; the last is the default layer."""
+    from .explainer import _channels
     from .model_graph import TracedModel
 
     keras_model = getattr(model, "keras_model", model)
     size = input_size or getattr(model, "input_size", None)
-    shape = None
-    if size:
-        try:
-            channels = int(keras_model.inputs[0].shape[-1])
-        except (AttributeError, IndexError, TypeError, ValueError):
-            channels = 3
-        shape = (int(size[0]), int(size[1]), channels)
+    shape = (int(size[0]), int(size[1]), _channels(keras_model)) if size else None
     return [t.path for t in TracedModel(keras_model, shape).spatial_layers]
 
 
