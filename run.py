@@ -51,8 +51,6 @@ def _with_includes(path: Path) -> list[Path]:
 
 
 def ensure_environment(task: str) -> Path:
-    if sys.version_info < (3, 10):
-        sys.exit(f"Python 3.10 or newer is needed; this is {sys.version.split()[0]}.")
     python = venv_python()
     if not python.exists():
         print(f"Creating the virtual environment in {VENV} ...", flush=True)

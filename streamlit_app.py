@@ -421,9 +421,11 @@ def explain_pictures(original: np.ndarray, explanation, zoo, item: ImageItem, de
     d1.download_button("Overlay PNG", export.png_bytes(over), file_name=f"{stem}_overlay.png",
                        mime="image/png", on_click="ignore", key="dl_png", icon=":material/download:", width="stretch")
     d2.download_button("Heatmap .npy", export.npy_bytes(explanation.heatmap), file_name=f"{stem}_heatmap.npy",
-                       mime="application/octet-stream", on_click="ignore", key="dl_npy", icon=":material/download:", width="stretch")
+                       mime="application/octet-stream", on_click="ignore", key="dl_npy", icon=":material/download:",
+                       width="stretch")
     d3.download_button("Provenance JSON", export.json_bytes(record), file_name=f"{stem}.json",
-                       mime="application/json", on_click="ignore", key="dl_json", icon=":material/download:", width="stretch")
+                       mime="application/json", on_click="ignore", key="dl_json", icon=":material/download:",
+                       width="stretch")
 
 
 @st.fragment
@@ -515,7 +517,8 @@ def faithfulness_ui(explainer, item, decoded, settings, explanation) -> None:
                    "is also computed for a map of random numbers. Papers: Petsiuk et al. 2018, "
                    "Chattopadhyay et al. 2018, Rong et al. 2022.")
         fast = [key for key, m in gradcam.METHODS.items() if "per " not in m.passes]
-        default = list(dict.fromkeys([settings.method, *(k for k in ("gradcam", "gradcam++", "layercam") if k in fast)]))
+        preferred = (k for k in ("gradcam", "gradcam++", "layercam") if k in fast)
+        default = list(dict.fromkeys([settings.method, *preferred]))
         methods = st.multiselect("Methods to rank on this image and class", list(gradcam.METHODS),
                                  default=default[:3], key="faithfulness_methods",
                                  format_func=lambda key: gradcam.METHODS[key].label)
@@ -605,7 +608,8 @@ def compare_methods_view(explainer, item, decoded, settings, probabilities, cont
         if layer is None and gradcam.METHODS[method].uses_layer and explainer.layers:
             layer = explainer.default_layer
         try:
-            (e,), _ = run_explain(explainer, item, decoded.pixels, Settings(method, layer, settings.aug_smooth), [klass])
+            one = Settings(method, layer, settings.aug_smooth)
+            (e,), _ = run_explain(explainer, item, decoded.pixels, one, [klass])
         except GradCamError as exc:
             st.error(f"{gradcam.METHODS[method].label}: {exc}")
             continue
@@ -627,7 +631,8 @@ def compare_layers_view(explainer, item, decoded, settings, probabilities, conte
     n = len(layers)
     default = list(dict.fromkeys([layers[int(n * 0.45)], layers[int(n * 0.7)], layers[int(n * 0.85)], layers[-1]]))
     unpark("compare_layers")
-    if st.session_state.get("_layers_model") != st.session_state["_model_key"] or "compare_layers" not in st.session_state:
+    stale = st.session_state.get("_layers_model") != st.session_state["_model_key"]
+    if stale or "compare_layers" not in st.session_state:
         st.session_state["compare_layers"] = default
         st.session_state["_layers_model"] = st.session_state["_model_key"]
     chosen = st.multiselect("Layers to compare (each on its own scale)", layers, key="compare_layers",
@@ -635,7 +640,8 @@ def compare_layers_view(explainer, item, decoded, settings, probabilities, conte
     panels = []
     for layer in chosen:
         try:
-            (e,), _ = run_explain(explainer, item, decoded.pixels, Settings(method, layer, settings.aug_smooth), [klass])
+            one = Settings(method, layer, settings.aug_smooth)
+            (e,), _ = run_explain(explainer, item, decoded.pixels, one, [klass])
         except GradCamError as exc:
             st.error(f"{layer}: {exc}")
             continue
@@ -680,7 +686,8 @@ def load_explainer(name: str, files: dict | None):
         except GradCamError as exc:
             return None, str(exc)
     if files is None or files["model"] is None:
-        return None, "Upload a .keras or .h5 classifier in the sidebar (and its class-names file) to use your own model."
+        return None, ("Upload a .keras or .h5 classifier in the sidebar (and its class-names file) "
+                      "to use your own model.")
     data = files["model"].getvalue()
     names = files["names"].getvalue() if files["names"] is not None else None
     try:
@@ -759,7 +766,10 @@ def main() -> None:
             "methods": ["compare_classes", "compare_layers"], "layers": ["compare_classes"]}[view])
     # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown);
     # a model without a spatial layer gets them with gradient saliency, which any model allows.
-    default = Settings("gradcam", explainer.default_layer, False) if explainer.layers else Settings("saliency", None, False)
+    if explainer.layers:
+        default = Settings("gradcam", explainer.default_layer, False)
+    else:
+        default = Settings("saliency", None, False)
     (first,), _ = run_explain(explainer, item, decoded.pixels, default, [None])
     probabilities = first.probabilities
     context = (item.key, st.session_state["_model_key"])

@@ -27,9 +27,10 @@ from gradcam._quiet import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
 
+import tensorflow as tf  # noqa: E402
+
 import gradcam  # noqa: E402
 import model_zoo  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from gradcam.images import load_image  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
@@ -151,7 +152,8 @@ def main() -> None:
             row("tf-keras-vis Scorecam max_N=128 (Faster-Score-CAM)",
                 peer(Scorecam, batch_size=32, max_N=128), distinct_images(base, k, rng), warmup=1)
 
-    print(f"\nEfficientNet-Lite0 at 224x224 on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+    cpu = platform.processor() or platform.machine()
+    print(f"\nEfficientNet-Lite0 at 224x224 on {os.cpu_count()} CPU cores ({cpu}), "
           f"TensorFlow {tf.__version__}, median of {args.repeats} (Score-CAM: {args.scorecam_repeats})\n")
     print(f"| {'what':78s} | {'ms':>8s} | {'forward ms':>10s} | {'x forward':>9s} |")
     print(f"|{'-' * 80}|{'-' * 9}:|{'-' * 11}:|{'-' * 10}:|")

@@ -88,7 +88,10 @@ def main() -> None:
     ]
     rows = []
     for name, options in cases:
-        seconds, result = timed(lambda: evaluate(explainer, image, explanation, **{**common, **options}), args.repeats)
+        def run(options=options):
+            return evaluate(explainer, image, explanation, **{**common, **options})
+
+        seconds, result = timed(run, args.repeats)
         rows.append((name, seconds * 1000, seconds / forward, result.forward_images))
     width = max(len(r[0]) for r in rows)
     print(f"{'metric'.ljust(width)}  {'median ms':>10}  {'x forward':>10}  {'images':>7}")

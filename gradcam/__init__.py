@@ -5,8 +5,17 @@
     result = explainer.explain(image, target="espresso", method="gradcam++")
     picture = gradcam.overlay(image, result.heatmap, colormap="turbo")
 """
-from .errors import (GradCamError, ImageError, LayerError, MethodError, MetricError, NoSpatialLayerError,
-                     TargetError, UnknownClassError, UnsupportedModelError)
+from .errors import (
+    GradCamError,
+    ImageError,
+    LayerError,
+    MethodError,
+    MetricError,
+    NoSpatialLayerError,
+    TargetError,
+    UnknownClassError,
+    UnsupportedModelError,
+)
 from .explanation import Contrast, Explanation, shared_scale
 from .render import COLORMAPS, colorize, keep_top, overlay
 

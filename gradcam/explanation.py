@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -15,12 +14,12 @@ class Contrast:
     separates the two classes. Either may be a class index or a class name.
     """
 
-    target: Union[int, str]
-    other: Union[int, str]
+    target: int | str
+    other: int | str
 
 
 #: What ``explain`` accepts as a target: an index, a name, None (the top prediction), or a Contrast.
-Target = Union[int, str, None, Contrast]
+Target = int | str | None | Contrast
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,8 +12,9 @@ import io
 import json
 import platform
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image

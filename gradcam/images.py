@@ -272,7 +272,9 @@ def _read_source(source: Any, label: str) -> bytes:
             raise ImageError(f"{label}: file not found ({path}). Check the path and try again.") from None
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             reason = getattr(exc, "strerror", None) or _one_line(exc)
-            raise ImageError(f"{label}: the file could not be read ({reason}). Check the path and its permissions.") from None
+            raise ImageError(
+                f"{label}: the file could not be read ({reason}). Check the path and its permissions."
+            ) from None
     if isinstance(source, (np.ndarray, Image.Image)):
         raise ImageError(
             f"{label}: expected an encoded image file (bytes, a path or a file object), found an "

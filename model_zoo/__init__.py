@@ -12,15 +12,21 @@ Importing this package is cheap: TensorFlow/Keras load only when a model is buil
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import efficientnet_lite, keras_apps
 from .cache import cache_dir, keras_models_dir, sha256_file
-from .errors import (InvalidModelError, ModelZooError, UnknownModelError, UnsafeModelError,
-                     WeightsFileError, WeightsUnavailableError)
+from .errors import (
+    InvalidModelError,
+    ModelZooError,
+    UnknownModelError,
+    UnsafeModelError,
+    WeightsFileError,
+    WeightsUnavailableError,
+)
 from .imagenet import imagenet_class_names, imagenet_wnids
 from .preprocessing import PREPROCESSING, get_preprocessing
 
@@ -48,7 +54,7 @@ NEEDS_DOWNLOAD = "needs download"
 #: Weights are installed but not yet converted to Keras; the first load converts them (seconds).
 NEEDS_CONVERSION = "needs conversion"
 
-Progress = Optional[Callable[[float, str], None]]
+Progress = Callable[[float, str], None] | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class ModelInfo:
 
     name: str  # key for load_model, e.g. "efficientnet-lite0"
     label: str  # display name, e.g. "EfficientNet-Lite0"
-    input_size: Tuple[int, int]  # (h, w)
+    input_size: tuple[int, int]  # (h, w)
     description: str  # where the weights come from, licence
     offline: bool  # True when the weights ship in a registry package (no download at run time)
     status: str  # READY, NEEDS_DOWNLOAD or NEEDS_CONVERSION
@@ -75,13 +81,13 @@ class ZooModel:
     name: str
     label: str
     keras_model: object
-    input_size: Tuple[int, int]
+    input_size: tuple[int, int]
     preprocess: Callable[[np.ndarray], np.ndarray]
-    class_names: List[str]
+    class_names: list[str]
     description: str
     weights_sha256: str
     preprocessing: str
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 _LITE_LABELS = {"efficientnet-lite0": "EfficientNet-Lite0", "efficientnet-lite1": "EfficientNet-Lite1",
@@ -111,7 +117,7 @@ def _canonical(name: str) -> str:
         "model_zoo.load_user_model(path).")
 
 
-def _status(name: str) -> Tuple[str, str]:
+def _status(name: str) -> tuple[str, str]:
     if name in efficientnet_lite.VARIANTS:
         v = efficientnet_lite.VARIANTS[name]
         if efficientnet_lite.source_weights_path(v) is None:
@@ -130,7 +136,7 @@ def model_status(name: str) -> str:
     return _status(_canonical(name))[0]
 
 
-def list_models() -> List[ModelInfo]:
+def list_models() -> list[ModelInfo]:
     """Every zoo model in display order (offline EfficientNet-Lite first), with its current status.
 
     No network and no TensorFlow import: only file-existence checks."""
@@ -189,7 +195,7 @@ def _grayscale(preset: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarr
     return preprocess
 
 
-def load_user_model(path: Union[str, os.PathLike], class_names: Union[None, str, os.PathLike, Sequence[str]] = None,
+def load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLike | Sequence[str] = None,
                     preprocessing: str = "tf") -> ZooModel:
     """Load a user's ``.keras`` or ``.h5`` image classifier safely.
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Union
 
 #: Environment variable that overrides the converted-weights cache folder.
 CACHE_ENV = "GRADCAM_CACHE_DIR"
@@ -28,7 +27,7 @@ def keras_models_dir() -> str:
     return os.path.abspath(os.path.join(base, "models"))
 
 
-def sha256_file(path: Union[str, os.PathLike], chunk: int = 1 << 20) -> str:
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in 1 MiB chunks (constant memory for large weights)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -37,7 +36,7 @@ def sha256_file(path: Union[str, os.PathLike], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def md5_file(path: Union[str, os.PathLike], chunk: int = 1 << 20) -> str:
+def md5_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex MD5 of a file (Keras publishes MD5 hashes for its older application weights)."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:

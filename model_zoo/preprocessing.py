@@ -5,7 +5,7 @@ the model's input size, to the ``float32`` array of the same shape that the mode
 """
 from __future__ import annotations
 
-from typing import Callable, Dict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def preprocess_lite(images: np.ndarray) -> np.ndarray:
 
 
 #: Preset name -> callable(uint8 (N, H, W, C)) -> float32 (N, H, W, C).
-PREPROCESSING: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+PREPROCESSING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tf": preprocess_tf,
     "torch": preprocess_torch,
     "caffe": preprocess_caffe,

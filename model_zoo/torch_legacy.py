@@ -24,7 +24,7 @@ import pickle
 import struct
 import zipfile
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Dict, Tuple, Union
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -34,7 +34,7 @@ MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 
 #: torch storage class name -> NumPy little-endian dtype of its elements.
-STORAGE_DTYPES: Dict[str, np.dtype] = {
+STORAGE_DTYPES: dict[str, np.dtype] = {
     "FloatStorage": np.dtype("<f4"),
     "DoubleStorage": np.dtype("<f8"),
     "HalfStorage": np.dtype("<f2"),
@@ -65,7 +65,7 @@ class _StorageRef:
     key: str
     dtype: np.dtype
     numel: int
-    data: Union[np.ndarray, None] = None
+    data: np.ndarray | None = None
 
 
 @dataclass
@@ -75,8 +75,8 @@ class _TensorRef:
     storage: _StorageRef
     view_offset: int
     offset: int
-    size: Tuple[int, ...]
-    stride: Tuple[int, ...]
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
@@ -91,7 +91,7 @@ def _rebuild_parameter(data, requires_grad=None, backward_hooks=None, *_ignored)
 
 
 # (module, name) -> the object the restricted unpickler hands back. Nothing else resolves.
-_ALLOWED_GLOBALS: Dict[Tuple[str, str], Any] = {
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
@@ -106,7 +106,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, fh: BinaryIO, path: str):
         super().__init__(fh, encoding="utf-8")
         self.path = path
-        self.storages: Dict[str, _StorageRef] = {}
+        self.storages: dict[str, _StorageRef] = {}
 
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
         try:
@@ -161,7 +161,7 @@ def _load_pickle(fh: BinaryIO, path: str, what: str):
         ) from None
 
 
-def load_legacy_state_dict(path: Union[str, os.PathLike]) -> "collections.OrderedDict[str, np.ndarray]":
+def load_legacy_state_dict(path: str | os.PathLike) -> collections.OrderedDict[str, np.ndarray]:
     """Read a legacy-format ``.pth`` state dict into NumPy arrays.
 
     Args:

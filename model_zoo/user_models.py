@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def _keras_class_names() -> set:
     return names
 
 
-def _walk(node: Any, where: str = "model") -> Iterator[Tuple[dict, str]]:
+def _walk(node: Any, where: str = "model") -> Iterator[tuple[dict, str]]:
     """Yield every serialized object (a dict with ``class_name``) with a readable location."""
     if isinstance(node, dict):
         if "class_name" in node:
@@ -56,7 +57,7 @@ def _walk(node: Any, where: str = "model") -> Iterator[Tuple[dict, str]]:
             name = cfg.get("name") if isinstance(cfg, dict) else None
             where = f"{where} > {node['class_name']}" + (f" '{name}'" if name else "")
             yield node, where
-        for key, value in node.items():
+        for _key, value in node.items():
             yield from _walk(value, where)
     elif isinstance(node, list):
         for value in node:
@@ -195,7 +196,7 @@ def read_config(path: str) -> Any:
         f"'{os.path.splitext(path)[1] or 'no extension'}'. Save the model with model.save('name.keras').")
 
 
-def read_class_names(path: str, expected: int) -> List[str]:
+def read_class_names(path: str, expected: int) -> list[str]:
     """Class names from a ``.txt`` (one per line, blank lines ignored) or ``.json`` file (a list of
     strings, or an object mapping index -> name); the count must equal the model's outputs."""
     try:
@@ -285,7 +286,7 @@ def DenseLogits(dense):  # noqa: N802 - reads like the layer class it builds
     return _dense_logits_class()(dense)
 
 
-def load_checked(path: str, class_names: Optional[str | Sequence[str]] = None):
+def load_checked(path: str, class_names: str | Sequence[str] | None = None):
     """Run every check and load the model.
 
     Returns ``(logits_model, (h, w), class_names, notes, channels)``; ``notes`` are short remarks for
@@ -311,7 +312,7 @@ def load_checked(path: str, class_names: Optional[str | Sequence[str]] = None):
             f"{path}: the configuration passed the safety checks but Keras could not load the model "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}). Save it again with this Keras version "
             f"({keras.__version__}) as a .keras file.") from None
-    notes: List[str] = []
+    notes: list[str] = []
     if len(model.inputs) != 1:
         raise InvalidModelError(
             f"{path}: expected one image input; found {len(model.inputs)} inputs. Wrap the model so it "
@@ -332,7 +333,8 @@ def load_checked(path: str, class_names: Optional[str | Sequence[str]] = None):
         notes.append(f"input size is dynamic {shape[1:3]}; images are resized to {h}x{w}")
     n_classes = model.outputs[0].shape[-1]
     if n_classes is None:
-        raise InvalidModelError(f"{path}: expected a fixed number of classes; the output is {tuple(model.outputs[0].shape)}.")
+        shape = tuple(model.outputs[0].shape)
+        raise InvalidModelError(f"{path}: expected a fixed number of classes; the output is {shape}.")
     out, stripped = logits_model(model)
     if stripped:
         notes.append("the final softmax is bypassed so explanations use logits")

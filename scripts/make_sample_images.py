@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Dict, List, Tuple
 
 import numpy as np
 from PIL import Image
@@ -20,7 +19,7 @@ MAX_SIDE = 640
 QUALITY = 90
 
 # file name -> (loader description, origin, licence)
-SOURCES: Dict[str, Tuple[str, str, str]] = {
+SOURCES: dict[str, tuple[str, str, str]] = {
     "chelsea.jpg": ("skimage.data.chelsea()", "scikit-image sample data: Stefan van der Walt's cat Chelsea",
                     "CC0 (public domain dedication)"),
     "coffee.jpg": ("skimage.data.coffee()", "scikit-image sample data: a cup of coffee, photo by Rachel Michetti",
@@ -33,13 +32,13 @@ SOURCES: Dict[str, Tuple[str, str, str]] = {
                          "Matplotlib sample data: Rear Admiral Grace Hopper (US Navy official portrait)",
                          "public domain (US Navy)"),
 }
-COMPOSITES: Dict[str, Tuple[str, str]] = {
+COMPOSITES: dict[str, tuple[str, str]] = {
     "cat_and_coffee.jpg": ("chelsea.jpg", "coffee.jpg"),
     "coffee_and_rocket.jpg": ("coffee.jpg", "rocket.jpg"),
 }
 
 
-def load_originals() -> Dict[str, np.ndarray]:
+def load_originals() -> dict[str, np.ndarray]:
     """The original RGB uint8 arrays, straight from the installed packages."""
     import matplotlib.cbook
     import skimage.data
@@ -82,7 +81,7 @@ def side_by_side(left: Image.Image, right: Image.Image, height: int = 320) -> Im
     return fit(canvas)
 
 
-def predict(paths: List[str]) -> Dict[str, np.ndarray]:
+def predict(paths: list[str]) -> dict[str, np.ndarray]:
     """Default model's class probabilities per file, images resized as the engine does."""
     sys.path.insert(0, ROOT)
     import model_zoo

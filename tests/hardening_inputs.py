@@ -9,7 +9,7 @@ None) and explain correctly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ class Works:
     note: str | None = None
 
 
-@lru_cache(maxsize=None)
+@cache
 def photo(name: str = "coffee.jpg", size: tuple[int, int] | None = None) -> np.ndarray:
     """A bundled sample photo as uint8 RGB, optionally resized to (width, height)."""
     image = Image.open(SAMPLES / name).convert("RGB")
@@ -66,7 +66,7 @@ def espresso_top_right() -> np.ndarray:
     return canvas
 
 
-@lru_cache(maxsize=None)
+@cache
 def bad_inputs() -> tuple[tuple[str, bytes, object], ...]:
     coffee = photo("coffee.jpg", (160, 120))  # 120 x 160, real content for the model
     jpeg = encode(Image.fromarray(photo("chelsea.jpg", (200, 150))), "JPEG", quality=90)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -149,7 +148,7 @@ def test_method_and_layer_change():
     _, url2 = heatmap(at)
     assert url2 != url
     layers = at.selectbox(key="layer").options
-    earlier = next(l for l in layers if "block6" in l)
+    earlier = next(path for path in layers if "block6" in path)
     at.selectbox(key="layer").set_value(earlier).run()
     assert problems(at) == []
     assert any(earlier in c.value for c in at.caption)

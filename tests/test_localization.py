@@ -68,7 +68,8 @@ def trained():
     test_images, test_labels, test_boxes = dataset(160, np.random.default_rng(7))
     predicted = model.predict(test_images.astype(np.float32), verbose=0) > 0.5
     accuracy = float((predicted == (test_labels > 0.5)).all(axis=1).mean())
-    assert accuracy > 0.9, f"the toy model did not learn its task (accuracy {accuracy:.2f}); the test would prove nothing"
+    assert accuracy > 0.9, (f"the toy model did not learn its task (accuracy {accuracy:.2f}); "
+                            "the test would prove nothing")
     explainer = gradcam.Explainer(model, class_names=["square", "disc"])
     assert explainer.output_activation == "sigmoid"  # maps explain the logits under the sigmoid
     return explainer, test_images, test_labels, test_boxes

@@ -18,9 +18,20 @@ import pytest
 
 import gradcam
 from gradcam.errors import MetricError
-from gradcam.metrics import (METRICS, SCORES, Evaluation, evaluate, imputation, noisy_linear_imputation,
-                             peak_location, pointing_game, random_heatmap, randomization_check,
-                             rank_correlation, rank_methods)
+from gradcam.metrics import (
+    METRICS,
+    SCORES,
+    Evaluation,
+    evaluate,
+    imputation,
+    noisy_linear_imputation,
+    peak_location,
+    pointing_game,
+    random_heatmap,
+    randomization_check,
+    rank_correlation,
+    rank_methods,
+)
 
 S = 32
 YY, XX = np.mgrid[0:S, 0:S]

@@ -3,6 +3,7 @@ public API, preprocessing presets and sample images. No network is used."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import pickle
 import struct
@@ -15,9 +16,9 @@ import pytest
 from PIL import Image
 
 import model_zoo
+from gradcam.errors import GradCamError
 from model_zoo import efficientnet_lite, torch_legacy
 from model_zoo.errors import ModelZooError, UnknownModelError, WeightsFileError
-from gradcam.errors import GradCamError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, "sample_images")
@@ -354,7 +355,7 @@ def test_list_models_and_status(tmp_path, monkeypatch):
         assert info.description
     assert by["efficientnet-lite0"].status == model_zoo.NEEDS_CONVERSION
     assert by["mobilenetv2"].status == model_zoo.NEEDS_DOWNLOAD
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         by["mobilenetv2"].status = "x"  # frozen
 
 
@@ -371,7 +372,8 @@ def test_unknown_model_lists_names():
 def test_imagenet_names():
     names, wnids = model_zoo.imagenet_class_names(), model_zoo.imagenet_wnids()
     assert len(names) == len(wnids) == 1000
-    assert (names[285], names[800], names[907], names[967]) == ("Egyptian Mau", "slot machine", "wine bottle", "espresso")
+    chosen = (names[285], names[800], names[907], names[967])
+    assert chosen == ("Egyptian Mau", "slot machine", "wine bottle", "espresso")
     assert wnids[0] == "n01440764" and wnids[285] == "n02124075"
     names.append("x")
     assert len(model_zoo.imagenet_class_names()) == 1000  # callers get a copy

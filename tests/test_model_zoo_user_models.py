@@ -3,7 +3,6 @@ refusal happening before Keras deserializes anything."""
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 
 import numpy as np

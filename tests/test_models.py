@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 import gradcam
-from gradcam.errors import (LayerError, MethodError, NoSpatialLayerError, TargetError, UnknownClassError,
-                            UnsupportedModelError)
+from gradcam.errors import (
+    LayerError,
+    MethodError,
+    NoSpatialLayerError,
+    TargetError,
+    UnknownClassError,
+    UnsupportedModelError,
+)
 from tests.conftest import random_image
 
 

@@ -24,8 +24,10 @@ def add_arguments(parser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--method", action="append", default=[], metavar="M",
                         help=f"method (repeatable): {', '.join(METHODS)}; default gradcam")
-    parser.add_argument("--layer", default=None, metavar="L", help="layer path for CAM methods; default the last spatial layer")
-    parser.add_argument("--target", default=None, metavar="T", help="class index or name; default each image's top prediction")
+    parser.add_argument("--layer", default=None, metavar="L",
+                        help="layer path for CAM methods; default the last spatial layer")
+    parser.add_argument("--target", default=None, metavar="T",
+                        help="class index or name; default each image's top prediction")
     parser.add_argument("--metric", action="append", default=[], metavar="NAME",
                         help=f"metric (repeatable): {', '.join(METRICS)}; default deletion, insertion, "
                              "average_drop and road, plus pointing_game with --box/--point")
@@ -37,7 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
                         help="pointing game: the object's box in the image's pixels (every image)")
     parser.add_argument("--point", default=None, metavar="X,Y", help="pointing game: a point on the object")
-    parser.add_argument("--tolerance", type=float, default=15.0, metavar="PX", help="pointing game tolerance (default 15)")
+    parser.add_argument("--tolerance", type=float, default=15.0, metavar="PX",
+                        help="pointing game tolerance (default 15)")
     parser.add_argument("--steps", type=int, default=50, help="deletion/insertion steps (default 50)")
     parser.add_argument("--batch-size", type=int, default=64, help="perturbed images per forward pass (default 64)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the random-map baseline")
@@ -117,7 +120,8 @@ def run(args) -> int:
                 if result.baseline is not None:
                     shared = result.baseline
                 per_image[method.key] = result
-                records.append({"image": str(path), "model": model.name, **result.to_dict(), "seconds": round(seconds, 3)})
+                records.append({"image": str(path), "model": model.name, **result.to_dict(),
+                                "seconds": round(seconds, 3)})
                 rows.append(_row(path, model.name, result, score_names, seconds))
             if per_image and not args.no_baseline:
                 base = next(iter(per_image.values())).baseline
@@ -126,7 +130,8 @@ def run(args) -> int:
         except GradCamError as error:
             failures += 1
             message = str(error)
-            print(f"\nerror: {path}: {message}" if sys.stderr.isatty() else f"error: {path}: {message}", file=sys.stderr)
+            line = f"error: {path}: {message}"
+            print("\n" + line if sys.stderr.isatty() else line, file=sys.stderr)
             records.append({"image": str(path), "model": model.name, "error": message})
             rows.append({"image": str(path), "model": model.name, "error": message})
     progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images evaluated")
@@ -142,7 +147,8 @@ def run(args) -> int:
     if len(args.images) > 1 and summary:
         print("Mean over images:")
         _print_table(summary, ["method", "images", *score_names])
-    print(f"Wrote {out / 'metrics.csv'} and {out / 'metrics.json'}" + (f"; {failures} image(s) failed." if failures else "."))
+    tail = f"; {failures} image(s) failed." if failures else "."
+    print(f"Wrote {out / 'metrics.csv'} and {out / 'metrics.json'}{tail}")
     return 1 if failures else 0
 
 

@@ -27,13 +27,16 @@ def add_arguments(parser) -> None:
                         help="class index or name to explain (repeatable); default: the top prediction")
     parser.add_argument("--contrast", action="append", nargs=2, default=[], metavar=("A", "B"),
                         help="explain 'why A rather than B' (repeatable)")
-    parser.add_argument("--top-k", type=int, default=0, metavar="K", help="also explain each image's K most probable classes")
+    parser.add_argument("--top-k", type=int, default=0, metavar="K",
+                        help="also explain each image's K most probable classes")
     parser.add_argument("--method", action="append", default=[], metavar="M",
                         help=f"method (repeatable): {', '.join(METHODS)}; default gradcam")
-    parser.add_argument("--layer", default=None, metavar="L", help="layer path (python -m gradcam layers); default the last spatial layer")
+    parser.add_argument("--layer", default=None, metavar="L",
+                        help="layer path (python -m gradcam layers); default the last spatial layer")
     parser.add_argument("--aug-smooth", action="store_true", help="average CAM maps over flips and brightness changes")
     parser.add_argument("--colormap", default="jet", metavar="C", help=f"colour map: {', '.join(COLORMAPS)}, ...")
-    parser.add_argument("--alpha", type=float, default=0.5, metavar="A", help="heatmap opacity in the overlay, 0-1 (default 0.5)")
+    parser.add_argument("--alpha", type=float, default=0.5, metavar="A",
+                        help="heatmap opacity in the overlay, 0-1 (default 0.5)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
 
 
@@ -86,7 +89,8 @@ def run(args) -> int:
                 seconds = (time.perf_counter() - started) / len(results)
                 for result in results:
                     name = f"{stem}_{method.key}_{_slug(result.label)}"
-                    (out / f"{name}.png").write_bytes(png_bytes(overlay(image, result.heatmap, args.colormap, args.alpha)))
+                    picture = overlay(image, result.heatmap, args.colormap, args.alpha)
+                    (out / f"{name}.png").write_bytes(png_bytes(picture))
                     np.save(out / f"{name}.npy", result.heatmap)
                     record = {"image": str(path), "model": model.name, **result.summary(),
                               "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",

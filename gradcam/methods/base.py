@@ -7,7 +7,8 @@ input resolution.
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Protocol
+from collections.abc import Callable
+from typing import ClassVar, Protocol
 
 import numpy as np
 

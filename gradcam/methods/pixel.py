@@ -76,7 +76,8 @@ class GuidedBackprop(Method):
     key = "guidedbackprop"
     label = "Guided backpropagation"
     paper = "Springenberg et al., Striving for Simplicity, ICLR Workshops 2015 (arXiv:1412.6806)"
-    summary = "Gradients passed back only through positive activations and positive gradients: fine edges, not class-specific in practice."
+    summary = ("Gradients passed back only through positive activations and positive gradients: fine edges, "
+               "not class-specific in practice.")
     uses_layer = False
     passes = "1 forward + full backward"
 

@@ -17,8 +17,7 @@ from .evaluate import METRICS, SCORES, Evaluation, MetricInfo, evaluate, rank_me
 from .imputation import noisy_linear_imputation
 from .perturbation import ROAD_FRACTIONS, average_drop, deletion_insertion, road
 from .pointing import peak_location, pointing_game
-from .sanity import (RandomizationResult, random_heatmap, randomization_check, randomized_explainer,
-                     rank_correlation)
+from .sanity import RandomizationResult, random_heatmap, randomization_check, randomized_explainer, rank_correlation
 
 __all__ = [
     "METRICS", "ROAD_FRACTIONS", "SCORES", "Evaluation", "MetricInfo", "RandomizationResult", "average_drop",

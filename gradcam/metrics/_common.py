@@ -7,7 +7,7 @@ perturbed pixel is one pixel the model sees.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np

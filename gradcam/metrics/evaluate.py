@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class Evaluation:
     target_index: int
     target_name: str
     probability: float
-    baseline: "Evaluation | None" = None
+    baseline: Evaluation | None = None
     details: dict[str, Any] = field(default_factory=dict)
     forward_images: int = 0
     seconds: float = 0.0
@@ -156,7 +157,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
              batch_size: int = 64, deletion_fill="mean", insertion_fill="blur",
              road_fractions: Sequence[float] = perturbation.ROAD_FRACTIONS, road_noise: float = 0.01,
              box=None, point=None, tolerance: float = pointing.DEFAULT_TOLERANCE,
-             baseline: "bool | Evaluation" = True, layers_to_randomize="top", seed: int = 0,
+             baseline: bool | Evaluation = True, layers_to_randomize="top", seed: int = 0,
              progress: Callable[[float, str], None] | None = None) -> Evaluation:
     """How faithful is this map to the model? Every metric for one explanation.
 
@@ -213,7 +214,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     for number, (name, full_map, small_map) in enumerate(runs):
         share = 1.0 / len(runs)
 
-        def part(fraction, message, number=number, name=name):
+        def part(fraction, message, number=number, name=name, share=share):
             progress(min((number + fraction) * share, 0.999), f"{name}: {message}")
 
         scores, curves, details = _score(full_map, small_map, model_input, scorer, probability, perturb_keys,
@@ -252,7 +253,7 @@ def _digest(model_input: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(model_input).tobytes(), digest_size=16).hexdigest()
 
 
-def _reusable(baseline, target_index, model_input, options, keys) -> "Evaluation | None":
+def _reusable(baseline, target_index, model_input, options, keys) -> Evaluation | None:
     """``baseline`` if it is an earlier random baseline for this very image, class, metrics and
     options; None when it must be computed; MetricError if it belongs to something else."""
     if not isinstance(baseline, Evaluation):

@@ -92,10 +92,13 @@ def _solve_sparse(pixels, removed, unknown, h, w):
         diagonal[row] += weight                      # w_pq * x_p
         column = position[neighbour]
         free = column >= 0
-        rows.append(row[free]); cols.append(column[free])
+        rows.append(row[free])
+        cols.append(column[free])
         data.append(np.full(int(free.sum()), -weight))  # - w_pq * x_q, q removed
         np.add.at(rhs, row[~free], weight * pixels[neighbour[~free]])  # + w_pq * x_q, q kept
-    rows.append(np.arange(n)); cols.append(np.arange(n)); data.append(diagonal)
+    rows.append(np.arange(n))
+    cols.append(np.arange(n))
+    data.append(diagonal)
     matrix = _sparse.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
                                 shape=(n, n))
     solution = _sparse_linalg.spsolve(matrix, rhs)

@@ -14,7 +14,7 @@ from ..errors import MetricError
 from ..explanation import Contrast, Explanation
 from ._common import map_at_model_size
 
-_RANDOMIZED: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_RANDOMIZED: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 
 
 def random_heatmap(shape: tuple[int, int], seed: int = 0) -> np.ndarray:

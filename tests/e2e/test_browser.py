@@ -7,10 +7,8 @@ Timings are printed (and listed in the terminal summary), never asserted.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 

@@ -96,7 +96,7 @@ def test_eight_browser_sessions_get_single_session_results(browser, server, lite
     try:
         pages = [open_upload(context, server) for context in contexts]
         ready = time.monotonic()
-        for (page, chooser), (name, data) in zip(pages, uploads):  # all eight sessions run at once
+        for (_page, chooser), (name, data) in zip(pages, uploads):  # all eight sessions run at once
             chooser.set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": data}])
         seen = {}
         for (page, _), (name, _) in zip(pages, uploads):
