@@ -47,6 +47,8 @@ MATCH_KINDS = ("index", "wnid", "name", "synonym", "alias", "prefix", "word", "s
                "description", "suggestion")
 _RANK = {kind: rank for rank, kind in enumerate(MATCH_KINDS)}
 _WNID = re.compile(r"n\d{8}")
+# difflib ratio for "did you mean": 0.6 lets one swap in a short word through ("dgo" -> "dog", 0.67).
+SUGGEST_CUTOFF = 0.6
 
 
 @dataclass(frozen=True)
@@ -141,19 +143,19 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
     start with the query; names with a word that starts with it; names that contain it (3+ letters);
     classes whose description has every query word at a word start ("alcohol" -> barrel, red wine);
     and, only when no name matched at all, close spellings ("tigr cat" -> tiger cat). Ties go to the
-    lower class index. An empty query finds nothing."""
+    lower class index, and among suggestions to the closer spelling. An empty query finds nothing."""
     if limit < 1:
         return []
     key = normalize(query)
     if not key:
         return []
     tables = _lookup_tables()
-    best: dict[int, tuple[int, str, str]] = {}
+    best: dict[int, tuple[int, int, str, str]] = {}  # index -> (rank, closeness order, kind, matched)
 
-    def add(indices: Iterable[int], kind: str, matched: str) -> None:
+    def add(indices: Iterable[int], kind: str, matched: str, order: int = 0) -> None:
         for index in indices:
             if index not in best or _RANK[kind] < best[index][0]:
-                best[index] = (_RANK[kind], kind, matched)
+                best[index] = (_RANK[kind], order, kind, matched)
 
     if key.isdigit() and int(key) < NUM_CLASSES:
         add([int(key)], "index", key)
@@ -176,12 +178,12 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
         if all(w.search(text) for w in words):
             add([index], "description", _descriptions()[index]["description"])
     if not name_hits:
-        for index in _suggest(key, limit):
-            add([index], "suggestion", _display_names()[index])
-    ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))[:limit]
+        for order, index in enumerate(_suggest(key, limit)):  # closest spelling first
+            add([index], "suggestion", _display_names()[index], order)
+    ranked = sorted(best.items(), key=lambda item: (item[1][:2], item[0]))[:limit]
     display, wnids = _display_names(), _wnids()
     return [Match(index=i, name=display[i], wnid=wnids[i], kind=kind, matched=matched)
-            for i, (_, kind, matched) in ranked]
+            for i, (_, _, kind, matched) in ranked]
 
 
 # --- tables built once -----------------------------------------------------------------------------
@@ -260,7 +262,7 @@ def _suggest(key: str, limit: int) -> list[int]:
     """Classes whose names are closest in spelling to ``key`` (any name: display name, synonym,
     alias), each once, closest first."""
     tables = _lookup_tables()
-    close = difflib.get_close_matches(key, tables.by_name, n=limit * 2, cutoff=0.75)
+    close = difflib.get_close_matches(key, tables.by_name, n=limit * 2, cutoff=SUGGEST_CUTOFF)
     found: list[int] = []
     for name in close:
         found.extend(i for i in tables.by_name[name] if i not in found)
