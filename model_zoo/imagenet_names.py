@@ -19,6 +19,7 @@ built once per process (``lru_cache``); a lookup is a dict access, a search a fe
 """
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import re
@@ -164,19 +165,21 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
     add(tables.display.get(key, ()), "name", key)
     add(tables.synonyms.get(key, ()), "synonym", key)
     add(tables.aliases.get(key, ()), "alias", key)
-    word_start = re.compile(r"\b" + re.escape(key))
-    for name, indices in tables.all_names:
-        if name.startswith(key):
-            add(indices, "prefix", tables.original[name])
-        elif word_start.search(name):
-            add(indices, "word", tables.original[name])
-        elif len(key) >= 3 and key in name:
-            add(indices, "substring", tables.original[name])
+    # Normalized text is words joined by single spaces: a word starts with key where key follows a
+    # space. One scan of all names (and of all descriptions) joined into one string finds every
+    # occurrence in C; looping over 3,600 names in Python cost ten times more.
+    for item, kind in tables.names_blob.occurrences(key):
+        if kind == "substring" and len(key) < 3:
+            continue
+        name, indices = tables.all_names[item]
+        add(indices, kind, tables.original[name])
     name_hits = bool(best)
-    words = [re.compile(r"\b" + re.escape(w)) for w in key.split()]
-    for index, text in tables.descriptions:
-        if all(w.search(text) for w in words):
-            add([index], "description", _descriptions()[index]["description"])
+    # A description matches when every query word starts a word in it ("alcohol" but not "cat" in "catch").
+    described = set.intersection(*({item for item, kind in tables.descriptions_blob.occurrences(word)
+                                    if kind != "substring"} for word in key.split()))
+    for item in sorted(described):
+        index = tables.descriptions[item][0]
+        add([index], "description", _descriptions()[index]["description"])
     if not name_hits:
         for order, index in enumerate(_suggest(key, limit)):  # closest spelling first
             add([index], "suggestion", _display_names()[index], order)
@@ -211,6 +214,32 @@ def _display_names() -> tuple[str, ...]:
     return names
 
 
+class _Blob:
+    """Normalized texts joined into one string, to find every occurrence of a key in one C scan."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.starts: list[int] = []
+        parts, at = [], 1
+        for text in texts:
+            self.starts.append(at)
+            parts.append(text)
+            at += len(text) + 1
+        self.text = "\n" + "\n".join(parts) + "\n"  # keys never hold "\n": a match stays in one text
+
+    def occurrences(self, key: str) -> list[tuple[int, str]]:
+        """``(text number, "prefix" | "word" | "substring")`` for every occurrence of ``key``, overlapping
+        ones included, best kind per text first met."""
+        found: dict[int, str] = {}
+        at = self.text.find(key)
+        while at >= 0:
+            item = bisect.bisect_right(self.starts, at) - 1
+            kind = "prefix" if at == self.starts[item] else "word" if self.text[at - 1] == " " else "substring"
+            if _RANK[kind] < _RANK[found.get(item, "substring")] or item not in found:
+                found[item] = kind
+            at = self.text.find(key, at + 1)
+        return list(found.items())
+
+
 @dataclass(frozen=True)
 class _Tables:
     exact: dict[str, tuple[int, ...]]      # display names, WordNet ids, indices: one class each
@@ -221,7 +250,9 @@ class _Tables:
     all_names: tuple[tuple[str, tuple[int, ...]], ...]  # every normalized name, for partial matches
     by_name: dict[str, tuple[int, ...]]    # the same as a dict
     original: dict[str, str]               # normalized name -> a spelling to show
-    descriptions: tuple[tuple[int, str], ...]
+    names_blob: _Blob                      # all_names' names, for partial matches
+    descriptions: tuple[tuple[int, str], ...]  # (class index, normalized description)
+    descriptions_blob: _Blob
 
 
 def _group(pairs: Iterable[tuple[str, int]]) -> dict[str, tuple[int, ...]]:
@@ -251,10 +282,12 @@ def _lookup_tables() -> _Tables:
         for key, found in table.items():
             merged.setdefault(key, set()).update(found)
     all_names = tuple(sorted((key, tuple(sorted(found))) for key, found in merged.items()))
+    described = tuple((i, normalize(entry["description"])) for i, entry in sorted(descriptions.items()))
     return _Tables(
         exact={**indices, **wnids, **display}, display=display, wnids=wnids, synonyms=synonyms,
         aliases=aliases, all_names=all_names, by_name=dict(all_names), original=original,
-        descriptions=tuple((i, normalize(entry["description"])) for i, entry in sorted(descriptions.items())),
+        names_blob=_Blob(name for name, _ in all_names), descriptions=described,
+        descriptions_blob=_Blob(text for _, text in described),
     )
 
 
