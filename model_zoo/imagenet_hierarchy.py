@@ -21,7 +21,10 @@ import functools
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 from .errors import ModelZooError, UnknownGroupError
 from .imagenet_names import normalize
@@ -63,6 +66,14 @@ class ClassGroup:
         """How many classes the group covers."""
         return len(self.members)
 
+    def as_record(self) -> dict:
+        """A JSON-ready description for saved records: name, source, WordNet id (WordNet groups) and
+        the member indices, so that a record still says what was explained if the data change."""
+        record: dict = {"group": self.name, "source": self.source, "members": list(self.members)}
+        if self.wnid:
+            record["wnid"] = self.wnid
+        return record
+
 
 @dataclass(frozen=True)
 class GroupMatch:
@@ -77,8 +88,24 @@ class GroupMatch:
 def imagenet_groups() -> dict[str, ClassGroup]:
     """The WordNet groups by unique name, shallowest first (``"entity"``, the root, covers all 1000).
 
+    A group whose name a curated concept has is listed as "name (WordNet)" ("alcohol (WordNet)").
     A new dict each call; the groups themselves are immutable."""
     return dict(_wordnet_groups())
+
+
+def membership_matrix(groups: Iterable[ClassGroup], num_classes: int = 1000) -> np.ndarray:
+    """A float32 ``(len(groups), num_classes)`` matrix of 0 and 1, row ``g`` marking group ``g``'s
+    members: ``probabilities (N, 1000) @ matrix.T`` gives each group's probability (the sum of its
+    members') for every image in one product."""
+    rows = list(groups)
+    matrix = np.zeros((len(rows), num_classes), dtype=np.float32)
+    for row, found in enumerate(rows):
+        if found.members and found.members[-1] >= num_classes:
+            raise ModelZooError(
+                f'Group "{found.name}" has class {found.members[-1]}, but the matrix has {num_classes} '
+                "classes. Pass the model's number of classes (ImageNet-1k: 1000).")
+        matrix[row, list(found.members)] = 1.0
+    return matrix
 
 
 def class_parents(index: int) -> list[ClassGroup]:

@@ -87,6 +87,14 @@ def display_name(index: int) -> str:
     return _display_names()[_checked_index(index)]
 
 
+def class_record(index: int) -> dict[str, int | str]:
+    """What a saved record (provenance JSON, CLI result, deep link) should store to name class
+    ``index`` unambiguously: ``{"index": 744, "wnid": "n04008634", "name": "projectile"}``. Each of the
+    three finds the class again through :func:`class_index`."""
+    index = _checked_index(index)
+    return {"index": index, "wnid": _wnids()[index], "name": _display_names()[index]}
+
+
 def first_synonym_collisions() -> dict[str, list[int]]:
     """The first synonyms that several classes share, compared as :func:`normalize` does (search
     ignores case), with those classes: ``{"crane": [134, 517], "cardigan": [264, 474], "maillot":

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
 
 from model_zoo import concept_groups as concept_module
@@ -20,6 +21,7 @@ from model_zoo.imagenet_hierarchy import (
     group,
     group_members,
     imagenet_groups,
+    membership_matrix,
     shadowed_wordnet_groups,
 )
 from model_zoo.imagenet_names import class_index, find_classes, imagenet_display_names
@@ -210,6 +212,27 @@ def test_a_class_knows_its_groups():
     assert chain[:3] == ["domestic cat", "cat", "feline"] and chain[-1] == "entity"
     sizes = [g.size for g in class_groups(282)]
     assert sizes == sorted(sizes)
+
+
+def test_the_membership_matrix_sums_member_probabilities():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 1000))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    groups = [group("dog"), group("alcohol"), group("gambling")]
+    matrix = membership_matrix(groups)
+    assert matrix.shape == (3, 1000) and matrix.dtype == np.float32
+    by_hand = np.stack([probabilities[:, list(g.members)].sum(axis=1) for g in groups], axis=1)
+    np.testing.assert_allclose(probabilities @ matrix.T, by_hand, rtol=1e-6)
+    np.testing.assert_allclose(probabilities @ membership_matrix([group("entity")]).T, 1.0, rtol=1e-6)
+    with pytest.raises(ModelZooError, match="Pass the model's number of classes"):
+        membership_matrix([group("dog")], num_classes=200)
+
+
+def test_a_group_record_says_what_was_explained():
+    assert group("domestic cat").as_record() == {
+        "group": "domestic cat", "source": "wordnet", "members": [281, 282, 283, 284, 285], "wnid": "n02121808"}
+    assert group("gambling").as_record() == {"group": "gambling", "source": "curated", "members": [800]}
+    json.dumps([g.as_record() for g in imagenet_groups().values()])  # JSON-ready
 
 
 # --- curated concept groups ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from model_zoo.imagenet import imagenet_descriptions, imagenet_synonyms, imagene
 from model_zoo.imagenet_names import (
     QUALIFIERS,
     class_index,
+    class_record,
     display_name,
     find_classes,
     first_synonym_collisions,
@@ -163,3 +164,14 @@ def test_raw_lists_are_fresh_copies():
     descriptions = imagenet_descriptions()
     assert len(descriptions) == 975 and 134 not in descriptions and 800 not in descriptions
     assert "alcohol" in descriptions[966]["description"].lower()
+
+
+def test_a_record_names_a_class_unambiguously_and_round_trips():
+    # The bug: "missile" 744 reopened as 657. A record now carries index, WordNet id and a
+    # unique name, and each of them finds 744 again.
+    record = class_record(744)
+    assert record == {"index": 744, "wnid": "n04008634", "name": "projectile"}
+    assert {class_index(record["index"]), class_index(record["wnid"]), class_index(record["name"])} == {744}
+    for index in range(1000):
+        record = class_record(index)
+        assert class_index(record["name"]) == class_index(record["wnid"]) == index
