@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelZooError, UnknownGroupError
-from .imagenet_names import normalize
+from .imagenet_names import _checked_index, normalize
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 HIERARCHY_FILE = os.path.join(DATA_DIR, "imagenet_hierarchy.json")
@@ -111,8 +111,6 @@ def membership_matrix(groups: Iterable[ClassGroup], num_classes: int = 1000) -> 
 def class_parents(index: int) -> list[ClassGroup]:
     """The nearest WordNet groups above class ``index`` (282 tiger cat -> ["domestic cat"]); several
     where WordNet gives the class several hypernyms."""
-    from .imagenet_names import _checked_index
-
     by_wnid = _by_wnid()
     return [by_wnid[w] for w in _hierarchy_data()["class_parents"][_checked_index(index)]]
 
@@ -124,11 +122,16 @@ def class_groups(index: int) -> list[ClassGroup]:
     Smallest first rather than deepest first: with several hypernym paths, depth (the shortest path
     from the root) can rank a narrow group above a wide one ("domestic cat" is also a "domestic
     animal", two steps from the top, so it is shallower than "cat")."""
-    from .imagenet_names import _checked_index
+    return list(_groups_of_class()[_checked_index(index)])
 
-    _checked_index(index)
-    found = [g for g in _wordnet_groups().values() if index in g.members]
-    return sorted(found, key=lambda g: (g.size, -(g.depth or 0), g.name))
+
+@functools.lru_cache(maxsize=1)
+def _groups_of_class() -> tuple[tuple[ClassGroup, ...], ...]:
+    found: list[list[ClassGroup]] = [[] for _ in range(1000)]
+    for g in _wordnet_groups().values():
+        for index in g.members:
+            found[index].append(g)
+    return tuple(tuple(sorted(gs, key=lambda g: (g.size, -(g.depth or 0), g.name))) for gs in found)
 
 
 def group(name: str) -> ClassGroup:
