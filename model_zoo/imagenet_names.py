@@ -111,10 +111,11 @@ def class_index(text: str | int) -> int:
     """The class index (0-999) that ``text`` names.
 
     ``text`` may be a display name ("crane (bird)"), any ILSVRC synonym ("one-armed bandit" -> 800),
-    the older "clean" name ("Egyptian Mau" -> 285), an alternative name from the descriptions file, a
-    WordNet id ("n02123159" -> 282), an index as text ("282") or an int. Case and punctuation do not
-    matter. A unique display name wins over a synonym that another class shares ("missile" is 657's
-    display name; 744 is "projectile").
+    the older "clean" name ("Egyptian Mau" -> 285), a WordNet id ("n02123159" -> 282), an index as
+    text ("282") or an int. Case and punctuation do not matter. A unique display name wins over a
+    synonym that another class shares ("missile" is 657's display name; 744 is "projectile").
+    The descriptions file's alternative names are left to :func:`find_classes`: some are categories
+    ("bird of prey" names only 21 "kite" there), and a lookup must not turn a category into a class.
 
     Raises :class:`~model_zoo.errors.AmbiguousClassError` when the text names several classes
     ("crane", "panther"), listing their display names, and
@@ -127,7 +128,7 @@ def class_index(text: str | int) -> int:
         return _checked_index(int(text))
     key = normalize(text)
     tables = _lookup_tables()
-    for table in (tables.exact, tables.synonyms, tables.aliases):
+    for table in (tables.exact, tables.synonyms):
         indices = table.get(key)
         if not indices:
             continue

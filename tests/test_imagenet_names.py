@@ -86,7 +86,12 @@ def test_the_issue_examples_resolve():
     assert class_index("282") == 282
     assert class_index("Egyptian Mau") == 285  # the older "clean" name still resolves
     assert class_index("crane (machine)") == 517
-    assert class_index("hammerhead shark") == 4  # an alternative name from the descriptions file
+    # The descriptions file's alternative names are searched but never resolved: some are categories.
+    assert [(m.index, m.kind) for m in find_classes("Sphyrnidae")] == [(4, "alias")]
+    with pytest.raises(ClassLookupError):
+        class_index("Sphyrnidae")
+    with pytest.raises(ClassLookupError):
+        class_index("bird of prey")
 
 
 def test_a_name_of_several_classes_is_refused_with_the_candidates():
