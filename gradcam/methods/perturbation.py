@@ -108,7 +108,12 @@ class AblationCAM(Method):
     options = ("batch_size",)
 
     def compute(self, job: Job) -> np.ndarray:
-        """Options: ``batch_size`` (default 128) ablated activation maps per head pass."""
+        """Options: ``batch_size`` (default 128) ablated activation maps per head pass.
+
+        Departs from equation 3, w_k = (y_c - y_c^k) / y_c, by dividing by |y_c|: the paper assumes
+        y_c > 0, and a negative score (a low-probability class, a contrast) would flip every
+        weight and map the evidence against the class. For y_c > 0 nothing changes.
+        """
         batch_size = int(job.options.get("batch_size", 128))
         activations, weights = job.activations(), job.weights()
         scores = (job.logits() * weights).sum(axis=1)
