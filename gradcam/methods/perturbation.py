@@ -52,7 +52,7 @@ class ScoreCAM(Method):
     label = "Score-CAM"
     paper = "Wang et al., Score-CAM, CVPR Workshops 2020 (arXiv:1910.01279)"
     summary = "Each channel, upsampled, masks the image; its weight is the class score of the masked image."
-    passes = "1 forward per varying channel (batched)"
+    passes = "1 forward per non-zero channel (batched)"
     options = ("batch_size", "channels")
 
     def compute(self, job: Job) -> np.ndarray:
@@ -104,7 +104,7 @@ class AblationCAM(Method):
     label = "Ablation-CAM"
     paper = "Desai & Ramaswamy, Ablation-CAM, WACV 2020 (doi:10.1109/WACV45572.2020.9093360)"
     summary = "A channel's weight is how much the class score drops when that channel is removed."
-    passes = "1 forward + 1 head pass per varying channel (batched)"
+    passes = "1 forward + 1 head pass per non-zero channel (batched)"
     options = ("batch_size",)
 
     def compute(self, job: Job) -> np.ndarray:
