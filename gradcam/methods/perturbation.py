@@ -1,9 +1,22 @@
 """Gradient-free CAMs that score each channel by changing the input or the activations.
 
 Both run many passes, batched: ``batch_size`` inputs (Score-CAM) or activation maps (Ablation-CAM)
-per call. Channels that are constant over the map are skipped: their normalised mask is empty
-(Score-CAM) or removing them changes nothing (Ablation-CAM), and their activation map adds
-nothing to the sum either way, so skipping them changes no result.
+per call. Channels that are zero everywhere are skipped, and that changes no result: a map is
+sum_k w_k A_k, and A_k = 0 adds nothing whatever its weight w_k. (Channels that are constant but
+not zero are *not* skipped: removing one does change the score (Ablation-CAM), and masking with
+one scores a blank image (Score-CAM: its min-max mask is zero); either way it adds w_k * A_k, a
+constant, to the whole map before the ReLU, which moves the map's zero level. On
+EfficientNet-Lite0's last layer every constant channel of the sample photos is zero, so this
+costs no passes there.)
+
+Scores and offsets. Ablation-CAM works on logits (a contrast's score is logit_a - logit_b), and
+its weights depend on the score's drops only, never on its sign or on a constant added to it (see
+``AblationCAM.compute``). Score-CAM works on softmax probabilities, as the paper does, so it is
+invariant to a constant added to *every* logit (softmax is), but not to one added to the target's
+logit alone: that makes a different classifier, whose probabilities p' = p e^c / (1 + p (e^c - 1))
+are a monotone but non-linear function of the old ones, so the channels keep their order but
+not their ratios and the map changes (little for a class that stays improbable under every mask,
+where p' is close to e^c p).
 """
 from __future__ import annotations
 
@@ -21,15 +34,16 @@ _EPS = 1e-7
 
 
 def _informative_channels(activations: np.ndarray, limit: int | None) -> np.ndarray:
-    """Indices of channels that vary over the map (h, w, K); with ``limit``, the ``limit`` of them
-    with the largest variance (the Faster-Score-CAM selection, Wang et al. 2020)."""
+    """Indices of the channels of one map (h, w, K) that are not zero everywhere (the others add
+    nothing to any map); with ``limit``, the ``limit`` of them with the largest variance (the
+    Faster-Score-CAM selection, Wang et al. 2020), so constant channels come last."""
     spread = activations.reshape(-1, activations.shape[-1])
-    variance = spread.var(axis=0)
-    varying = np.flatnonzero(spread.max(axis=0) > spread.min(axis=0))
-    if limit is not None and len(varying) > limit:
-        varying = varying[np.argsort(variance[varying])[::-1][:limit]]
-        varying.sort()
-    return varying
+    nonzero = np.flatnonzero(np.any(spread != 0, axis=0))
+    if limit is not None and len(nonzero) > limit:
+        variance = spread.var(axis=0)
+        nonzero = nonzero[np.argsort(variance[nonzero])[::-1][:limit]]
+        nonzero.sort()
+    return nonzero
 
 
 @register
@@ -38,7 +52,7 @@ class ScoreCAM(Method):
     label = "Score-CAM"
     paper = "Wang et al., Score-CAM, CVPR Workshops 2020 (arXiv:1910.01279)"
     summary = "Each channel, upsampled, masks the image; its weight is the class score of the masked image."
-    passes = "1 forward per varying channel (batched)"
+    passes = "1 forward per non-zero channel (batched)"
     options = ("batch_size", "channels")
 
     def compute(self, job: Job) -> np.ndarray:
@@ -90,11 +104,16 @@ class AblationCAM(Method):
     label = "Ablation-CAM"
     paper = "Desai & Ramaswamy, Ablation-CAM, WACV 2020 (doi:10.1109/WACV45572.2020.9093360)"
     summary = "A channel's weight is how much the class score drops when that channel is removed."
-    passes = "1 forward + 1 head pass per varying channel (batched)"
+    passes = "1 forward + 1 head pass per non-zero channel (batched)"
     options = ("batch_size",)
 
     def compute(self, job: Job) -> np.ndarray:
-        """Options: ``batch_size`` (default 128) ablated activation maps per head pass."""
+        """Options: ``batch_size`` (default 128) ablated activation maps per head pass.
+
+        Departs from equation 3, w_k = (y_c - y_c^k) / y_c, by dividing by |y_c|: the paper assumes
+        y_c > 0, and a negative score (a low-probability class, a contrast) would flip every
+        weight and map the evidence against the class. For y_c > 0 nothing changes.
+        """
         batch_size = int(job.options.get("batch_size", 128))
         activations, weights = job.activations(), job.weights()
         scores = (job.logits() * weights).sum(axis=1)
@@ -111,8 +130,17 @@ class AblationCAM(Method):
                 job.progress((start + len(chunk)) / max(len(channels), 1),
                              f"Ablation-CAM: removed {start + len(chunk)} of {len(channels)} channels")
             for row in rows:
-                # Equation 3: w_k = (y_c - y_c^k) / y_c.
-                denominator = scores[row] if abs(scores[row]) > _EPS else _EPS
+                # Equation 3 is w_k = (y_c - y_c^k) / y_c, the fraction of the score lost without
+                # channel k, and the paper assumes y_c > 0. For a negative score (the logit of most
+                # low-probability classes; a contrast logit_a - logit_b) dividing by y_c flips every
+                # weight, and after the ReLU the map shows the evidence *against* the class. We
+                # divide by |y_c| instead: equation 3 itself when y_c > 0, and otherwise a channel
+                # whose removal lowers the score still weighs positively. The division is by one
+                # positive number per map, so the normalised map depends on the drops y_c - y_c^k
+                # alone, and a constant added to the score (a bias) changes nothing in it. The
+                # coarse map stays in equation 3's units (fractions of |y_c|), so on a shared scale
+                # a class with a small |y_c| looks stronger than its drops alone would make it.
+                denominator = max(abs(float(scores[row])), _EPS)
                 slopes = (scores[row] - ablated_logits @ weights[row]) / denominator
                 maps[row] = activations[row][..., channels] @ slopes
         return maps
