@@ -8,7 +8,7 @@ so that "explain the top class of a new image" costs one pass, not two.
 """
 from __future__ import annotations
 
-from ._quiet import import_tensorflow_quietly
+from .tensorflow_import import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
 
