@@ -2,8 +2,8 @@
 
 A facade: targets are resolved in :mod:`gradcam.targets`, the work of one batch is done by
 :mod:`gradcam.job` through the compiled functions of :mod:`gradcam.compute`, recent images are
-kept in :mod:`gradcam.cache`, and :meth:`gradcam.Explanation.from_raw` turns a method's raw map
-into the heatmap.
+kept in :mod:`gradcam.cache`, test-time augmentation is :mod:`gradcam.augment`, and
+:meth:`gradcam.Explanation.from_raw` turns a method's raw map into the heatmap.
 """
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ from typing import Any
 import cv2
 import numpy as np
 
+from . import augment
 from .cache import ActivationCache, DigestMemo
 from .compute import CompiledModel, LayerFunctions
 from .errors import ImageError, TargetError, UnknownClassError, UnsupportedModelError
 from .explanation import Explanation, Target
-from .images import as_rgb_uint8, image_digest
+from .images import as_rgb_uint8
 from .job import _Job
 from .methods import COMMON_OPTIONS, get_method
 from .model_graph import TracedModel, input_channels
 from .progress import no_progress
-from .targets import ResolvedTarget, TargetResolver, top_classes
+from .targets import TargetResolver, top_classes
 
 __all__ = ["COMMON_OPTIONS", "Explainer"]
 
@@ -252,8 +253,8 @@ class Explainer:
         job = _Job(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
         if aug_smooth and method.uses_layer:
-            maps, attributions = self._smoothed_maps(method, job, functions), None
-            notes.append("averaged over 6 augmentations (flip x brightness 0.9/1.0/1.1)")
+            maps, attributions = augment.smoothed_maps(self, method, job, functions), None
+            notes.append(augment.NOTE)
         else:
             if aug_smooth:
                 notes.append("aug_smooth ignored: it applies to CAM methods, not to pixel methods")
@@ -270,29 +271,6 @@ class Explainer:
                 attribution=attributions[b] if attributions is not None else None, notes=notes)
             for b in range(len(images))
         ]
-
-    def _smoothed_maps(self, method, job: _Job, functions: LayerFunctions) -> np.ndarray:
-        # Test-time augmentation: each image is flipped and brightened/darkened, explained for the
-        # class chosen on the original, and the maps are flipped back and averaged.
-        weights = job.weights()
-        augmentations = [(flip, gain) for flip in (False, True) for gain in (1.0, 1.1, 0.9)]
-        maps = []
-        for b, image in enumerate(job.model_inputs()):
-            variants = [_augment(image, flip, gain) for flip, gain in augmentations]
-            # The variants are already at the model's size and are not worth caching.
-            variant_job = _Job(self, variants, [image_digest(v) for v in variants],
-                               [ResolvedTarget.from_weights(weights[b])] * len(variants), functions,
-                               job.options, job.progress, cache=None)
-            raw = method.compute(variant_job).maps
-            maps.append(np.mean([m[:, ::-1] if flip else m for m, (flip, _) in zip(raw, augmentations)], axis=0))
-        return np.stack(maps)
-
-
-def _augment(image: np.ndarray, flip: bool, gain: float) -> np.ndarray:
-    view = image[:, ::-1] if flip else image
-    if gain != 1.0:
-        view = np.clip(view.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(view)
 
 
 def _as_float(images: np.ndarray) -> np.ndarray:

@@ -110,7 +110,8 @@ class Explanation:
             target_name=name, target_probability=float(probabilities[index]), method=method, layer=layer,
             seconds=seconds, model_input=model_input, top=tuple(top_classes(probabilities, class_names)),
             contrast_index=other, contrast_name=other_name, empty=peak == 0.0, message=message,
-            attribution=attribution.astype(np.float32, copy=False) if attribution is not None else None,
+            # A copy, not a view: one explanation must not keep its whole batch's array alive.
+            attribution=np.array(attribution, np.float32) if attribution is not None else None,
             notes=tuple(notes),
         )
 
