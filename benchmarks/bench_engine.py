@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from gradcam._quiet import import_tensorflow_quietly  # noqa: E402
+from gradcam.tensorflow_import import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
 
@@ -140,7 +140,7 @@ def main() -> None:
 
     if not args.skip_scorecam:
         k = args.scorecam_repeats + 1
-        channels = explainer._compiled.layer(explainer._traced.find(None)).layer.output.shape[-1]
+        channels = explainer.layer_functions().layer.output.shape[-1]
         row(f"Score-CAM, all {channels} channels, batch 32 masks",
             lambda im: explainer.explain(im, method="scorecam"), distinct_images(base, k, rng), warmup=1)
         if Gradcam is not None:

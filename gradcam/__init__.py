@@ -17,12 +17,15 @@ from .errors import (
     UnsupportedModelError,
 )
 from .explanation import Contrast, Explanation, shared_scale
+from .progress import Progress, no_progress
 from .render import COLORMAPS, colorize, keep_top, overlay
+from .targets import top_classes
 
-# The parts that need TensorFlow load on first use, so that `import gradcam.errors` (the model
+# The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.
 _LAZY = {
     "Explainer": "explainer", "METHODS": "methods", "Method": "methods", "get_method": "methods",
+    "MethodOutput": "methods", "Option": "methods", "image_digest": "images",
     "Evaluation": "metrics", "evaluate": "metrics", "rank_methods": "metrics",
 }
 
@@ -44,18 +47,17 @@ __version__ = "0.1.0"
 def candidate_layers(model, input_size: tuple[int, int] | None = None) -> list[str]:
     """Paths of the layers of ``model`` (a keras.Model or a model-zoo model) with a spatial
     output, including those inside nested models, in order; the last is the default layer."""
-    from .explainer import _channels
-    from .model_graph import TracedModel
+    from .model_graph import TracedModel, input_channels
 
     keras_model = getattr(model, "keras_model", model)
     size = input_size or getattr(model, "input_size", None)
-    shape = (int(size[0]), int(size[1]), _channels(keras_model)) if size else None
+    shape = (int(size[0]), int(size[1]), input_channels(keras_model)) if size else None
     return [t.path for t in TracedModel(keras_model, shape).spatial_layers]
 
 
 __all__ = [
     "COLORMAPS", "METHODS", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError", "ImageError",
-    "LayerError", "Method", "MethodError", "MetricError", "NoSpatialLayerError", "TargetError", "UnknownClassError",
-    "UnsupportedModelError", "candidate_layers", "colorize", "evaluate", "get_method", "keep_top",
-    "overlay", "rank_methods", "shared_scale",
+    "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "NoSpatialLayerError", "Option", "Progress",
+    "TargetError", "UnknownClassError", "UnsupportedModelError", "candidate_layers", "colorize", "evaluate",
+    "get_method", "image_digest", "keep_top", "no_progress", "overlay", "rank_methods", "shared_scale", "top_classes",
 ]

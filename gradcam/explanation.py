@@ -1,9 +1,12 @@
 """What an explanation is: the map, what it explains, and how it was made."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .resize import upsample
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,52 @@ class Explanation:
     attribution: np.ndarray | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def from_raw(cls, raw: np.ndarray, *, image_size: tuple[int, int], model_input: np.ndarray,
+                 probabilities: np.ndarray, weights: np.ndarray, class_names: Sequence[str], method: str,
+                 method_label: str, layer: str | None, seconds: float, attribution: np.ndarray | None = None,
+                 notes: Sequence[str] = ()) -> Explanation:
+        """An explanation from a method's raw map: rectified, upsampled and normalised here.
+
+        Args:
+            raw: float (h, w), the method's map before ReLU.
+            image_size: (H, W) of the image as given: the heatmap's shape.
+            model_input: uint8 (h, w, 3), the resized image the model saw.
+            probabilities: float32 (classes,) the model's probabilities for the image.
+            weights: (classes,) the target's weights over the logits actually used: the first
+                positive weight names the class explained, the first negative one the contrast.
+            class_names: one name per class.
+            method, method_label: the method's registry key and its name for people.
+            layer: the layer's path, or None for pixel methods.
+            seconds: wall time spent per image.
+            attribution: a pixel method's signed gradient image (h, w, C), or None.
+            notes: remarks on how the map was made.
+        """
+        coarse, heatmap, peak = heatmap_from_raw(raw, image_size)
+        positive, negative = np.flatnonzero(weights > 0), np.flatnonzero(weights < 0)
+        index = int(positive[0]) if len(positive) else int(np.argmax(probabilities))
+        other = int(negative[0]) if len(negative) else None
+        name = str(class_names[index])
+        other_name = str(class_names[other]) if other is not None else None
+        message = None
+        if peak == 0.0:
+            what = f"{name!r} rather than {other_name!r}" if other is not None else repr(name)
+            message = (
+                f"No positive evidence for {what} at {layer or 'the input'} with {method_label}: "
+                "every region lowers this score. Try another layer or method, or another class."
+            )
+        from .targets import top_classes  # targets imports this module
+
+        return cls(
+            heatmap=heatmap, coarse=coarse, peak=peak, probabilities=probabilities, target_index=index,
+            target_name=name, target_probability=float(probabilities[index]), method=method, layer=layer,
+            seconds=seconds, model_input=model_input, top=tuple(top_classes(probabilities, class_names)),
+            contrast_index=other, contrast_name=other_name, empty=peak == 0.0, message=message,
+            # A copy, not a view: one explanation must not keep its whole batch's array alive.
+            attribution=np.array(attribution, np.float32) if attribution is not None else None,
+            notes=tuple(notes),
+        )
+
     @property
     def label(self) -> str:
         """The target as people read it: "espresso", or "espresso rather than cup"."""
@@ -89,6 +138,28 @@ class Explanation:
             "seconds": round(self.seconds, 4),
             "notes": list(self.notes),
         }
+
+
+def heatmap_from_raw(raw: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """The one post-processing of every method's map: ReLU, upsampling, normalisation.
+
+    Args:
+        raw: float (h, w), a method's map before ReLU (NaN and infinities count as 0).
+        size: (H, W) of the image as given.
+
+    Returns:
+        ``(coarse, heatmap, peak)``: coarse float32 (h, w), the rectified raw map; heatmap
+        float32 (H, W) in [0, 1], the coarse map upsampled (bilinear, half-pixel centres) and
+        divided by its maximum ``peak``; all zeros with ``peak`` 0.0 when nothing is positive.
+    """
+    coarse = np.nan_to_num(np.asarray(raw, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    np.maximum(coarse, 0.0, out=coarse)
+    heatmap = upsample(coarse, size)
+    peak = float(heatmap.max()) if heatmap.size else 0.0
+    if not peak > 0.0:
+        return coarse, np.zeros(heatmap.shape, np.float32), 0.0
+    heatmap /= peak  # in place: the upsampled map is ours, and a 12-megapixel copy is not free
+    return coarse, heatmap, peak
 
 
 def shared_scale(explanations: list[Explanation]) -> list[np.ndarray]:

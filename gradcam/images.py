@@ -17,6 +17,7 @@ is left alone) and the pixel limit is enforced here, from the header, before any
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import os
 import struct
@@ -31,7 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gradcam import limits
 from gradcam.errors import ImageError
 
-__all__ = ["ACCEPTED_FORMATS", "DecodedImage", "as_rgb_uint8", "decode_image", "load_image"]
+__all__ = ["ACCEPTED_FORMATS", "DecodedImage", "as_rgb_uint8", "decode_image", "image_digest", "load_image"]
 
 #: Pillow format names that are decoded. MPO is the multi-picture JPEG many phones write.
 ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF")
@@ -226,6 +227,25 @@ def as_rgb_uint8(array: Any, *, name: str = "image") -> np.ndarray:
     elif pixels.shape[2] == 4:
         pixels = _composite_on_white(pixels)
     return np.ascontiguousarray(pixels)
+
+
+def image_digest(array: np.ndarray) -> str:
+    """The library's one digest of an image array: 32 hex characters of SHA-256 over the pixels'
+    bytes (C order), the shape and the dtype. Equal digests mean equal arrays, so caches key on it.
+
+    SHA-256 rather than BLAKE2: it runs on the CPU's SHA extensions where present, about twice as
+    fast here, and it is the digest the exports already show for files.
+
+    Args:
+        array: any ``np.ndarray`` (an image, a model input, a batch).
+
+    Returns:
+        ``str``, 32 lowercase hex characters.
+    """
+    data = np.ascontiguousarray(array)
+    digest = hashlib.sha256(memoryview(data).cast("B") if data.size else b"")
+    digest.update(f"{data.shape}{data.dtype.str}".encode())
+    return digest.hexdigest()[:32]
 
 
 # --------------------------------------------------------------------------------------------------

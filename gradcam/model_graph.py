@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._quiet import import_tensorflow_quietly
+from .tensorflow_import import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
 
@@ -24,6 +24,15 @@ import keras
 from .errors import LayerError, NoSpatialLayerError, UnsupportedModelError
 
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def input_channels(keras_model: Any) -> int:
+    """The number of channels of the model's (first) input: 1 for a grayscale model, usually 3;
+    3 when the model does not say (a Sequential built without an ``Input``)."""
+    try:
+        return int(keras_model.inputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return 3
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradcam.progress import Progress
+
 from . import efficientnet_lite, keras_apps
 from .cache import cache_dir, keras_models_dir, sha256_file
 from .errors import (
@@ -40,8 +42,8 @@ __all__ = [
 
 def _quiet_tensorflow() -> None:
     # Keras is imported when the first model is built; import TensorFlow first without its
-    # start-up notices (see gradcam/_quiet.py).
-    from gradcam._quiet import import_tensorflow_quietly
+    # start-up notices (see gradcam/tensorflow_import.py).
+    from gradcam.tensorflow_import import import_tensorflow_quietly
 
     import_tensorflow_quietly()
 
@@ -53,8 +55,6 @@ READY = "ready"
 NEEDS_DOWNLOAD = "needs download"
 #: Weights are installed but not yet converted to Keras; the first load converts them (seconds).
 NEEDS_CONVERSION = "needs conversion"
-
-Progress = Callable[[float, str], None] | None
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def list_models() -> list[ModelInfo]:
     return infos
 
 
-def load_model(name: str = DEFAULT_MODEL, progress: Progress = None) -> ZooModel:
+def load_model(name: str = DEFAULT_MODEL, progress: Progress | None = None) -> ZooModel:
     """Load zoo model ``name`` with its pretrained ImageNet weights.
 
     Args:

@@ -19,15 +19,14 @@ import importlib.util
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from gradcam.progress import Progress
+
 from .cache import cache_dir, sha256_file, temp_path_for
 from .errors import WeightsFileError, WeightsUnavailableError
-
-Progress = Callable[[float, str], None] | None
 
 #: Stride of the first block of each of the 7 EfficientNet stages (later blocks use stride 1).
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
@@ -65,7 +64,7 @@ VARIANTS: dict[str, LiteVariant] = {
 }
 
 
-def _report(progress: Progress, fraction: float, message: str) -> None:
+def _report(progress: Progress | None, fraction: float, message: str) -> None:
     if progress is not None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
 
@@ -268,7 +267,7 @@ def _architecture_from_state_dict(variant: LiteVariant, sd):
     )
 
 
-def convert(variant: LiteVariant, source_path: str, target_path: str, progress: Progress = None):
+def convert(variant: LiteVariant, source_path: str, target_path: str, progress: Progress | None = None):
     """Convert the ``.pth`` at ``source_path`` to Keras weights at ``target_path`` (atomically).
 
     Returns the built ``keras.Model`` holding the converted weights."""
@@ -313,7 +312,7 @@ def convert(variant: LiteVariant, source_path: str, target_path: str, progress: 
     return model
 
 
-def load(name: str, progress: Progress = None):
+def load(name: str, progress: Progress | None = None):
     """Build ``name`` ("efficientnet-lite0/1/2") with its pretrained weights.
 
     Returns ``(keras_model, source_sha256, converted_from_scratch: bool)``. The first call converts the

@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from gradcam.progress import Progress
 
 from .cache import keras_models_dir, md5_file, sha256_file, temp_path_for
 from .errors import WeightsUnavailableError
-
-Progress = Callable[[float, str], None] | None
 
 #: Seconds to wait for the server to answer before declaring the network unavailable.
 DOWNLOAD_TIMEOUT_S = 15.0
@@ -99,7 +98,7 @@ def unavailable_message(app: KerasApp, reason: str) -> str:
     )
 
 
-def _report(progress: Progress, fraction: float, message: str) -> None:
+def _report(progress: Progress | None, fraction: float, message: str) -> None:
     if progress is not None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
 
@@ -111,7 +110,7 @@ def _hash_matches(path: str, expected: str | None) -> bool:
     return actual == expected
 
 
-def download(app: KerasApp, progress: Progress = None) -> str:
+def download(app: KerasApp, progress: Progress | None = None) -> str:
     """Download the weights of ``app`` into the Keras cache (atomically) and return the path.
 
     Raises :class:`WeightsUnavailableError` when the server cannot be reached or the download is
@@ -159,7 +158,7 @@ def build(app: KerasApp, weights: str | None):
     return model
 
 
-def load(name: str, progress: Progress = None):
+def load(name: str, progress: Progress | None = None):
     """Return ``(keras_model, weights_sha256)`` for the application ``name``, downloading if needed."""
     app = APPS[name]
     path = weights_path(app)

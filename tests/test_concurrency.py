@@ -74,4 +74,4 @@ def test_eight_threads_over_one_explainer_match_single_sessions(lite0):
     coffee, nearly = sequential[1], sequential[2]
     assert not np.array_equal(coffee.probabilities, nearly.probabilities)
     assert not np.array_equal(coffee.heatmap, nearly.heatmap)
-    assert len(explainer._cache) <= __import__("gradcam").limits.ACTIVATION_CACHE_ENTRIES
+    assert len(explainer.cache) <= __import__("gradcam").limits.ACTIVATION_CACHE_ENTRIES

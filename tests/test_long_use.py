@@ -61,15 +61,15 @@ def test_two_hundred_explanations_keep_memory_and_caches_bounded(lite0):
     largest_cache = 0
     for _ in range(RUNS):
         explain_once(explainer, rng, layers)
-        largest_cache = max(largest_cache, len(explainer._cache))
-        assert len(explainer._cache) <= limits.ACTIVATION_CACHE_ENTRIES
-        assert explainer._cache_bytes <= budget
+        largest_cache = max(largest_cache, len(explainer.cache))
+        assert len(explainer.cache) <= limits.ACTIVATION_CACHE_ENTRIES
+        assert explainer.cache.nbytes <= budget
     gc.collect()
     after = rss_mb()
     growth = after - before
     figures = (f"RSS after {WARM_UP} warm-up explanations {before:.0f} MB, after {RUNS} more {after:.0f} MB, "
                f"growth {growth:+.0f} MB (allowed {ALLOWED_MB}); explainer cache at most {largest_cache} "
-               f"entries (bound {limits.ACTIVATION_CACHE_ENTRIES}), now {explainer._cache_bytes / 2**20:.1f} MiB "
+               f"entries (bound {limits.ACTIVATION_CACHE_ENTRIES}), now {explainer.cache.nbytes / 2**20:.1f} MiB "
                f"(bound {limits.ACTIVATION_CACHE_MB} MiB)")
     print("\n" + figures)
     HARDENING_FIGURES.append(("long use (200 explanations, Lite0)", figures))

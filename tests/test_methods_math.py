@@ -206,5 +206,5 @@ def test_eigen_cam_finds_the_dominant_pattern():
         def activations(self):
             return activations[None]
 
-    cam = gradcam.METHODS["eigencam"].compute(Job())[0]
+    cam = gradcam.METHODS["eigencam"].compute(Job()).maps[0]
     assert np.corrcoef(cam.ravel(), u.ravel())[0, 1] > 0.99

@@ -211,7 +211,7 @@ def test_new_class_on_the_same_image_does_not_rerun_the_network(small_cnn, rng):
     explainer = gradcam.Explainer(small_cnn)
     image = random_image(rng, 60, 40)
     first = explainer.explain(image, target=0)
-    functions = explainer._compiled.layer(explainer._traced.find(None))
+    functions = explainer.layer_functions(None)
     calls = []
     original, original_linear = functions.forward, functions.forward_linear
     functions.forward = lambda x: calls.append(len(x)) or original(x)
@@ -238,7 +238,7 @@ def test_cache_is_bounded(small_cnn, rng, monkeypatch):
     explainer = gradcam.Explainer(small_cnn)
     for _ in range(10):
         explainer.explain(random_image(rng, 32, 32))
-    assert len(explainer._cache) == 3
+    assert len(explainer.cache) == 3
 
 
 def test_images_differing_in_a_few_pixels_get_their_own_results(small_cnn, rng):
@@ -299,7 +299,7 @@ def test_aug_smooth_averages_a_map_of_the_same_shape(small_cnn, rng):
 def test_linear_head_shortcut_equals_tensorflow_gradients(small_cnn, rng):
     """The closed-form gradient of a GAP + dense head must match TensorFlow's own."""
     explainer = gradcam.Explainer(small_cnn)
-    functions = explainer._compiled.layer(explainer._traced.find("conv2"))
+    functions = explainer.layer_functions("conv2")
     assert functions.linear_head() is not None
     image = random_image(rng, 36, 44)
     fast = [explainer.explain(image, t, method=m) for t in (0, 3) for m in ("gradcam++", "hirescam", "layercam")]

@@ -61,7 +61,7 @@ def run(args) -> int:
         requested = [explainer.class_index(t) if not isinstance(t, Contrast) else
                      Contrast(explainer.class_index(t.target), explainer.class_index(t.other)) for t in requested]
         if args.layer is not None:
-            explainer._traced.find(args.layer)
+            explainer.layer_path(args.layer)
     except (GradCamError, ValueError) as error:
         return fail(str(error))
 

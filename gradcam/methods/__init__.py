@@ -6,7 +6,7 @@ table. Adding a method is one class in this package and one ``@register`` line.
 from __future__ import annotations
 
 from ..errors import MethodError
-from .base import Job, Method
+from .base import COMMON_OPTIONS, Job, Method, MethodOutput, Option
 
 METHODS: dict[str, Method] = {}
 
@@ -32,4 +32,4 @@ def get_method(name: str) -> Method:
 from . import gradient_cams, cam, perturbation, eigen_cam, pixel  # noqa: E402,F401
 # isort: on
 
-__all__ = ["METHODS", "Job", "Method", "get_method", "register"]
+__all__ = ["COMMON_OPTIONS", "METHODS", "Job", "Method", "MethodOutput", "Option", "get_method", "register"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from .base import Job, Method
+from .base import Job, Method, MethodOutput
 
 
 @register
@@ -15,9 +15,9 @@ class CAM(Method):
     summary = "The dense layer's class weights applied to each location (needs a GAP + dense head)."
     passes = "1 forward"
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         # Equation 2 of the paper: M_c(x, y) = sum_k w_k^c f_k(x, y). The weights come from the
         # dense layer after global average pooling, so mean(M_c) + b_c is exactly the logit.
         kernel, _ = job.gap_dense_head()
         class_weights = job.weights() @ kernel.T          # (B, K): contrast rows subtract classes
-        return np.einsum("bhwk,bk->bhw", job.activations(), class_weights)
+        return MethodOutput(np.einsum("bhwk,bk->bhw", job.activations(), class_weights))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from .base import Job, Method
+from .base import Job, Method, MethodOutput
 
 
 @register
@@ -16,7 +16,7 @@ class EigenCAM(Method):
     class_specific = False
     passes = "1 forward"
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         activations = job.activations()
         maps = np.zeros(activations.shape[:3], np.float32)
         for b, a in enumerate(activations):
@@ -30,4 +30,4 @@ class EigenCAM(Method):
             if np.dot(projection, matrix.sum(axis=1) - matrix.sum(axis=1).mean()) < 0:
                 projection = -projection
             maps[b] = projection.reshape(a.shape[:2])
-        return maps
+        return MethodOutput(maps)

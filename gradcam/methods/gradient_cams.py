@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from .base import Job, Method
+from .base import Job, Method, MethodOutput
 
 _EPS = 1e-7
 
@@ -17,9 +17,9 @@ _EPS = 1e-7
 class GradientCAM(Method):
     """Base of the gradient-weighted methods: override ``combine``."""
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         gradients = job.gradients()  # first: where the head cannot stand alone, one pass gives both
-        return self.combine(job.activations(), gradients)
+        return MethodOutput(self.combine(job.activations(), gradients))
 
     @staticmethod
     def combine(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

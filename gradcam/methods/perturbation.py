@@ -20,15 +20,11 @@ where p' is close to e^c p).
 """
 from __future__ import annotations
 
-from .._quiet import import_tensorflow_quietly
-
-import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
-
 import numpy as np
-import tensorflow as tf
 
+from ..resize import upsample
 from . import register
-from .base import Job, Method
+from .base import Job, Method, MethodOutput, Option
 
 _EPS = 1e-7
 
@@ -53,13 +49,18 @@ class ScoreCAM(Method):
     paper = "Wang et al., Score-CAM, CVPR Workshops 2020 (arXiv:1910.01279)"
     summary = "Each channel, upsampled, masks the image; its weight is the class score of the masked image."
     passes = "1 forward per non-zero channel (batched)"
-    options = ("batch_size", "channels")
+    slow = True
+    options = (
+        Option("batch_size", 32, "masked images per network pass", int),
+        Option("channels", None, "score only this many channels of largest variance (Faster-Score-CAM); "
+               "default all", int),
+    )
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         """Options: ``batch_size`` (default 32) masked images per pass; ``channels`` (default all)
         to score only that many channels of largest variance (Faster-Score-CAM)."""
-        batch_size = int(job.options.get("batch_size", 32))
-        limit = job.options.get("channels")
+        batch_size = job.option("batch_size")
+        limit = job.option("channels")
         activations, weights, x = job.activations(), job.weights(), job.x
         size = x.shape[1:3]
         maps = np.zeros(activations.shape[:3], np.float32)
@@ -73,13 +74,11 @@ class ScoreCAM(Method):
                 chunk = channels[start:start + batch_size]
                 # Equation 3: H_k = s(Up(A_k)), min-max normalised to [0, 1]; bilinear upsampling
                 # with half-pixel centres, as everywhere in this library.
-                upsampled = tf.image.resize(
-                    np.moveaxis(activations[b][..., chunk], -1, 0)[..., None], size, method="bilinear"
-                ).numpy()
+                upsampled = upsample(np.moveaxis(activations[b][..., chunk], -1, 0), size)[..., None]
                 low = upsampled.min(axis=(1, 2, 3), keepdims=True)
                 high = upsampled.max(axis=(1, 2, 3), keepdims=True)
                 masks = (upsampled - low) / (high - low + _EPS)
-                probabilities[start:start + len(chunk)] = job.probabilities(x[b][None] * masks)
+                probabilities[start:start + len(chunk)] = job.probabilities_of_inputs(x[b][None] * masks)
                 job.progress((start + len(chunk)) / max(len(channels), 1),
                              f"Score-CAM: scored {start + len(chunk)} of {len(channels)} channels")
             for row in rows:
@@ -87,7 +86,7 @@ class ScoreCAM(Method):
                 # authors' code (for a contrast, p_a - p_b); the paper's baseline f(X_b) is the
                 # same for every channel and is omitted, as the authors' code does.
                 maps[row] = activations[row][..., channels] @ (probabilities @ weights[row])
-        return maps
+        return MethodOutput(maps)
 
 
 def _rows_by_image(job: Job) -> list[list[int]]:
@@ -105,16 +104,17 @@ class AblationCAM(Method):
     paper = "Desai & Ramaswamy, Ablation-CAM, WACV 2020 (doi:10.1109/WACV45572.2020.9093360)"
     summary = "A channel's weight is how much the class score drops when that channel is removed."
     passes = "1 forward + 1 head pass per non-zero channel (batched)"
-    options = ("batch_size",)
+    slow = True
+    options = (Option("batch_size", 128, "ablated activation maps per head pass", int),)
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         """Options: ``batch_size`` (default 128) ablated activation maps per head pass.
 
         Departs from equation 3, w_k = (y_c - y_c^k) / y_c, by dividing by |y_c|: the paper assumes
         y_c > 0, and a negative score (a low-probability class, a contrast) would flip every
         weight and map the evidence against the class. For y_c > 0 nothing changes.
         """
-        batch_size = int(job.options.get("batch_size", 128))
+        batch_size = job.option("batch_size")
         activations, weights = job.activations(), job.weights()
         scores = (job.logits() * weights).sum(axis=1)
         maps = np.zeros(activations.shape[:3], np.float32)
@@ -143,4 +143,4 @@ class AblationCAM(Method):
                 denominator = max(abs(float(scores[row])), _EPS)
                 slopes = (scores[row] - ablated_logits @ weights[row]) / denominator
                 maps[row] = activations[row][..., channels] @ slopes
-        return maps
+        return MethodOutput(maps)

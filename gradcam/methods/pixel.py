@@ -1,19 +1,15 @@
 """Pixel-level methods: gradients of the target's logit with respect to the input image.
 
-Their maps have the model's input resolution. Each also leaves the signed gradient image
-(B, H, W, C) in ``job.attributions``, which the explainer keeps as ``Explanation.attribution``.
+Their maps have the model's input resolution. Each also returns the signed gradient image
+(B, H, W, C) as ``MethodOutput.attributions``, which the explainer keeps as ``Explanation.attribution``.
 """
 from __future__ import annotations
 
-from .._quiet import import_tensorflow_quietly
-
-import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
-
 import numpy as np
-import tensorflow as tf
 
+from ..resize import upsample
 from . import register
-from .base import Job, Method
+from .base import Job, Method, MethodOutput, Option
 from .gradient_cams import GradCAM
 
 
@@ -31,10 +27,9 @@ class Saliency(Method):
     uses_layer = False
     passes = "1 forward + full backward"
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         gradients = job.input_gradients(job.x, None)
-        job.attributions = gradients
-        return _magnitude(gradients)
+        return MethodOutput(_magnitude(gradients), attributions=gradients)
 
 
 @register
@@ -45,16 +40,23 @@ class SmoothGrad(Method):
     summary = "Saliency averaged over noisy copies of the image: less speckle."
     uses_layer = False
     passes = "1 forward + full backward per sample (batched)"
-    options = ("samples", "noise", "batch_size", "seed")
+    slow = True
+    options = (
+        Option("samples", 25, "noisy copies averaged", int),
+        Option("noise", 0.15, "noise standard deviation as a fraction of the input's range "
+               "(the paper recommends 0.10-0.20)", float),
+        Option("batch_size", 16, "noisy copies per network pass", int),
+        Option("seed", 0, "random seed of the noise (None: a new draw each time)"),
+    )
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         """Options: ``samples`` (default 25), ``noise`` (default 0.15: the noise's standard
         deviation as a fraction of the input's range, the paper's recommended 10-20%),
         ``batch_size`` (default 16), ``seed`` (default 0, so maps are reproducible)."""
-        samples = int(job.options.get("samples", 25))
-        noise = float(job.options.get("noise", 0.15))
-        batch_size = int(job.options.get("batch_size", 16))
-        rng = np.random.default_rng(job.options.get("seed", 0))
+        samples = job.option("samples")
+        noise = job.option("noise")
+        batch_size = job.option("batch_size")
+        rng = np.random.default_rng(job.option("seed"))
         weights = job.weights()
         averaged = np.zeros_like(job.x)
         for b, x in enumerate(job.x):
@@ -67,8 +69,7 @@ class SmoothGrad(Method):
                 job.progress((b + (start + n) / samples) / len(job.x), f"SmoothGrad: {start + n} of {samples} samples")
             # Equation 2: the mean of the gradients, then the saliency map of that mean.
             averaged[b] = total / samples
-        job.attributions = averaged
-        return _magnitude(averaged)
+        return MethodOutput(_magnitude(averaged), attributions=averaged)
 
 
 @register
@@ -81,10 +82,9 @@ class GuidedBackprop(Method):
     uses_layer = False
     passes = "1 forward + full backward"
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         gradients = job.input_gradients(job.x, None, guided=True)
-        job.attributions = gradients
-        return _magnitude(gradients)
+        return MethodOutput(_magnitude(gradients), attributions=gradients)
 
 
 @register
@@ -95,13 +95,12 @@ class GuidedGradCAM(Method):
     summary = "Guided backpropagation masked by Grad-CAM: fine-grained and class-discriminative."
     passes = "2 forward + backward"
 
-    def compute(self, job: Job) -> np.ndarray:
+    def compute(self, job: Job) -> MethodOutput:
         gradients = job.gradients()
         cam = np.maximum(GradCAM.combine(job.activations(), gradients), 0.0)
         size = job.x.shape[1:3]
         # Section 3.1: Grad-CAM is upsampled to the input resolution (bilinear) and multiplied
         # point-wise with guided backpropagation.
-        upsampled = tf.image.resize(cam[..., None], size, method="bilinear").numpy()
-        guided = job.input_gradients(job.x, job.weights(), guided=True)
-        job.attributions = guided * upsampled
-        return _magnitude(job.attributions)
+        upsampled = upsample(cam, size)[..., None]
+        attributions = job.input_gradients(job.x, job.weights(), guided=True) * upsampled
+        return MethodOutput(_magnitude(attributions), attributions=attributions)

@@ -7,22 +7,17 @@ perturbed pixel is one pixel the model sees.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from ..errors import MetricError
-
-Progress = Callable[[float, str], None]
+from ..progress import Progress, no_progress
 
 #: RISE (Petsiuk et al. 2018) blurs with a Gaussian of sigma 5 px (kernel 11) at 224 x 224; the
 #: sigma is scaled with the image so that the blur removes the same share of detail at any size.
 BLUR_SIGMA_AT_224 = 5.0
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    return None
 
 
 def map_at_model_size(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -111,7 +106,7 @@ class Scorer:
         self.batch_size = int(batch_size)
         self.images = 0
 
-    def __call__(self, images: Iterable[np.ndarray], count: int, progress: Progress = _no_progress,
+    def __call__(self, images: Iterable[np.ndarray], count: int, progress: Progress = no_progress,
                  message: str = "") -> np.ndarray:
         """Target probabilities (count,) for ``count`` images drawn lazily from ``images``, so no
         more than one batch of perturbed images is held in memory."""

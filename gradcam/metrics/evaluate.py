@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +12,10 @@ import numpy as np
 
 from ..errors import MetricError
 from ..explanation import Explanation
+from ..images import image_digest
+from ..progress import Progress, no_progress
 from . import perturbation, pointing, sanity
-from ._common import Scorer, _no_progress, check_steps, map_at_model_size
+from ._common import Scorer, check_steps, map_at_model_size
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
              road_fractions: Sequence[float] = perturbation.ROAD_FRACTIONS, road_noise: float = 0.01,
              box=None, point=None, tolerance: float = pointing.DEFAULT_TOLERANCE,
              baseline: bool | Evaluation = True, layers_to_randomize="top", seed: int = 0,
-             progress: Callable[[float, str], None] | None = None) -> Evaluation:
+             progress: Progress | None = None) -> Evaluation:
     """How faithful is this map to the model? Every metric for one explanation.
 
     Args:
@@ -192,7 +194,7 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     with the model's own output activation, for images at the model's input resolution.
     """
     started = time.perf_counter()
-    progress = progress or _no_progress
+    progress = progress or no_progress
     steps = check_steps(steps)
     keys = _resolve_metrics(metrics, box, point)
     heatmap, model_input, explanation = _inputs(explainer, image, explanation, target)
@@ -239,18 +241,12 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     base = reused
     if baseline and reused is None:
         b_scores, b_curves, b_details = results[1]
-        b_details.update(options=options, metrics=perturb_keys, model_input_digest=_digest(model_input))
+        b_details.update(options=options, metrics=perturb_keys, model_input_digest=image_digest(model_input))
         base = Evaluation(b_scores, b_curves, "random", None, target_index, name, probability, details=b_details,
                           forward_images=counts[1])
     progress(1.0, "done")
     return Evaluation(scores, curves, method, layer, target_index, name, probability, base, details,
                       scorer.images, seconds)
-
-
-def _digest(model_input: np.ndarray) -> str:
-    import hashlib
-
-    return hashlib.blake2b(np.ascontiguousarray(model_input).tobytes(), digest_size=16).hexdigest()
 
 
 def _reusable(baseline, target_index, model_input, options, keys) -> Evaluation | None:
@@ -260,7 +256,7 @@ def _reusable(baseline, target_index, model_input, options, keys) -> Evaluation 
         return None
     details = baseline.details
     if (baseline.target_index != target_index or details.get("options") != options
-            or details.get("model_input_digest") != _digest(model_input) or details.get("metrics") != keys):
+            or details.get("model_input_digest") != image_digest(model_input) or details.get("metrics") != keys):
         raise MetricError("The baseline passed was computed for another image, class, metric list or options; "
                           "pass baseline=True to compute a new one.")
     return baseline

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MetricError
-from ._common import Progress, Scorer, _no_progress, check_steps, fill_image, pixel_order, trapezoid
+from ..progress import Progress, no_progress
+from ._common import Scorer, check_steps, fill_image, pixel_order, trapezoid
 from .imputation import noisy_linear_imputation
 
 #: ROAD's removal levels (Rong et al. 2022, Fig. 4: 10% to 90%).
@@ -31,7 +32,7 @@ def _path_images(start: np.ndarray, finish: np.ndarray, order: np.ndarray, count
 
 def deletion_insertion(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, steps: int = 50,
                        deletion_fill="mean", insertion_fill="blur", seed: int = 0, which=("deletion", "insertion"),
-                       progress: Progress = _no_progress):
+                       progress: Progress = no_progress):
     """Deletion and insertion curves and their areas (Petsiuk et al., RISE, BMVC 2018, Sec. 4.1).
 
     Deletion removes the pixels in the map's order, most salient first, ``1/steps`` of the image
@@ -91,7 +92,7 @@ def average_drop(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, probab
 
 
 def road(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, probability: float,
-         fractions=ROAD_FRACTIONS, noise: float = 0.01, seed: int = 0, progress: Progress = _no_progress):
+         fractions=ROAD_FRACTIONS, noise: float = 0.01, seed: int = 0, progress: Progress = no_progress):
     """ROAD: RemOve And Debias (Rong et al., ICML 2022).
 
     For each removal fraction, the most relevant (MoRF) or least relevant (LeRF) pixels of the

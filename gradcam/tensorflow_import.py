@@ -14,6 +14,8 @@ import sys
 
 
 def import_tensorflow_quietly() -> None:
+    """Import TensorFlow (once) with its C++ start-up notices sent to /dev/null; a no-op when it is
+    already imported or GRADCAM_TF_NOTICES=1."""
     if "tensorflow" in sys.modules or os.environ.get("GRADCAM_TF_NOTICES") == "1":
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

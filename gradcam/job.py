@@ -1,0 +1,235 @@
+"""One batch of work for a method: the :class:`Job` protocol methods see, and its implementation.
+
+A method asks the job for what it needs (activations, logits, gradients, ...); the job computes
+each quantity at most once per batch, through the explainer's compiled functions, and reuses what
+the explainer's cache already holds for an image seen before.
+
+Shapes: B images, model input (B, H, W, C), layer activations (B, h, w, K), classes N.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from .cache import ActivationCache, fill_rows
+from .errors import MethodError
+from .progress import Progress
+from .targets import ResolvedTarget
+
+if TYPE_CHECKING:
+    from .compute import LayerFunctions
+    from .explainer import Explainer
+
+
+class Job(Protocol):
+    """The quantities a method may ask for, computed lazily and at most once per batch."""
+
+    x: np.ndarray                    #: model inputs, preprocessed, float32 (B, H, W, C)
+    keys: list[str]                  #: per row, a digest of the image: equal keys, equal images
+    options: Mapping[str, Any]       #: the method's options, defaults applied (see Method.options)
+    progress: Progress
+
+    def option(self, name: str) -> Any: ...           # one of ``options``
+    def activations(self) -> np.ndarray: ...          # (B, h, w, K) at the chosen layer
+    def logits(self) -> np.ndarray: ...                # (B, N)
+    def weights(self) -> np.ndarray: ...               # (B, N) the target weight vector per image
+    def gradients(self) -> np.ndarray: ...             # d(weights . logits)/d(activations), (B, h, w, K)
+    def head_logits(self, activations: np.ndarray) -> np.ndarray: ...          # (M, N) from (M, h, w, K)
+    def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray: ...        # (M, N) for inputs (M, H, W, C)
+    def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray: ...
+    def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...             # kernel (K, N), bias (N,)
+
+
+class _Job:
+    """The explainer's :class:`Job`: one batch of images (as given, uint8 RGB) and their targets.
+
+    Args:
+        explainer: the explainer whose compiled functions, preprocessing and cache are used.
+        images: one uint8 RGB array per row.
+        keys: one digest per row (:func:`gradcam.images.image_digest`): equal keys, equal images.
+        targets: one resolved target per row.
+        functions: the compiled functions of the chosen layer; None for pixel methods.
+        options: the method's options, defaults applied.
+        progress: the progress callback.
+        cache: the cache to read and fill; None to neither read nor fill it (augmented copies).
+    """
+
+    def __init__(self, explainer: Explainer, images: Sequence[np.ndarray], keys: Sequence[str],
+                 targets: Sequence[ResolvedTarget], functions: LayerFunctions | None,
+                 options: Mapping[str, Any], progress: Progress, cache: ActivationCache | None):
+        self._explainer = explainer
+        self._functions = functions
+        self._images = list(images)
+        self._cache = cache
+        self.keys = list(keys)
+        self.options = dict(options)
+        self.progress = progress
+        self._use_top = np.array([t.is_top for t in targets], bool)
+        classes = len(explainer.class_names)
+        self._requested = np.stack([np.zeros(classes, np.float32) if t.is_top else t.weights for t in targets])
+        self._weights = None if self._use_top.any() else self._requested
+        self._inputs: list[np.ndarray] | None = None
+        self._x = None
+        self._activations = None
+        self._logits = None
+        self._gradients = None
+
+    def option(self, name: str) -> Any:
+        """The value of the method's option ``name`` (the caller's, else its declared default)."""
+        return self.options[name]
+
+    # The cache ------------------------------------------------------------------------------
+    def _get(self, key: str, what: str) -> dict:
+        entry = self._cache.get((key, what)) if self._cache is not None else None
+        return entry or {}
+
+    def _put(self, key: str, what: str, entry: dict) -> None:
+        if self._cache is not None:
+            self._cache.put((key, what), entry)
+
+    def _remember(self, row: int, activations: np.ndarray, logits: np.ndarray) -> None:
+        """Keep one row's layer activations, resized input and logits for later calls."""
+        self._put(self.keys[row], self._functions.layer.path, {"activations": activations})
+        self._put(self.keys[row], "input", {"model_input": self.model_inputs()[row], "logits": logits})
+
+    # Inputs -----------------------------------------------------------------------------------
+    def model_inputs(self) -> list[np.ndarray]:
+        """The images resized to the model's input size, uint8 (h, w, 3) each."""
+        if self._inputs is None:
+            def resize(rows):
+                return [self._explainer.model_input(self._images[row]) for row in rows]
+
+            def store(key, row, model_input):
+                self._put(key, "input", {"model_input": model_input})
+
+            self._inputs = fill_rows(self.keys, lambda key: self._get(key, "input").get("model_input"),
+                                     resize, store)
+        return self._inputs
+
+    @property
+    def x(self) -> np.ndarray:
+        """The model inputs, preprocessed: float32 (B, H, W, C)."""
+        if self._x is None:
+            self._x = self._explainer.prepare_batch(self.model_inputs())
+        return self._x
+
+    # Layer quantities -------------------------------------------------------------------------
+    def activations(self) -> np.ndarray:
+        """The chosen layer's activations (B, h, w, K); also fills the logits."""
+        if self._activations is None:
+            path = self._functions.layer.path
+
+            def cached(key):
+                activations, logits = self._get(key, path).get("activations"), self._get(key, "input").get("logits")
+                return None if activations is None or logits is None else (activations, logits)
+
+            def forward(rows):
+                inputs = self.model_inputs()
+                activations, logits = self._functions.forward(self._explainer.prepare_batch([inputs[r] for r in rows]))
+                return [(activations[i:i + 1], logits[i:i + 1]) for i in range(len(rows))]
+
+            pairs = fill_rows(self.keys, cached, forward, lambda key, row, pair: self._remember(row, *pair))
+            self._activations = np.concatenate([activations for activations, _ in pairs])
+            self._logits = np.concatenate([logits for _, logits in pairs])
+        return self._activations
+
+    def _all_new(self) -> bool:
+        path = self._functions.layer.path
+        return len(set(self.keys)) == len(self.keys) and not any(self._get(key, path) for key in self.keys)
+
+    def gradients(self) -> np.ndarray:
+        """d(weights . logits) / d(activations), (B, h, w, K), by the cheapest route available."""
+        if self._gradients is None:
+            functions = self._functions
+            if functions.has_linear_head and self._activations is None and self._all_new():
+                # New images on a global-average-pooling + dense head: one compiled call gives the
+                # activations, the logits and the closed-form gradient.
+                activations, logits, self._gradients, self._weights = functions.forward_linear(
+                    self.x, self._requested, self._use_top)
+                for row in range(len(self.keys)):
+                    self._remember(row, activations[row:row + 1], logits[row:row + 1])
+                self._activations, self._logits = activations, logits
+            elif functions.head_available:
+                _, self._gradients = functions.head_gradients(self.activations(), self.weights())
+            else:
+                activations, logits, gradients, weights = functions.forward_gradients(
+                    self.x, self._requested, self._use_top)
+                self._activations, self._logits, self._gradients = activations, logits, gradients
+                self._weights = weights
+        return self._gradients
+
+    def head_logits(self, activations: np.ndarray) -> np.ndarray:
+        """Logits (M, N) from given activations (M, h, w, K), through the layers after the layer."""
+        if not self._functions.head_available:
+            raise MethodError(
+                f"This method needs the logits to depend on the input only through layer "
+                f"{self._functions.layer.path!r}, but another path (a skip connection) goes around "
+                f"it. Choose a later layer, e.g. {self._explainer.default_layer!r}, or a gradient method."
+            )
+        return self._functions.head_logits(activations)
+
+    def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]:
+        """(kernel (K, N), bias (N,)) of a global-average-pooling + dense head after the layer."""
+        head = self._functions.linear_head()
+        if head is not None:
+            return head
+        raise MethodError(
+            f"CAM needs layer {self._functions.layer.path!r} to be followed by global average pooling "
+            f"and one dense layer; after it comes {self._functions.head_description()}. Use Grad-CAM, "
+            f"which equals CAM on such heads, or choose layer {self._explainer.default_layer!r}."
+        )
+
+    # Model quantities -------------------------------------------------------------------------
+    def logits(self) -> np.ndarray:
+        """The model's logits (B, N) for the batch's images."""
+        if self._logits is None:
+            if self._functions is not None:
+                self.activations()
+            else:
+                compiled = self._explainer.compiled
+
+                def forward(rows):
+                    inputs = self.model_inputs()
+                    logits = compiled.logits(self._explainer.prepare_batch([inputs[r] for r in rows]))
+                    return [logits[i:i + 1] for i in range(len(rows))]
+
+                def store(key, row, logits):
+                    self._put(key, "input", {"model_input": self.model_inputs()[row], "logits": logits})
+
+                self._logits = np.concatenate(
+                    fill_rows(self.keys, lambda key: self._get(key, "input").get("logits"), forward, store))
+        return self._logits
+
+    def weights(self) -> np.ndarray:
+        """The target weight row per image (B, N); a top prediction is the one-hot of the argmax
+        of its logits (the lowest index among equal logits)."""
+        if self._weights is None:
+            top = np.argmax(self.logits(), axis=1)
+            weights = self._requested.copy()
+            for b in np.flatnonzero(self._use_top):
+                weights[b] = 0.0
+                weights[b, top[b]] = 1.0
+            self._weights = weights
+        return self._weights
+
+    def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (M, N) of arbitrary model inputs x (M, H, W, C), already
+        preprocessed (masked or noisy copies of ``self.x``)."""
+        logits = self._explainer.compiled.logits(np.ascontiguousarray(x, np.float32))
+        return self._explainer.probabilities_from_logits(logits)
+
+    def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray:
+        """d(weights . logits) / d(x), shape of x. ``weights`` None: the job's own images and
+        targets (x is ``self.x``), the top prediction resolved inside the pass."""
+        x = np.ascontiguousarray(x, np.float32)
+        compiled = self._explainer.compiled
+        if weights is None:
+            logits, gradients = compiled.input_gradients(x, self._requested, self._use_top, guided)
+            if self._logits is None:
+                self._logits = logits
+            return gradients
+        no_top = np.zeros(len(x), bool)
+        _, gradients = compiled.input_gradients(x, np.asarray(weights, np.float32), no_top, guided)
+        return gradients
