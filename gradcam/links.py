@@ -151,8 +151,10 @@ def decode_target(text: str | None, class_names: Sequence[str] | None = None) ->
     value = whole.strip()
     if not value or value.lower() == TOP:
         return None
-    if class_names is not None and any(n == value for n in class_names):
-        return _class_index(value, class_names)  # a whole name wins over any reading of its parts
+    if class_names is not None and not value.isdigit() and any(n == value for n in class_names):
+        # A whole name wins over reading its parts ("a-vs-b" as a contrast); digits are always an
+        # index, so a class named "7" travels as its own index.
+        return _class_index(value, class_names)
     kind, colon, rest = value.partition(":")
     if colon and kind.strip().lower() in RESERVED_KINDS:
         raise LinkError(f"Link target {whole!r} is a {kind.strip().lower()} target, which this version cannot "
