@@ -32,12 +32,14 @@ _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
 padding:0 1rem;color:#1f2328;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
-.lead{color:#57606a;margin-top:0}.row{display:flex;flex-wrap:wrap;gap:1rem}
-figure{flex:1 1 300px;margin:0}figure img{width:100%;height:auto;border:1px solid #d0d7de;border-radius:4px}
+.lead{color:#57606a;margin-top:0}
+.row{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1rem}
+figure{margin:0}figure img{width:100%;height:auto;border:1px solid #d0d7de;border-radius:4px}
 figcaption{font-size:.85rem;color:#57606a}table{border-collapse:collapse;width:100%;font-size:.9rem}
 td,th{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}tr.explained td{background:#fff1e5;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85rem;word-break:break-all}
+td.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85rem;white-space:nowrap}
+td+td{overflow-wrap:anywhere}
 .bar{display:inline-block;height:.7rem;background:#e4572e;vertical-align:middle;margin-right:.4rem}
 footer{margin-top:2rem;font-size:.8rem;color:#57606a}
 """
