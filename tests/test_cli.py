@@ -136,3 +136,15 @@ def test_html_reports_and_top_percent(tmp_path):
     assert record["provenance"]["display"] == {"colormap": "turbo", "alpha": 0.5, "top_fraction": 0.3}
     bad = run_cli("explain", "sample_images/coffee.jpg", "--top-percent", "0", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "--top-percent must be from 1 to 100" in bad.stderr
+
+
+def test_evaluate_records_the_image_digest_weights_and_versions(tmp_path):
+    import hashlib
+
+    result = run_cli("evaluate", "sample_images/coffee.jpg", "--metric", "deletion", "--steps", "4",
+                     "--no-baseline", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    digest = hashlib.sha256((ROOT / "sample_images/coffee.jpg").read_bytes()).hexdigest()
+    assert record["results"][0]["image_sha256"] == digest
+    assert len(record["model_weights_sha256"]) == 64 and record["versions"]["numpy"] == np.__version__
