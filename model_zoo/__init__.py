@@ -264,12 +264,23 @@ class LoadOutcome:
         return self.status == "ready" and self.model is not None
 
 
-def try_load(name: str, progress: Progress = None) -> LoadOutcome:
+def try_load(name: str, progress: Progress = None, *, download: bool = True) -> LoadOutcome:
     """:func:`load_model` that returns a :class:`LoadOutcome` instead of raising.
 
     Weights that are missing and cannot be fetched give ``needs_download``; any other refusal of
     the zoo (unknown model, damaged weights file) gives ``refused``. Errors that are not the
-    zoo's own (a bug) still raise."""
+    zoo's own (a bug) still raise.
+
+    With ``download=False`` a model whose weights are not on this machine is not fetched: the
+    outcome is ``needs_download`` at once (no network wait), for a page that asks first."""
+    if not download:
+        try:
+            key = _canonical(name)
+        except ModelZooError as error:
+            return LoadOutcome("refused", None, str(error))
+        status, message = _status(key)
+        if status == NEEDS_DOWNLOAD:
+            return LoadOutcome("needs_download", None, f"{key}: {message}.")
     try:
         return LoadOutcome("ready", load_model(name, progress=progress))
     except WeightsUnavailableError as error:

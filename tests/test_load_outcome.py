@@ -80,3 +80,16 @@ def test_a_file_keras_cannot_read_is_refused_not_raised(tmp_path):
     outcome = model_zoo.try_load_user_model(path, display_name="broken.h5")
     assert outcome.status == "refused" and outcome.message.startswith("broken.h5: ")
     assert "tmpabc" not in outcome.message
+
+
+def test_without_download_a_missing_model_is_reported_at_once(monkeypatch):
+    from model_zoo import keras_apps
+
+    def fetch(*args, **kwargs):
+        raise AssertionError("download=False must not try to fetch weights")
+
+    monkeypatch.setattr(keras_apps, "is_downloaded", lambda app: False)
+    monkeypatch.setattr(keras_apps, "load", fetch)
+    outcome = model_zoo.try_load("MobileNetV2", download=False)
+    assert outcome.status == "needs_download" and outcome.message.startswith("mobilenetv2: first load downloads")
+    assert model_zoo.try_load("alexnet", download=False).status == "refused"
