@@ -161,3 +161,15 @@ def test_top_order_breaks_ties_like_argmax():
     probabilities = np.array([0.1, 0.3, 0.3, 0.3])
     assert export.top_order(probabilities) == [1, 2, 3, 0]
     assert export.top_order(probabilities, 1) == [int(np.argmax(probabilities))]
+
+
+def test_large_png_is_lossless_and_fast_coded():
+    rng = np.random.default_rng(5)
+    image = np.repeat(rng.integers(0, 255, (1500, 1, 3), dtype=np.uint8), 1400, axis=1)  # 2.1 MP
+    assert image.shape[0] * image.shape[1] > export.FAST_PNG_PIXELS
+    data = export.png_bytes(image)
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.format == "PNG" and decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), image)
+    gray = image[..., 0]
+    with Image.open(io.BytesIO(export.png_bytes(gray))) as decoded:
+        assert np.array_equal(np.asarray(decoded), gray)
