@@ -328,20 +328,22 @@ class View:
                         ignore(key, ",".join(unknown), f"methods among {', '.join(methods)}")
                     items = tuple(_match(v, methods) for v in items if _match(v, methods) is not None)
                 if name == "compare_classes":
-                    bad = []
-                    good = []
-                    for item in items:
-                        try:
-                            target = decode_target(item)
-                        except LinkError:
-                            target = Contrast(0, 0)
-                        (bad if isinstance(target, Contrast) or target is None else good).append(item)
+                    bad = [item for item in items if not _single_class(item)]
                     if bad:
                         ignore(key, ",".join(bad), "class indices or names (no contrasts or 'top')")
-                    items = tuple(good)
+                    items = tuple(item for item in items if item not in bad)
                 if items:
                     values[name] = items
         return cls(**values), problems
+
+
+def _single_class(text: str) -> bool:
+    """Whether a link's text names one class (an index or a name), not a contrast or the top."""
+    try:
+        target = decode_target(text)
+    except LinkError:
+        return False
+    return target is not None and not isinstance(target, Contrast)
 
 
 def _match(value: str, allowed: Sequence[str]) -> str | None:
