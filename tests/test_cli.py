@@ -92,3 +92,59 @@ def test_unknown_class_stops_before_any_work(tmp_path):
 def test_unknown_model_lists_the_zoo(tmp_path):
     result = run_cli("explain", "sample_images/coffee.jpg", "--model", "alexnet", "--out", str(tmp_path))
     assert result.returncode == 2 and "efficientnet-lite0" in result.stderr
+
+
+def test_results_carry_the_same_provenance_record_as_the_app(batch):
+    import hashlib
+
+    from gradcam import export
+
+    _, out = batch
+    records = [r for r in json.loads((out / "results.json").read_text()) if "error" not in r]
+    assert records
+    for record in records:
+        made = record["provenance"]
+        assert made["schema"] == export.PROVENANCE_SCHEMA and made["tool"] == "Grad-CAM Explorer"
+        assert made["image"]["sha256"] == hashlib.sha256((ROOT / record["image"]).read_bytes()).hexdigest()
+        assert made["model"]["name"] == record["model"] and made["model"]["weights_sha256"]
+        assert made["explanation"]["target_name"] == record["target_name"]
+        assert made["explanation"]["method"] == record["method"] and made["explanation"]["method_label"]
+        assert made["display"] == {"colormap": "jet", "alpha": 0.5, "top_fraction": 1.0}
+        assert set(made) >= {"created_utc", "probabilities_top", "versions"}
+
+
+def test_html_reports_and_top_percent(tmp_path):
+    from html.parser import HTMLParser
+
+    from gradcam.images import decode_image
+
+    result = run_cli("explain", "sample_images/coffee.jpg", "--html", "--top-percent", "30", "--colormap", "turbo",
+                     "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (record,) = json.loads((tmp_path / "results.json").read_text())
+    page = (tmp_path / record["report"]).read_text()
+    parser = HTMLParser()
+    parser.feed(page)
+    assert page.startswith("<!DOCTYPE html>") and "espresso" in page and "http://" not in page
+    heatmap = np.load(tmp_path / record["heatmap"])
+    overlay = np.asarray(Image.open(tmp_path / record["overlay"]))
+    photo = decode_image(ROOT / "sample_images/coffee.jpg").pixels
+    hidden = heatmap < np.quantile(heatmap, 0.7)
+    assert 0.6 < hidden.mean() < 0.75
+    assert np.array_equal(overlay[hidden], photo[hidden])  # the hidden part is the photo itself
+    assert not np.array_equal(overlay[~hidden], photo[~hidden])
+    assert record["provenance"]["display"] == {"colormap": "turbo", "alpha": 0.5, "top_fraction": 0.3}
+    bad = run_cli("explain", "sample_images/coffee.jpg", "--top-percent", "0", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "--top-percent must be from 1 to 100" in bad.stderr
+
+
+def test_evaluate_records_the_image_digest_weights_and_versions(tmp_path):
+    import hashlib
+
+    result = run_cli("evaluate", "sample_images/coffee.jpg", "--metric", "deletion", "--steps", "4",
+                     "--no-baseline", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    digest = hashlib.sha256((ROOT / "sample_images/coffee.jpg").read_bytes()).hexdigest()
+    assert record["results"][0]["image_sha256"] == digest
+    assert len(record["model_weights_sha256"]) == 64 and record["versions"]["numpy"] == np.__version__

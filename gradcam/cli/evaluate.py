@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import GradCamError
+from ..export import library_versions, sha256_bytes
 from .common import Progress, add_model_arguments, fail, load_model
 
 NAME = "evaluate"
@@ -100,6 +101,7 @@ def run(args) -> int:
         shared = None  # the random baseline: computed for the first method, reused for the others
         try:
             image = decode_image(path).pixels
+            image_sha256 = sha256_bytes(Path(path).read_bytes())  # the digest provenance records use
             for j, method in enumerate(methods):
                 number = i * len(methods) + j
                 label = f"{Path(path).name} {method.key}"
@@ -120,8 +122,8 @@ def run(args) -> int:
                 if result.baseline is not None:
                     shared = result.baseline
                 per_image[method.key] = result
-                records.append({"image": str(path), "model": model.name, **result.to_dict(),
-                                "seconds": round(seconds, 3)})
+                records.append({"image": str(path), "image_sha256": image_sha256, "model": model.name,
+                                **result.to_dict(), "seconds": round(seconds, 3)})
                 rows.append(_row(path, model.name, result, score_names, seconds))
             if per_image and not args.no_baseline:
                 base = next(iter(per_image.values())).baseline
@@ -136,7 +138,10 @@ def run(args) -> int:
             rows.append({"image": str(path), "model": model.name, "error": message})
     progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images evaluated")
     summary = _summary(rows, score_names)
+    # Model weights and library versions as the provenance records of explain and the app write them.
     (out / "metrics.json").write_text(json.dumps({"model": model.name, "metrics": keys, "steps": args.steps,
+                                                  "model_weights_sha256": getattr(model, "weights_sha256", None),
+                                                  "versions": library_versions(),
                                                   "results": records, "summary": summary}, indent=2))
     columns = ["image", "model", "method", "layer", "target_index", "target_name", "probability",
                *score_names, "beats_random", "seconds", "error"]
