@@ -26,7 +26,7 @@ def load_model(args):
     name = args.model or model_zoo.DEFAULT_MODEL
     if Path(name).suffix.lower() in (".keras", ".h5", ".hdf5"):
         return model_zoo.load_user_model(name, class_names=args.classes, preprocessing=args.preprocessing)
-    progress = Progress(f"Preparing {name}") if sys.stderr.isatty() else None
+    progress = ProgressBar(f"Preparing {name}") if sys.stderr.isatty() else None
     return model_zoo.load_model(name, progress=progress)
 
 
@@ -35,8 +35,8 @@ def fail(message: str) -> int:
     return 2
 
 
-class Progress:
-    """A one-line progress bar on standard error: ``Progress(title)(fraction, message)``."""
+class ProgressBar:
+    """A one-line progress bar on standard error: ``ProgressBar(title)(fraction, message)``."""
 
     def __init__(self, title: str, stream=None):
         self.title = title
@@ -58,4 +58,4 @@ class Progress:
         self.stream.flush()
 
 
-__all__ = ["GradCamError", "Progress", "add_model_arguments", "fail", "load_model"]
+__all__ = ["GradCamError", "ProgressBar", "add_model_arguments", "fail", "load_model"]

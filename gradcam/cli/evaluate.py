@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import GradCamError
 from ..export import library_versions, sha256_bytes
-from .common import Progress, add_model_arguments, fail, load_model
+from .common import ProgressBar, add_model_arguments, fail, load_model
 
 NAME = "evaluate"
 HELP = "score how faithful each method's map is (deletion, insertion, average drop, ROAD, ...) and rank them"
@@ -84,7 +84,7 @@ def run(args) -> int:
         if target is not None:
             explainer.class_index(target)
         if args.layer is not None:
-            explainer._traced.find(args.layer)
+            explainer.layer_path(args.layer)
     except (GradCamError, ValueError) as error:
         return fail(str(error))
 
@@ -94,7 +94,7 @@ def run(args) -> int:
     records: list[dict] = []
     rows: list[dict] = []
     failures = 0
-    progress = _Throttled(Progress("Evaluating"))
+    progress = _Throttled(ProgressBar("Evaluating"))
     jobs = len(args.images) * len(methods)
     for i, path in enumerate(args.images):
         per_image = {}

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import GradCamError
 from ..export import png_bytes, provenance, sha256_bytes
-from .common import Progress, add_model_arguments, fail, load_model
+from .common import ProgressBar, add_model_arguments, fail, load_model
 
 NAME = "explain"
 HELP = "explain images: write an overlay PNG and a heatmap .npy per image, method and target"
@@ -82,7 +82,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
     failures = 0
-    progress = Progress("Explaining")
+    progress = ProgressBar("Explaining")
     stems: dict[str, int] = {}
     for number, path in enumerate(args.images):
         progress(number / len(args.images), Path(path).name)
