@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -192,3 +193,15 @@ def test_installed_gradcam_app_script_serves_a_healthy_page(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+# -- warning filters (pyproject.toml [tool.pytest.ini_options]) ---------------------------------------
+@pytest.mark.parametrize("module", ["gradcam.explainer", "model_zoo", "gradcam_app.serve"])
+def test_a_deprecation_warning_from_our_code_fails_the_test(module):
+    with pytest.raises(DeprecationWarning, match="old API"):
+        warnings.warn_explicit("old API", DeprecationWarning, f"{module.replace('.', '/')}.py", 1, module=module)
+
+
+def test_a_deprecation_warning_from_elsewhere_is_shown_not_raised():
+    with pytest.warns(DeprecationWarning, match="old API"):
+        warnings.warn_explicit("old API", DeprecationWarning, "gradcamish/x.py", 1, module="gradcamish.x")
