@@ -3,11 +3,14 @@
 
     python3 run.py app      # the web app on the built-in offline model (streamlit run streamlit_app.py)
     python3 run.py test     # the whole test suite (pytest)
+    python3 run.py lint     # ruff check . (the lint that .ci/run and pre-commit run)
     python3 run.py bench    # the engine benchmark, with tf-keras-vis installed for comparison
     python3 run.py cli ...  # the command-line tool: python -m gradcam ...
 
-The environment lives in .venv beside this file. Requirements are installed when the venv is
-missing or when a requirements file changed since the last install (a hash is kept in the venv).
+The environment lives in .venv beside this file. The project is installed into it from
+pyproject.toml, the one list of dependencies (`pip install -e ".[test]"` for the tests, `-e .` for
+the app and the CLI, `-e ".[test,bench]"` for the benchmark): when the venv is missing, or when
+pyproject.toml changed since the last install (a hash of it is kept in the venv).
 Only the standard library is used here, so any Python 3.10+ can run it.
 """
 from __future__ import annotations
@@ -21,11 +24,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-REQUIREMENTS = {
-    "app": ["requirements.txt"],
-    "cli": ["requirements.txt"],
-    "test": ["requirements-dev.txt"],
-    "bench": ["requirements-dev.txt", "requirements-bench.txt"],
+PYPROJECT = ROOT / "pyproject.toml"
+#: The extras of pyproject.toml's [project.optional-dependencies] that each task installs.
+EXTRAS = {
+    "app": [],
+    "cli": [],
+    "test": ["test"],
+    "lint": ["test"],
+    "bench": ["test", "bench"],
 }
 
 
@@ -33,21 +39,16 @@ def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def requirements_hash(files: list[str]) -> str:
-    digest = hashlib.sha256()
-    for name in files:
-        # Follow "-r other.txt" includes so a change in requirements.txt also reinstalls for tests.
-        for path in _with_includes(ROOT / name):
-            digest.update(path.read_bytes())
+def install_target(extras: list[str]) -> str:
+    """The argument for ``pip install -e``: the project folder, with its extras if any."""
+    return f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
+
+
+def pyproject_hash(extras: list[str]) -> str:
+    """Changes when pyproject.toml (dependencies, extras, entry points) or the extras asked for do."""
+    digest = hashlib.sha256(PYPROJECT.read_bytes())
+    digest.update(",".join(extras).encode())
     return digest.hexdigest()
-
-
-def _with_includes(path: Path) -> list[Path]:
-    found = [path]
-    for line in path.read_text().splitlines():
-        if line.strip().startswith("-r "):
-            found += _with_includes(path.parent / line.strip()[3:].strip())
-    return found
 
 
 def ensure_environment(task: str) -> Path:
@@ -55,23 +56,25 @@ def ensure_environment(task: str) -> Path:
     if not python.exists():
         print(f"Creating the virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    files = REQUIREMENTS[task]
-    wanted = requirements_hash(files)
-    stamp = VENV / f".installed-{task}"
+    extras = EXTRAS[task]
+    wanted = pyproject_hash(extras)
+    # One stamp per set of extras: `lint` after `test` installs nothing more.
+    stamp = VENV / f".installed-{'-'.join(extras) or 'app'}"
     if not stamp.exists() or stamp.read_text() != wanted:
-        print(f"Installing {', '.join(files)} into {VENV} (once; a few minutes) ...", flush=True)
+        target = install_target(extras)
+        print(f"Installing {target} (editable, from pyproject.toml) into {VENV} (once; a few minutes) ...",
+              flush=True)
         subprocess.check_call([str(python), "-m", "pip", "install", "--disable-pip-version-check",
                                "-q", "--upgrade", "pip"])
-        args = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        for name in files:
-            args += ["-r", str(ROOT / name)]
-        subprocess.check_call(args)
+        # Editable: the console scripts (gradcam, gradcam-app) land in .venv/bin and run this checkout's code.
+        subprocess.check_call([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                               "-e", target])
         stamp.write_text(wanted)
     return python
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in REQUIREMENTS:
+    if not argv or argv[0] not in EXTRAS:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
@@ -81,6 +84,8 @@ def main(argv: list[str]) -> int:
         command = [str(python), "-m", "streamlit", "run", "streamlit_app.py", *rest]
     elif task == "test":
         command = [str(python), "-m", "pytest", *rest]
+    elif task == "lint":
+        command = [str(python), "-m", "ruff", "check", ".", *rest]
     elif task == "bench":
         command = [str(python), "benchmarks/bench_engine.py", *rest]
     else:

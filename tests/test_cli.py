@@ -74,6 +74,7 @@ def test_two_classes_of_a_composite_look_at_different_halves(batch):
     assert heatmap[:, :half].mean() > 2 * heatmap[:, half:].mean()  # the cat is on the left
 
 
+@pytest.mark.slow  # several CLI processes, each importing TensorFlow and building a model: > 10 s
 def test_methods_and_layers_listings():
     methods = run_cli("methods")
     assert methods.returncode == 0 and "gradcam++" in methods.stdout and "arXiv:1710.11063" in methods.stdout

@@ -9,6 +9,9 @@ import pytest
 
 import gradcam
 
+# Trains a model (seconds alone, much more on a busy machine): out of the `-m "not slow"` loop.
+pytestmark = pytest.mark.slow
+
 SIZE = 40
 SQUARE, DISC = 0, 1
 

@@ -255,6 +255,7 @@ def _predict(zm, file_name):
     return p / p.sum()
 
 
+@pytest.mark.slow  # every sample through each EfficientNet-Lite: > 10 s per model
 @pytest.mark.parametrize("name", list(LITE_BLOCKS))
 def test_lite_top1_on_samples(lite_models, name):
     zm, events = lite_models(name)

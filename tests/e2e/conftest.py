@@ -61,7 +61,7 @@ def chromium() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _skip("the playwright Python package is not installed (pip install -r requirements-dev.txt)")
+        _skip("the playwright Python package is not installed (pip install -e '.[test]', or python3 run.py test)")
     return path
 
 
