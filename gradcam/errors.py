@@ -43,3 +43,18 @@ class MetricError(GradCamError, ValueError):
     """A faithfulness metric that cannot be computed as asked: an unknown metric name, a bad
     option (steps, fractions, fill), a pointing-game box or point outside the image, or an
     explanation that does not belong to the image given."""
+
+
+class RenderError(GradCamError, ValueError):
+    """A picture that cannot be drawn as asked: an unknown colour map, an opacity or a "show the
+    top X%" fraction out of range, or an image or heatmap of the wrong shape or type."""
+
+
+class ExportError(GradCamError, ValueError):
+    """A download that cannot be built as asked: an image that is not uint8, two files with one
+    name in a ZIP archive, an unknown file kind, or an explanation without the data it needs."""
+
+
+class LinkError(TargetError):
+    """A shared link's target that cannot be read (for example "285-vs-" or "group:"); the app
+    shows it as a one-line warning and ignores the value."""

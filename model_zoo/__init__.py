@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from .preprocessing import PREPROCESSING, get_preprocessing
 __all__ = [
     "DEFAULT_MODEL", "READY", "NEEDS_DOWNLOAD", "NEEDS_CONVERSION", "ModelInfo", "ZooModel",
     "list_models", "model_status", "load_model", "load_user_model", "PREPROCESSING",
+    "LoadOutcome", "try_load", "try_load_user_model",
     "imagenet_class_names", "imagenet_wnids", "cache_dir", "keras_models_dir",
     "ModelZooError", "UnknownModelError", "WeightsUnavailableError", "WeightsFileError",
     "UnsafeModelError", "InvalidModelError",
@@ -196,7 +198,8 @@ def _grayscale(preset: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarr
 
 
 def load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLike | Sequence[str] = None,
-                    preprocessing: str = "tf") -> ZooModel:
+                    preprocessing: str = "tf", *, display_name: str | None = None,
+                    names_display_name: str | None = None) -> ZooModel:
     """Load a user's ``.keras`` or ``.h5`` image classifier safely.
 
     Args:
@@ -204,6 +207,9 @@ def load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLi
         class_names: ``.txt`` (one name per line) or ``.json`` (list) file, or a list of names; its
             length must equal the number of outputs. None gives "class 0", "class 1", ...
         preprocessing: preset name from :data:`PREPROCESSING` the model was trained with.
+        display_name, names_display_name: the file names the person knows the model and the
+            class-names file by (an upload's original names). Messages, the model's name and its
+            description use them instead of ``path``, which for an upload is a server temp file.
 
     Raises:
         UnsafeModelError: refused before deserialization (Lambda, custom/non-Keras objects,
@@ -219,15 +225,77 @@ def load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLi
         raise InvalidModelError(str(exc)) from None
     from . import user_models
 
-    model, size, names, notes, channels = user_models.load_checked(path, class_names)
+    shown = display_name or path
+    model, size, names, notes, channels = user_models.load_checked(
+        path, class_names, display_name=display_name, names_display_name=names_display_name)
     if channels == 1:
         if preprocessing in ("torch", "caffe"):
             raise InvalidModelError(
-                f"{path}: the model takes 1-channel images but the '{preprocessing}' preset needs RGB; "
+                f"{shown}: the model takes 1-channel images but the '{preprocessing}' preset needs RGB; "
                 "use 'tf', 'unit', 'raw' or 'lite'.")
         preset = _grayscale(preset)
         notes.append("images are converted to grayscale (1-channel input)")
-    base = os.path.basename(path)
+    base = os.path.basename(str(shown).replace("\\", "/"))
     description = f"User model {base} (preprocessing '{preprocessing}')" + (f"; {'; '.join(notes)}" if notes else "")
     return ZooModel(os.path.splitext(base)[0], base, model, size, preset, names, description,
                     sha256_file(path), preprocessing, notes)
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What became of a request to load a model, for a page to show without parsing messages.
+
+    Attributes:
+        status: ``"ready"`` (``model`` is loaded), ``"needs_download"`` (the weights are not on
+            this machine and could not be fetched; ``message`` says which file and where to get
+            it) or ``"refused"`` (unknown name, damaged weights, or a user model that failed a
+            safety or shape check; ``message`` says why and names the file the person gave).
+        model: the loaded model when ready, else None.
+        message: one paragraph for a person when not ready, else None.
+    """
+
+    status: Literal["ready", "needs_download", "refused"]
+    model: ZooModel | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the model is loaded."""
+        return self.status == "ready" and self.model is not None
+
+
+def try_load(name: str, progress: Progress = None) -> LoadOutcome:
+    """:func:`load_model` that returns a :class:`LoadOutcome` instead of raising.
+
+    Weights that are missing and cannot be fetched give ``needs_download``; any other refusal of
+    the zoo (unknown model, damaged weights file) gives ``refused``. Errors that are not the
+    zoo's own (a bug) still raise."""
+    try:
+        return LoadOutcome("ready", load_model(name, progress=progress))
+    except WeightsUnavailableError as error:
+        return LoadOutcome("needs_download", None, str(error))
+    except ModelZooError as error:
+        return LoadOutcome("refused", None, str(error))
+
+
+def try_load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLike | Sequence[str] = None,
+                        preprocessing: str = "tf", display_name: str | None = None,
+                        names_display_name: str | None = None) -> LoadOutcome:
+    """:func:`load_user_model` that returns a :class:`LoadOutcome` instead of raising.
+
+    Every failure is ``refused`` with a message that names the model as ``display_name`` (and the
+    class-names file as ``names_display_name``), never the server's temp path. A file that Keras
+    itself cannot read (any exception from deep inside it) is refused too, with the exception's
+    type and first 300 characters, so a page stays alive whatever is uploaded."""
+    shown = display_name or os.path.basename(os.fspath(path))
+    try:
+        model = load_user_model(path, class_names=class_names, preprocessing=preprocessing,
+                                display_name=display_name, names_display_name=names_display_name)
+        return LoadOutcome("ready", model)
+    except ModelZooError as error:
+        return LoadOutcome("refused", None, str(error))
+    except Exception as error:  # noqa: BLE001 -- an upload must never take the page down
+        detail = " ".join(str(error).replace(os.fspath(path), shown).split())[:300]
+        return LoadOutcome("refused", None,
+                           f"{shown}: could not be loaded as a Keras model ({type(error).__name__}: {detail}). "
+                           "Expected a classifier saved with model.save('name.keras'); save it again and retry.")

@@ -139,32 +139,41 @@ def check_config(config: Any, path: str) -> None:
                     "layers read arbitrary files from this machine.")
 
 
-def read_config(path: str) -> Any:
-    """Read the model configuration of a ``.keras`` or ``.h5`` file without deserializing it."""
+def _scrub(error: object, path: str, shown: str) -> str:
+    """An exception's text with the file's path on this machine replaced by the name shown."""
+    text = str(error)
+    return text.replace(path, shown) if path and shown and path != shown else text
+
+
+def read_config(path: str, shown: str | None = None) -> Any:
+    """Read the model configuration of a ``.keras`` or ``.h5`` file without deserializing it.
+
+    ``shown`` is the file's name in messages (the name the person uploaded; default ``path``)."""
+    shown = shown or path
     lower = path.lower()
     if lower.endswith(".keras"):
         if not zipfile.is_zipfile(path):
             raise InvalidModelError(
-                f"{path}: expected a .keras archive (a zip file with config.json); found a file that "
+                f"{shown}: expected a .keras archive (a zip file with config.json); found a file that "
                 "is not a zip archive. Save the model with model.save('name.keras').")
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "config.json" not in names:
                 raise InvalidModelError(
-                    f"{path}: expected a Keras archive containing config.json (and model.weights.h5); "
+                    f"{shown}: expected a Keras archive containing config.json (and model.weights.h5); "
                     f"found a zip file with {sorted(names)[:6]}. Save the model with model.save('name.keras').")
             cap = limits.MAX_MODEL_CONFIG_BYTES
             with archive.open("config.json") as entry:  # read at most cap + 1 bytes, whatever the header says
                 data = entry.read(cap + 1)
             if len(data) > cap:
                 raise InvalidModelError(
-                    f"{path}: config.json inflates to more than {cap / 2**20:.0f} MiB "
+                    f"{shown}: config.json inflates to more than {cap / 2**20:.0f} MiB "
                     f"(GRADCAM_MAX_MODEL_CONFIG_BYTES); real model configurations are far smaller. "
                     "The archive was refused unread; save the model again with model.save('name.keras').")
             try:
                 return json.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InvalidModelError(f"{path}: config.json is not valid JSON ({exc}).") from None
+                raise InvalidModelError(f"{shown}: config.json is not valid JSON ({exc}).") from None
     if lower.endswith((".h5", ".hdf5")):
         import h5py
 
@@ -172,60 +181,64 @@ def read_config(path: str) -> Any:
             with h5py.File(path, "r") as fh:
                 raw = fh.attrs.get("model_config")
         except OSError as exc:
-            raise InvalidModelError(f"{path}: expected an HDF5 file; could not open it ({exc}).") from None
+            raise InvalidModelError(
+                f"{shown}: expected an HDF5 file; could not open it ({_scrub(exc, path, shown)}).") from None
         if raw is None:
             raise InvalidModelError(
-                f"{path}: expected a whole model saved with model.save('name.h5'); the file has no "
+                f"{shown}: expected a whole model saved with model.save('name.h5'); the file has no "
                 "model_config (it holds weights only?). Save the whole model, preferably as .keras.")
         if isinstance(raw, np.ndarray) and raw.shape == ():
             raw = raw.item()
         if not isinstance(raw, (str, bytes)):
             raise InvalidModelError(
-                f"{path}: expected the model_config attribute to be JSON text; found "
+                f"{shown}: expected the model_config attribute to be JSON text; found "
                 f"{type(raw).__name__} data. Save the whole model with model.save('name.keras').")
         if len(raw) > limits.MAX_MODEL_CONFIG_BYTES:
             raise InvalidModelError(
-                f"{path}: the model_config attribute is {len(raw) / 2**20:.0f} MiB, over the "
+                f"{shown}: the model_config attribute is {len(raw) / 2**20:.0f} MiB, over the "
                 f"{limits.MAX_MODEL_CONFIG_BYTES / 2**20:.0f} MiB limit (GRADCAM_MAX_MODEL_CONFIG_BYTES).")
         try:
             return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidModelError(f"{path}: the model_config attribute is not valid JSON ({exc}).") from None
+            raise InvalidModelError(f"{shown}: the model_config attribute is not valid JSON ({exc}).") from None
     raise InvalidModelError(
-        f"{path}: expected a Keras model file ending in .keras or .h5; found "
+        f"{shown}: expected a Keras model file ending in .keras or .h5; found "
         f"'{os.path.splitext(path)[1] or 'no extension'}'. Save the model with model.save('name.keras').")
 
 
-def read_class_names(path: str, expected: int) -> list[str]:
+def read_class_names(path: str, expected: int, shown: str | None = None) -> list[str]:
     """Class names from a ``.txt`` (one per line, blank lines ignored) or ``.json`` file (a list of
-    strings, or an object mapping index -> name); the count must equal the model's outputs."""
+    strings, or an object mapping index -> name); the count must equal the model's outputs.
+    ``shown`` is the file's name in messages (the name the person uploaded; default ``path``)."""
+    shown = shown or path
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidModelError(f"{path}: could not read the class-names file ({exc}).") from None
+        raise InvalidModelError(f"{shown}: could not read the class-names file ({_scrub(exc, path, shown)}).") from None
     if path.lower().endswith(".json"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidModelError(f"{path}: expected JSON (a list of names); it is not valid JSON ({exc}).") from None
+            raise InvalidModelError(
+                f"{shown}: expected JSON (a list of names); it is not valid JSON ({exc}).") from None
         if isinstance(data, dict):
             try:
                 data = [data[k] for k in sorted(data, key=int)]
             except ValueError:
                 raise InvalidModelError(
-                    f"{path}: expected a list of names or an object with integer keys; found keys "
+                    f"{shown}: expected a list of names or an object with integer keys; found keys "
                     f"{list(data)[:5]}.") from None
         if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
-            raise InvalidModelError(f"{path}: expected a JSON list of strings; found {type(data).__name__}.")
+            raise InvalidModelError(f"{shown}: expected a JSON list of strings; found {type(data).__name__}.")
         names = [n.strip() for n in data]
     elif path.lower().endswith(".txt"):
         names = [line.strip() for line in text.splitlines() if line.strip()]
     else:
-        raise InvalidModelError(f"{path}: expected a .txt (one name per line) or .json class-names file.")
+        raise InvalidModelError(f"{shown}: expected a .txt (one name per line) or .json class-names file.")
     if len(names) != expected:
         raise InvalidModelError(
-            f"{path}: the model has {expected} outputs but the file lists {len(names)} class names. "
+            f"{shown}: the model has {expected} outputs but the file lists {len(names)} class names. "
             "Give exactly one name per output, in output order.")
     return names
 
@@ -286,22 +299,28 @@ def DenseLogits(dense):  # noqa: N802 - reads like the layer class it builds
     return _dense_logits_class()(dense)
 
 
-def load_checked(path: str, class_names: str | Sequence[str] | None = None):
+def load_checked(path: str, class_names: str | Sequence[str] | None = None, *, display_name: str | None = None,
+                 names_display_name: str | None = None):
     """Run every check and load the model.
 
     Returns ``(logits_model, (h, w), class_names, notes, channels)``; ``notes`` are short remarks for
-    the model description (softmax bypassed, dynamic input size, numbered classes)."""
+    the model description (softmax bypassed, dynamic input size, numbered classes).
+
+    ``display_name`` and ``names_display_name`` are the names the person gave the model and the
+    class-names file (an upload's original file names): every message uses them instead of the
+    path on this machine, which for an upload is a server temp folder that means nothing to them."""
     path = os.fspath(path)
+    shown = display_name or path
     if not os.path.isfile(path):
-        raise InvalidModelError(f"{path}: expected a model file; no such file.")
+        raise InvalidModelError(f"{shown}: expected a model file; no such file.")
     size = os.path.getsize(path)
     if size > limits.MAX_MODEL_BYTES:
         raise UnsafeModelError(
-            f"{path}: refused: the file is {size / 2**20:.1f} MiB; the limit is "
+            f"{shown}: refused: the file is {size / 2**20:.1f} MiB; the limit is "
             f"{limits.MAX_MODEL_BYTES / 2**20:.0f} MiB (GRADCAM_MAX_MODEL_BYTES). Use a smaller model "
             "or raise the limit if you trust the file.")
-    config = read_config(path)
-    check_config(config, path)
+    config = read_config(path, shown)
+    check_config(config, shown)
 
     import keras
 
@@ -309,23 +328,23 @@ def load_checked(path: str, class_names: str | Sequence[str] | None = None):
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:
         raise InvalidModelError(
-            f"{path}: the configuration passed the safety checks but Keras could not load the model "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}). Save it again with this Keras version "
-            f"({keras.__version__}) as a .keras file.") from None
+            f"{shown}: the configuration passed the safety checks but Keras could not load the model "
+            f"({type(exc).__name__}: {' '.join(_scrub(exc, path, shown).split())[:300]}). Save it again with this "
+            f"Keras version ({keras.__version__}) as a .keras file.") from None
     notes: list[str] = []
     if len(model.inputs) != 1:
         raise InvalidModelError(
-            f"{path}: expected one image input; found {len(model.inputs)} inputs. Wrap the model so it "
+            f"{shown}: expected one image input; found {len(model.inputs)} inputs. Wrap the model so it "
             "takes a single (H, W, C) image.")
     shape = tuple(model.inputs[0].shape)
     if len(shape) != 4 or shape[-1] not in (1, 3):
         raise InvalidModelError(
-            f"{path}: expected an image input of shape (batch, H, W, C) with C = 1 or 3 (channels-last); "
+            f"{shown}: expected an image input of shape (batch, H, W, C) with C = 1 or 3 (channels-last); "
             f"found {shape}. Grad-CAM needs a channels-last image classifier.")
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
         found = [tuple(o.shape) for o in model.outputs]
         raise InvalidModelError(
-            f"{path}: expected one output of shape (batch, classes); found {found}. Grad-CAM explains "
+            f"{shown}: expected one output of shape (batch, classes); found {found}. Grad-CAM explains "
             "classifiers: give the model a single class-score output.")
     h, w = shape[1], shape[2]
     if h is None or w is None:
@@ -334,7 +353,7 @@ def load_checked(path: str, class_names: str | Sequence[str] | None = None):
     n_classes = model.outputs[0].shape[-1]
     if n_classes is None:
         shape = tuple(model.outputs[0].shape)
-        raise InvalidModelError(f"{path}: expected a fixed number of classes; the output is {shape}.")
+        raise InvalidModelError(f"{shown}: expected a fixed number of classes; the output is {shape}.")
     out, stripped = logits_model(model)
     if stripped:
         notes.append("the final softmax is bypassed so explanations use logits")
@@ -342,10 +361,10 @@ def load_checked(path: str, class_names: str | Sequence[str] | None = None):
         names = [f"class {i}" for i in range(n_classes)]
         notes.append("no class-names file: classes are numbered")
     elif isinstance(class_names, (str, os.PathLike)):
-        names = read_class_names(os.fspath(class_names), n_classes)
+        names = read_class_names(os.fspath(class_names), n_classes, names_display_name)
     else:
         names = [str(n) for n in class_names]
         if len(names) != n_classes:
             raise InvalidModelError(
-                f"{path}: the model has {n_classes} outputs but {len(names)} class names were given.")
+                f"{shown}: the model has {n_classes} outputs but {len(names)} class names were given.")
     return out, (int(h), int(w)), names, notes, shape[-1]

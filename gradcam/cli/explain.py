@@ -1,4 +1,8 @@
-"""``python -m gradcam explain IMAGE... --out DIR``: overlays, heatmaps and results.json for a batch."""
+"""``python -m gradcam explain IMAGE... --out DIR``: overlays, heatmaps and results.json for a batch.
+
+Each record of ``results.json`` names the files written and carries, under ``provenance``, the
+same record (same function, same schema) as the web app's "Provenance JSON" download. With
+``--html`` each map also gets a self-contained HTML report, as the app's report button gives."""
 from __future__ import annotations
 
 import json
@@ -10,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradCamError
-from ..export import png_bytes
+from ..export import png_bytes, provenance, sha256_bytes
 from .common import Progress, add_model_arguments, fail, load_model
 
 NAME = "explain"
@@ -37,19 +41,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--colormap", default="jet", metavar="C", help=f"colour map: {', '.join(COLORMAPS)}, ...")
     parser.add_argument("--alpha", type=float, default=0.5, metavar="A",
                         help="heatmap opacity in the overlay, 0-1 (default 0.5)")
+    parser.add_argument("--top-percent", type=int, default=100, metavar="P",
+                        help="colour only the map's top P%% of pixels in the overlay; the rest shows the photo "
+                             "(default 100)")
+    parser.add_argument("--html", action="store_true",
+                        help="also write a self-contained one-page HTML report per map (images inline)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
 
 
 def run(args) -> int:
-    from .. import Contrast, Explainer, get_method, overlay
+    from .. import METHODS, Contrast, Explainer, get_method, overlay
     from ..images import decode_image
-    from ..render import _lookup_table
+    from ..render import colormap_table
 
     try:
         methods = [get_method(m) for m in (args.method or ["gradcam"])]
-        _lookup_table(args.colormap)
+        colormap_table(args.colormap)
         if not 0.0 <= args.alpha <= 1.0:
             return fail(f"--alpha must be between 0 and 1; got {args.alpha}.")
+        if not 1 <= args.top_percent <= 100:
+            return fail(f"--top-percent must be from 1 to 100 (the share of the map coloured); got {args.top_percent}.")
+        keep = args.top_percent / 100.0 if args.top_percent < 100 else None
+        display = {"colormap": args.colormap, "alpha": args.alpha, "top_fraction": args.top_percent / 100.0}
         if args.top_k < 0:
             return fail(f"--top-k must be 0 or more; got {args.top_k}.")
         model = load_model(args)
@@ -77,6 +90,7 @@ def run(args) -> int:
         try:
             decoded = decode_image(path, name=str(path))
             image = decoded.pixels
+            image_sha256 = sha256_bytes(Path(path).read_bytes())  # the bytes given, as the app hashes uploads
             targets = list(requested)
             if args.top_k:
                 targets += [i for i, _, _ in explainer.top_k(image, args.top_k) if i not in targets]
@@ -89,12 +103,25 @@ def run(args) -> int:
                 seconds = (time.perf_counter() - started) / len(results)
                 for result in results:
                     name = f"{stem}_{method.key}_{_slug(result.label)}"
-                    picture = overlay(image, result.heatmap, args.colormap, args.alpha)
+                    picture = overlay(image, result.heatmap, args.colormap, args.alpha, keep=keep)
                     (out / f"{name}.png").write_bytes(png_bytes(picture))
                     np.save(out / f"{name}.npy", result.heatmap)
+                    info = METHODS[method.key]
+                    made = provenance(result, model=model, image_name=str(path), image_sha256=image_sha256,
+                                      image_size=decoded.original_size, method_label=info.label,
+                                      method_paper=info.paper, options={"aug_smooth": args.aug_smooth},
+                                      display=display)
                     record = {"image": str(path), "model": model.name, **result.summary(),
                               "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
                               "image_notes": list(decoded.notes)}
+                    if args.html:
+                        from ..report import html_report
+
+                        page = html_report(result, image=image, model=model, image_name=Path(path).name,
+                                           display=display, record=made)
+                        (out / f"{name}.html").write_text(page, encoding="utf-8")
+                        record["report"] = f"{name}.html"
+                    record["provenance"] = made
                     records.append(record)
         except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
             failures += 1

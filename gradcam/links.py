@@ -1,0 +1,365 @@
+"""Shareable views: what a deep link to the app holds, and how a target travels in it.
+
+A view is everything a person chose on the page that someone else needs to see the same picture:
+model, sample, target class, method, layer, which view (explain or a comparison), the display
+controls (colour map, opacity, "show the top X%", augmentation smoothing) and the comparison
+lists. :class:`View` reads it from URL query parameters (checking every value, with one-line
+messages for what it ignores) and writes it back with only the values that differ from the
+defaults, so links stay short.
+
+Targets are written as short readable text (:func:`encode_target`, :func:`decode_target`):
+
+=====================  =======================================  ================================
+target                 written                                  also read
+=====================  =======================================  ================================
+None (top prediction)  ``top``                                  an empty value
+class index 744        ``744``, or its name with ``class_names``  the class name (old links)
+Contrast(285, 800)     ``285-vs-800`` (names with class_names)  ``name-vs-name``
+=====================  =======================================  ================================
+
+The format leaves room for more kinds: a ``kind:value`` prefix (for example ``group:dog`` for a
+class group) is reserved, and a prefix this version does not know is refused with a
+:class:`~gradcam.errors.LinkError` rather than read as a class name.
+
+Nothing here imports TensorFlow.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from dataclasses import replace as _replace
+from typing import Any
+
+from .errors import LinkError, UnknownClassError
+from .explanation import Contrast, Target
+from .render import COLORMAPS
+
+#: How "the top prediction" is written.
+TOP = "top"
+#: Between the two classes of a contrast: "285-vs-800" reads as "285 rather than 800".
+CONTRAST_SEPARATOR = "-vs-"
+#: Separates the items of a list (compared classes, methods, layers) in one query value.
+LIST_SEPARATOR = ","
+#: ``kind:value`` prefixes a future version may use (class groups); refused until implemented.
+RESERVED_KINDS = ("group",)
+
+
+# -- targets ------------------------------------------------------------------------------------
+def _name_is_safe(name: str, class_names: Sequence[str]) -> bool:
+    """Whether a class can travel by its name and come back as the same class: not empty, not a
+    number, not a word the format reserves, no separator inside, and no other class so named
+    (ImageNet has two "crane" and two "maillot")."""
+    return (bool(name) and name == name.strip() and not name.isdigit() and name.lower() != TOP
+            and CONTRAST_SEPARATOR not in name and LIST_SEPARATOR not in name and ":" not in name
+            and sum(1 for n in class_names if n == name) == 1)
+
+
+def _encode_class(index: int | str, class_names: Sequence[str] | None) -> str:
+    if isinstance(index, str):
+        if class_names is None:
+            if not _name_is_safe(index, [index]):
+                raise LinkError(f"The class name {index!r} cannot travel in a link as it is: expected a "
+                                "name without ',', ':' or '-vs-' that is not a number. Pass its index.")
+            return index
+        index = _class_index(index, class_names)
+    if isinstance(index, bool) or not hasattr(index, "__index__"):
+        raise LinkError(f"A class index (int) or name is expected; got {type(index).__name__} {index!r}.")
+    index = operator.index(index)
+    if index < 0:
+        raise LinkError(f"A class index is 0 or more; got {index}.")
+    if class_names is not None:
+        if index >= len(class_names):
+            raise UnknownClassError(f"Class index {index} is out of range: the model has {len(class_names)} "
+                                    f"classes (0 to {len(class_names) - 1}). Pick one of those.")
+        name = str(class_names[index])
+        if _name_is_safe(name, class_names):
+            return name
+    return str(index)
+
+
+def encode_target(target: Target, class_names: Sequence[str] | None = None) -> str:
+    """The text a target travels as in a link.
+
+    Args:
+        target: None (the top prediction), a class index, a class name, or a
+            :class:`~gradcam.Contrast` of two of those.
+        class_names: the model's class names. With them a class is written by its name where the
+            name reads back unambiguously ("tea cup"), else by its index; without them by its
+            index (a name given as the target stays a name).
+
+    Raises:
+        LinkError: a target of another type, a negative index, or (without ``class_names``) a
+            name that cannot be written unambiguously.
+        UnknownClassError: with ``class_names``, an index or name the model does not have.
+    """
+    if target is None:
+        return TOP
+    if isinstance(target, Contrast):
+        return (_encode_class(target.target, class_names) + CONTRAST_SEPARATOR
+                + _encode_class(target.other, class_names))
+    return _encode_class(target, class_names)
+
+
+def _class_index(name: str, class_names: Sequence[str]) -> int:
+    for i, candidate in enumerate(class_names):
+        if candidate == name:
+            return i
+    folded = name.casefold()
+    matches = [i for i, candidate in enumerate(class_names) if str(candidate).casefold() == folded]
+    if len(matches) == 1:
+        return matches[0]
+    close = difflib.get_close_matches(name, [str(n) for n in class_names], n=3, cutoff=0.75)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownClassError(f"Unknown class {name!r}: expected one of the model's {len(class_names)} class "
+                            f"names or an index from 0 to {len(class_names) - 1}.{hint}")
+
+
+def _decode_class(text: str, class_names: Sequence[str] | None, whole: str) -> int | str:
+    text = text.strip()
+    if not text:
+        raise LinkError(f"Link target {whole!r} has an empty class: expected a class index or name on both "
+                        f"sides of '{CONTRAST_SEPARATOR}' (for example 285{CONTRAST_SEPARATOR}800).")
+    if text.isdigit():
+        index = int(text)
+        if class_names is not None and index >= len(class_names):
+            raise UnknownClassError(f"Class index {index} is out of range: the model has {len(class_names)} "
+                                    f"classes (0 to {len(class_names) - 1}). Pick one of those.")
+        return index
+    if class_names is None:
+        return text
+    return _class_index(text, class_names)
+
+
+def decode_target(text: str | None, class_names: Sequence[str] | None = None) -> Target:
+    """The target a link's text stands for: the inverse of :func:`encode_target`.
+
+    Reads ``top`` (or an empty value) as None, digits as a class index, ``A-vs-B`` as a
+    :class:`~gradcam.Contrast`, and any other text as a class name (old links wrote names). With
+    ``class_names`` names become indices (exact match first, then ignoring case) and indices are
+    checked; without them names stay strings for the explainer to resolve.
+
+    Raises:
+        LinkError: a reserved ``kind:value`` form (``group:dog``) this version cannot read yet, or
+            a contrast with an empty side.
+        UnknownClassError: with ``class_names``, a class the model does not have (the message
+            suggests close names).
+    """
+    whole = "" if text is None else str(text)
+    value = whole.strip()
+    if not value or value.lower() == TOP:
+        return None
+    if class_names is not None and not value.isdigit() and any(n == value for n in class_names):
+        # A whole name wins over reading its parts ("a-vs-b" as a contrast); digits are always an
+        # index, so a class named "7" travels as its own index.
+        return _class_index(value, class_names)
+    kind, colon, rest = value.partition(":")
+    if colon and kind.strip().lower() in RESERVED_KINDS:
+        raise LinkError(f"Link target {whole!r} is a {kind.strip().lower()} target, which this version cannot "
+                        "read yet: expected 'top', a class index or name, or 'A-vs-B'. Update the app, or "
+                        "pick the class on the page.")
+    if value.count(CONTRAST_SEPARATOR) == 1:
+        first, second = value.split(CONTRAST_SEPARATOR)
+        return Contrast(_decode_class(first, class_names, whole), _decode_class(second, class_names, whole))
+    return _decode_class(value, class_names, whole)
+
+
+# -- views --------------------------------------------------------------------------------------
+#: Query parameter of each :class:`View` field, in the order a link writes them.
+QUERY_KEYS = {
+    "model": "model", "sample": "sample", "target": "class", "method": "method", "layer": "layer",
+    "view": "view", "colormap": "colormap", "alpha": "alpha", "top_percent": "top", "aug_smooth": "smooth",
+    "compare_classes": "classes", "compare_contrast": "contrast", "compare_methods": "methods",
+    "compare_layers": "layers",
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a shared link reproduces. Defaults mean "not given: the page's own default".
+
+    Attributes:
+        model, sample, method, view: names checked against the page's choices (None: not given).
+        target: the class as :func:`encode_target` writes it ("top" for the top prediction).
+        layer: a layer path; checked by the page once the model is loaded (None: the default).
+        colormap: a colour map from :data:`gradcam.render.COLORMAPS`.
+        alpha: the heatmap's opacity in the overlay, 0 to 1.
+        top_percent: "show the top X%" of the map, 1 to 100 (100 shows all of it).
+        aug_smooth: augmentation smoothing of CAM maps.
+        compare_classes: encoded classes of the compare-classes view (each as encode_target writes).
+        compare_contrast: whether compare-classes adds the "why the first rather than the second" map.
+        compare_methods, compare_layers: the compare views' choices (empty: the page's defaults).
+    """
+
+    model: str | None = None
+    sample: str | None = None
+    target: str = TOP
+    method: str | None = None
+    layer: str | None = None
+    view: str | None = None
+    colormap: str = "jet"
+    alpha: float = 0.5
+    top_percent: int = 100
+    aug_smooth: bool = False
+    compare_classes: tuple[str, ...] = field(default=())
+    compare_contrast: bool = True
+    compare_methods: tuple[str, ...] = field(default=())
+    compare_layers: tuple[str, ...] = field(default=())
+
+    @property
+    def keep(self) -> float:
+        """``top_percent`` as the fraction ``gradcam.render.overlay(..., keep=)`` takes."""
+        return self.top_percent / 100.0
+
+    def decoded_target(self, class_names: Sequence[str] | None = None) -> Target:
+        """The target itself (see :func:`decode_target`)."""
+        return decode_target(self.target, class_names)
+
+    def replace(self, **changes: Any) -> View:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return _replace(self, **changes)
+
+    def to_query(self) -> dict[str, str]:
+        """The query parameters of this view: every field that differs from its default, in the
+        order of :data:`QUERY_KEYS`. Lists are joined with commas; booleans are "1" or "0"."""
+        defaults = View()
+        query: dict[str, str] = {}
+        for name, key in QUERY_KEYS.items():
+            value = getattr(self, name)
+            if value in (None, "") or value == getattr(defaults, name):
+                continue
+            if isinstance(value, bool):
+                text = "1" if value else "0"
+            elif isinstance(value, tuple):
+                text = LIST_SEPARATOR.join(str(v) for v in value)
+            elif isinstance(value, float):
+                text = f"{value:g}"
+            else:
+                text = str(value)
+            query[key] = text
+        return query
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for provenance records and logs)."""
+        return asdict(self)
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any], *, models: Sequence[str] = (), samples: Sequence[str] = (),
+                   methods: Sequence[str] = (), views: Sequence[str] = (),
+                   colormaps: Sequence[str] = COLORMAPS) -> tuple[View, list[str]]:
+        """Read a view from URL query parameters (``st.query_params.to_dict()`` or a plain dict;
+        a list value counts by its last item).
+
+        Model, sample, method, view (and each compared method) are matched case-insensitively
+        against the given choices when choices are given; the class and layers are only checked
+        for form here, and against the model by the page once it is loaded.
+
+        Returns:
+            ``(view, problems)``: ``problems`` has one line per value that was ignored (what was
+            found, what was expected), for the page to show; ignored values keep their default.
+        """
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        choices = {"model": models, "sample": samples, "method": methods, "view": views}
+
+        def ignore(key: str, value: str, expected: str) -> None:
+            problems.append(f"Link parameter {key}={value!r} ignored: expected {expected}.")
+
+        for name, key in QUERY_KEYS.items():
+            if key not in params:
+                continue
+            raw = params[key]
+            if isinstance(raw, (list, tuple)):
+                raw = raw[-1] if raw else ""
+            value = str(raw).strip()
+            if not value:
+                continue
+            if name in choices:
+                allowed = choices[name]
+                if allowed:
+                    match = _match(value, allowed)
+                    if match is None:
+                        ignore(key, value, f"one of {', '.join(allowed)}")
+                        continue
+                    value = match
+                values[name] = value
+            elif name == "layer":
+                values[name] = value
+            elif name == "target":
+                try:
+                    decode_target(value)
+                except LinkError as error:
+                    problems.append(f"Link parameter {key}={value!r} ignored: {error}")
+                    continue
+                values[name] = value
+            elif name == "colormap":
+                match = _match(value, colormaps)
+                if match is None:
+                    ignore(key, value, f"one of {', '.join(colormaps)}")
+                    continue
+                values[name] = match
+            elif name == "alpha":
+                number = _number(value)
+                if number is None or not 0.0 <= number <= 1.0:
+                    ignore(key, value, "an opacity between 0 and 1, such as 0.5")
+                    continue
+                values[name] = number
+            elif name == "top_percent":
+                number = _number(value)
+                if number is None or not 1 <= number <= 100 or number != int(number):
+                    ignore(key, value, "a whole percentage from 1 to 100, such as 30")
+                    continue
+                values[name] = int(number)
+            elif name in ("aug_smooth", "compare_contrast"):
+                if value.lower() not in _TRUE + _FALSE:
+                    ignore(key, value, "1 or 0")
+                    continue
+                values[name] = value.lower() in _TRUE
+            else:  # the comparison lists
+                items = tuple(dict.fromkeys(v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()))
+                if name == "compare_methods" and methods:
+                    unknown = [v for v in items if _match(v, methods) is None]
+                    if unknown:
+                        ignore(key, ",".join(unknown), f"methods among {', '.join(methods)}")
+                    items = tuple(_match(v, methods) for v in items if _match(v, methods) is not None)
+                if name == "compare_classes":
+                    bad = []
+                    good = []
+                    for item in items:
+                        try:
+                            target = decode_target(item)
+                        except LinkError:
+                            target = Contrast(0, 0)
+                        (bad if isinstance(target, Contrast) or target is None else good).append(item)
+                    if bad:
+                        ignore(key, ",".join(bad), "class indices or names (no contrasts or 'top')")
+                    items = tuple(good)
+                if items:
+                    values[name] = items
+        return cls(**values), problems
+
+
+def _match(value: str, allowed: Sequence[str]) -> str | None:
+    return next((c for c in allowed if c.lower() == value.lower()), None)
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def view_fields() -> list[str]:
+    """The names of :class:`View`'s fields, in order."""
+    return [f.name for f in fields(View)]
+
+
+__all__ = ["CONTRAST_SEPARATOR", "LIST_SEPARATOR", "QUERY_KEYS", "TOP", "View", "decode_target",
+           "encode_target", "view_fields"]
