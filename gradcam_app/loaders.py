@@ -23,9 +23,9 @@ from PIL import Image
 
 import gradcam
 import model_zoo
-from gradcam import export
-from gradcam.errors import GradCamError
+from gradcam import export, links
 from gradcam.images import DecodedImage, decode_image
+from gradcam.render import fit_for_display
 from gradcam_app import samples_dir
 
 RESULT_CACHE_ENTRIES = 64
@@ -90,19 +90,10 @@ class _NotReady(Exception):
 
 # -- models ---------------------------------------------------------------------------------------
 def _zoo_outcome(name: str) -> ModelOutcome:
-    try_load = getattr(model_zoo, "try_load", None)
-    if try_load is not None:  # the library's typed outcome
-        outcome = try_load(name)
-        if outcome.status == "ready":
-            return ModelOutcome("ready", Loaded(outcome.model, gradcam.Explainer(outcome.model)))
-        return ModelOutcome(outcome.status, None, outcome.message)
-    try:
-        zoo = model_zoo.load_model(name)
-    except model_zoo.errors.WeightsUnavailableError as exc:
-        return ModelOutcome("needs_download", None, str(exc))
-    except GradCamError as exc:
-        return ModelOutcome("refused", None, str(exc))
-    return ModelOutcome("ready", Loaded(zoo, gradcam.Explainer(zoo)))
+    outcome = model_zoo.try_load(name)
+    if outcome.status == "ready":
+        return ModelOutcome("ready", Loaded(outcome.model, gradcam.Explainer(outcome.model)))
+    return ModelOutcome(outcome.status, None, outcome.message)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -131,28 +122,13 @@ def _user_model(model_sha: str, names_sha: str | None, preprocessing: str, model
         if _names_bytes is not None and names_filename:
             names_path = Path(folder) / ("class_names" + Path(names_filename).suffix.lower())
             names_path.write_bytes(_names_bytes)
-        try_user = getattr(model_zoo, "try_load_user_model", None)
-        if try_user is not None:  # the library's typed outcome, naming the files as uploaded
-            outcome = try_user(path, class_names=names_path, preprocessing=preprocessing,
-                               display_name=model_filename, names_display_name=names_filename)
-            if outcome.status != "ready":
-                raise _NotReady(ModelOutcome(outcome.status, None, outcome.message))
-            zoo = outcome.model
-        else:
-            try:
-                zoo = model_zoo.load_user_model(path, class_names=names_path, preprocessing=preprocessing)
-            except GradCamError as exc:
-                raise _NotReady(ModelOutcome("refused", None, _named(str(exc), folder, model_filename,
-                                                                      names_filename))) from None
+        # The library names the files as the person uploaded them, never by these temp paths.
+        outcome = model_zoo.try_load_user_model(path, class_names=names_path, preprocessing=preprocessing,
+                                                display_name=model_filename, names_display_name=names_filename)
+        if outcome.status != "ready":
+            raise _NotReady(ModelOutcome(outcome.status, None, outcome.message))
+        zoo = outcome.model
         return Loaded(zoo, gradcam.Explainer(zoo))
-
-
-def _named(message: str, folder: str, model_filename: str, names_filename: str | None) -> str:
-    """A message about the temporary copies, naming the files as the person uploaded them."""
-    for path in Path(folder).iterdir():
-        shown = model_filename if path.name.startswith(export.safe_stem(model_filename, "model")) else names_filename
-        message = message.replace(str(path), shown or path.name)
-    return message
 
 
 def load_user_model(model_file, names_file, preprocessing: str) -> ModelOutcome:
@@ -168,10 +144,6 @@ def load_user_model(model_file, names_file, preprocessing: str) -> ModelOutcome:
                              data, names)
     except _NotReady as exc:
         return exc.outcome
-    except Exception as exc:  # a file Keras itself cannot read: say so, keep the page alive
-        detail = " ".join(str(exc).split())[:300]  # Keras's messages span lines; the box shows one
-        return ModelOutcome("refused", None, f"{model_file.name}: could not be loaded as a Keras model "
-                                             f"({type(exc).__name__}: {detail}).")
     return ModelOutcome("ready", loaded)
 
 
@@ -219,33 +191,9 @@ def decode_cached(image_key: str, name: str, _data: bytes) -> DecodedImage:
     return decode_image(_data, name=name)
 
 
-def display_size(shape: tuple[int, ...], max_side: int = DISPLAY_MAX_SIDE) -> tuple[int, int]:
-    """(width, height) of a picture of ``shape`` (H, W, ...) scaled to fit ``max_side``."""
-    h, w = shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def shrink(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
-    """A uint8 RGB image scaled down (area averaging) to fit ``max_side``; unchanged if it fits."""
-    fit = getattr(gradcam.render, "fit_for_display", None)
-    if fit is not None:
-        return fit(image, max_side)
-    import cv2
-
-    w, h = display_size(image.shape, max_side)
-    if (h, w) == image.shape[:2]:
-        return image
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-
-
-def shrink_map(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A float heatmap resized to (width, height) for display."""
-    import cv2
-
-    if heatmap.shape[::-1] == tuple(size):
-        return heatmap
-    return cv2.resize(np.asarray(heatmap, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
+def shrink(array: np.ndarray) -> np.ndarray:
+    """An image (H, W, 3) or heatmap (H, W) at display size (fitted images and maps match)."""
+    return fit_for_display(array, DISPLAY_MAX_SIDE)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -282,50 +230,18 @@ def explain_cached(image_key: str, model_key: str, method: str, layer: str | Non
             bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
 
     try:
-        return _explainer.explain_targets(_pixels, [decode_target(t) for t in targets], method=method,
+        return _explainer.explain_targets(_pixels, [links.decode_target(t) for t in targets], method=method,
                                           layer=layer, aug_smooth=aug_smooth, progress=progress)
     finally:
         if bar is not None:
             bar.empty()
 
 
-def encode_target(target) -> str:
-    """A target as the text results are cached under (the library's link encoding when present)."""
-    links = _links()
-    if links is not None:
-        return links.encode_target(target)
-    if target is None:
-        return "top"
-    if isinstance(target, gradcam.Contrast):
-        return f"contrast:{int(target.target)}:{int(target.other)}"
-    return f"class:{int(target)}"
-
-
-def decode_target(text: str):
-    links = _links()
-    if links is not None:
-        return links.decode_target(text)
-    kind, *rest = text.split(":")
-    if kind == "top":
-        return None
-    if kind == "contrast":
-        return gradcam.Contrast(int(rest[0]), int(rest[1]))
-    return int(rest[0])
-
-
-def _links():
-    try:
-        from gradcam import links
-    except ImportError:
-        return None
-    return links
-
-
 def run_explain(loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str, layer: str | None,
                 aug_smooth: bool, targets: list) -> tuple[list, float]:
     """(explanations, seconds this lookup took): a cached result comes back in milliseconds."""
     started = time.perf_counter()
-    results = explain_cached(item.key, loaded.key, method, layer, tuple(encode_target(t) for t in targets),
+    results = explain_cached(item.key, loaded.key, method, layer, tuple(links.encode_target(t) for t in targets),
                              aug_smooth, pixels, loaded.explainer)
     return results, time.perf_counter() - started
 

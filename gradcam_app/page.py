@@ -15,7 +15,7 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export
+from gradcam import links
 from gradcam_app import loaders
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
@@ -41,76 +41,54 @@ from gradcam_app.widgets import (
 DEFAULT_SAMPLE = "cat_and_coffee.jpg"
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
         "layers": compare_layers_view}
-#: Display settings a shared link keeps, with their defaults: (query key, state field, default).
-DISPLAY_PARAMS = (("colormap", "colormap", "jet"), ("alpha", "alpha", 0.5), ("top", "top_percent", 100),
-                  ("smooth", "smooth", False))
+DEFAULT_COMPARE_METHODS = PageState().compare_methods
+# At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
+# Compare panels' titles are kept to two lines so the pictures beside each other line up.
+PAGE_STYLE = """<style>
+[data-testid="stMain"] [data-testid="stButton"] button p {white-space: normal; overflow-wrap: anywhere;
+  text-overflow: clip; overflow: visible;}
+[data-testid="stMain"] [data-testid="stColumn"] [data-testid="stMarkdownContainer"] p:has(> strong:only-child)
+  {min-height: 3em; margin-bottom: 0.25rem; line-height: 1.5em; overflow: hidden;}
+</style>"""
 
 
 # -- links --------------------------------------------------------------------------------------
 def follow_link(state: PageState, models: list[str], samples: list[str]) -> list[str]:
     """Apply the URL's view when it is not the one this page last wrote: a shared link on the first
-    run, or the browser's Back/Forward later (Streamlit reruns the page with that URL). Returns the
-    problems to show (values that were ignored)."""
+    run, or the browser's Back/Forward later (Streamlit reruns the page with that URL). Values the
+    link does not give take their defaults. Returns the problems to show (values ignored)."""
     params = {key: str(value) for key, value in st.query_params.to_dict().items()}
     if params == state.written_query:
         return []
     first = state.written_query is None
-    view, problems = export.parse_view(params, models=models, samples=samples, methods=list(gradcam.METHODS),
-                                       views=list(VIEWS))
+    link, problems = links.View.from_query(params, models=models, samples=samples, methods=list(gradcam.METHODS),
+                                           views=list(VIEWS))
     if first and not params:
         return problems
-    if "model" in view:
-        st.session_state["model"] = view["model"]
-    elif not first:
-        st.session_state["model"] = model_zoo.DEFAULT_MODEL
-    if "sample" in view:
-        state.source, state.sample = "Sample", view["sample"]
-        st.session_state.pop("source", None)
-        st.session_state.pop("sample", None)
-    if "method" in view or not first:
-        st.session_state["method"] = view.get("method", "gradcam")
-    if "view" in view or not first:
-        state.view = view.get("view", "explain")
-        st.session_state.pop("view", None)
-    for key, name, default in DISPLAY_PARAMS:
-        value = _display_value(params.get(key), default, problems, key)
-        if value is not None or not first:
-            setattr(state, name, default if value is None else value)
-            st.session_state.pop({"smooth": "aug_smooth"}.get(key, name), None)
-    # class and layer depend on the model: checked once it is loaded
-    state.pending_link = {key: view.get(key) for key in ("class", "layer") if key in view or not first}
+    if link.model or not first:
+        st.session_state["model"] = link.model or model_zoo.DEFAULT_MODEL
+    if link.sample:
+        state.source, state.sample = "Sample", link.sample
+    if link.method or not first:
+        st.session_state["method"] = link.method or "gradcam"
+    state.view = link.view or "explain"
+    state.colormap, state.alpha, state.top_percent, state.smooth = (
+        link.colormap, float(link.alpha), int(link.top_percent), bool(link.aug_smooth))
+    state.compare_methods = list(link.compare_methods) or list(DEFAULT_COMPARE_METHODS)
+    state.compare_contrast = bool(link.compare_contrast)
+    for key in ("source", "sample", "view", "colormap", "alpha", "top_percent", "aug_smooth", "compare_methods",
+                "compare_contrast"):
+        st.session_state.pop(key, None)  # bound widgets start from the state on this run
+    # class, layers and compared classes depend on the model: checked once it is loaded
+    state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
+                          "layers": link.compare_layers}
     return problems
 
 
-def _display_value(raw: str | None, default, problems: list[str], key: str):
-    if raw is None or raw == "":
-        return None
-    try:
-        if isinstance(default, bool):
-            return raw.lower() in ("1", "true", "yes", "on")
-        if key == "colormap":
-            if raw not in gradcam.COLORMAPS:
-                raise ValueError
-            return raw
-        value = type(default)(float(raw))
-        low, high = (0.0, 1.0) if key == "alpha" else (5, 100)
-        if not low <= value <= high:
-            raise ValueError
-        return value
-    except ValueError:
-        problems.append(f"Link parameter {key}={raw!r} ignored: expected "
-                        + ("a colour map name" if key == "colormap" else "a number in range") + ".")
-        return None
-
-
-def write_link(state: PageState, values: dict) -> None:
-    """Write the view into the URL, only when it changed (each change is one browser history entry,
-    which Back undoes through :func:`follow_link`)."""
-    params = export.view_params(values)
-    for key, name, default in DISPLAY_PARAMS:
-        value = getattr(state, name)
-        if value != default:
-            params[key] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+def write_link(state: PageState, link: links.View) -> None:
+    """Write the view into the URL when it changed. Each change is one browser history entry, which
+    Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
+    params = link.to_query()
     if params != state.written_query:
         st.query_params.from_dict(params)
         state.written_query = params
@@ -138,6 +116,7 @@ def main() -> None:
     st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:",
                        layout="wide")
     loaders.trace("page run")
+    st.html(PAGE_STYLE)
     state = page_state()
     samples = loaders.sample_names()
     allow_upload = model_upload_allowed()
@@ -208,13 +187,19 @@ def main() -> None:
     DRAW[view](ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key)))
     gallery_zip_ui(loaded, good, settings)
 
-    klass = state.klass if view != "classes" else None
-    write_link(state, {
-        "model": loaded.zoo.name if picked != USER_MODEL else None,
-        "sample": item.name if state.source == "Sample" else None,
-        "class": loaded.explainer.class_names[klass] if klass is not None else None,
-        "method": method, "layer": layer, "view": view,
-    })
+    names = loaded.explainer.class_names
+    write_link(state, links.View(
+        model=loaded.zoo.name if picked != USER_MODEL else None,
+        sample=item.name if state.source == "Sample" else None,
+        target=links.encode_target(state.klass if view != "classes" else None, names),
+        method=method, layer=layer, view=view, colormap=state.colormap, alpha=float(state.alpha),
+        top_percent=int(state.top_percent), aug_smooth=bool(aug),
+        compare_classes=tuple(links.encode_target(i, names) for i in state.compare_classes or ())
+        if view == "classes" else (),
+        compare_contrast=state.compare_contrast,
+        compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
+        compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
+    ))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class PageState:
     top_percent: int = 100
     smooth: bool = False  # augmentation smoothing
     compare_classes: list[int] | None = None
+    compare_contrast: bool = True
     compare_methods: list[str] = field(default_factory=lambda: ["gradcam", "gradcam++", "layercam", "eigencam"])
     compare_layers: list[str] | None = None
     # -- what those choices were made for: a new image or model resets them --

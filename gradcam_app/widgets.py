@@ -5,7 +5,7 @@ return plain values; bound widgets keep their values in :class:`gradcam_app.stat
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,7 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export
+from gradcam import export, links
 from gradcam.errors import GradCamError
 from gradcam_app import loaders
 from gradcam_app.loaders import ImageItem, Loaded
@@ -193,15 +193,17 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple) -> int
             state.klass = None
             st.session_state.pop("klass", None)
         state.class_context = context
-    if "class" in state.pending_link:
+    if "class" in state.pending_link:  # a link's class, checked against this model
         wanted = state.pending_link.pop("class")
         state.klass = None
         st.session_state.pop("klass", None)
-        if wanted is not None:
-            try:
-                state.klass = explainer.class_index(wanted)
-            except GradCamError as exc:
-                st.warning(f"Link parameter class={wanted!r} ignored: {exc}")
+        try:
+            target = links.decode_target(wanted, names)
+            if isinstance(target, gradcam.Contrast):
+                raise GradCamError("a single class is expected here, not a contrast")
+            state.klass = target
+        except GradCamError as exc:
+            st.warning(f"Link parameter class={wanted!r} ignored: {exc}")
     if state.klass is not None and not 0 <= state.klass < len(names):
         state.klass = None
         st.session_state.pop("klass", None)
@@ -248,17 +250,8 @@ def shown(heatmap: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def blend(original: np.ndarray, heatmap: np.ndarray, colormap: str, alpha: float, fraction: float) -> np.ndarray:
-    """The overlay as the page shows it: with a threshold, the original photo outside the top part."""
-    try:
-        return gradcam.overlay(original, heatmap, colormap, alpha, keep=fraction)
-    except TypeError:  # a library without keep=: blend the kept part only, here
-        over = gradcam.overlay(original, shown(heatmap, fraction), colormap, alpha)
-        if fraction >= 1.0 or heatmap.max() <= 0:
-            return over
-        kept = shown(heatmap, fraction) > 0
-        if kept.shape != original.shape[:2]:
-            kept = loaders.shrink_map(kept.astype(np.float32), original.shape[1::-1]) > 0.5
-        return np.where(kept[..., None], over, original)
+    """The overlay as the page shows it: with "show the top X%", the original photo elsewhere."""
+    return gradcam.render.overlay(original, heatmap, colormap, alpha, keep=fraction if fraction < 1.0 else None)
 
 
 def probability_chart(explainer, probabilities: np.ndarray, chosen: int) -> None:
@@ -306,7 +299,7 @@ def compare_pictures(item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel
     for column, (title, heatmap, caption) in zip(columns, panels):
         with column:
             st.markdown(f"**{title}**")
-            heat = loaders.shrink_map(heatmap, small.shape[1::-1])
+            heat = loaders.shrink(heatmap)
             st.image(loaders.jpeg_bytes(blend(small, heat, colormap, alpha, fraction)), caption=caption,
                      width="stretch")
     for column, title in zip(columns[len(panels):], pending):
@@ -314,9 +307,3 @@ def compare_pictures(item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel
             st.markdown(f"**{title}**")
             st.info("Computing… the other panels are ready.", icon=":material/hourglass_top:")
     colour_bar(colormap, "0", scale_note)
-
-
-def deferred(build: Callable[[], bytes]) -> Callable[[], bytes]:
-    """A download's bytes built when the person clicks, not on every run (a 12-megapixel overlay
-    PNG takes seconds and tens of megabytes)."""
-    return build

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import gradcam
+from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
@@ -19,11 +20,18 @@ def compare_classes_view(view: ViewInput) -> None:
         state.compare_classes = ranked(probabilities)[:2]  # a new image or model: its top two
         state.compare_context = view.context
         st.session_state.pop("compare_classes", None)
+    wanted = state.pending_link.pop("classes", ())
+    if wanted:  # a link's classes, checked against this model
+        try:
+            state.compare_classes = [int(links.decode_target(text, names)) for text in wanted][:4]
+            st.session_state.pop("compare_classes", None)
+        except (GradCamError, TypeError) as exc:
+            st.warning(f"Link parameter classes={','.join(wanted)!r} ignored: {exc}")
     chosen = bound("compare_classes", "compare_classes", lambda: st.multiselect(
         "Classes to compare (2 to 4), on one shared colour scale", list(range(len(names))),
         key="compare_classes", max_selections=4, format_func=lambda i: f"{names[i]} · {probabilities[i]:.1%}"))
-    contrast = st.checkbox("Add the contrastive map: why the first rather than the second",
-                           key="compare_contrast", value=True)
+    contrast = bound("compare_contrast", "compare_contrast", lambda: st.checkbox(
+        "Add the contrastive map: why the first rather than the second", key="compare_contrast"))
     if len(chosen) < 2:
         st.info("Pick at least two classes.")
         return

@@ -57,7 +57,7 @@ def explain_pictures(view: ViewInput, explanation) -> None:
     loaders.trace("fragment run")
     item, pixels = view.item, view.decoded.pixels
     small, original_jpeg = loaders.display_original(item.key, pixels)
-    heat = loaders.shrink_map(explanation.heatmap, small.shape[1::-1])
+    heat = loaders.shrink(explanation.heatmap)
     c1, c2, c3 = st.columns(3)
     with c1:
         st.image(original_jpeg, caption=f"Original · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")

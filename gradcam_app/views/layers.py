@@ -28,6 +28,10 @@ def compare_layers_view(view: ViewInput) -> None:
                                                    layers[int(n * 0.85)], layers[-1]]))
         state.layers_model = loaded.key
         st.session_state.pop("compare_layers", None)
+    wanted = [layer for layer in state.pending_link.pop("layers", ()) if layer in layers]
+    if wanted:  # a link's layers (those this model has)
+        state.compare_layers = wanted[:4]
+        st.session_state.pop("compare_layers", None)
     chosen = bound("compare_layers", "compare_layers", lambda: st.multiselect(
         "Layers to compare (each on its own scale)", layers, key="compare_layers", max_selections=4))
     panels = []
