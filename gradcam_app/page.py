@@ -174,9 +174,9 @@ def main() -> None:
     for note in decoded.notes:
         st.caption(f"{item.name}: {note}")
 
-    view = bound("view", "view", lambda: st.radio("View", list(VIEWS), key="view", horizontal=True,
-                                                  format_func=VIEWS.get, label_visibility="collapsed"),
-                 valid=lambda v: v in VIEWS)
+    view = bound("view", "view", lambda value: st.radio(
+        "View", list(VIEWS), key="view", horizontal=True, format_func=VIEWS.get, label_visibility="collapsed",
+        index=list(VIEWS).index(value)), valid=lambda v: v in VIEWS, as_default=True)
     # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown);
     # a model without a spatial layer gets them with gradient saliency, which any model allows.
     if loaded.explainer.layers:

@@ -62,17 +62,27 @@ def page_state() -> PageState:
     return state
 
 
-def bound(key: str, name: str, draw: Callable[[], T], *, valid: Callable[[Any], bool] | None = None) -> T:
-    """Draw a keyed widget whose value is kept in ``page_state().<name>``.
+def bound(key: str, name: str, draw: Callable[..., T], *, valid: Callable[[Any], bool] | None = None,
+          as_default: bool = False) -> T:
+    """Draw a keyed widget whose value is kept in ``page_state().<name>``; afterwards the state
+    holds what the widget returned.
 
-    If Streamlit forgot the widget (not drawn last run) or holds a value ``valid`` refuses, the
-    widget starts from the state's value; afterwards the state holds what the widget returned.
-    ``draw`` must not pass its own default (``index=``/``value=``): the key carries it.
+    ``as_default=False``: if Streamlit forgot the widget (not drawn last run) or holds a value
+    ``valid`` refuses, the widget's key is set to the state's value first; ``draw()`` must then not
+    pass its own default. ``as_default=True``: ``draw(value)`` passes the state's value as the
+    widget's default (``index=``/``value=``), which Streamlit uses only when it creates the widget;
+    that is the safe way for widgets inside fragments (sliders, the colour map), whose value the
+    browser keeps.
     """
     state = page_state()
-    if key not in st.session_state or (valid is not None and not valid(st.session_state[key])):
-        st.session_state[key] = getattr(state, name)
-    value = draw()
+    if as_default:
+        if valid is not None and key in st.session_state and not valid(st.session_state[key]):
+            del st.session_state[key]
+        value = draw(getattr(state, name))
+    else:
+        if key not in st.session_state or (valid is not None and not valid(st.session_state[key])):
+            st.session_state[key] = getattr(state, name)
+        value = draw()
     setattr(state, name, value)
     return value
 

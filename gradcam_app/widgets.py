@@ -67,9 +67,9 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
     if source == "Sample":
         if state.sample not in samples:
             state.sample = default_sample if default_sample in samples else samples[0]
-        name = bound("sample", "sample", lambda: st.sidebar.selectbox(
-            "Sample photo", samples, key="sample", help="Photos from sample_images/ (see SOURCES.md there)."),
-            valid=lambda v: v in samples)
+        name = bound("sample", "sample", lambda value: st.sidebar.selectbox(
+            "Sample photo", samples, key="sample", index=samples.index(value),
+            help="Photos from sample_images/ (see SOURCES.md there)."), valid=lambda v: v in samples, as_default=True)
         data = loaders.read_sample(name)
         sha = export.sha256_bytes(data)
         items.append(ImageItem(name, f"sample:{name}:{sha}", sha, data))
@@ -179,8 +179,9 @@ def gallery_ui(items: list[ImageItem]) -> ImageItem:
     state = page_state()
     if state.gallery not in names:
         state.gallery = names[0]
-    choice = bound("gallery", "gallery", lambda: st.radio(f"Gallery: {len(items)} images", names, key="gallery",
-                                                          horizontal=True), valid=lambda v: v in names)
+    choice = bound("gallery", "gallery", lambda value: st.radio(
+        f"Gallery: {len(items)} images", names, key="gallery", horizontal=True, index=names.index(value)),
+        valid=lambda v: v in names, as_default=True)
     return items[names.index(choice)]
 
 
@@ -225,11 +226,13 @@ def display_controls_ui() -> tuple[str, float, float]:
     """Colour map, opacity and the fraction of the map shown (display only: no model call)."""
     c1, c2, c3 = st.columns(3)
     colormaps = list(gradcam.COLORMAPS)
-    colormap = bound("colormap", "colormap", lambda: c1.selectbox("Colour map", colormaps, key="colormap"),
-                     valid=lambda v: v in colormaps)
-    alpha = bound("alpha", "alpha", lambda: c2.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="alpha"))
-    top = bound("top_percent", "top_percent", lambda: c3.slider("Show the top X% of the map", 5, 100, step=5,
-                                                                key="top_percent"))
+    colormap = bound("colormap", "colormap", lambda value: c1.selectbox(
+        "Colour map", colormaps, key="colormap", index=colormaps.index(value)),
+        valid=lambda v: v in colormaps, as_default=True)
+    alpha = bound("alpha", "alpha", lambda value: c2.slider(
+        "Overlay opacity", 0.0, 1.0, float(value), step=0.05, key="alpha"), as_default=True)
+    top = bound("top_percent", "top_percent", lambda value: c3.slider(
+        "Show the top X% of the map", 5, 100, int(value), step=5, key="top_percent"), as_default=True)
     return colormap, float(alpha), top / 100.0
 
 

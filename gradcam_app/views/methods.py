@@ -17,10 +17,10 @@ def compare_methods_view(view: ViewInput) -> None:
     state = page_state()
     loaded, item, settings = view.loaded, view.item, view.settings
     klass = class_picker_ui(loaded.explainer, view.probabilities, view.context)
-    methods = bound("compare_methods", "compare_methods", lambda: st.multiselect(
+    methods = bound("compare_methods", "compare_methods", lambda value: st.multiselect(
         "Methods to compare (each on its own scale)", list(gradcam.METHODS), key="compare_methods",
-        max_selections=4, format_func=method_label,
-        help="Slow methods (many forward passes) are filled in last; the others show meanwhile."))
+        default=value, max_selections=4, format_func=method_label,
+        help="Slow methods (many forward passes) are filled in last; the others show meanwhile."), as_default=True)
     jobs = []
     for method in methods:
         info = gradcam.METHODS[method]
