@@ -216,7 +216,7 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple) -> int
     for column, index in zip(columns, order):
         column.button(f"{names[index]} · {probabilities[index]:.1%}", key=f"top_{index}",
                       type="primary" if index == chosen else "secondary", width="stretch",
-                      on_click=set_widget, args=("klass", "klass", index), help=names[index])
+                      on_click=set_widget, args=("klass", "klass", index))
     return bound("klass", "klass", lambda: st.selectbox(
         f"…or search all {len(names)} classes", list(range(len(names))), key="klass",
         format_func=lambda i: f"{names[i]}  ({i})", placeholder=f"Top prediction: {names[order[0]]}"))

@@ -39,19 +39,31 @@ def variants(name: str, count: int, size: tuple[int, int] | None = None) -> list
     return out
 
 
+def clear_uploads(page) -> None:
+    """Remove every uploaded image (the uploader keeps adding files otherwise) and wait for the page
+    to say there is none."""
+    delete = page.locator('[data-testid="stSidebar"] [data-testid="stFileChipDeleteBtn"] button')
+    for remaining in range(delete.count(), 0, -1):
+        delete.first.click()
+        wait_count(delete, remaining - 1)
+    page.get_by_text("Upload one or several images").first.wait_for(state="visible")
+    wait_idle(page)
+
+
 def upload_timings(page, files: list[bytes], name: str, label: str) -> list[float]:
-    """Seconds from choosing each file to its heatmap on screen (the file input is reused)."""
+    """Seconds from choosing each file to its heatmap on screen (the previous upload is removed first,
+    so each measurement is one new image, not a gallery)."""
     chooser = page.locator('[data-testid="stSidebar"] input[type="file"]').first
     chooser.wait_for(state="attached")
     samples = []
     for data in files:
-        before = heatmap_image(page).get_attribute("src") if heatmap_image(page).count() else None
+        if page.locator('[data-testid="stSidebar"] [data-testid="stFileChipDeleteBtn"]').count():
+            clear_uploads(page)
         started = time.monotonic()
         chooser.set_input_files(files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}])
-        wait_heatmap(page, label)
-        if before:
-            wait_src_change(page, heatmap_image, before)
+        page.get_by_text(f"Heatmap · {label}", exact=True).first.wait_for(state="visible")
         samples.append(time.monotonic() - started)
+        wait_idle(page)
     return samples
 
 
