@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,38 +144,6 @@ def load_user_model(model_file, names_file, preprocessing: str) -> ModelOutcome:
     except _NotReady as exc:
         return exc.outcome
     return ModelOutcome("ready", loaded)
-
-
-_warming: threading.Thread | None = None
-
-
-def warm_up(sample: str) -> threading.Thread:
-    """Build the default model and explain ``sample`` as the first page will, in a background
-    thread (once per process): started with the server, so that the first visitor finds the
-    model built, traced and the first map in the cache instead of waiting for them."""
-    global _warming
-    if _warming is not None:
-        return _warming
-
-    def work() -> None:
-        started = time.perf_counter()
-        try:
-            outcome = load_zoo_model(model_zoo.DEFAULT_MODEL)
-            if outcome.ok and outcome.loaded.explainer.layers:
-                loaded = outcome.loaded
-                data = read_sample(sample)
-                sha = export.sha256_bytes(data)
-                item = ImageItem(sample, f"sample:{sample}:{sha}", sha, data)
-                decoded = decode_cached(item.key, item.name, item.data)
-                display_original(item.key, decoded.pixels)
-                run_explain(loaded, item, decoded.pixels, "gradcam", loaded.explainer.default_layer, False, [None])
-            trace(f"warm-up done in {time.perf_counter() - started:.1f} s")
-        except Exception as exc:  # a warm-up failure must not take the server down; the page reports it
-            trace(f"warm-up failed: {type(exc).__name__}: {exc}")
-
-    _warming = threading.Thread(target=work, name="gradcam-warm-up", daemon=True)
-    _warming.start()
-    return _warming
 
 
 # -- images ---------------------------------------------------------------------------------------

@@ -11,9 +11,6 @@ Own-model uploads can be switched off for public deployments: set the environmen
 """
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from pathlib import Path
-
 import streamlit as st
 
 import gradcam
@@ -42,8 +39,6 @@ from gradcam_app.widgets import (
 )
 
 DEFAULT_SAMPLE = "cat_and_coffee.jpg"
-#: This file, for ``st.App`` (``streamlit_app.py``) to serve.
-PAGE_SCRIPT = str(Path(__file__).resolve())
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
         "layers": compare_layers_view}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods
@@ -205,14 +200,6 @@ def main() -> None:
         compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
         compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
     ))
-
-
-@asynccontextmanager
-async def server_lifespan(_app):
-    """The server's start: build the default model and its first map in the background (the page
-    answers meanwhile and shows progress; whoever arrives first waits only for what is left)."""
-    loaders.warm_up(DEFAULT_SAMPLE)
-    yield
 
 
 if __name__ == "__main__":
