@@ -39,26 +39,27 @@ def variants(name: str, count: int, size: tuple[int, int] | None = None) -> list
     return out
 
 
-def clear_uploads(page) -> None:
-    """Remove every uploaded image (the uploader keeps adding files otherwise) and wait for the page
-    to say there is none."""
-    delete = page.locator('[data-testid="stSidebar"] [data-testid="stFileChipDeleteBtn"] button')
-    for remaining in range(delete.count(), 0, -1):
-        delete.first.click()
-        wait_count(delete, remaining - 1)
-    page.get_by_text("Upload one or several images").first.wait_for(state="visible", timeout=180_000)
+def fresh_uploader(page) -> None:
+    """An empty uploader: switch the source to Sample and back to Upload (the uploader keeps adding
+    files otherwise, and a page that is not drawn forgets them)."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Sample", exact=True).click()
+    page.locator('[data-testid="stSidebar"] input[type="file"]').first.wait_for(state="detached")
+    wait_heatmap(page)
+    sidebar.get_by_text("Upload", exact=True).click()
+    page.get_by_text("Upload one or several images").first.wait_for(state="visible")
     wait_idle(page)
 
 
 def upload_timings(page, files: list[bytes], name: str, label: str) -> list[float]:
-    """Seconds from choosing each file to its heatmap on screen (the previous upload is removed first,
-    so each measurement is one new image, not a gallery)."""
-    chooser = page.locator('[data-testid="stSidebar"] input[type="file"]').first
-    chooser.wait_for(state="attached")
+    """Seconds from choosing each file to its heatmap on screen (each on an empty uploader, so that
+    each measurement is one new image, not a gallery)."""
     samples = []
-    for data in files:
-        if page.locator('[data-testid="stSidebar"] [data-testid="stFileChipDeleteBtn"]').count():
-            clear_uploads(page)
+    for number, data in enumerate(files):
+        if number:
+            fresh_uploader(page)
+        chooser = page.locator('[data-testid="stSidebar"] input[type="file"]').first
+        chooser.wait_for(state="attached")
         started = time.monotonic()
         chooser.set_input_files(files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}])
         page.get_by_text(f"Heatmap · {label}", exact=True).first.wait_for(state="visible")
