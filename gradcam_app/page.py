@@ -58,9 +58,11 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     run, or the browser's Back/Forward later (Streamlit reruns the page with that URL). Values the
     link does not give take their defaults. Returns the problems to show (values ignored)."""
     params = {key: str(value) for key, value in st.query_params.to_dict().items()}
-    if params == state.written_query:
-        return []
     first = state.written_query is None
+    # A widget's rerun can carry the URL from before this page's last write (the browser had not
+    # applied it yet): only a first run or the browser's Back/Forward may change the view.
+    if params == state.written_query or not (first or history_navigation()):
+        return []
     link, problems = links.View.from_query(params, models=models, samples=samples, methods=list(gradcam.METHODS),
                                            views=list(VIEWS))
     if first and not params:
@@ -83,6 +85,14 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
                           "layers": link.compare_layers}
     return problems
+
+
+def history_navigation() -> bool:
+    """Whether this run comes from the browser's Back or Forward button."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False))
 
 
 def write_link(state: PageState, link: links.View) -> None:

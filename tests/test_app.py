@@ -348,7 +348,9 @@ def test_a_model_that_fails_to_load_is_not_left_selected(tmp_path):
     assert "In use meanwhile: **EfficientNet-Lite0**" in in_use
 
 
-def test_browser_back_returns_to_the_previous_view():
+def test_browser_back_returns_to_the_previous_view(monkeypatch):
+    import gradcam_app.page
+
     at = new_app(sample="coffee.jpg")
     at.run()
     first = dict(at.query_params)
@@ -357,7 +359,14 @@ def test_browser_back_returns_to_the_previous_view():
     espresso = next(b for b in top_buttons(at) if not b.label.startswith("espresso"))
     espresso.click().run()
     assert dict(at.query_params) != first and heatmap(at)[0] != caption
-    # Back: the browser reruns the page with the previous URL; the page follows it
+    # A widget's rerun that still carries the old URL (the browser had not applied the new one)
+    # changes nothing
+    at.query_params.clear()
+    at.query_params.update(first)
+    at.run()
+    assert at.selectbox(key="method").value == "gradcam++" and heatmap(at)[0] != caption
+    # Back: the browser reruns the page with the previous URL, marked as history navigation
+    monkeypatch.setattr(gradcam_app.page, "history_navigation", lambda: True)
     at.query_params.clear()
     at.query_params.update(first)
     at.run()
