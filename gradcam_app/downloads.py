@@ -22,10 +22,19 @@ def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
                                 method_paper=info.paper, options={"aug_smooth": view.settings.aug_smooth})
 
 
+#: Up to this many pixels the PNG, .npy and JSON are built with the page (tens of milliseconds);
+#: larger photos get them built on click. (Deferred downloads are not yet seen as downloads by the
+#: browser tests, so ordinary photos keep plain ones.)
+EAGER_PIXELS = 2_000_000
+
+
 def explanation_buttons(view, explanation, display: dict) -> None:
     """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side."""
     bundle = bundle_for(explanation, view, display)
     builders = {"png": bundle.png, "npy": bundle.heatmap_npy, "json": bundle.provenance_json, "html": bundle.html}
+    height, width = view.decoded.pixels.shape[:2]
+    if height * width <= EAGER_PIXELS:
+        builders = {kind: build() if kind != "html" else build for kind, build in builders.items()}
     for column, (label, kind, key) in zip(st.columns(len(BUTTONS)), BUTTONS):
         column.download_button(label, builders[kind], file_name=bundle.filename(kind), mime=bundle.mime(kind),
                                key=key, on_click="ignore", icon=":material/download:", width="stretch",
