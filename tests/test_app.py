@@ -67,7 +67,7 @@ def test_first_open_explains_a_sample_with_the_default_model():
     caption, _ = heatmap(at)
     assert caption == "Heatmap · Egyptian Mau"
     assert len(top_buttons(at)) == 5
-    assert [d.label for d in at.download_button] == ["Overlay PNG", "Heatmap .npy", "Provenance JSON"]
+    assert [d.label for d in at.download_button] == ["Overlay PNG", "Heatmap .npy", "Provenance JSON", "HTML report"]
     assert at.selectbox(key="model").value == "efficientnet-lite0"
     assert at.get("vega_lite_chart"), "the probability chart is missing"
     assert any("What the model saw" in m.value for m in at.markdown)
@@ -300,3 +300,129 @@ def test_own_model_without_a_spatial_layer_gets_a_message_and_saliency_works(tmp
     at.selectbox(key="method").set_value("saliency").run()
     assert problems(at) == []
     assert heatmap(at)[0].startswith("Heatmap · ")
+
+
+# -- what a new user hit (issue 9) ------------------------------------------------------------
+def _tied_model(tmp_path: Path) -> Path:
+    """An untrained own model whose classes all get the same probability."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, name="logits", kernel_initializer="zeros", bias_initializer="zeros")(x)
+    path = tmp_path / "untrained.keras"
+    keras.Model(inputs, outputs).save(path)
+    return path
+
+
+def test_tied_probabilities_highlight_the_class_the_heatmap_explains(tmp_path):
+    path = _tied_model(tmp_path)
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value(
+        ("untrained.keras", path.read_bytes(), "application/octet-stream"))
+    at.file_uploader(key="user_names_file").set_value(("names.txt", b"lemon\nfig\napple\n", "text/plain"))
+    at.run()
+    assert problems(at) == []
+    buttons = top_buttons(at)
+    assert [b.label for b in buttons] == ["lemon · 33.3%", "fig · 33.3%", "apple · 33.3%"], "lowest index first"
+    primary = [b.label.split(" · ")[0] for b in buttons if b.proto.type == "primary"]
+    assert primary == ["lemon"]
+    assert heatmap(at)[0] == "Heatmap · lemon", "one rule for ties: lowest index, as np.argmax"
+
+
+def test_a_model_that_fails_to_load_is_not_left_selected(tmp_path):
+    path = _tiny_model(tmp_path, with_lambda=True)
+    at = new_app()
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value(("lambda.keras", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    refusal = next(str(e.value) for e in at.error if "Lambda" in str(e.value))
+    assert refusal.startswith("lambda.keras"), "the file is named as uploaded, not by a server temp path"
+    assert "/tmp" not in refusal
+    # the sidebar names the model whose results the page shows
+    in_use = " ".join(str(w.value) for w in at.sidebar.warning)
+    assert "In use meanwhile: **EfficientNet-Lite0**" in in_use
+
+
+def test_browser_back_returns_to_the_previous_view(monkeypatch):
+    import gradcam_app.page
+
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    first = dict(at.query_params)
+    caption = heatmap(at)[0]
+    at.selectbox(key="method").set_value("gradcam++").run()
+    espresso = next(b for b in top_buttons(at) if not b.label.startswith("espresso"))
+    espresso.click().run()
+    assert dict(at.query_params) != first and heatmap(at)[0] != caption
+    # A widget's rerun that still carries the old URL (the browser had not applied the new one)
+    # changes nothing
+    at.query_params.clear()
+    at.query_params.update(first)
+    at.run()
+    assert at.selectbox(key="method").value == "gradcam++" and heatmap(at)[0] != caption
+    # Back: the browser reruns the page with the previous URL, marked as history navigation
+    monkeypatch.setattr(gradcam_app.page, "history_navigation", lambda: True)
+    at.query_params.clear()
+    at.query_params.update(first)
+    at.run()
+    assert problems(at) == []
+    assert at.selectbox(key="method").value == "gradcam"
+    assert heatmap(at)[0] == caption
+    assert dict(at.query_params) == first, "following Back writes no new URL"
+
+
+def test_shared_links_keep_the_display_settings():
+    at = new_app(sample="coffee.jpg", colormap="viridis", alpha="0.8", top="20")
+    at.run()
+    assert problems(at) == []
+    assert at.selectbox(key="colormap").value == "viridis"
+    assert at.slider(key="alpha").value == pytest.approx(0.8)
+    assert at.slider(key="top_percent").value == 20
+    at.selectbox(key="colormap").set_value("magma").run()
+    at.radio(key="view").set_value("classes").run()  # a full page run writes the link
+    params = dict(at.query_params)
+    assert params["colormap"] == "magma" and params["top"] == "20" and float(params["alpha"]) == 0.8
+
+
+def test_top_percent_shows_the_original_photo_outside_the_kept_part():
+    import numpy as np
+
+    from gradcam_app.widgets import blend
+
+    photo = np.full((20, 30, 3), 90, np.uint8)
+    heat = np.zeros((20, 30), np.float32)
+    heat[:, :15] = np.linspace(0.2, 1.0, 15)[None, :]
+    shown = blend(photo, heat, "jet", 0.6, 0.25)
+    hidden = heat < np.quantile(heat, 0.75)
+    assert np.array_equal(shown[hidden], photo[hidden]), "the hidden part is the photo itself"
+    assert not np.array_equal(shown[~hidden], photo[~hidden])
+
+
+def test_compare_methods_reuses_class_independent_maps_and_chips_say_each_cost_once():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    at.radio(key="view").set_value("methods").run()
+    chips = at.multiselect(key="compare_methods").options
+    assert chips and not any("(1 forward" in chip for chip in chips)
+    other = next(b for b in top_buttons(at) if not b.label.startswith("espresso"))
+    other.click().run()
+    assert problems(at) == []
+    captions = overlay_panels(at)
+    eigen = next(c for c in captions if "same map for every class" in c)
+    assert "cached" in eigen, eigen  # Eigen-CAM does not depend on the class: not recomputed
+    assert not any("0.00 s" in c for c in captions)
+
+
+def test_faithfulness_table_reads_as_a_table():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    at.multiselect(key="faithfulness_methods").set_value(["gradcam"]).run()
+    at.button(key="faithfulness_go").click().run()
+    config = at.dataframe[0].proto.columns
+    for header in ("Deletion AUC", "Insertion AUC", "Average drop (%)", "Mean rank"):
+        assert header in config, header

@@ -79,7 +79,8 @@ def test_two_hundred_explanations_keep_memory_and_caches_bounded(lite0):
 def test_every_cache_in_the_code_has_a_bound():
     """Every functools.lru_cache has a maxsize, every Streamlit cache a max_entries."""
     unbounded = []
-    files = [*ROOT.glob("gradcam/**/*.py"), *ROOT.glob("model_zoo/**/*.py"), ROOT / "streamlit_app.py"]
+    files = [*ROOT.glob("gradcam/**/*.py"), *ROOT.glob("model_zoo/**/*.py"), *ROOT.glob("gradcam_app/**/*.py"),
+             ROOT / "streamlit_app.py"]
     app_caches = 0
     for path in files:
         if not path.exists():

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +53,15 @@ def record(name: str, seconds: float, note: str = "") -> None:
     print(f"[timing] {name}: {seconds:.2f} s {note}")
 
 
+def record_median(name: str, samples: list[float], note: str = "") -> float:
+    """Record the median of repeated measurements (the spread goes into the note)."""
+    ordered = sorted(samples)
+    median = float(statistics.median(ordered))
+    spread = f"median of {len(ordered)}: " + ", ".join(f"{s:.2f}" for s in ordered)
+    record(name, median, f"{note}; {spread}" if note else spread)
+    return median
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     path = chromium_path()
@@ -65,12 +75,11 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def server(chromium):
-    """`streamlit run streamlit_app.py` on a free port; yields its URL; always killed."""
+def start_server(log_path: Path):
+    """`streamlit run streamlit_app.py` on a free port: (process, url, log file), once healthy."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server.log", "w")
+    log = open(log_path, "w")
     env = dict(os.environ, PYTHONUNBUFFERED="1", GRADCAM_ALLOW_MODEL_UPLOAD="1", GRADCAM_APP_TRACE="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
@@ -91,18 +100,34 @@ def server(chromium):
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy in 90 s; see {log.name}")
-            time.sleep(0.3)
+            time.sleep(0.1)
+    except BaseException:
+        stop_server(process, log)
+        raise
+    return process, url, log
+
+
+def stop_server(process, log) -> None:
+    """Stop a server started by :func:`start_server` (its whole process group) and close its log."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def server(chromium):
+    """`streamlit run streamlit_app.py` on a free port; yields its URL; always killed."""
+    process, url, log = start_server(ARTIFACTS / "streamlit-server.log")
+    try:
         yield url
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        log.close()
+        stop_server(process, log)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ Timings are printed (and listed in the terminal summary), never asserted.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -15,10 +16,89 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import ARTIFACTS, ROOT, record
+from .conftest import ARTIFACTS, ROOT, record, record_median, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SAMPLES = ROOT / "sample_images"
+REPEAT = 5  # each timing is the median of this many measurements
+
+
+def variants(name: str, count: int, size: tuple[int, int] | None = None) -> list[bytes]:
+    """``count`` JPEGs of a sample photo (optionally resized), each cropped a little differently
+    (1.5% more off the left each time), so that each upload is a new image with its own heatmap
+    rather than a cache hit or an identical picture."""
+    with Image.open(SAMPLES / name) as picture:
+        base = picture.convert("RGB")
+    out = []
+    for number in range(1, count + 1):
+        left = int(base.width * 0.015 * number)
+        copy = base.crop((left, 0, base.width, base.height)).resize(size or base.size, Image.BICUBIC)
+        buffer = io.BytesIO()
+        copy.save(buffer, format="JPEG", quality=92)
+        out.append(buffer.getvalue())
+    return out
+
+
+def fresh_uploader(page) -> None:
+    """An empty uploader: switch the source to Sample and back to Upload (the uploader keeps adding
+    files otherwise, and a page that is not drawn forgets them)."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Sample", exact=True).click()
+    page.locator('[data-testid="stSidebar"] input[type="file"]').first.wait_for(state="detached")
+    wait_heatmap(page)
+    sidebar.get_by_text("Upload", exact=True).click()
+    page.get_by_text("Upload one or several images").first.wait_for(state="visible")
+    wait_idle(page)
+
+
+def upload_timings(page, files: list[bytes], name: str, label: str) -> list[float]:
+    """Seconds from choosing each file to its heatmap on screen (each on an empty uploader, so that
+    each measurement is one new image, not a gallery)."""
+    samples = []
+    for number, data in enumerate(files):
+        if number:
+            fresh_uploader(page)
+        chooser = page.locator('[data-testid="stSidebar"] input[type="file"]').first
+        chooser.wait_for(state="attached")
+        started = time.monotonic()
+        chooser.set_input_files(files=[{"name": name, "mimeType": "image/jpeg", "buffer": data}])
+        page.get_by_text(f"Heatmap · {label}", exact=True).first.wait_for(state="visible")
+        samples.append(time.monotonic() - started)
+        wait_idle(page)
+    return samples
+
+
+def class_change_timings(page, count: int) -> tuple[list[float], str]:
+    """Seconds from clicking a top-k button (2nd, 3rd, ... in turn) to the new heatmap, and the last
+    class clicked."""
+    samples, name = [], ""
+    for number in range(count):
+        before = heatmap_image(page).get_attribute("src")
+        button = page.locator('[data-testid="stButton"] button').filter(has_text="%").nth(1 + number % 4)
+        name = button.inner_text().split(" · ")[0].strip()
+        started = time.monotonic()
+        button.click()
+        wait_src_change(page, heatmap_image, before)
+        page.get_by_text(f"Heatmap · {name}", exact=True).first.wait_for(state="visible")
+        samples.append(time.monotonic() - started)
+        wait_idle(page)
+    return samples, name
+
+
+def colormap_timings(page, count: int) -> list[float]:
+    """Seconds from picking another colour map to the redrawn heatmap."""
+    samples = []
+    for number in range(count):
+        name = ("magma", "inferno", "plasma", "turbo", "viridis")[(number - count) % 5]  # viridis last
+        before = heatmap_image(page).get_attribute("src")
+        picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Colour map")
+        started = time.monotonic()
+        picker.click()
+        page.get_by_role("option", name=name, exact=True).click()
+        wait_src_change(page, heatmap_image, before)
+        samples.append(time.monotonic() - started)
+        wait_idle(page)
+    return samples
 
 
 def heatmap_image(page):
@@ -113,37 +193,25 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     page.goto(page.base_url + "/")
     wait_heatmap(page)
 
-    # -- upload a photo: time from choosing the file to its heatmap on screen
+    # -- upload a photo: time from choosing the file to its heatmap on screen (coffee.jpg, then
+    # copies differing in one pixel, so that each one is explained anew)
     page.locator('[data-testid="stSidebar"]').get_by_text("Upload", exact=True).click()
-    chooser = page.locator('[data-testid="stSidebar"] input[type="file"]').first
-    chooser.wait_for(state="attached")
-    started = time.monotonic()
-    chooser.set_input_files(str(SAMPLES / "coffee.jpg"))
-    wait_heatmap(page, "espresso")
-    record("upload -> heatmap visible (model cached)", time.monotonic() - started, "coffee.jpg, Grad-CAM")
+    files = [(SAMPLES / "coffee.jpg").read_bytes(), *variants("coffee.jpg", REPEAT - 1)]
+    record_median("upload -> heatmap visible", upload_timings(page, files, "coffee.jpg", "espresso"),
+                  "coffee.jpg, Grad-CAM, model cached")
     shot(page, "02_uploaded")
 
     # -- change the class with one click on a top-k button: the heatmap changes
     before = heatmap_image(page).get_attribute("src")
-    second = page.locator('[data-testid="stButton"] button').filter(has_text="%").nth(1)
-    name = second.inner_text().split(" · ")[0].strip()
-    started = time.monotonic()
-    second.click()
-    wait_heatmap(page, name)
-    after = wait_src_change(page, heatmap_image, before)
-    record("class change -> new heatmap", time.monotonic() - started, f"espresso -> {name}")
+    samples, name = class_change_timings(page, REPEAT)
+    record_median("class change -> new heatmap", samples, "top-k buttons 2 to 5")
+    after = heatmap_image(page).get_attribute("src")
     assert after != before
     shot(page, "03_class_changed")
 
     # -- colour map change: a fragment redraw, no model computation, no full page run
     computed, runs = computations(), server_log().count("[gradcam-app] page run")
-    before = heatmap_image(page).get_attribute("src")
-    started = time.monotonic()
-    colormap = page.locator('[data-testid="stSelectbox"]').filter(has_text="Colour map")
-    colormap.click()
-    page.get_by_role("option", name="viridis", exact=True).click()
-    wait_src_change(page, heatmap_image, before)
-    record("colour map change -> redrawn", time.monotonic() - started, "fragment only")
+    record_median("colour map change -> redrawn", colormap_timings(page, REPEAT), "fragment only")
     wait_idle(page)
     assert computations() == computed, "a colour map change must not call the model"
     assert server_log().count("[gradcam-app] page run") == runs, "a colour map change must not rerun the page"
@@ -191,10 +259,72 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
 
 
 def test_deep_link_reproduces_a_view(page):
-    started = time.monotonic()
-    page.goto(page.base_url + "/?model=efficientnet-lite0&sample=coffee.jpg&class=tea%20cup&method=gradcam%2B%2B")
-    wait_heatmap(page, "tea cup")
-    record("deep link -> heatmap", time.monotonic() - started, "coffee.jpg, tea cup, Grad-CAM++")
+    samples = []
+    for klass in ("tea cup", "coffee mug", "espresso", "consomme", "tea cup"):
+        started = time.monotonic()
+        page.goto(page.base_url + f"/?model=efficientnet-lite0&sample=coffee.jpg&class={klass.replace(' ', '%20')}"
+                  "&method=gradcam%2B%2B")
+        wait_heatmap(page, klass)
+        samples.append(time.monotonic() - started)
+    record_median("deep link -> heatmap", samples, "coffee.jpg, Grad-CAM++, a new page each time")
     assert "method=gradcam%2B%2B" in page.url or "method=gradcam++" in page.url
     assert "class=tea" in page.url
     shot(page, "06_deep_link")
+
+
+def test_browser_back_returns_to_the_previous_view(page):
+    page.goto(page.base_url + "/?sample=coffee.jpg")
+    wait_heatmap(page, "espresso")
+    start = page.url
+    history = page.evaluate("() => window.history.length")
+    button = page.locator('[data-testid="stButton"] button').filter(has_text="%").nth(1)
+    name = button.inner_text().split(" · ")[0].strip()
+    button.click()
+    wait_heatmap(page, name)
+    page.wait_for_function("() => location.search.includes('class=')")
+    page.get_by_text("Compare classes", exact=True).click()
+    page.get_by_text("peak 100% of the strongest").first.wait_for()
+    wait_idle(page)
+    assert page.evaluate("() => window.history.length") <= history + 2, "one history entry per change"
+    page.go_back()  # back to the explain view of the chosen class
+    wait_heatmap(page, name)
+    assert "view=explain" in page.url and "class=" in page.url
+    page.go_back()  # back to the top prediction
+    wait_heatmap(page, "espresso")
+    page.wait_for_function("() => !location.search.includes('class=')")
+    assert page.url == start
+
+
+def test_first_page_on_a_fresh_server(browser):
+    """A new server each time (weights already converted): page open to first heatmap."""
+    samples = []
+    for number in range(REPEAT):
+        process, url, log = start_server(ARTIFACTS / f"streamlit-fresh-{number}.log")
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            started = time.monotonic()
+            page.goto(url + "/")
+            wait_heatmap(page)
+            samples.append(time.monotonic() - started)
+        finally:
+            context.close()
+            stop_server(process, log)
+    record_median("first page to first heatmap", samples, "a freshly started server each time")
+
+
+def test_large_photo_stays_quick(page, tmp_path):
+    """A 4000x3000 JPEG: upload, class and colour-map changes; the page draws at display size."""
+    page.goto(page.base_url + "/")
+    wait_heatmap(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("Upload", exact=True).click()
+    files = variants("coffee.jpg", REPEAT, size=(4000, 3000))
+    record_median("large photo: upload -> heatmap visible", upload_timings(page, files, "large.jpg", "espresso"),
+                  "4000x3000 JPEG, Grad-CAM")
+    samples, _ = class_change_timings(page, REPEAT)
+    record_median("large photo: class change -> new heatmap", samples)
+    record_median("large photo: colour map change -> redrawn", colormap_timings(page, REPEAT))
+    widths = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                           ".map(i => i.naturalWidth)")
+    assert widths and max(widths) <= 1000, f"pictures are sent at display size, not 4000 px: {widths}"

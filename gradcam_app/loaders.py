@@ -1,0 +1,248 @@
+"""Cached loaders: models and explainers (shared by every session), decoded images, maps,
+faithfulness figures and display-size pictures (bounded caches keyed by hashes, never arrays).
+
+Everything lives in ``st.cache_resource`` (objects, not pickled copies) with bounded
+``max_entries``; maps are keyed by a SHA-256 of the image *bytes*, the model, method, layer, targets and
+options. Uploaded images are keyed with a per-session token as well, so sessions share models but
+never results.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+import gradcam
+import model_zoo
+from gradcam import export, links
+from gradcam.images import DecodedImage, decode_image
+from gradcam.render import fit_for_display
+from gradcam_app import samples_dir
+
+RESULT_CACHE_ENTRIES = 64
+#: Longest side of a picture sent to the browser: three columns of a wide page are ~450 px each,
+#: so 720 px stays sharp on a high-density screen while a 12-megapixel photo shrinks 25 times.
+DISPLAY_MAX_SIDE = 720
+JPEG_QUALITY = 88
+
+
+def trace(message: str) -> None:
+    """With GRADCAM_APP_TRACE=1, one line per model computation and page run on stdout (the e2e
+    tests count them to check that display changes call no model)."""
+    if os.environ.get("GRADCAM_APP_TRACE") == "1":
+        print(f"[gradcam-app] {message} @{time.time():.3f}", flush=True)
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image on the page: its name, cache key (source, SHA-256 of the bytes, and the session
+    for uploads), digest and bytes."""
+
+    name: str
+    key: str
+    sha256: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model ready to explain with: the zoo entry, its explainer, and the key results use."""
+
+    zoo: Any
+    explainer: gradcam.Explainer
+
+    @property
+    def key(self) -> str:
+        return f"{self.zoo.name}:{self.zoo.weights_sha256}"
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """What loading a model gave: ``status`` is "ready" (``loaded`` is set), "needs_download",
+    "refused" (the file or weights cannot be used) or "missing" (nothing uploaded yet), with a
+    one-line ``message`` for the page."""
+
+    status: str
+    loaded: Loaded | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ready" and self.loaded is not None
+
+
+class _NotReady(Exception):
+    """Raised inside a cached loader so that st.cache_resource keeps only ready models."""
+
+    def __init__(self, outcome: ModelOutcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+# -- models ---------------------------------------------------------------------------------------
+def _zoo_outcome(name: str) -> ModelOutcome:
+    outcome = model_zoo.try_load(name)
+    if outcome.status == "ready":
+        return ModelOutcome("ready", Loaded(outcome.model, gradcam.Explainer(outcome.model)))
+    return ModelOutcome(outcome.status, None, outcome.message)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _zoo_model(name: str) -> Loaded:
+    outcome = _zoo_outcome(name)
+    if not outcome.ok:
+        raise _NotReady(outcome)  # not cached: weights that arrive later are found on the next try
+    return outcome.loaded
+
+
+def load_zoo_model(name: str) -> ModelOutcome:
+    """The zoo model ``name`` as a :class:`ModelOutcome` (ready ones are shared by all sessions)."""
+    try:
+        return ModelOutcome("ready", _zoo_model(name))
+    except _NotReady as exc:
+        return exc.outcome
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def _user_model(model_sha: str, names_sha: str | None, preprocessing: str, model_filename: str,
+                names_filename: str | None, _model_bytes: bytes, _names_bytes: bytes | None) -> Loaded:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (export.safe_stem(model_filename, "model") + Path(model_filename).suffix.lower())
+        path.write_bytes(_model_bytes)
+        names_path = None
+        if _names_bytes is not None and names_filename:
+            names_path = Path(folder) / ("class_names" + Path(names_filename).suffix.lower())
+            names_path.write_bytes(_names_bytes)
+        # The library names the files as the person uploaded them, never by these temp paths.
+        outcome = model_zoo.try_load_user_model(path, class_names=names_path, preprocessing=preprocessing,
+                                                display_name=model_filename, names_display_name=names_filename)
+        if outcome.status != "ready":
+            raise _NotReady(ModelOutcome(outcome.status, None, outcome.message))
+        zoo = outcome.model
+        return Loaded(zoo, gradcam.Explainer(zoo))
+
+
+def load_user_model(model_file, names_file, preprocessing: str) -> ModelOutcome:
+    """An uploaded model (``UploadedFile``s) as a :class:`ModelOutcome`; never raises."""
+    if model_file is None:
+        return ModelOutcome("missing", None, "Upload a .keras or .h5 classifier in the sidebar (and its "
+                                             "class-names file) to use your own model.")
+    data = model_file.getvalue()
+    names = names_file.getvalue() if names_file is not None else None
+    try:
+        loaded = _user_model(export.sha256_bytes(data), export.sha256_bytes(names) if names else None,
+                             preprocessing, model_file.name, names_file.name if names_file is not None else None,
+                             data, names)
+    except _NotReady as exc:
+        return exc.outcome
+    return ModelOutcome("ready", loaded)
+
+
+# -- images ---------------------------------------------------------------------------------------
+def sample_names() -> list[str]:
+    return sorted(p.name for p in samples_dir().glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def read_sample(name: str) -> bytes:
+    return (samples_dir() / name).read_bytes()
+
+
+# Decoded images, maps and display pictures are kept as objects (st.cache_resource), not pickled
+# copies (st.cache_data): a 12-megapixel photo's pixels and maps are ~100 MB that cache_data would
+# unpickle on every run. Callers treat them as read-only; uploads' keys carry the session's token.
+@st.cache_resource(show_spinner=False, max_entries=32)
+def decode_cached(image_key: str, name: str, _data: bytes) -> DecodedImage:
+    return decode_image(_data, name=name)
+
+
+def shrink(array: np.ndarray) -> np.ndarray:
+    """An image (H, W, 3) or heatmap (H, W) at display size (fitted images and maps match)."""
+    return fit_for_display(array, DISPLAY_MAX_SIDE)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def display_original(image_key: str, _pixels: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """The image at display size, as pixels (for overlays) and JPEG bytes (sent as they are)."""
+    small = shrink(_pixels)
+    return small, jpeg_bytes(small)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """A uint8 RGB picture as JPEG bytes: pictures on the page need no lossless encoding."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+# -- maps -----------------------------------------------------------------------------------------
+def is_slow(method: str) -> bool:
+    """Whether a method runs many passes (progress bar; filled in last on compare pages)."""
+    info = gradcam.METHODS[method]
+    return bool(getattr(info, "slow", "per " in info.passes))
+
+
+@st.cache_resource(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES)
+def explain_cached(image_key: str, model_key: str, method: str, layer: str | None, targets: tuple,
+                   aug_smooth: bool, _pixels: np.ndarray, _explainer) -> list:
+    """Explanations of one image for several targets, in one pass. Slow methods show progress."""
+    trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
+    info = gradcam.METHODS[method]
+    bar = st.progress(0.0, text=f"{info.label}: starting ({info.passes})") if is_slow(method) else None
+
+    def progress(fraction: float, message: str) -> None:
+        if bar is not None:
+            bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
+
+    try:
+        return _explainer.explain_targets(_pixels, [links.decode_target(t) for t in targets], method=method,
+                                          layer=layer, aug_smooth=aug_smooth, progress=progress)
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+def run_explain(loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str, layer: str | None,
+                aug_smooth: bool, targets: list) -> tuple[list, float]:
+    """(explanations, seconds this lookup took): a cached result comes back in milliseconds."""
+    started = time.perf_counter()
+    results = explain_cached(item.key, loaded.key, method, layer, tuple(links.encode_target(t) for t in targets),
+                             aug_smooth, pixels, loaded.explainer)
+    return results, time.perf_counter() - started
+
+
+# Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and
+# insertion steps instead of 50, and ROAD at three removal levels instead of nine.
+FAITHFULNESS_OPTIONS = {"steps": 25, "road_fractions": (0.2, 0.5, 0.8)}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def faithfulness_cached(image_key: str, model_key: str, layer: str | None, target_index: int, methods: tuple,
+                        _pixels: np.ndarray, _explainer) -> dict:
+    """gradcam.evaluate for each method's map of one image and class, sharing one random baseline."""
+    trace(f"faithfulness {methods} layer={layer} class={target_index} image={image_key[:40]}")
+    bar = st.progress(0.0, text="Scoring the maps")
+    results, baseline = {}, True
+    try:
+        for number, method in enumerate(methods):
+            uses_layer = gradcam.METHODS[method].uses_layer
+            explanation = _explainer.explain(_pixels, target_index, method=method, layer=layer if uses_layer else None)
+
+            def progress(fraction: float, message: str, number=number, method=method) -> None:
+                done = (number + min(max(fraction, 0.0), 1.0)) / len(methods)
+                bar.progress(done, text=f"{gradcam.METHODS[method].label}: {message}")
+
+            results[method] = gradcam.evaluate(_explainer, _pixels, explanation, baseline=baseline,
+                                               progress=progress, **FAITHFULNESS_OPTIONS)
+            baseline = results[method].baseline  # computed once, reused for the other methods
+    finally:
+        bar.empty()
+    return results

@@ -1,0 +1,93 @@
+"""The page's state: one typed object per browser session, held in ``st.session_state``.
+
+Streamlit forgets a widget's value when a run does not draw it (a view that is not shown, a
+widget below an early ``st.stop()``). Every value that must outlive such a run lives in
+:class:`PageState`; a widget is *bound* to a field: drawn with the field's value when Streamlit has
+forgotten it, and the field updated from the widget after it is drawn.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import streamlit as st
+
+STATE_KEY = "gradcam_page_state"
+T = TypeVar("T")
+
+
+@dataclass
+class PageState:
+    """Everything the page remembers between runs for one session (widget values it must keep,
+    what a view's defaults were computed for, the last URL it wrote)."""
+
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # keys this session's uploads
+    # -- the view a person chose (kept across runs that do not draw the widget) --
+    source: str = "Sample"
+    sample: str | None = None
+    gallery: str | None = None
+    view: str = "explain"
+    klass: int | None = None  # None: the top prediction
+    colormap: str = "jet"
+    alpha: float = 0.5
+    top_percent: int = 100
+    smooth: bool = False  # augmentation smoothing
+    compare_classes: list[int] | None = None
+    compare_contrast: bool = True
+    compare_methods: list[str] = field(default_factory=lambda: ["gradcam", "gradcam++", "layercam", "eigencam"])
+    compare_layers: list[str] | None = None
+    # -- what those choices were made for: a new image or model resets them --
+    class_context: tuple | None = None
+    compare_context: tuple | None = None
+    layers_model: str | None = None
+    # -- the model actually in use (a failed load falls back to the last good one) --
+    model_in_use: str | None = None
+    model_key: str = ""
+    # -- links: the query parameters this page last wrote, and link values checked once a model is loaded --
+    written_query: dict[str, str] | None = None
+    pending_link: dict[str, str] = field(default_factory=dict)
+    # -- on-demand results kept for the current view --
+    faithfulness: tuple | None = None
+    slow_done: set = field(default_factory=set)  # slow compare-methods maps already in the cache
+
+
+def page_state() -> PageState:
+    """This session's :class:`PageState` (created on the first run)."""
+    state = st.session_state.get(STATE_KEY)
+    if not isinstance(state, PageState):
+        state = PageState()
+        st.session_state[STATE_KEY] = state
+    return state
+
+
+def bound(key: str, name: str, draw: Callable[..., T], *, valid: Callable[[Any], bool] | None = None,
+          as_default: bool = False) -> T:
+    """Draw a keyed widget whose value is kept in ``page_state().<name>``; afterwards the state
+    holds what the widget returned.
+
+    ``as_default=False``: if Streamlit forgot the widget (not drawn last run) or holds a value
+    ``valid`` refuses, the widget's key is set to the state's value first; ``draw()`` must then not
+    pass its own default. ``as_default=True``: ``draw(value)`` passes the state's value as the
+    widget's default (``index=``/``value=``), which Streamlit uses only when it creates the widget;
+    that is the safe way for widgets inside fragments (sliders, the colour map), whose value the
+    browser keeps.
+    """
+    state = page_state()
+    if as_default:
+        if valid is not None and key in st.session_state and not valid(st.session_state[key]):
+            del st.session_state[key]
+        value = draw(getattr(state, name))
+    else:
+        if key not in st.session_state or (valid is not None and not valid(st.session_state[key])):
+            st.session_state[key] = getattr(state, name)
+        value = draw()
+    setattr(state, name, value)
+    return value
+
+
+def set_widget(key: str, name: str, value: Any) -> None:
+    """Set a bound widget's value and its state field together (for callbacks and links)."""
+    st.session_state[key] = value
+    setattr(page_state(), name, value)
