@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for a fresh machine: make the virtual environment, then run the app or the tests.
 
-    python3 run.py app      # the web app on the built-in offline model (streamlit run streamlit_app.py)
+    python3 run.py app      # the web app on the built-in offline model (gradcam-app; streamlit options pass)
     python3 run.py test     # the whole test suite (pytest)
     python3 run.py lint     # ruff check . (the lint that .ci/run and pre-commit run)
     python3 run.py bench    # the engine benchmark, with tf-keras-vis installed for comparison
@@ -81,7 +81,8 @@ def main(argv: list[str]) -> int:
     python = ensure_environment(task)
     os.chdir(ROOT)
     if task == "app":
-        command = [str(python), "-m", "streamlit", "run", "streamlit_app.py", *rest]
+        # gradcam_app.serve: `streamlit run` on the page, with the default model warmed up meanwhile.
+        command = [str(python), "-m", "gradcam_app.serve", *rest]
     elif task == "test":
         command = [str(python), "-m", "pytest", *rest]
     elif task == "lint":

@@ -32,6 +32,8 @@ RESULT_CACHE_ENTRIES = 64
 #: so 720 px stays sharp on a high-density screen while a 12-megapixel photo shrinks 25 times.
 DISPLAY_MAX_SIDE = 720
 JPEG_QUALITY = 88
+#: The sample the page opens on.
+DEFAULT_SAMPLE = "cat_and_coffee.jpg"
 
 
 def trace(message: str) -> None:
@@ -101,6 +103,22 @@ def _zoo_model(name: str) -> Loaded:
     if not outcome.ok:
         raise _NotReady(outcome)  # not cached: weights that arrive later are found on the next try
     return outcome.loaded
+
+
+def warm_up(name: str = model_zoo.DEFAULT_MODEL, sample: str = DEFAULT_SAMPLE) -> float:
+    """Load zoo model ``name`` into the shared cache and explain ``sample`` once (Grad-CAM at the
+    default layer), so that TensorFlow's import, the model build and the first traced map are
+    paid before the first visitor comes rather than on their page. Returns the seconds taken.
+
+    ``gradcam-app`` (and ``python3 run.py app``) call it in a background thread while the server
+    starts; a page that arrives meanwhile waits for the same cached load instead of starting a
+    second one. A model that is not ready offline is left for the page to report.
+    """
+    started = time.perf_counter()
+    loaded = _zoo_model(name)
+    pixels = decode_image(read_sample(sample), name=sample).pixels
+    loaded.explainer.explain(pixels, method="gradcam")  # also leaves the activations in its cache
+    return time.perf_counter() - started
 
 
 def load_zoo_model(name: str) -> ModelOutcome:
@@ -186,8 +204,7 @@ def jpeg_bytes(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
 # -- maps -----------------------------------------------------------------------------------------
 def is_slow(method: str) -> bool:
     """Whether a method runs many passes (progress bar; filled in last on compare pages)."""
-    info = gradcam.METHODS[method]
-    return bool(getattr(info, "slow", "per " in info.passes))
+    return gradcam.METHODS[method].slow
 
 
 @st.cache_resource(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES)

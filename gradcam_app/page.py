@@ -38,7 +38,7 @@ from gradcam_app.widgets import (
     model_upload_allowed,
 )
 
-DEFAULT_SAMPLE = "cat_and_coffee.jpg"
+DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
         "layers": compare_layers_view}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,6 +85,27 @@ def streamlit_arguments(args: Sequence[str], page: Path, environ: dict[str, str]
     return ["run", str(page), *defaults, *args]
 
 
+def start_warm_up() -> threading.Thread | None:
+    """Build the default model and trace its first map in a background thread while the server
+    starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it.
+    Off with ``GRADCAM_APP_WARM_UP=0``. A failure is printed and left for the page to report."""
+    if os.environ.get("GRADCAM_APP_WARM_UP", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+
+    def work() -> None:
+        try:
+            from gradcam_app import loaders
+
+            seconds = loaders.warm_up()
+            print(f"gradcam-app: default model ready ({seconds:.1f} s)", file=sys.stderr, flush=True)
+        except Exception as error:  # the page loads the model again and shows why
+            print(f"gradcam-app: warm-up skipped ({type(error).__name__}: {error})", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=work, name="gradcam-app-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``streamlit run`` on the app's page in this process; returns Streamlit's exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -98,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so that --help and the error above do not pay for Streamlit's import.
     from streamlit.web import cli
 
+    start_warm_up()
     try:
         cli.main(args=streamlit_arguments(args, page), prog_name="gradcam-app")
     except SystemExit as done:  # click ends with sys.exit(); hand its status back as a return value

@@ -76,13 +76,15 @@ def chromium() -> str:
 
 
 def start_server(log_path: Path):
-    """`streamlit run streamlit_app.py` on a free port: (process, url, log file), once healthy."""
+    """The app as `python3 run.py app` serves it (`gradcam_app.serve`: `streamlit run` on the page,
+    the default model warmed up in the background) on a free port: (process, url, log file), once
+    healthy."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(log_path, "w")
     env = dict(os.environ, PYTHONUNBUFFERED="1", GRADCAM_ALLOW_MODEL_UPLOAD="1", GRADCAM_APP_TRACE="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
+        [sys.executable, "-m", "gradcam_app.serve", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -122,7 +124,7 @@ def stop_server(process, log) -> None:
 
 @pytest.fixture(scope="session")
 def server(chromium):
-    """`streamlit run streamlit_app.py` on a free port; yields its URL; always killed."""
+    """The app on a free port (see start_server); yields its URL; always killed."""
     process, url, log = start_server(ARTIFACTS / "streamlit-server.log")
     try:
         yield url

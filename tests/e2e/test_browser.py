@@ -1,4 +1,4 @@
-"""End-to-end: a real Chromium drives `streamlit run streamlit_app.py`.
+"""End-to-end: a real Chromium drives the app as `python3 run.py app` serves it (gradcam_app.serve).
 
 Flows: first open shows a sample explained; upload a photo and wait for its heatmap; change the
 class and see the heatmap change; change the colour map with no model call; compare two classes;
