@@ -16,7 +16,8 @@ moment leaves either the old state or the new one.
 
 Fault injection for tests (``GRADCAM_DATASET_FAULT``): ``shard:N`` kills the process with SIGKILL
 while writing its (N+1)-th shard (after the temporary file, before the rename), ``heatmap:N``
-after its N-th heatmap, ``results`` while writing results.parquet.
+after its N-th heatmap, ``results`` while writing results.parquet; ``pause:SECONDS`` sleeps after
+each committed shard, so that a test can kill the run from outside while it is surely mid-way.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import io
 import json
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -107,6 +109,8 @@ def _die_if(kind: str, count: int) -> None:
     """Test hook: SIGKILL this process when GRADCAM_DATASET_FAULT says so (see module docstring)."""
     fault = os.environ.get(FAULT_ENV, "")
     name, _, number = fault.partition(":")
+    if name == "pause" and kind == "committed":
+        time.sleep(float(number))
     if name == kind and (not number or int(number) == count):
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -174,6 +178,7 @@ class RunFolder:
         _die_if("shard", self._shards_written)  # "during writing": the temporary file exists, the shard not
         os.replace(tmp, final)
         self._shards_written += 1
+        _die_if("committed", self._shards_written)
         return name
 
     def shard_files(self) -> list[Path]:
