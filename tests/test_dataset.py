@@ -311,3 +311,43 @@ def test_engine_ray_without_ray_says_how_to_install(tmp_path, sources):
     assert lines[-1] == ('error: Ray is not installed: pip install "ray[data]" (or the package\'s ray extra) '
                          "to use --engine ray.")
     assert not (tmp_path / "r").exists()
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+def test_spectral_clustering_finds_two_strategies_by_the_eigengap():
+    from gradcam.dataset.report import spectral_clusters
+
+    rng = np.random.default_rng(0)
+    left, right = np.zeros((16, 16)), np.zeros((16, 16))
+    left[4:8, 1:5], right[8:12, 11:15] = 1.0, 1.0
+    maps = [m + rng.uniform(0, 0.05, m.shape) for m in [left] * 7 + [right] * 5]
+    labels, eigenvalues = spectral_clusters(np.stack(maps).reshape(12, -1))
+    assert labels.tolist() == [0] * 7 + [1] * 5  # numbered by size, largest first
+    assert np.argmax(np.diff(eigenvalues)) == 1  # the largest gap follows the 2nd eigenvalue
+    one, _ = spectral_clusters(np.stack([left + rng.uniform(0, 0.05, left.shape) for _ in range(8)]).reshape(8, -1))
+    assert one.tolist() == [0] * 8  # one strategy: one cluster
+
+
+def test_report_command_writes_json_pngs_and_html(folder_run, capsys):
+    from gradcam.cli import main
+
+    run, _ = folder_run
+    assert main(["dataset", "report", str(run)]) == 0
+    assert "border/fixed-spot classes: none" in capsys.readouterr().out
+    report = json.loads((run / "report.json").read_text())
+    assert report["counts"] == {"inputs": 10, "ok": 3, "errors": 7, "labelled": 3}
+    by_label = {entry["name"]: entry for entry in report["labels"]}
+    assert by_label["espresso"]["count"] == 2 and by_label["tabby cat"]["count"] == 1
+    assert sum(c["count"] for c in report["classes"]) == 3
+    for entry in report["classes"]:
+        assert (run / entry["mean_map"]).exists() and entry["flags"] == []  # too few maps to judge
+        image = Image.open(run / entry["mean_map"])
+        assert image.size == (224, 224)  # the model's input size
+    assert "<table>" in (run / "report.html").read_text()
+
+
+def test_report_refuses_an_unfinished_run(tmp_path):
+    from gradcam.cli import main
+
+    assert main(["dataset", "report", str(tmp_path)]) == 2

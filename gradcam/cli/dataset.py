@@ -41,7 +41,8 @@ def add_arguments(parser) -> None:
                      help="join this Ray cluster (e.g. 127.0.0.1:6379); default: start a local Ray")
     run.add_argument("--ray-actors", type=int, default=2, metavar="N", help="Ray actors explaining (default 2)")
     report = actions.add_parser("report", help="analyse a finished run: RUN/report.json, mean maps, report.html")
-    report.add_argument("run", metavar="RUN", help="a finished run folder")
+    # dest is not "run": that name holds the command's entry point (set_defaults in cli/__init__).
+    report.add_argument("run_folder", metavar="RUN", help="a finished run folder")
 
 
 def run(args) -> int:
@@ -104,10 +105,10 @@ def _report(args) -> int:
     from ..dataset import build_report
 
     try:
-        report = build_report(args.run)
+        report = build_report(args.run_folder)
     except GradCamError as error:
         return fail(" ".join(str(error).split()))
     flagged = [c["name"] for c in report["classes"] if c["flags"]]
-    print(f"Wrote {args.run}/report.json and report.html: {len(report['classes'])} predicted classes; "
+    print(f"Wrote {args.run_folder}/report.json and report.html: {len(report['classes'])} predicted classes; "
           f"border/fixed-spot classes: {', '.join(flagged) or 'none'}.")
     return 0

@@ -12,6 +12,7 @@ this package and its requirements installed, and SRC and RUN on a shared path.
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from collections.abc import Callable
@@ -56,6 +57,16 @@ class _ExplainActor:
                 "status": np.array([r["status"] for r in rows], dtype=object)}
 
 
+def _actor_pool(ray, size: int) -> dict:
+    """A pool of exactly ``size`` actors: ``compute=ActorPoolStrategy`` since Ray 2.51 deprecated
+    ``concurrency=``, which older Ray versions need."""
+    strategy = getattr(ray.data, "ActorPoolStrategy", None)
+    major, minor = (int(part) for part in ray.__version__.split(".")[:2])
+    if strategy is not None and (major, minor) >= (2, 51):
+        return {"compute": strategy(size=size)}
+    return {"concurrency": size}
+
+
 def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[int], None], *,
             address: str | None = None, concurrency: int = 2) -> dict:
     """Explain ``pending`` on Ray; returns what run.json records about the cluster."""
@@ -69,17 +80,20 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
     if started_here:
         try:
             if address:
-                ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+                ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
+                         logging_level=logging.WARNING)
             else:
                 ray.init(num_cpus=max(2, concurrency), object_store_memory=OBJECT_STORE_BYTES,
-                         include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+                         include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
+                         logging_level=logging.WARNING)
         except Exception as error:  # noqa: BLE001 -- a cluster that cannot be joined is one line
             raise EngineUnavailableError(
                 f"Ray could not start or join the cluster at {address or 'a new local instance'} "
                 f"({' '.join(str(error).split())[:300]}). Check the address (ray status) and try again.") from None
     try:
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
+        context.enable_progress_bars = False  # the CLI prints its own progress line
+        context.verbose_stats_logs = False
         size = max(1, options.batch_size)
         # One Ray batch = one local-engine batch: blocks hold whole batches, in plan order.
         blocks = [pending[start:start + size] for start in range(0, len(pending), size)]
@@ -88,8 +102,8 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
         dataset = dataset.map_batches(_decode_batch, fn_kwargs={"options": options}, batch_size=size,
                                       num_cpus=0.25, batch_format="numpy")
         dataset = dataset.map_batches(_ExplainActor, fn_constructor_kwargs={"options": options},
-                                      batch_size=size, concurrency=concurrency, num_cpus=0.5,
-                                      batch_format="numpy")
+                                      batch_size=size, num_cpus=0.5, batch_format="numpy",
+                                      **_actor_pool(ray, concurrency))
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             progress(len(set(batch["input_index"].tolist())))
         return {"address": address or "local", "concurrency": concurrency, "ray_version": ray.__version__}

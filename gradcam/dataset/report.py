@@ -156,9 +156,10 @@ def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, see
 
     Returns:
         ``(labels (n,) int, eigenvalues)``: the normalised Laplacian's smallest eigenvalues, whose
-        largest gap after the k-th chooses k. The affinity is a Gaussian of the Euclidean distance
-        with the median distance as its width (the usual heuristic; SpRAy's paper used a
-        k-nearest-neighbour graph, which is brittle for classes of a few dozen images).
+        largest gap after the k-th chooses k. The affinity is a Gaussian with local scaling
+        (Zelnik-Manor & Perona 2004): each map's width is its distance to its m-th nearest
+        neighbour, m = ceil(log2 n), so that a small strategy of a few maps is not drowned by a
+        large one. SpRAy's paper used a k-nearest-neighbour graph; the Gaussian is its smooth form.
     """
     from scipy.cluster.vq import kmeans2
     from scipy.linalg import eigh
@@ -168,8 +169,9 @@ def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, see
     if n < 3:
         return np.zeros(n, int), np.zeros(min(n, 1))
     distances = squareform(pdist(vectors))
-    width = float(np.median(distances[np.triu_indices(n, 1)]))
-    affinity = np.exp(-(distances ** 2) / (2 * max(width, 1e-8) ** 2))
+    neighbour = min(n - 1, max(2, int(np.ceil(np.log2(n)))))
+    widths = np.maximum(np.sort(distances, axis=1)[:, neighbour], 1e-8)
+    affinity = np.exp(-(distances ** 2) / (widths[:, None] * widths[None, :]))
     np.fill_diagonal(affinity, 0.0)
     degree = affinity.sum(axis=1)
     scale = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
