@@ -83,7 +83,8 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
                 ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
                          logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=max(2, concurrency), object_store_memory=OBJECT_STORE_BYTES,
+                # "local": always a new Ray of our own, never a cluster that happens to run here.
+                ray.init(address="local", num_cpus=max(2, concurrency), object_store_memory=OBJECT_STORE_BYTES,
                          include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
                          logging_level=logging.WARNING)
         except Exception as error:  # noqa: BLE001 -- a cluster that cannot be joined is one line
