@@ -68,7 +68,7 @@ def test_ray_engine_gives_the_local_engines_rows_and_heatmaps(sources, lite0, tm
     # One local Ray for the three runs (each run_dataset joins it rather than starting its own).
     from gradcam.dataset.engine_ray import OBJECT_STORE_BYTES
 
-    ray.init(num_cpus=2, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+    ray.init(address="local", num_cpus=2, object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}}, log_to_driver=False)
     try:
         for name, options in cases:
