@@ -1,0 +1,134 @@
+"""How fast is a dataset run, against the model's own batched forward pass?
+
+    .venv/bin/python benchmarks/bench_dataset.py [--count 300] [--batch-size 16] [--skip-ray]
+
+Generates ``--count`` photos of mixed sizes (crops of the bundled samples, 120 to 640 pixels a
+side, JPEG) and prints one table, EfficientNet-Lite0 at 224x224 on the CPU:
+
+* forward only: decoded images already at the model's input size through the compiled forward
+  pass, ``--batch-size`` at a time (the ceiling: no decoding, no gradient, no writing);
+* the local engine: ``dataset run`` end to end (read, decode, predict + Grad-CAM, heatmap .npy
+  and shards written), in images/s, and its ratio to forward only (target >= 0.6);
+* Ray with 1 and with 2 actors: the same run on a local Ray (2 CPUs), end to end including the
+  actors' start (each imports TensorFlow and loads the model), and "steady" after the first
+  batch came back; the ratio of Ray (2 actors, steady) to the local engine (target >= 0.8).
+
+The machine is shared and noisy: rerun to compare, and read ratios rather than single figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from gradcam._quiet import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
+
+import model_zoo  # noqa: E402
+from gradcam import Explainer  # noqa: E402
+from gradcam.dataset import run_dataset  # noqa: E402
+from gradcam.images import load_image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_images"
+
+
+def make_photos(folder: Path, count: int, seed: int = 0) -> list[Path]:
+    """``count`` JPEGs of mixed sizes: random crops of the sample photos, resized, in two folders."""
+    rng = np.random.default_rng(seed)
+    photos = [Image.open(p).convert("RGB") for p in sorted(SAMPLES.glob("*.jpg"))]
+    paths = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        w, h = photo.size
+        cw, ch = int(rng.integers(w // 2, w + 1)), int(rng.integers(h // 2, h + 1))
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        size = (int(rng.integers(120, 641)), int(rng.integers(120, 641)))
+        path = folder / ("a" if i % 2 else "b") / f"photo{i:04d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        photo.crop((x, y, x + cw, y + ch)).resize(size, Image.Resampling.BILINEAR).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def forward_only(explainer: Explainer, paths: list[Path], batch_size: int) -> float:
+    """Images/s of the compiled forward pass alone, on images already decoded and resized."""
+    inputs = np.stack([explainer.model_input(load_image(p)) for p in paths])
+    explainer.probabilities_of(inputs[:batch_size], batch_size)  # compile outside the timing
+    started = time.perf_counter()
+    explainer.probabilities_of(inputs, batch_size)
+    return len(paths) / (time.perf_counter() - started)
+
+
+def engine_rate(src: Path, out: Path, batch_size: int, **options) -> tuple[float, float | None]:
+    """(end-to-end images/s, steady images/s after the first batch) of one dataset run."""
+    marks: list[tuple[int, float]] = []
+    summary = run_dataset(src, out, batch_size=batch_size, progress=lambda d, t, s: marks.append((d, s)), **options)
+    info = json.loads((out / "run.json").read_text())
+    end_to_end = summary.inputs / info["timings"]["work_seconds"]
+    steady = None
+    if len(marks) > 1:
+        (first_done, first_time), (last_done, last_time) = marks[0], marks[-1]
+        steady = (last_done - first_done) / (last_time - first_time) if last_time > first_time else None
+    return end_to_end, steady
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--skip-ray", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-dataset-"))
+    try:
+        src = work / "photos"
+        paths = make_photos(src, args.count)
+        model = model_zoo.load_model("efficientnet-lite0")
+        explainer = Explainer(model)
+        rows = []
+        forward = forward_only(explainer, paths, args.batch_size)
+        rows.append(("forward only (batched, decoded, resized)", forward, None))
+        local, local_steady = engine_rate(src, work / "local", args.batch_size, model=model)
+        rows.append(("local engine (predict + Grad-CAM + .npy)", local, local_steady))
+        ray_rates = {}
+        if not args.skip_ray:
+            try:
+                import ray  # noqa: F401
+            except ImportError:
+                print('Ray is not installed (pip install "ray[data]"): Ray rows skipped.')
+            else:
+                for actors in (1, 2):
+                    rate, steady = engine_rate(src, work / f"ray{actors}", args.batch_size, engine="ray",
+                                               concurrency=actors)
+                    ray_rates[actors] = steady or rate
+                    rows.append((f"Ray, {actors} actor{'s' if actors > 1 else ''}", rate, steady))
+        print(f"\nDataset run speed: {args.count} photos of mixed sizes, EfficientNet-Lite0 224x224, batch "
+              f"{args.batch_size}, CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"{'what':<44} {'images/s':>9} {'steady':>9} {'x forward':>10}")
+        for name, rate, steady in rows:
+            print(f"{name:<44} {rate:9.2f} {(f'{steady:.2f}' if steady else '-'):>9} {rate / forward:10.2f}")
+        print(f"local engine / forward only: {local / forward:.2f} (target >= 0.6)")
+        if 2 in ray_rates:
+            print(f"Ray 2 actors (steady) / local engine: {ray_rates[2] / local:.2f} (target >= 0.8); "
+                  f"2 actors / 1 actor (steady): {ray_rates[2] / ray_rates[1]:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

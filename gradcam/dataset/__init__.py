@@ -1,0 +1,25 @@
+"""Audit a dataset: explain every image of a folder, ZIP or list, resumably, on one machine or on
+Ray, then analyse the maps (per-class accuracy, border / fixed-spot classes, SpRAy clusters).
+
+    from gradcam.dataset import run_dataset, build_report
+    run_dataset("photos/", "runs/photos", methods=["gradcam"], labels="labels.csv")
+    report = build_report("runs/photos")        # also writes report.json, PNG mean maps, report.html
+
+The command line: ``python -m gradcam dataset run SRC --out RUN`` and ``... dataset report RUN``.
+"""
+from .errors import DatasetSourceError, EngineUnavailableError, RunFolderError
+from .results import COLUMN_NAMES, RunFolder, border_share, load_results
+from .runner import ENGINES, RunSummary, run_dataset
+from .work import ModelSpec
+
+
+def __getattr__(name: str):
+    if name == "build_report":  # the report pulls in scipy; load it on first use
+        from .report import build_report
+
+        return build_report
+    raise AttributeError(f"module 'gradcam.dataset' has no attribute {name!r}")
+
+
+__all__ = ["COLUMN_NAMES", "ENGINES", "DatasetSourceError", "EngineUnavailableError", "ModelSpec", "RunFolder",
+           "RunFolderError", "RunSummary", "border_share", "build_report", "load_results", "run_dataset"]

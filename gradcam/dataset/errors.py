@@ -1,0 +1,18 @@
+"""One exception class per kind of dataset-run failure; messages say what was expected, what was
+found and what to do."""
+from __future__ import annotations
+
+from ..errors import GradCamError
+
+
+class DatasetSourceError(GradCamError, ValueError):
+    """SRC or the labels file cannot be used: missing, empty, not a folder / ZIP / CSV / Parquet,
+    or a list without a ``path`` column."""
+
+
+class RunFolderError(GradCamError, ValueError):
+    """The run folder holds another run (other inputs or options) or is damaged."""
+
+
+class EngineUnavailableError(GradCamError, RuntimeError):
+    """The engine asked for cannot run here (Ray is not installed, or the cluster cannot be reached)."""

@@ -1,0 +1,260 @@
+"""The audit report of a finished run: per-class figures, mean maps, border / fixed-spot classes and
+SpRAy clusters (Lapuschkin et al., "Unmasking Clever Hans predictors and assessing what machines
+really learn", Nature Communications 2019).
+
+``build_report(RUN)`` writes ``RUN/report.json``, ``RUN/report/*.png`` (mean maps, coloured) and
+``RUN/report.html``, and returns the report as a dict. Only numpy and scipy are used.
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RunFolderError
+from .results import BORDER_FRACTION, RunFolder
+
+#: Classes with fewer maps than this are counted but not flagged or clustered: a "fixed spot"
+#: of two images is chance.
+MIN_CLASS_SIZE = 4
+#: A class is a border class when, on average, this share of its maps' mass lies in the border
+#: band (a uniform map has 1 - (1 - 2 * BORDER_FRACTION) ** 2 = 0.36).
+BORDER_SHARE_FLAG = 0.6
+#: A class has a fixed spot when its maps' peaks lie within this distance (as a fraction of the
+#: image's width and height) of their median, for the median image...
+SPOT_SPREAD_FLAG = 0.1
+#: ... and that spot is at least this far from the image's centre: centred objects are the norm
+#: in photographs, a peak always in the same off-centre place is not.
+SPOT_OFF_CENTRE = 0.25
+#: SpRAy: maps are compared at this size (the paper downsizes heatmaps before clustering).
+SPRAY_SIZE = 16
+#: SpRAy: the largest number of clusters the eigengap may choose.
+MAX_CLUSTERS = 6
+#: Representative images listed per cluster (the members nearest its mean map).
+REPRESENTATIVES = 4
+
+
+def build_report(run: str | os.PathLike, method: str | None = None, write: bool = True) -> dict:
+    """Analyse the run folder ``run``; returns the report (see the module docstring for files).
+
+    Args:
+        run: a finished run folder (``results.parquet`` and ``run.json``).
+        method: which method's maps to analyse; default the run's first.
+        write: write report.json, the PNGs and report.html (False: only return the dict).
+
+    Raises:
+        RunFolderError: not a finished run, or a method the run does not have.
+    """
+    import cv2
+    import pyarrow.parquet as pq
+
+    folder = RunFolder(run)
+    if not folder.is_complete():
+        raise RunFolderError(f"{run}: not a finished run (results.parquet and run.json are missing). "
+                             "Run 'python -m gradcam dataset run SRC --out RUN' first, or again to finish it.")
+    info = json.loads(folder.run_json_path.read_text())
+    method = method or info["methods"][0]
+    if method not in info["methods"]:
+        raise RunFolderError(f"{run}: the run has no {method!r} maps; it has {', '.join(info['methods'])}.")
+    rows = [r for r in pq.read_table(folder.results_path).to_pylist() if r["method"] == method]
+    ok = [r for r in rows if r["status"] == "ok"]
+    height, width = info["model"]["input_size"]
+    names = info["model"]["class_names"]
+
+    maps: dict[int, list[tuple[dict, np.ndarray]]] = {}
+    for row in ok:
+        heatmap = np.load(folder.root / row["heatmap_path"]).astype(np.float32)
+        # Area averaging when shrinking, bilinear when enlarging: the model input's own geometry.
+        interpolation = cv2.INTER_AREA if heatmap.shape[0] > height or heatmap.shape[1] > width else cv2.INTER_LINEAR
+        maps.setdefault(row["predicted_index"], []).append(
+            (row, cv2.resize(heatmap, (width, height), interpolation=interpolation)))
+
+    images_dir = folder.root / "report"
+    classes = []
+    for index in sorted(maps, key=lambda i: (-len(maps[i]), i)):
+        members = maps[index]
+        class_rows = [r for r, _ in members]
+        stack = np.stack([m for _, m in members])
+        mean = stack.mean(axis=0)
+        entry = {
+            "index": int(index), "name": names[index], "count": len(members),
+            "mean_confidence": float(np.mean([r["predicted_probability"] for r in class_rows])),
+            "precision": _share([r["label_index"] == index for r in class_rows if r["label_index"] is not None]),
+            "mean_map": f"report/class_{index}_mean.png", "mean_map_peak": _peak(mean),
+            **_placement(class_rows), "flags": [], "clusters": [],
+        }
+        if len(members) >= MIN_CLASS_SIZE:
+            if entry["border_share"] is not None and entry["border_share"] >= BORDER_SHARE_FLAG:
+                entry["flags"].append("border")
+            if entry["spot_spread"] is not None and entry["spot_spread"] <= SPOT_SPREAD_FLAG and (
+                    entry["spot_off_centre"] >= SPOT_OFF_CENTRE):
+                entry["flags"].append("fixed_spot")
+            entry["clusters"], entry["eigenvalues"] = _spray(stack, class_rows, index)
+        if write:
+            _save_png(images_dir / f"class_{index}_mean.png", mean)
+            for cluster in entry["clusters"]:
+                _save_png(folder.root / cluster["mean_map"], cluster.pop("_mean"))
+        else:
+            for cluster in entry["clusters"]:
+                cluster.pop("_mean")
+        classes.append(entry)
+
+    report = {
+        "run": str(folder.root), "method": method, "model": info["model"]["name"],
+        "input_size": [height, width],
+        "counts": {"inputs": len(rows), "ok": len(ok), "errors": len(rows) - len(ok),
+                   "labelled": sum(r["label_index"] is not None for r in ok)},
+        "accuracy": _share([r["label_index"] == r["predicted_index"] for r in ok if r["label_index"] is not None]),
+        "labels": _by_label(ok, names),
+        "classes": classes,
+        "thresholds": {"min_class_size": MIN_CLASS_SIZE, "border_fraction": BORDER_FRACTION,
+                       "border_share_flag": BORDER_SHARE_FLAG, "spot_spread_flag": SPOT_SPREAD_FLAG,
+                       "spot_off_centre": SPOT_OFF_CENTRE, "spray_size": SPRAY_SIZE, "max_clusters": MAX_CLUSTERS},
+    }
+    if write:
+        (folder.root / "report.json").write_text(json.dumps(report, indent=1))
+        (folder.root / "report.html").write_text(_html(report))
+    return report
+
+
+def _share(flags: list[bool]) -> float | None:
+    return float(np.mean(flags)) if flags else None
+
+
+def _peak(heatmap: np.ndarray) -> list[int]:
+    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    return [int(x), int(y)]
+
+
+def _placement(rows: list[dict]) -> dict:
+    """Where a class's maps sit: mean border share, and the spread of their peaks around their
+    median (as fractions of width and height) with that spot's distance from the centre."""
+    shares = [r["border_share"] for r in rows if r["border_share"] is not None]
+    peaks = np.array([(r["peak_x"] / max(r["width"] - 1, 1), r["peak_y"] / max(r["height"] - 1, 1))
+                      for r in rows if r["peak_x"] is not None])
+    if len(peaks) == 0:
+        return {"border_share": _share(shares) if shares else None, "spot": None, "spot_spread": None,
+                "spot_off_centre": None}
+    spot = np.median(peaks, axis=0)
+    spread = float(np.median(np.linalg.norm(peaks - spot, axis=1)))
+    return {"border_share": float(np.mean(shares)) if shares else None,
+            "spot": [round(float(spot[0]), 4), round(float(spot[1]), 4)], "spot_spread": round(spread, 4),
+            "spot_off_centre": round(float(np.linalg.norm(spot - 0.5)), 4)}
+
+
+def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, seed: int = 0):
+    """Spectral clustering with the number of clusters from the eigengap (Ng, Jordan & Weiss 2001).
+
+    Args:
+        vectors: (n, d) float, one downsampled map per row.
+        max_clusters: the largest k considered.
+        seed: seeds k-means.
+
+    Returns:
+        ``(labels (n,) int, eigenvalues)``: the normalised Laplacian's smallest eigenvalues, whose
+        largest gap after the k-th chooses k. The affinity is a Gaussian with local scaling
+        (Zelnik-Manor & Perona 2004): each map's width is its distance to its m-th nearest
+        neighbour, m = ceil(log2 n), so that a small strategy of a few maps is not drowned by a
+        large one. SpRAy's paper used a k-nearest-neighbour graph; the Gaussian is its smooth form.
+    """
+    from scipy.cluster.vq import kmeans2
+    from scipy.linalg import eigh
+    from scipy.spatial.distance import pdist, squareform
+
+    n = len(vectors)
+    if n < 3:
+        return np.zeros(n, int), np.zeros(min(n, 1))
+    distances = squareform(pdist(vectors))
+    neighbour = min(n - 1, max(2, int(np.ceil(np.log2(n)))))
+    widths = np.maximum(np.sort(distances, axis=1)[:, neighbour], 1e-8)
+    affinity = np.exp(-(distances ** 2) / (widths[:, None] * widths[None, :]))
+    np.fill_diagonal(affinity, 0.0)
+    degree = affinity.sum(axis=1)
+    scale = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
+    laplacian = np.eye(n) - scale[:, None] * affinity * scale[None, :]
+    values, vectors_ = eigh(laplacian)
+    kmax = min(max_clusters, n - 1)
+    gaps = np.diff(values[: kmax + 1])  # gaps[k-1] = lambda_{k+1} - lambda_k
+    k = int(np.argmax(gaps)) + 1
+    if k == 1:
+        return np.zeros(n, int), values[: kmax + 1]
+    embedding = vectors_[:, :k]
+    embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    _, labels = kmeans2(embedding, k, minit="++", seed=seed)
+    # Number clusters by size, largest first, so the report reads the same from run to run.
+    order = sorted(set(labels.tolist()), key=lambda c: (-int(np.sum(labels == c)), c))
+    labels = np.array([order.index(c) for c in labels])
+    return labels, values[: kmax + 1]
+
+
+def _spray(stack: np.ndarray, rows: list[dict], index: int):
+    import cv2
+
+    small = np.stack([cv2.resize(m, (SPRAY_SIZE, SPRAY_SIZE), interpolation=cv2.INTER_AREA) for m in stack])
+    labels, values = spectral_clusters(small.reshape(len(small), -1))
+    clusters = []
+    for number in range(int(labels.max()) + 1):
+        members = np.flatnonzero(labels == number)
+        mean = stack[members].mean(axis=0)
+        nearest = members[np.argsort([np.linalg.norm(stack[m] - mean) for m in members])][:REPRESENTATIVES]
+        clusters.append({
+            "cluster": number, "size": int(len(members)), "mean_map": f"report/class_{index}_cluster_{number}.png",
+            "mean_map_peak": _peak(mean), "representatives": [rows[m]["path"] for m in nearest],
+            "members": [rows[m]["path"] for m in members], "_mean": mean,
+        })
+    return clusters, [round(float(v), 6) for v in values]
+
+
+def _save_png(path: Path, heatmap: np.ndarray) -> None:
+    from PIL import Image
+
+    from ..render import colorize
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    scaled = heatmap / heatmap.max() if heatmap.max() > 0 else heatmap
+    Image.fromarray(colorize(scaled)).save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+
+
+def _by_label(rows: list[dict], names: list[str]) -> list[dict]:
+    """Per true class: count, accuracy and mean confidence in the predicted class."""
+    groups: dict[int, list[dict]] = {}
+    for row in rows:
+        if row["label_index"] is not None:
+            groups.setdefault(row["label_index"], []).append(row)
+    return [{"index": int(i), "name": names[i], "count": len(g),
+             "accuracy": _share([r["predicted_index"] == i for r in g]),
+             "mean_confidence": float(np.mean([r["predicted_probability"] for r in g]))}
+            for i, g in sorted(groups.items())]
+
+
+def _html(report: dict) -> str:
+    def cell(value) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+
+    parts = [f"<!doctype html><meta charset='utf-8'><title>Audit of {html.escape(report['run'])}</title>",
+             "<style>body{font-family:sans-serif;margin:2em}img{width:112px;image-rendering:pixelated}"
+             "td,th{padding:4px 8px;text-align:left;vertical-align:top}.flag{color:#b00;font-weight:bold}</style>",
+             f"<h1>Audit: {html.escape(report['model'])}, {html.escape(report['method'])}</h1>",
+             f"<p>{report['counts']['inputs']} inputs, {report['counts']['ok']} explained, "
+             f"{report['counts']['errors']} errors; accuracy {cell(report['accuracy'])}.</p>",
+             "<table><tr><th>predicted class</th><th>images</th><th>mean confidence</th><th>border share</th>"
+             "<th>flags</th><th>mean map</th><th>clusters (size: representatives)</th></tr>"]
+    for entry in report["classes"]:
+        clusters = "".join(
+            f"<div><img src='{c['mean_map']}' alt='cluster {c['cluster']}'> {c['size']}: "
+            f"{html.escape(', '.join(c['representatives']))}</div>" for c in entry["clusters"])
+        parts.append(
+            f"<tr><td>{html.escape(entry['name'])} ({entry['index']})</td><td>{entry['count']}</td>"
+            f"<td>{cell(entry['mean_confidence'])}</td><td>{cell(entry['border_share'])}</td>"
+            f"<td class='flag'>{html.escape(', '.join(entry['flags']))}</td>"
+            f"<td><img src='{entry['mean_map']}' alt='mean map'></td><td>{clusters}</td></tr>")
+    parts.append("</table>")
+    return "\n".join(parts)

@@ -1,0 +1,205 @@
+"""The work both engines share: a model spec any process can load, the plan of inputs, and the
+worker that turns a batch of inputs into heatmaps and one committed shard."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import GradCamError, ImageError
+from .results import RunFolder, border_share
+from .sources import Reader, Source, sha256_bytes
+
+#: Deletion / insertion steps with --metrics (each curve costs steps + 1 forward passes).
+METRIC_STEPS = 20
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load the model, in any process (a Ray worker cannot be handed a Keras model).
+
+    Args:
+        model: a model-zoo name, or a .keras/.h5 path; None for the default zoo model.
+        classes: class names file for a user model (.txt or .json), or None.
+        preprocessing: the user model's preprocessing preset (tf, torch, caffe, unit, raw, lite).
+    """
+
+    model: str | None = None
+    classes: str | None = None
+    preprocessing: str = "tf"
+
+    def load(self):
+        """The loaded model (a model_zoo.ZooModel)."""
+        import model_zoo
+
+        name = self.model or model_zoo.DEFAULT_MODEL
+        if os.path.splitext(name)[1].lower() in (".keras", ".h5", ".hdf5"):
+            return model_zoo.load_user_model(name, class_names=self.classes, preprocessing=self.preprocessing)
+        return model_zoo.load_model(name)
+
+
+def weights_sha256(model) -> str:
+    """SHA-256 over the model's weight arrays in order: identifies the weights whatever the file."""
+    digest = hashlib.sha256()
+    for weight in getattr(model, "keras_model", model).weights:
+        value = np.ascontiguousarray(np.asarray(weight.numpy()))
+        digest.update(str(value.shape).encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One input: its place in the plan, its path under SRC, what to explain, or why it cannot be.
+
+    ``target`` is a class index, or None for the top prediction; ``error`` is set when the input
+    fails before any image is read (an unknown label, no label with --target label)."""
+
+    input_index: int
+    path: str
+    label: str | None = None
+    label_index: int | None = None
+    target: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class WorkOptions:
+    """What the workers do with each input (fixed for a run)."""
+
+    methods: tuple[str, ...]
+    layer: str | None
+    metrics: bool
+    batch_size: int
+    source: Source
+    run: str
+    spec: ModelSpec = field(default_factory=ModelSpec)
+
+
+@dataclass
+class Decoded:
+    """An input after reading and decoding: pixels or the one-line error."""
+
+    item: PlanItem
+    sha256: str = ""
+    pixels: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    error: str = ""
+
+
+def decode_items(items: list[PlanItem], reader: Reader) -> list[Decoded]:
+    """Read and decode a batch; each failure becomes that input's error, never the batch's."""
+    from ..images import decode_image
+
+    out = []
+    readable = [i for i in items if not i.error]
+    data = dict(zip((i.input_index for i in readable), reader.read_many([i.path for i in readable])))
+    for item in items:
+        if item.error:
+            out.append(Decoded(item, error=item.error))
+            continue
+        raw = data[item.input_index]
+        if isinstance(raw, ImageError):
+            out.append(Decoded(item, error=_one_line(raw)))
+            continue
+        digest = sha256_bytes(raw)
+        try:
+            decoded = decode_image(raw, name=item.path)
+        except ImageError as error:
+            out.append(Decoded(item, sha256=digest, error=_one_line(error)))
+            continue
+        out.append(Decoded(item, sha256=digest, pixels=decoded.pixels, notes=decoded.notes))
+    return out
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:500] or type(error).__name__
+
+
+class Worker:
+    """Builds the explainer once; then each call explains a batch, writes its heatmaps and
+    commits its shard. Used in-process by the local engine and inside each Ray actor."""
+
+    def __init__(self, options: WorkOptions, model=None):
+        from .. import Explainer
+
+        self.options = options
+        self.model = model if model is not None else options.spec.load()
+        self.explainer = Explainer(self.model)
+        self.folder = RunFolder(options.run)
+
+    def process(self, decoded: list[Decoded]) -> list[dict]:
+        """Rows for a batch (one per input and method), heatmaps written, shard committed."""
+        rows = []
+        for method in self.options.methods:
+            rows += self._method_rows(decoded, method)
+        if rows:
+            self.folder.commit_shard(rows)
+        return rows
+
+    def _method_rows(self, decoded: list[Decoded], method: str) -> list[dict]:
+        good = [d for d in decoded if not d.error]
+        explanations: dict[int, object] = {}
+        failures: dict[int, str] = {}
+        if good:
+            try:
+                results = self._explain(good, method)
+                explanations = {d.item.input_index: r for d, r in zip(good, results)}
+            except Exception:  # noqa: BLE001 -- one bad input must not fail the batch: retry one by one
+                for d in good:
+                    try:
+                        explanations[d.item.input_index] = self._explain([d], method)[0]
+                    except Exception as error:  # noqa: BLE001
+                        failures[d.item.input_index] = _one_line(error) if isinstance(error, GradCamError) else (
+                            f"{d.item.path}: unexpected {type(error).__name__}: {_one_line(error)}")
+        rows = []
+        for d in decoded:
+            index = d.item.input_index
+            if index in explanations:
+                rows.append(self._ok_row(d, method, explanations[index]))
+            else:
+                rows.append(self._error_row(d, method, d.error or failures.get(index, "unknown failure")))
+        return rows
+
+    def _explain(self, decoded: list[Decoded], method: str):
+        from ..methods import get_method
+
+        layer = self.options.layer if get_method(method).uses_layer else None
+        return self.explainer.explain_batch([d.pixels for d in decoded], [d.item.target for d in decoded],
+                                            method=method, layer=layer, batch_size=self.options.batch_size)
+
+    def _base(self, d: Decoded, method: str) -> dict:
+        return {"input_index": d.item.input_index, "path": d.item.path, "sha256": d.sha256, "method": method,
+                "label": d.item.label, "label_index": d.item.label_index, "notes": "; ".join(d.notes)}
+
+    def _error_row(self, d: Decoded, method: str, message: str) -> dict:
+        return {**self._base(d, method), "status": "error", "error": message, "heatmap_path": ""}
+
+    def _ok_row(self, d: Decoded, method: str, result) -> dict:
+        from ..metrics import evaluate, peak_location
+
+        heatmap = result.heatmap
+        relative = RunFolder.heatmap_name(method, d.item.input_index)
+        self.folder.save_heatmap(relative, heatmap)
+        predicted = int(np.argmax(result.probabilities))
+        peak = None if result.empty else peak_location(heatmap)
+        row = {
+            **self._base(d, method), "status": "ok", "error": "",
+            "predicted_index": predicted, "predicted_name": self.explainer.class_names[predicted],
+            "predicted_probability": float(result.probabilities[predicted]),
+            "target_index": result.target_index, "target_name": result.target_name,
+            "target_probability": float(result.target_probability), "layer": result.layer,
+            "heatmap_path": relative, "height": int(heatmap.shape[0]), "width": int(heatmap.shape[1]),
+            "peak_x": None if peak is None else peak[0], "peak_y": None if peak is None else peak[1],
+            "border_share": border_share(heatmap), "empty": bool(result.empty),
+            "top5_indices": [i for i, _, _ in result.top], "top5_names": [n for _, n, _ in result.top],
+            "top5_probabilities": [float(p) for _, _, p in result.top],
+        }
+        if self.options.metrics and not result.empty:
+            figures = evaluate(self.explainer, d.pixels, result, metrics=["deletion", "insertion"],
+                               steps=METRIC_STEPS, baseline=False)
+            row["deletion_auc"] = float(figures.scores["deletion_auc"])
+            row["insertion_auc"] = float(figures.scores["insertion_auc"])
+        return row
