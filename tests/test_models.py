@@ -142,7 +142,8 @@ def test_two_inputs_and_non_2d_outputs_are_refused():
 
 class TestErrors:
     @pytest.fixture(scope="class")
-    def named(self, small_cnn):
+    @classmethod
+    def named(cls, small_cnn):
         return gradcam.Explainer(small_cnn, class_names=["espresso", "cup", "wine bottle", "slot machine", "cat"])
 
     def test_class_names_are_case_insensitive(self, named, rng):

@@ -163,7 +163,8 @@ class TestConstantChannels:
     B = np.array([1.5, 0.0])
 
     @pytest.fixture(scope="class")
-    def explainer(self):
+    @classmethod
+    def explainer(cls):
         inputs = keras.Input((2, 2, 3))
         features = keras.layers.Conv2D(3, 1, name="features")(inputs)
         logits = keras.layers.Dense(2, name="logits")(keras.layers.GlobalAveragePooling2D()(features))
