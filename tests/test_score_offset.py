@@ -172,7 +172,7 @@ class TestConstantChannels:
         kernel = np.zeros((1, 1, 3, 3))
         kernel[0, 0, 0, 0] = 1.0  # A_0 = red; A_1 and A_2 ignore the image
         model.get_layer("features").set_weights([kernel, np.array([0.0, 2.0, 0.0])])
-        model.get_layer("logits").set_weights([self.W, self.B])
+        model.get_layer("logits").set_weights([cls.W, cls.B])
         return gradcam.Explainer(model, preprocess=lambda images: images.astype(np.float32))
 
     def image(self) -> np.ndarray:
