@@ -272,6 +272,10 @@ def test_deep_link_reproduces_a_view(page):
     shot(page, "06_deep_link")
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "KNOWN BUG (issue 9, open): after Back from Compare classes the page reruns with the previous "
+    "URL but writes a URL without its class (Streamlit replaces the history entry during a "
+    "history navigation), so Back does not yet restore the chosen class."))
 def test_browser_back_returns_to_the_previous_view(page):
     page.goto(page.base_url + "/?sample=coffee.jpg")
     wait_heatmap(page, "espresso")
