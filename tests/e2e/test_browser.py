@@ -142,6 +142,22 @@ def wait_src_change(page, locator_fn, old: str, timeout: float = 60.0) -> str:
     raise AssertionError("the picture did not change")
 
 
+def download(page, button: str, path: Path, tries: int = 5) -> None:
+    """Click a download button and save the file. A download that the browser cancels because the
+    fragment was redrawing its buttons at that moment is tried again (at most ``tries`` times)."""
+    for attempt in range(tries):
+        wait_idle(page)
+        with page.expect_download() as info:
+            page.get_by_role("button", name=button).click()
+        try:
+            info.value.save_as(path)
+            return
+        except Exception as error:  # playwright's Error: "Download.save_as: canceled"
+            if "canceled" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+
+
 def server_log() -> str:
     return (ARTIFACTS / "streamlit-server.log").read_text(errors="replace")
 
@@ -218,19 +234,15 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     shot(page, "04_viridis")
 
     # -- downloads: overlay PNG and provenance JSON
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Overlay PNG").click()
     png = tmp_path / "overlay.png"
-    info.value.save_as(png)
+    download(page, "Overlay PNG", png)
     with Image.open(png) as picture:
         assert picture.format == "PNG"
         assert picture.size == Image.open(SAMPLES / "coffee.jpg").size
         assert picture.mode == "RGB"
     record_path = tmp_path / "record.json"
     for _ in range(10):  # the redraw streams the pictures first and the download buttons last
-        with page.expect_download() as info:
-            page.get_by_role("button", name="Provenance JSON").click()
-        info.value.save_as(record_path)
+        download(page, "Provenance JSON", record_path)
         data = json.loads(record_path.read_text())
         if data["display"].get("colormap") == "viridis":
             break
@@ -272,10 +284,11 @@ def test_deep_link_reproduces_a_view(page):
     shot(page, "06_deep_link")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN BUG (issue 9, open): after Back from Compare classes the page reruns with the previous "
-    "URL but writes a URL without its class (Streamlit replaces the history entry during a "
-    "history navigation), so Back does not yet restore the chosen class."))
+@pytest.mark.xfail(strict=False, reason=(
+    "KNOWN BUG (issue 9, open), intermittent: after Back from Compare classes the page reruns with "
+    "the previous URL but sometimes writes a URL without its class (Streamlit replaces the history "
+    "entry during a history navigation), so Back does not always restore the chosen class. "
+    "Reported as XFAIL or XPASS in every run until fixed."))
 def test_browser_back_returns_to_the_previous_view(page):
     page.goto(page.base_url + "/?sample=coffee.jpg")
     wait_heatmap(page, "espresso")
