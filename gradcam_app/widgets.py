@@ -279,12 +279,17 @@ def probability_chart(explainer, probabilities: np.ndarray, chosen: int) -> None
 
 
 def seconds_text(explanation, lookup: float | None = None) -> str:
-    """"computed in 0.42 s", or "cached" when the map came from the cache (a lookup of milliseconds)."""
+    """"computed in 0.42 s" (or "in 3 ms": a new class on cached activations is that fast), or
+    "cached (computed in ...)" when ``lookup``, the wall time of this page's call, shows the map
+    itself came from a cache."""
+    took = _duration(explanation.seconds)
     if lookup is not None and lookup < 0.05 and explanation.seconds >= lookup * 2:
-        return f"cached (computed in {explanation.seconds:.2f} s)"
-    if explanation.seconds < 0.005:
-        return "cached"
-    return f"computed in {explanation.seconds:.2f} s"
+        return f"cached (computed in {took})"
+    return f"computed in {took}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 0.1 else f"{seconds:.2f} s"
 
 
 # -- pictures: fragments redraw them without running the page or touching the model -------------------
