@@ -16,7 +16,7 @@ from .errors import (
     UnknownClassError,
     UnsupportedModelError,
 )
-from .explanation import Contrast, Explanation, shared_scale
+from .explanation import Contrast, Explanation, Group, shared_scale
 from .progress import Progress, no_progress
 from .render import COLORMAPS, colorize, keep_top, overlay
 from .targets import top_classes
@@ -56,7 +56,7 @@ def candidate_layers(model, input_size: tuple[int, int] | None = None) -> list[s
 
 
 __all__ = [
-    "COLORMAPS", "METHODS", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError", "ImageError",
+    "COLORMAPS", "METHODS", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError", "Group", "ImageError",
     "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "NoSpatialLayerError", "Option", "Progress",
     "TargetError", "UnknownClassError", "UnsupportedModelError", "candidate_layers", "colorize", "evaluate",
     "get_method", "image_digest", "keep_top", "no_progress", "overlay", "rank_methods", "shared_scale", "top_classes",

@@ -12,7 +12,6 @@ import numpy as np
 
 from .images import image_digest
 from .job import _Job
-from .targets import ResolvedTarget
 
 if TYPE_CHECKING:
     from .compute import LayerFunctions
@@ -27,13 +26,12 @@ NOTE = "averaged over 6 augmentations (flip x brightness 0.9/1.0/1.1)"
 
 def smoothed_maps(explainer: Explainer, method: Method, job: _Job, functions: LayerFunctions) -> np.ndarray:
     """The method's raw maps (B, h, w) for the job's images, each averaged over its augmented copies."""
-    weights = job.weights()
     maps = []
     for b, image in enumerate(job.model_inputs()):
         variants = [augment(image, flip, gain) for flip, gain in AUGMENTATIONS]
         # The copies are already at the model's size and are not worth caching.
         variant_job = _Job(explainer, variants, [image_digest(v) for v in variants],
-                           [ResolvedTarget.from_weights(weights[b])] * len(variants), functions,
+                           [job.fixed_target(b)] * len(variants), functions,
                            job.options, job.progress, cache=None)
         raw = method.compute(variant_job).maps
         maps.append(np.mean([m[:, ::-1] if flip else m for m, (flip, _) in zip(raw, AUGMENTATIONS)], axis=0))

@@ -1,10 +1,13 @@
 """Compiled TensorFlow functions for one model: built once, shared by every thread.
 
 Everything here works on the model's own input (already resized and preprocessed) and returns
-NumPy arrays. Target classes arrive as *weight vectors* over the logits, shape (batch, classes):
-a one-hot row explains one class, ``e_a - e_b`` explains "a rather than b", and a row flagged in
-``use_top`` is replaced by the one-hot of the image's top prediction inside the compiled function,
-so that "explain the top class of a new image" costs one pass, not two.
+NumPy arrays. Target classes arrive as *weight vectors* over the logits, shape (batch, classes),
+each with a ``mode`` (:mod:`gradcam.targets`): a one-hot row explains one class, ``e_a - e_b``
+explains "a rather than b"; a TOP_PREDICTION row is replaced by the one-hot of the image's top
+prediction inside the compiled function, so that "explain the top class of a new image" costs one
+pass, not two; a GROUP row (+1 on a group's members, -1 on the other group's) is replaced by the
+gradient of its log-sum-exp score with respect to the logits, computed from the same pass's logits
+(:func:`gradcam.targets.group_weights`), so a group costs what a class costs.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
 from .model_graph import TracedLayer, TracedModel, _PreActivationDense
+from .targets import GROUP, TOP_PREDICTION
 
 _GUIDED_RELU = "GradCamExplorerGuidedRelu"
 # Up to this many classes with a non-zero target weight, a GAP + dense head's channel weights are
@@ -63,18 +67,18 @@ class LayerFunctions:
         x_spec = tf.TensorSpec((None, *traced.input.shape[1:]), tf.float32)
         a_spec = tf.TensorSpec((None, *layer.output.shape[1:]), tf.float32)
         w_spec = tf.TensorSpec((None, classes), tf.float32)
-        top_spec = tf.TensorSpec((None,), tf.bool)
+        mode_spec = tf.TensorSpec((None,), tf.int32)
 
         @tf.function(input_signature=[x_spec])
         def forward(x):
             activations, logits = features(x, training=False)
             return activations, logits
 
-        @tf.function(input_signature=[x_spec, w_spec, top_spec])
-        def forward_gradients(x, weights, use_top):
+        @tf.function(input_signature=[x_spec, w_spec, mode_spec])
+        def forward_gradients(x, weights, mode):
             with tf.GradientTape() as tape:
                 activations, logits = features(x, training=False)
-                weights = _choose_weights(logits, weights, use_top, classes)
+                weights = _choose_weights(logits, weights, mode, classes)
                 score = tf.reduce_sum(logits * weights)
             return activations, logits, tape.gradient(score, activations), weights
 
@@ -102,10 +106,10 @@ class LayerFunctions:
             def channel_weights(weights):
                 return tf.matmul(weights, kernel, transpose_b=True)
 
-            @tf.function(input_signature=[x_spec, w_spec, top_spec])
-            def forward_linear(x, weights, use_top):
+            @tf.function(input_signature=[x_spec, w_spec, mode_spec])
+            def forward_linear(x, weights, mode):
                 activations, logits = features(x, training=False)
-                weights = _choose_weights(logits, weights, use_top, classes)
+                weights = _choose_weights(logits, weights, mode, classes)
                 return activations, logits, tf.matmul(weights, kernel, transpose_b=True), weights
 
             self._channel_weights = _Concrete(channel_weights)
@@ -116,9 +120,9 @@ class LayerFunctions:
         activations, logits = self._forward(x)
         return activations.numpy(), logits.numpy()
 
-    def forward_gradients(self, x, weights, use_top):
+    def forward_gradients(self, x, weights, mode):
         """Activations, logits, d(score)/d(activations) and the weights actually used, in one pass."""
-        outputs = self._forward_gradients(x, weights, use_top)
+        outputs = self._forward_gradients(x, weights, mode)
         return tuple(t.numpy() for t in outputs)
 
     def head_gradients(self, activations, weights):
@@ -143,10 +147,10 @@ class LayerFunctions:
         logits, grads = self._head_gradients(activations, weights)
         return logits.numpy(), grads.numpy()
 
-    def forward_linear(self, x, weights, use_top):
+    def forward_linear(self, x, weights, mode):
         """For a GAP + dense head only: activations, logits, d(score)/d(activations) (closed form,
         see head_gradients) and the weights used, in one compiled call."""
-        activations, logits, per_channel, weights = (t.numpy() for t in self._forward_linear(x, weights, use_top))
+        activations, logits, per_channel, weights = (t.numpy() for t in self._forward_linear(x, weights, mode))
         area = activations.shape[1] * activations.shape[2]
         gradients = np.broadcast_to((per_channel / area)[:, None, None, :], activations.shape)
         return activations, logits, gradients, weights
@@ -219,9 +223,22 @@ class _Concrete:
         return self._concrete(*args)
 
 
-def _choose_weights(logits, weights, use_top, classes):
+def _choose_weights(logits, weights, mode, classes):
     top = tf.one_hot(tf.argmax(logits, axis=-1), classes, dtype=logits.dtype)
-    return tf.stop_gradient(tf.where(use_top[:, None], top, weights))
+    chosen = tf.where((mode == TOP_PREDICTION)[:, None], top, weights)
+    chosen = tf.where((mode == GROUP)[:, None], _group_weights(logits, weights), chosen)
+    return tf.stop_gradient(chosen)
+
+
+def _group_weights(logits, signs):
+    # d lse(z[A]) / dz is the softmax of z restricted to A (zero outside); minus the same for B.
+    total = tf.zeros_like(logits)
+    for sign in (1.0, -1.0):
+        mask = signs * sign > 0
+        z = tf.where(mask, logits, tf.fill(tf.shape(logits), tf.constant(-1e30, logits.dtype)))
+        e = tf.where(mask, tf.exp(z - tf.reduce_max(z, axis=-1, keepdims=True)), tf.zeros_like(logits))
+        total += sign * tf.math.divide_no_nan(e, tf.reduce_sum(e, axis=-1, keepdims=True))
+    return total
 
 
 class CompiledModel:
@@ -239,27 +256,27 @@ class CompiledModel:
         classes = traced.num_classes
         x_spec = tf.TensorSpec((None, *traced.input.shape[1:]), tf.float32)
         w_spec = tf.TensorSpec((None, classes), tf.float32)
-        top_spec = tf.TensorSpec((None,), tf.bool)
+        mode_spec = tf.TensorSpec((None,), tf.int32)
 
         @tf.function(input_signature=[x_spec])
         def logits(x):
             return classifier(x, training=False)
 
-        @tf.function(input_signature=[x_spec, w_spec, top_spec])
-        def input_gradients(x, weights, use_top):
+        @tf.function(input_signature=[x_spec, w_spec, mode_spec])
+        def input_gradients(x, weights, mode):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 out = classifier(x, training=False)
-                score = tf.reduce_sum(out * _choose_weights(out, weights, use_top, classes))
+                score = tf.reduce_sum(out * _choose_weights(out, weights, mode, classes))
             return out, tape.gradient(score, x)
 
-        @tf.function(input_signature=[x_spec, w_spec, top_spec])
-        def guided_input_gradients(x, weights, use_top):
+        @tf.function(input_signature=[x_spec, w_spec, mode_spec])
+        def guided_input_gradients(x, weights, mode):
             # tf.gradients (not a tape) so that the gradient override map applies to ReLU ops.
             graph = tf.compat.v1.get_default_graph()
             with graph.gradient_override_map({"Relu": _GUIDED_RELU, "Relu6": _GUIDED_RELU6}):
                 out = classifier(x, training=False)
-            score = tf.reduce_sum(out * _choose_weights(out, weights, use_top, classes))
+            score = tf.reduce_sum(out * _choose_weights(out, weights, mode, classes))
             return out, tf.gradients(score, x)[0]
 
         self._logits = _Concrete(logits)
@@ -277,8 +294,8 @@ class CompiledModel:
         """Logits (B, classes) for model inputs x (B, H, W, C)."""
         return self._logits(x).numpy()
 
-    def input_gradients(self, x, weights, use_top, guided: bool = False):
+    def input_gradients(self, x, weights, mode, guided: bool = False):
         """Logits and d(score)/d(input), shape (B, H, W, C); guided=True applies guided backprop."""
         fn = self._guided_input_gradients if guided else self._input_gradients
-        out, grads = fn(x, weights, use_top)
+        out, grads = fn(x, weights, mode)
         return out.numpy(), grads.numpy()

@@ -71,7 +71,7 @@ class Explainer:
                 "give one name per output."
             )
         self.class_names: list[str] = [str(n) for n in names]
-        self._targets = TargetResolver(self.class_names)
+        self._targets = TargetResolver(self.class_names, self.output_activation)
         self._cache = ActivationCache()
         self._digests = DigestMemo()
 
@@ -177,8 +177,10 @@ class Explainer:
 
         Args:
             image: uint8 RGB (H, W, 3), any size (gray, RGBA and float [0, 1] arrays are converted).
-            target: class index, class name (case-insensitive), None for the top prediction, or
-                ``Contrast(a, b)`` for "why a rather than b".
+            target: class index, class name (case-insensitive), None for the top prediction,
+                ``Group(...)`` for several classes as one (``Group("dog")``, see
+                :class:`gradcam.Group`), or ``Contrast(a, b)`` for "why a rather than b" (classes
+                or groups).
             method: a key of ``gradcam.METHODS``.
             layer: a path from ``explainer.layers``; default the last spatial layer. Ignored by
                 pixel methods (saliency, SmoothGrad, guided backpropagation).
@@ -268,9 +270,16 @@ class Explainer:
                 maps[b], image_size=originals[b].shape[:2], model_input=inputs[b], probabilities=probabilities[b],
                 weights=weights[b], class_names=self.class_names, method=method.key, method_label=method.label,
                 layer=functions.layer.path if functions is not None else None, seconds=seconds,
-                attribution=attributions[b] if attributions is not None else None, notes=notes)
+                attribution=attributions[b] if attributions is not None else None, notes=notes,
+                group=_group_of(resolved[b]))
             for b in range(len(images))
         ]
+
+
+def _group_of(target) -> tuple | None:
+    if target.kind != "group":
+        return None
+    return target.name, target.members, target.other_name, target.other_members
 
 
 def _as_float(images: np.ndarray) -> np.ndarray:

@@ -9,20 +9,55 @@ import numpy as np
 from .resize import upsample
 
 
+@dataclass(frozen=True, init=False)
+class Group:
+    """Several classes explained as one target: "where does the model see *a dog*?".
+
+    ``Group("dog")`` names a group of ImageNet classes: a WordNet group ("dog", the 118 breeds;
+    "domestic cat"; "musical instrument") or a curated concept ("alcohol", "gambling"); see
+    :mod:`model_zoo.imagenet_hierarchy` and :mod:`model_zoo.concept_groups`. Named groups need a
+    model with the 1000 ImageNet-1k outputs in their usual order. ``Group(["wine bottle", "beer
+    bottle"], name="alcohol")`` lists its members (class indices or names) for any model.
+
+    The score explained is the log-sum-exp of the members' logits, ``log sum_c exp(z_c)``: for one
+    member it is exactly that class's logit (a one-class group has that class's map), and since
+    ``log P(group) = lse(z_group) - lse(z_all)``, the contrast of two groups explains exactly
+    ``log P(A) - log P(B)``: the softmax's normaliser cancels. Its gradient is the members'
+    gradients weighted by their share of the group's probability, so it costs what one class costs.
+    The probability shown for a group is the sum of its members' probabilities. Models whose
+    outputs are independent sigmoids (multi-label) are refused: their probabilities do not add up.
+
+    Attributes:
+        members: the group's name (str) as given, or its member classes (a tuple of indices or names).
+        name: the name shown for the group; default the group's own name, or the members joined by "+".
+    """
+
+    members: str | tuple[int | str, ...]
+    name: str | None
+
+    def __init__(self, members: str | Sequence[int | str], name: str | None = None):
+        if not isinstance(members, str):
+            members = tuple(int(m) if isinstance(m, np.integer) else m for m in members)
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "name", name)
+
+
 @dataclass(frozen=True)
 class Contrast:
     """A contrastive target: "why ``target`` rather than ``other``".
 
     The score explained is ``logit[target] - logit[other]``, so the map shows the evidence that
-    separates the two classes. Either may be a class index or a class name.
+    separates the two classes. Either may be a class index, a class name or a :class:`Group`
+    (the group's score is the log-sum-exp of its members' logits: two groups give
+    ``log P(target) - log P(other)``).
     """
 
-    target: int | str
-    other: int | str
+    target: int | str | Group
+    other: int | str | Group
 
 
-#: What ``explain`` accepts as a target: an index, a name, None (the top prediction), or a Contrast.
-Target = int | str | None | Contrast
+#: What ``explain`` accepts as a target: an index, a name, None (the top prediction), a Group, or a Contrast.
+Target = int | str | None | Group | Contrast
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +73,13 @@ class Explanation:
         peak: the maximum of the upsampled raw map that ``heatmap`` was divided by; see
             :func:`gradcam.shared_scale`.
         probabilities: float32 (classes,) the model's probabilities for the image.
-        target_index, target_name, target_probability: the class explained.
-        contrast_index, contrast_name: the other class of a :class:`Contrast`, else None.
+        target_index, target_name, target_probability: the class explained. For a
+            :class:`Group`: its most probable member, the group's name and the sum of its
+            members' probabilities.
+        contrast_index, contrast_name: the other class of a :class:`Contrast`, else None (for a
+            group on the other side, its most probable member and its name).
+        target_members, contrast_members: the member indices of a group target (a class on one
+            side of a contrast with a group counts as a group of one), else None.
         method: the method's registry key; layer: the layer's path, or None for pixel methods.
         seconds: wall time of the explanation.
         empty: True when the map has no positive evidence; ``message`` then says so.
@@ -68,12 +108,14 @@ class Explanation:
     message: str | None = None
     attribution: np.ndarray | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    target_members: tuple[int, ...] | None = None
+    contrast_members: tuple[int, ...] | None = None
 
     @classmethod
     def from_raw(cls, raw: np.ndarray, *, image_size: tuple[int, int], model_input: np.ndarray,
                  probabilities: np.ndarray, weights: np.ndarray, class_names: Sequence[str], method: str,
                  method_label: str, layer: str | None, seconds: float, attribution: np.ndarray | None = None,
-                 notes: Sequence[str] = ()) -> Explanation:
+                 notes: Sequence[str] = (), group: tuple | None = None) -> Explanation:
         """An explanation from a method's raw map: rectified, upsampled and normalised here.
 
         Args:
@@ -89,13 +131,24 @@ class Explanation:
             seconds: wall time spent per image.
             attribution: a pixel method's signed gradient image (h, w, C), or None.
             notes: remarks on how the map was made.
+            group: for a group target, ``(name, members, other_name, other_members)`` (the other
+                side empty when there is no contrast): the names and probabilities come from it.
         """
         coarse, heatmap, peak = heatmap_from_raw(raw, image_size)
-        positive, negative = np.flatnonzero(weights > 0), np.flatnonzero(weights < 0)
-        index = int(positive[0]) if len(positive) else int(np.argmax(probabilities))
-        other = int(negative[0]) if len(negative) else None
-        name = str(class_names[index])
-        other_name = str(class_names[other]) if other is not None else None
+        members = other_members = None
+        if group is not None:
+            name, members, other_name, other_members = group
+            members, other_members = tuple(members), (tuple(other_members) or None)
+            index = max(members, key=lambda i: probabilities[i])
+            other = max(other_members, key=lambda i: probabilities[i]) if other_members else None
+            probability = float(np.sum(probabilities[list(members)], dtype=np.float64))
+        else:
+            positive, negative = np.flatnonzero(weights > 0), np.flatnonzero(weights < 0)
+            index = int(positive[0]) if len(positive) else int(np.argmax(probabilities))
+            other = int(negative[0]) if len(negative) else None
+            name = str(class_names[index])
+            other_name = str(class_names[other]) if other is not None else None
+            probability = float(probabilities[index])
         message = None
         if peak == 0.0:
             what = f"{name!r} rather than {other_name!r}" if other is not None else repr(name)
@@ -107,12 +160,12 @@ class Explanation:
 
         return cls(
             heatmap=heatmap, coarse=coarse, peak=peak, probabilities=probabilities, target_index=index,
-            target_name=name, target_probability=float(probabilities[index]), method=method, layer=layer,
+            target_name=name, target_probability=probability, method=method, layer=layer,
             seconds=seconds, model_input=model_input, top=tuple(top_classes(probabilities, class_names)),
             contrast_index=other, contrast_name=other_name, empty=peak == 0.0, message=message,
             # A copy, not a view: one explanation must not keep its whole batch's array alive.
             attribution=np.array(attribution, np.float32) if attribution is not None else None,
-            notes=tuple(notes),
+            notes=tuple(notes), target_members=members, contrast_members=other_members,
         )
 
     @property
@@ -132,6 +185,8 @@ class Explanation:
             "target_probability": round(float(self.target_probability), 6),
             "contrast_index": self.contrast_index,
             "contrast_name": self.contrast_name,
+            "target_members": list(self.target_members) if self.target_members is not None else None,
+            "contrast_members": list(self.contrast_members) if self.contrast_members is not None else None,
             "top5": [{"index": i, "name": n, "probability": round(float(p), 6)} for i, n, p in self.top],
             "empty": self.empty,
             "message": self.message,

@@ -16,7 +16,7 @@ import numpy as np
 from .cache import ActivationCache, fill_rows
 from .errors import MethodError
 from .progress import Progress
-from .targets import ResolvedTarget
+from .targets import GROUP, TOP_PREDICTION, WEIGHTS, ResolvedTarget, group_scores, group_weights
 
 if TYPE_CHECKING:
     from .compute import LayerFunctions
@@ -34,8 +34,10 @@ class Job(Protocol):
     def option(self, name: str) -> Any: ...           # one of ``options``
     def activations(self) -> np.ndarray: ...          # (B, h, w, K) at the chosen layer
     def logits(self) -> np.ndarray: ...                # (B, N)
-    def weights(self) -> np.ndarray: ...               # (B, N) the target weight vector per image
-    def gradients(self) -> np.ndarray: ...             # d(weights . logits)/d(activations), (B, h, w, K)
+    def weights(self) -> np.ndarray: ...               # (B, N) d(score)/d(logits) per image
+    def gradients(self) -> np.ndarray: ...             # d(score)/d(activations), (B, h, w, K)
+    def scores(self, logits: np.ndarray, row: int) -> np.ndarray: ...           # (M,) row's score of logits (M, N)
+    def probability_weights(self) -> np.ndarray: ...   # (B, N) the target's probability = probabilities . row
     def head_logits(self, activations: np.ndarray) -> np.ndarray: ...          # (M, N) from (M, h, w, K)
     def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray: ...        # (M, N) for inputs (M, H, W, C)
     def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray: ...
@@ -66,10 +68,12 @@ class _Job:
         self.keys = list(keys)
         self.options = dict(options)
         self.progress = progress
-        self._use_top = np.array([t.is_top for t in targets], bool)
+        self._targets = list(targets)
+        self._mode = np.array([t.mode for t in targets], np.int32)
         classes = len(explainer.class_names)
         self._requested = np.stack([np.zeros(classes, np.float32) if t.is_top else t.weights for t in targets])
-        self._weights = None if self._use_top.any() else self._requested
+        # Top predictions and groups need the logits to know their weights over the logits.
+        self._weights = None if (self._mode != WEIGHTS).any() else self._requested
         self._inputs: list[np.ndarray] | None = None
         self._x = None
         self._activations = None
@@ -140,14 +144,15 @@ class _Job:
         return len(set(self.keys)) == len(self.keys) and not any(self._get(key, path) for key in self.keys)
 
     def gradients(self) -> np.ndarray:
-        """d(weights . logits) / d(activations), (B, h, w, K), by the cheapest route available."""
+        """d(score) / d(activations), (B, h, w, K), by the cheapest route available (for a group
+        target, the gradient of its log-sum-exp: see :meth:`weights`)."""
         if self._gradients is None:
             functions = self._functions
             if functions.has_linear_head and self._activations is None and self._all_new():
                 # New images on a global-average-pooling + dense head: one compiled call gives the
                 # activations, the logits and the closed-form gradient.
                 activations, logits, self._gradients, self._weights = functions.forward_linear(
-                    self.x, self._requested, self._use_top)
+                    self.x, self._requested, self._mode)
                 for row in range(len(self.keys)):
                     self._remember(row, activations[row:row + 1], logits[row:row + 1])
                 self._activations, self._logits = activations, logits
@@ -155,7 +160,7 @@ class _Job:
                 _, self._gradients = functions.head_gradients(self.activations(), self.weights())
             else:
                 activations, logits, gradients, weights = functions.forward_gradients(
-                    self.x, self._requested, self._use_top)
+                    self.x, self._requested, self._mode)
                 self._activations, self._logits, self._gradients = activations, logits, gradients
                 self._weights = weights
         return self._gradients
@@ -203,16 +208,44 @@ class _Job:
         return self._logits
 
     def weights(self) -> np.ndarray:
-        """The target weight row per image (B, N); a top prediction is the one-hot of the argmax
-        of its logits (the lowest index among equal logits)."""
+        """The weights over the logits per image (B, N) whose linear score has the target's
+        gradient: a class's one-hot row; the one-hot of the argmax of the logits for a top
+        prediction (the lowest index among equal logits); for a group, the softmax of its members'
+        logits (minus the other group's, see :func:`gradcam.targets.group_weights`)."""
         if self._weights is None:
-            top = np.argmax(self.logits(), axis=1)
+            logits = self.logits()
             weights = self._requested.copy()
-            for b in np.flatnonzero(self._use_top):
+            for b in np.flatnonzero(self._mode == TOP_PREDICTION):
                 weights[b] = 0.0
-                weights[b, top[b]] = 1.0
+                weights[b, np.argmax(logits[b])] = 1.0
+            groups = np.flatnonzero(self._mode == GROUP)
+            if len(groups):
+                weights[groups] = group_weights(logits[groups], self._requested[groups])
             self._weights = weights
         return self._weights
+
+    def fixed_target(self, row: int) -> ResolvedTarget:
+        """Row ``row``'s target with a top prediction replaced by the class chosen on this image
+        (augmented copies of the image are explained for it); other targets as given."""
+        if self._mode[row] == TOP_PREDICTION:
+            return ResolvedTarget.from_weights(self.weights()[row])
+        return self._targets[row]
+
+    def scores(self, logits: np.ndarray, row: int) -> np.ndarray:
+        """The score that row ``row``'s target explains, for each row of ``logits`` (M, N): the
+        weighted logits, or a group's log-sum-exp (Ablation-CAM scores ablated copies with it)."""
+        logits = np.asarray(logits)
+        if self._mode[row] == GROUP:
+            return group_scores(logits, self._requested[row]).astype(np.float32)
+        return logits @ self.weights()[row]
+
+    def probability_weights(self) -> np.ndarray:
+        """Rows (B, N) whose dot product with class probabilities is the target's probability
+        score: :meth:`weights` for a class, a contrast or a top prediction; for a group +1 on its
+        members (minus 1 on the other group's), so a group scores the sum of its probabilities
+        (Score-CAM)."""
+        groups = (self._mode == GROUP)[:, None]
+        return np.where(groups, self._requested, self.weights()).astype(np.float32)
 
     def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities (M, N) of arbitrary model inputs x (M, H, W, C), already
@@ -222,14 +255,14 @@ class _Job:
 
     def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray:
         """d(weights . logits) / d(x), shape of x. ``weights`` None: the job's own images and
-        targets (x is ``self.x``), the top prediction resolved inside the pass."""
+        targets (x is ``self.x``), a top prediction or a group resolved inside the pass."""
         x = np.ascontiguousarray(x, np.float32)
         compiled = self._explainer.compiled
         if weights is None:
-            logits, gradients = compiled.input_gradients(x, self._requested, self._use_top, guided)
+            logits, gradients = compiled.input_gradients(x, self._requested, self._mode, guided)
             if self._logits is None:
                 self._logits = logits
             return gradients
-        no_top = np.zeros(len(x), bool)
-        _, gradients = compiled.input_gradients(x, np.asarray(weights, np.float32), no_top, guided)
+        as_given = np.full(len(x), WEIGHTS, np.int32)
+        _, gradients = compiled.input_gradients(x, np.asarray(weights, np.float32), as_given, guided)
         return gradients

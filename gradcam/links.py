@@ -15,11 +15,16 @@ target                 written                                  also read
 None (top prediction)  ``top``                                  an empty value
 class index 744        ``744``, or its name with ``class_names``  the class name (old links)
 Contrast(285, 800)     ``285-vs-800`` (names with class_names)  ``name-vs-name``
+Group("dog")           ``group:dog``                            any case
+Group([440, 907],      ``group:drinks=440+907``                 member names instead of indices
+  name="drinks")
+Contrast(Group(..),    ``group:alcohol-vs-group:gambling``      a class on either side
+  Group(..))
 =====================  =======================================  ================================
 
-The format leaves room for more kinds: a ``kind:value`` prefix (for example ``group:dog`` for a
-class group) is reserved, and a prefix this version does not know is refused with a
-:class:`~gradcam.errors.LinkError` rather than read as a class name.
+A group listed by its members travels with them (by index, so a link never depends on a name
+lookup) and its name; a named group (WordNet or curated) by its name. Group names cannot hold
+``-vs-``, ``,``, ``=`` or ``+``.
 
 Nothing here imports TensorFlow.
 """
@@ -34,7 +39,7 @@ from dataclasses import replace as _replace
 from typing import Any
 
 from .errors import LinkError, UnknownClassError
-from .explanation import Contrast, Target
+from .explanation import Contrast, Group, Target
 from .render import COLORMAPS
 
 #: How "the top prediction" is written.
@@ -43,8 +48,10 @@ TOP = "top"
 CONTRAST_SEPARATOR = "-vs-"
 #: Separates the items of a list (compared classes, methods, layers) in one query value.
 LIST_SEPARATOR = ","
-#: ``kind:value`` prefixes a future version may use (class groups); refused until implemented.
-RESERVED_KINDS = ("group",)
+#: The prefix of a class group: "group:dog".
+GROUP_PREFIX = "group:"
+#: Between a listed group's name and its members: "group:drinks=440+907".
+MEMBERS_SEPARATOR, MEMBER_SEPARATOR = "=", "+"
 
 
 # -- targets ------------------------------------------------------------------------------------
@@ -98,9 +105,41 @@ def encode_target(target: Target, class_names: Sequence[str] | None = None) -> s
     if target is None:
         return TOP
     if isinstance(target, Contrast):
-        return (_encode_class(target.target, class_names) + CONTRAST_SEPARATOR
-                + _encode_class(target.other, class_names))
-    return _encode_class(target, class_names)
+        return _encode_side(target.target, class_names) + CONTRAST_SEPARATOR + _encode_side(target.other, class_names)
+    return _encode_side(target, class_names)
+
+
+def _encode_side(side, class_names: Sequence[str] | None) -> str:
+    if isinstance(side, Group):
+        return _encode_group(side, class_names)
+    return _encode_class(side, class_names)
+
+
+def _group_name_is_safe(name: str) -> bool:
+    return (bool(name.strip()) and name == name.strip() and CONTRAST_SEPARATOR not in name
+            and LIST_SEPARATOR not in name and MEMBERS_SEPARATOR not in name and MEMBER_SEPARATOR not in name)
+
+
+def _encode_group(group: Group, class_names: Sequence[str] | None) -> str:
+    if isinstance(group.members, str):
+        if not _group_name_is_safe(group.members):
+            raise LinkError(f"The group name {group.members!r} cannot travel in a link: expected a name without "
+                            f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'.")
+        return GROUP_PREFIX + group.members
+    members = []
+    for member in group.members:
+        if isinstance(member, str) and class_names is None:
+            raise LinkError(f"Group member {member!r} is a name: pass class_names, or give the members as indices.")
+        members.append(_class_index(member, class_names) if isinstance(member, str) else operator.index(member))
+    if not members:
+        raise LinkError("A group needs at least one class; got Group([]).")
+    for index in members:
+        _encode_class(index, class_names)  # checks the range
+    name = group.name or ""
+    if name and not _group_name_is_safe(name):
+        raise LinkError(f"The group name {name!r} cannot travel in a link: expected a name without "
+                        f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'. Rename the group.")
+    return GROUP_PREFIX + name + MEMBERS_SEPARATOR + MEMBER_SEPARATOR.join(str(i) for i in sorted(set(members)))
 
 
 def _class_index(name: str, class_names: Sequence[str]) -> int:
@@ -137,13 +176,13 @@ def decode_target(text: str | None, class_names: Sequence[str] | None = None) ->
     """The target a link's text stands for: the inverse of :func:`encode_target`.
 
     Reads ``top`` (or an empty value) as None, digits as a class index, ``A-vs-B`` as a
-    :class:`~gradcam.Contrast`, and any other text as a class name (old links wrote names). With
+    :class:`~gradcam.Contrast`, ``group:...`` as a :class:`~gradcam.Group`, and any other text as a
+    class name (old links wrote names). With
     ``class_names`` names become indices (exact match first, then ignoring case) and indices are
     checked; without them names stay strings for the explainer to resolve.
 
     Raises:
-        LinkError: a reserved ``kind:value`` form (``group:dog``) this version cannot read yet, or
-            a contrast with an empty side.
+        LinkError: a contrast with an empty side, or a group without a name or with an empty member.
         UnknownClassError: with ``class_names``, a class the model does not have (the message
             suggests close names).
     """
@@ -155,15 +194,32 @@ def decode_target(text: str | None, class_names: Sequence[str] | None = None) ->
         # A whole name wins over reading its parts ("a-vs-b" as a contrast); digits are always an
         # index, so a class named "7" travels as its own index.
         return _class_index(value, class_names)
-    kind, colon, rest = value.partition(":")
-    if colon and kind.strip().lower() in RESERVED_KINDS:
-        raise LinkError(f"Link target {whole!r} is a {kind.strip().lower()} target, which this version cannot "
-                        "read yet: expected 'top', a class index or name, or 'A-vs-B'. Update the app, or "
-                        "pick the class on the page.")
     if value.count(CONTRAST_SEPARATOR) == 1:
         first, second = value.split(CONTRAST_SEPARATOR)
-        return Contrast(_decode_class(first, class_names, whole), _decode_class(second, class_names, whole))
-    return _decode_class(value, class_names, whole)
+        return Contrast(_decode_side(first, class_names, whole), _decode_side(second, class_names, whole))
+    return _decode_side(value, class_names, whole)
+
+
+def _decode_side(text: str, class_names: Sequence[str] | None, whole: str) -> int | str | Group:
+    stripped = text.strip()
+    if stripped.lower().startswith(GROUP_PREFIX):
+        return _decode_group(stripped[len(GROUP_PREFIX):].strip(), class_names, whole)
+    return _decode_class(text, class_names, whole)
+
+
+def _decode_group(text: str, class_names: Sequence[str] | None, whole: str) -> Group:
+    name, separator, listed = text.partition(MEMBERS_SEPARATOR)
+    name = name.strip()
+    if not separator:
+        if not name:
+            raise LinkError(f"Link target {whole!r} has an empty group: expected 'group:NAME' (for example "
+                            "group:dog) or 'group:NAME=INDEX+INDEX'.")
+        return Group(name)
+    items = [item.strip() for item in listed.split(MEMBER_SEPARATOR)]
+    if not listed.strip() or any(not item for item in items):
+        raise LinkError(f"Link target {whole!r} lists an empty group member: expected 'group:NAME=INDEX+INDEX' "
+                        "(for example group:drinks=440+907).")
+    return Group([_decode_class(item, class_names, whole) for item in items], name=name or None)
 
 
 # -- views --------------------------------------------------------------------------------------
@@ -338,7 +394,8 @@ class View:
 
 
 def _single_class(text: str) -> bool:
-    """Whether a link's text names one class (an index or a name), not a contrast or the top."""
+    """Whether a link's text names one class or one group (an index, a name, ``group:...``), not a
+    contrast or the top."""
     try:
         target = decode_target(text)
     except LinkError:
@@ -363,5 +420,5 @@ def view_fields() -> list[str]:
     return [f.name for f in fields(View)]
 
 
-__all__ = ["CONTRAST_SEPARATOR", "LIST_SEPARATOR", "QUERY_KEYS", "TOP", "View", "decode_target",
+__all__ = ["CONTRAST_SEPARATOR", "GROUP_PREFIX", "LIST_SEPARATOR", "QUERY_KEYS", "TOP", "View", "decode_target",
            "encode_target", "view_fields"]

@@ -2,9 +2,10 @@
 
 Every target becomes a :class:`ResolvedTarget` before any computing: a weight row over the logits
 (the score explained is ``weights . logits``), or the marker for "the image's top prediction",
-which is chosen inside the compiled pass so that a new image costs one pass, not two. A new kind
-of target (a class group scored by the log-sum-exp of its members' logits, say) is one more
-``kind`` here and one more score in :mod:`gradcam.compute`.
+which is chosen inside the compiled pass so that a new image costs one pass, not two, or a
+class group (``kind == "group"``, see :class:`gradcam.Group`): its score is the log-sum-exp of its
+members' logits (minus the other group's, for a contrast), whose gradient is the linear
+weighting :func:`group_weights` computes from the logits, inside the same compiled pass.
 
 Ties: among classes of equal probability the lowest class index ranks first, everywhere (the top
 list, the "top prediction" target, :func:`top_classes`), which is ``np.argmax``'s rule and
@@ -19,7 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import TargetError, UnknownClassError
-from .explanation import Contrast, Target
+from .explanation import Contrast, Group, Target
+
+#: ResolvedTarget.mode: the weights as given, the image's top prediction, a class group.
+WEIGHTS, TOP_PREDICTION, GROUP = 0, 1, 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,24 +31,78 @@ class ResolvedTarget:
     """One target, ready for the engine.
 
     Attributes:
-        kind: ``"top"`` (the image's top prediction), ``"class"``, ``"contrast"`` or ``"weights"``
+        kind: ``"top"`` (the image's top prediction), ``"class"``, ``"contrast"``, ``"group"`` (a
+            :class:`gradcam.Group`, or a contrast with a group on either side) or ``"weights"``
             (a weight vector given by the caller).
         weights: float32 (classes,), the score's weights over the logits; None for ``"top"``.
+            For a group: +1 on the members, -1 on the other group's (the score is not linear:
+            see :func:`group_weights`).
+        name, members: for a group target, the name shown and the member indices (sorted);
+            other_name, other_members: the same for the other side of a contrast.
     """
 
     kind: str
     weights: np.ndarray | None = None
+    name: str | None = None
+    members: tuple[int, ...] = ()
+    other_name: str | None = None
+    other_members: tuple[int, ...] = ()
 
     @property
     def is_top(self) -> bool:
         """True when the class is the image's top prediction, chosen during the pass."""
         return self.kind == "top"
 
+    @property
+    def mode(self) -> int:
+        """How the compiled functions read :attr:`weights`: :data:`WEIGHTS`, :data:`TOP_PREDICTION`
+        or :data:`GROUP`."""
+        return {"top": TOP_PREDICTION, "group": GROUP}.get(self.kind, WEIGHTS)
+
     @classmethod
     def from_weights(cls, weights: np.ndarray) -> ResolvedTarget:
         """A target given directly as a weight row (e.g. the class chosen on an original image,
         reused for its augmented copies)."""
         return cls("weights", np.asarray(weights, np.float32))
+
+
+def group_weights(logits: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """The gradient of a group score with respect to the logits, per row.
+
+    The score is ``lse(z[A]) - lse(z[B])``, with A the classes of ``signs > 0`` and B those of
+    ``signs < 0`` (``lse`` of an empty set counts as 0). Its derivative by ``z_c`` is the softmax
+    of the logits restricted to A at c, minus the one restricted to B: the weights of a linear
+    score with exactly the group score's gradient at these logits. :mod:`gradcam.compute` computes
+    the same inside its compiled pass.
+
+    Args:
+        logits: (B, classes).
+        signs: (B, classes), +1 on A's members, -1 on B's, 0 elsewhere.
+    """
+    logits = np.asarray(logits, np.float64)
+    out = np.zeros(logits.shape, np.float64)
+    for sign in (1.0, -1.0):
+        mask = np.asarray(signs) * sign > 0
+        z = np.where(mask, logits, -np.inf)
+        peak = z.max(axis=1, keepdims=True)
+        e = np.where(mask, np.exp(z - np.where(np.isfinite(peak), peak, 0.0)), 0.0)
+        total = e.sum(axis=1, keepdims=True)
+        out += sign * np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return out.astype(np.float32)
+
+
+def group_scores(logits: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """``lse(z[A]) - lse(z[B])`` per row of ``logits`` (M, classes), for one ``signs`` row
+    (classes,) as in :func:`group_weights`."""
+    logits = np.asarray(logits, np.float64)
+    total = np.zeros(len(logits), np.float64)
+    for sign in (1.0, -1.0):
+        members = np.flatnonzero(np.asarray(signs) * sign > 0)
+        if len(members):
+            z = logits[:, members]
+            peak = z.max(axis=1, keepdims=True)
+            total += sign * (peak[:, 0] + np.log(np.exp(z - peak).sum(axis=1)))
+    return total
 
 
 #: The image's own top prediction.
@@ -56,16 +114,34 @@ class TargetResolver:
 
     Args:
         class_names: one name per model output.
+        output_activation: the model's own output activation; ``"sigmoid"`` (independent,
+            multi-label outputs) refuses groups, whose probability is a sum.
     """
 
-    def __init__(self, class_names: Sequence[str]):
+    def __init__(self, class_names: Sequence[str], output_activation: str = "softmax"):
         self.class_names = [str(name) for name in class_names]
+        self.output_activation = output_activation
         # The first class of a repeated name wins (reversed, so that earlier indices overwrite).
         self._by_name = {n.lower(): i for i, n in reversed(list(enumerate(self.class_names)))}
+        self._imagenet: bool | None = None
+
+    @property
+    def is_imagenet(self) -> bool:
+        """True when the class names are the ImageNet-1k classes in their usual order (the model
+        zoo's names): synonyms, WordNet ids and named groups then apply."""
+        if self._imagenet is None:
+            self._imagenet = False
+            if len(self.class_names) == 1000:
+                from model_zoo.imagenet import imagenet_class_names
+                from model_zoo.imagenet_names import imagenet_display_names
+
+                self._imagenet = self.class_names in (imagenet_display_names(), imagenet_class_names())
+        return self._imagenet
 
     def class_index(self, target: int | str) -> int:
         """The index of a class given by index or name (case-insensitive, surrounding spaces
-        ignored; a string of digits is an index)."""
+        ignored; a string of digits is an index). On an ImageNet model every synonym and the
+        WordNet id find the class too (``"one-armed bandit"``, ``"n04243546"``)."""
         if isinstance(target, (bool, np.bool_)):
             raise TargetError(f"A class index or name is expected; got {target!r}.")
         if isinstance(target, (int, np.integer)):
@@ -82,8 +158,12 @@ class TargetResolver:
                 return self._by_name[text.lower()]
             if text.isdigit():
                 return self.class_index(int(text))
+            if self.is_imagenet:
+                from model_zoo.imagenet_names import class_index
+
+                return class_index(text)  # synonyms and WordNet ids; its errors suggest names
             raise UnknownClassError(f"Unknown class {target!r}. {self.suggest(text)}")
-        raise TargetError(f"A class index, a class name, None or a Contrast is expected; got {target!r}.")
+        raise TargetError(f"A class index, a class name, None, a Group or a Contrast is expected; got {target!r}.")
 
     def suggest(self, text: str) -> str:
         """A sentence naming up to five class names close to ``text``, for error messages."""
@@ -94,10 +174,29 @@ class TargetResolver:
             return "Closest names: " + ", ".join(repr(self.class_names[self._by_name[n]]) for n in close) + "."
         return f"The model has {len(self.class_names)} classes; see explainer.class_names."
 
+    def group(self, group: Group) -> tuple[str, tuple[int, ...]]:
+        """``(name, sorted member indices)`` of a :class:`Group`."""
+        if isinstance(group.members, str):
+            if not self.is_imagenet:
+                raise TargetError(
+                    f"Group({group.members!r}) names a group of ImageNet classes, but this model's "
+                    f"{len(self.class_names)} outputs are not the ImageNet-1k classes. List the "
+                    "members instead: Group(['class a', 'class b'], name='my group')."
+                )
+            from model_zoo.imagenet_hierarchy import group as named_group
+
+            found = named_group(group.members)  # an UnknownGroupError (a TargetError) names the closest
+            return group.name or found.name, tuple(found.members)
+        members = tuple(sorted({self.class_index(member) for member in group.members}))
+        if not members:
+            raise TargetError("A group needs at least one class; got Group([]).")
+        name = group.name or " + ".join(self.class_names[i] for i in members)
+        return str(name), members
+
     def resolve(self, target: Target | np.ndarray) -> ResolvedTarget:
         """``target`` as a :class:`ResolvedTarget`: None is the top prediction; an index or a
-        name one class; ``Contrast(a, b)`` the difference of two logits; a float vector of shape
-        (classes,) any weighting of the logits."""
+        name one class; a :class:`Group` its members' log-sum-exp; ``Contrast(a, b)`` the
+        difference of two scores; a float vector of shape (classes,) any weighting of the logits."""
         if target is None:
             return TOP
         classes = len(self.class_names)
@@ -106,14 +205,42 @@ class TargetResolver:
                 raise TargetError(f"A target weight vector must have shape ({classes},); got {target.shape}.")
             return ResolvedTarget.from_weights(target)
         row = np.zeros(classes, np.float32)
+        if isinstance(target, Contrast) and (isinstance(target.target, Group) or isinstance(target.other, Group)):
+            (name, members), (other_name, other_members) = self._side(target.target), self._side(target.other)
+            if set(members) & set(other_members):
+                shared = ", ".join(repr(self.class_names[i]) for i in sorted(set(members) & set(other_members))[:5])
+                raise TargetError(
+                    f"A contrast needs two sides with no class in common; {name!r} and {other_name!r} "
+                    f"share {shared}. Remove the shared classes from one side.")
+            self._refuse_sigmoid(f"{name!r} rather than {other_name!r}")
+            row[list(members)], row[list(other_members)] = 1.0, -1.0
+            return ResolvedTarget("group", row, name, members, other_name, other_members)
         if isinstance(target, Contrast):
             a, b = self.class_index(target.target), self.class_index(target.other)
             if a == b:
                 raise TargetError(f"A contrast needs two different classes; got {self.class_names[a]!r} twice.")
             row[a], row[b] = 1.0, -1.0
             return ResolvedTarget("contrast", row)
+        if isinstance(target, Group):
+            name, members = self.group(target)
+            self._refuse_sigmoid(repr(name))
+            row[list(members)] = 1.0
+            return ResolvedTarget("group", row, name, members)
         row[self.class_index(target)] = 1.0
         return ResolvedTarget("class", row)
+
+    def _side(self, side: int | str | Group) -> tuple[str, tuple[int, ...]]:
+        if isinstance(side, Group):
+            return self.group(side)
+        index = self.class_index(side)
+        return self.class_names[index], (index,)
+
+    def _refuse_sigmoid(self, what: str) -> None:
+        if self.output_activation == "sigmoid":
+            raise TargetError(
+                f"Cannot explain the group target {what}: this model's outputs are independent "
+                "sigmoids (a multi-label model), so a group's probability is not the sum of its "
+                "members' and the log-sum-exp score has no meaning. Explain the classes one by one.")
 
 
 def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[tuple[int, str, float]]:
@@ -131,4 +258,5 @@ def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 
     return [(int(i), str(class_names[i]), float(probabilities[i])) for i in order]
 
 
-__all__ = ["TOP", "ResolvedTarget", "TargetResolver", "top_classes"]
+__all__ = ["GROUP", "TOP", "TOP_PREDICTION", "WEIGHTS", "ResolvedTarget", "TargetResolver", "group_scores",
+           "group_weights", "top_classes"]

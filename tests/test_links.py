@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradcam import Contrast
+from gradcam import Contrast, Group
 from gradcam.errors import GradCamError, LinkError, TargetError, UnknownClassError
 from gradcam.links import View, decode_target, encode_target
 
@@ -41,8 +41,10 @@ def test_old_links_with_names_still_decode():
 def test_unreadable_targets_say_what_was_expected():
     with pytest.raises(LinkError, match="empty class.*both sides"):
         decode_target("3-vs-")
-    with pytest.raises(LinkError, match="group target.*cannot read yet"):
-        decode_target("group:dog")  # reserved for class groups: never misread as a class name
+    with pytest.raises(LinkError, match="empty group"):
+        decode_target("group:")  # the group prefix is never misread as a class name
+    with pytest.raises(LinkError, match="empty group member"):
+        decode_target("group:drinks=440++907")
     with pytest.raises(UnknownClassError, match="Did you mean 'tea cup'"):
         decode_target("tea cop", NAMES)
     with pytest.raises(UnknownClassError, match="0 to 9"):
@@ -81,13 +83,13 @@ def test_view_reads_every_control_and_writes_back_only_what_differs():
 
 
 def test_bad_link_values_are_ignored_one_line_each():
-    params = {"model": "alexnet", "class": "group:dog", "colormap": "rainbowish", "alpha": "2", "top": "33.5",
+    params = {"model": "alexnet", "class": "group:", "colormap": "rainbowish", "alpha": "2", "top": "33.5",
               "smooth": "maybe", "methods": "gradcam,magic", "classes": "1,2-vs-3,top", "layer": ""}
     view, problems = View.from_query(params, models=["efficientnet-lite0"], methods=["gradcam"])
     assert view == View(compare_methods=("gradcam",), compare_classes=("1",))
     assert len(problems) == 8 and all("\n" not in p and p.startswith("Link parameter ") for p in problems)
     text = " ".join(problems)
-    for fragment in ("model='alexnet'", "class='group:dog'", "colormap='rainbowish'", "alpha='2'",
+    for fragment in ("model='alexnet'", "class='group:'", "colormap='rainbowish'", "alpha='2'",
                      "top='33.5'", "smooth='maybe'", "methods='magic'", "classes='2-vs-3,top'"):
         assert fragment in text, fragment
     assert "expected one of efficientnet-lite0" in text and "between 0 and 1" in text
@@ -100,3 +102,23 @@ def test_export_parse_view_wrapper_keeps_its_contract():
                                         "view": "layers"}, models=["efficientnet-lite0"], views=["explain"])
     assert view == {"model": "efficientnet-lite0", "class": "tea cup"}  # display keys are View's business
     assert problems == ["Link parameter view='layers' ignored: expected one of explain."]
+
+
+def test_groups_travel_by_name_or_by_their_members_and_come_back_the_same():
+    assert encode_target(Group("dog")) == "group:dog"
+    assert decode_target("group:dog") == Group("dog") and decode_target("GROUP: domestic cat") == Group("domestic cat")
+    drinks = Group(["banana", 0], name="fruit")
+    assert encode_target(drinks, NAMES) == "group:fruit=0+1"  # members by index: no name lookup on the way back
+    assert decode_target("group:fruit=0+1", NAMES) == Group([0, 1], name="fruit")
+    assert decode_target("group:=3+2") == Group([3, 2])  # unnamed: the engine names it by its members
+    pair = Contrast(Group("alcohol"), Group("gambling"))
+    assert encode_target(pair) == "group:alcohol-vs-group:gambling" and decode_target(encode_target(pair)) == pair
+    mixed = Contrast(Group([2, 3], name="cups"), 0)
+    assert decode_target(encode_target(mixed, NAMES), NAMES) == Contrast(Group([2, 3], name="cups"), 0)
+    with pytest.raises(LinkError, match="cannot travel"):
+        encode_target(Group([1, 2], name="a+b"))
+    with pytest.raises(LinkError, match="pass class_names"):
+        encode_target(Group(["banana"]))
+    view, problems = View.from_query({"class": "group:dog", "classes": "group:dog,group:cat=281+282,1-vs-2"})
+    assert view.target == "group:dog" and view.compare_classes == ("group:dog", "group:cat=281+282")
+    assert len(problems) == 1 and "1-vs-2" in problems[0]

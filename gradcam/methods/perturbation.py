@@ -61,7 +61,7 @@ class ScoreCAM(Method):
         to score only that many channels of largest variance (Faster-Score-CAM)."""
         batch_size = job.option("batch_size")
         limit = job.option("channels")
-        activations, weights, x = job.activations(), job.weights(), job.x
+        activations, weights, x = job.activations(), job.probability_weights(), job.x
         size = x.shape[1:3]
         maps = np.zeros(activations.shape[:3], np.float32)
         # The masked images depend on the image only, and one pass scores every class: several
@@ -83,7 +83,8 @@ class ScoreCAM(Method):
                              f"Score-CAM: scored {start + len(chunk)} of {len(channels)} channels")
             for row in rows:
                 # The score is the target's softmax probability on the masked input, as in the
-                # authors' code (for a contrast, p_a - p_b); the paper's baseline f(X_b) is the
+                # authors' code (for a contrast, p_a - p_b; for a group, the sum of its members'
+                # probabilities, minus the other group's); the paper's baseline f(X_b) is the
                 # same for every channel and is omitted, as the authors' code does.
                 maps[row] = activations[row][..., channels] @ (probabilities @ weights[row])
         return MethodOutput(maps)
@@ -115,13 +116,12 @@ class AblationCAM(Method):
         weight and map the evidence against the class. For y_c > 0 nothing changes.
         """
         batch_size = job.option("batch_size")
-        activations, weights = job.activations(), job.weights()
-        scores = (job.logits() * weights).sum(axis=1)
+        activations, logits = job.activations(), job.logits()
         maps = np.zeros(activations.shape[:3], np.float32)
         for rows in _rows_by_image(job):
             b = rows[0]
             channels = _informative_channels(activations[b], None)
-            ablated_logits = np.zeros((len(channels), weights.shape[1]), np.float32)
+            ablated_logits = np.zeros((len(channels), logits.shape[1]), np.float32)
             for start in range(0, len(channels), batch_size):
                 chunk = channels[start:start + batch_size]
                 ablated = np.repeat(activations[b][None], len(chunk), axis=0)
@@ -140,7 +140,9 @@ class AblationCAM(Method):
                 # alone, and a constant added to the score (a bias) changes nothing in it. The
                 # coarse map stays in equation 3's units (fractions of |y_c|), so on a shared scale
                 # a class with a small |y_c| looks stronger than its drops alone would make it.
-                denominator = max(abs(float(scores[row])), _EPS)
-                slopes = (scores[row] - ablated_logits @ weights[row]) / denominator
+                # The score is the target's: a logit, a difference of logits, or a group's log-sum-exp.
+                score = float(job.scores(logits[row][None], row)[0])
+                denominator = max(abs(score), _EPS)
+                slopes = (score - job.scores(ablated_logits, row)) / denominator
                 maps[row] = activations[row][..., channels] @ slopes
         return MethodOutput(maps)
