@@ -115,6 +115,11 @@ class Explainer:
         """The index of a class given by index or name (case-insensitive)."""
         return self._targets.class_index(target)
 
+    def check_target(self, target: Target) -> None:
+        """Raise the error :meth:`explain` would raise for ``target`` (an unknown class or group,
+        a group on a multi-label model, a contrast of a class with itself), before any image is read."""
+        self._targets.resolve(target)
+
     # -- predictions ---------------------------------------------------------------------------
     def model_input(self, image: np.ndarray) -> np.ndarray:
         """The image as the model sees it: uint8 (h, w, 3), the whole image squashed to the

@@ -195,7 +195,28 @@ def provenance(explanation: Any, *, model: Any, image_name: str, image_sha256: s
         "display": dict(display or {}),
         "versions": library_versions(),
     }
+    wnids = _imagenet_wnids(names)
+    if wnids is not None:
+        # The WordNet id beside the index and name: a record stays unambiguous if names change.
+        explained = record["explanation"]
+        explained["target_wnid"] = wnids[explanation.target_index]
+        if explanation.contrast_index is not None:
+            explained["contrast_wnid"] = wnids[explanation.contrast_index]
+        for entry in record["probabilities_top"]:
+            entry["wnid"] = wnids[entry["index"]]
     return record
+
+
+def _imagenet_wnids(names: Sequence[str]) -> list[str] | None:
+    """The WordNet ids of the classes when ``names`` are the ImageNet-1k classes in order, else None."""
+    if len(names) != 1000:
+        return None
+    from model_zoo.imagenet import imagenet_class_names, imagenet_wnids
+    from model_zoo.imagenet_names import imagenet_display_names
+
+    if list(names) not in (imagenet_class_names(), imagenet_display_names()):
+        return None
+    return imagenet_wnids()
 
 
 def json_bytes(record: Mapping[str, Any]) -> bytes:

@@ -159,9 +159,15 @@ class TargetResolver:
             if text.isdigit():
                 return self.class_index(int(text))
             if self.is_imagenet:
+                from model_zoo.errors import AmbiguousClassError, ClassLookupError
                 from model_zoo.imagenet_names import class_index
 
-                return class_index(text)  # synonyms and WordNet ids; its errors suggest names
+                try:
+                    return class_index(text)  # ILSVRC synonyms and WordNet ids
+                except AmbiguousClassError:
+                    raise  # "crane": it names the candidates
+                except ClassLookupError:
+                    pass
             raise UnknownClassError(f"Unknown class {target!r}. {self.suggest(text)}")
         raise TargetError(f"A class index, a class name, None, a Group or a Contrast is expected; got {target!r}.")
 

@@ -149,3 +149,26 @@ def test_evaluate_records_the_image_digest_weights_and_versions(tmp_path):
     digest = hashlib.sha256((ROOT / "sample_images/coffee.jpg").read_bytes()).hexdigest()
     assert record["results"][0]["image_sha256"] == digest
     assert len(record["model_weights_sha256"]) == 64 and record["versions"]["numpy"] == np.__version__
+
+
+def test_class_groups_as_targets_and_the_groups_listing(tmp_path):
+    out = tmp_path / "groups"
+    result = run_cli("explain", "sample_images/cat_and_coffee.jpg", "--target", "group:domestic cat",
+                     "--target", "group:alcohol-vs-group:gambling", "--contrast", "group:cup=968+969", "espresso",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    records = {r["provenance"]["explanation"]["label"]: r for r in json.loads((out / "results.json").read_text())}
+    assert set(records) == {"domestic cat", "alcohol rather than gambling", "cup rather than espresso"}
+    cat = records["domestic cat"]
+    assert cat["target_members"] == [281, 282, 283, 284, 285]
+    probabilities = {e["index"]: e["probability"] for e in cat["top5"]}
+    assert cat["target_probability"] >= sum(probabilities.get(i, 0.0) for i in cat["target_members"]) - 1e-5
+    assert cat["provenance"]["explanation"]["target_wnid"].startswith("n0")
+    assert records["cup rather than espresso"]["contrast_members"] == [967]
+    for record in records.values():
+        assert np.load(out / record["heatmap"]).max() == pytest.approx(1.0)
+    unknown = run_cli("explain", "sample_images/coffee.jpg", "--target", "group:dgo", "--out", str(tmp_path / "x"))
+    assert unknown.returncode == 2 and 'Closest groups: "dog"' in unknown.stderr
+    assert not (tmp_path / "x" / "results.json").exists()
+    listing = run_cli("groups", "cat")
+    assert listing.returncode == 0 and "group:domestic cat" in listing.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import GradCamError
 from ..export import library_versions, sha256_bytes
-from .common import ProgressBar, add_model_arguments, fail, load_model
+from .common import ProgressBar, add_model_arguments, fail, load_model, parse_target
 
 NAME = "evaluate"
 HELP = "score how faithful each method's map is (deletion, insertion, average drop, ROAD, ...) and rank them"
@@ -28,7 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--layer", default=None, metavar="L",
                         help="layer path for CAM methods; default the last spatial layer")
     parser.add_argument("--target", default=None, metavar="T",
-                        help="class index or name; default each image's top prediction")
+                        help="class index or name, or a class group (group:dog; python -m gradcam groups); "
+                             "default each image's top prediction")
     parser.add_argument("--metric", action="append", default=[], metavar="NAME",
                         help=f"metric (repeatable): {', '.join(METRICS)}; default deletion, insertion, "
                              "average_drop and road, plus pointing_game with --box/--point")
@@ -80,9 +81,8 @@ def run(args) -> int:
             return fail("--steps and --batch-size must be 1 or more.")
         model = load_model(args)
         explainer = Explainer(model)
-        target = int(args.target) if args.target and args.target.strip().isdigit() else args.target
-        if target is not None:
-            explainer.class_index(target)
+        target = parse_target(args.target) if args.target else None
+        explainer.check_target(target)
         if args.layer is not None:
             explainer.layer_path(args.layer)
     except (GradCamError, ValueError) as error:

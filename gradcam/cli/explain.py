@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import GradCamError
 from ..export import png_bytes, provenance, sha256_bytes
-from .common import ProgressBar, add_model_arguments, fail, load_model
+from .common import ProgressBar, add_model_arguments, fail, load_model, parse_target
 
 NAME = "explain"
 HELP = "explain images: write an overlay PNG and a heatmap .npy per image, method and target"
@@ -28,9 +28,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
     add_model_arguments(parser)
     parser.add_argument("--target", action="append", default=[], metavar="T",
-                        help="class index or name to explain (repeatable); default: the top prediction")
+                        help="class index or name to explain (repeatable); a class group: 'group:dog', "
+                             "'group:alcohol' (WordNet groups and curated concepts, python -m gradcam groups), "
+                             "or 'group:NAME=440+907' (its member indices); 'A-vs-B' for a contrast, e.g. "
+                             "'group:alcohol-vs-group:gambling'; default: the top prediction")
     parser.add_argument("--contrast", action="append", nargs=2, default=[], metavar=("A", "B"),
-                        help="explain 'why A rather than B' (repeatable)")
+                        help="explain 'why A rather than B' (repeatable); A and B may be groups (group:dog)")
     parser.add_argument("--top-k", type=int, default=0, metavar="K",
                         help="also explain each image's K most probable classes")
     parser.add_argument("--method", action="append", default=[], metavar="M",
@@ -67,12 +70,13 @@ def run(args) -> int:
             return fail(f"--top-k must be 0 or more; got {args.top_k}.")
         model = load_model(args)
         explainer = Explainer(model)
-        requested = [_parse_target(t) for t in args.target] + [Contrast(_parse_target(a), _parse_target(b))
-                                                               for a, b in args.contrast]
-        # Names become indices now: an unknown class stops the run before any image is processed,
-        # and --top-k can skip classes already asked for.
-        requested = [explainer.class_index(t) if not isinstance(t, Contrast) else
-                     Contrast(explainer.class_index(t.target), explainer.class_index(t.other)) for t in requested]
+        requested = [parse_target(t) for t in args.target] + [Contrast(parse_target(a), parse_target(b))
+                                                              for a, b in args.contrast]
+        # Class names become indices now, and every target is checked: an unknown class or group
+        # stops the run before any image is processed, and --top-k can skip classes already asked for.
+        requested = [explainer.class_index(t) if isinstance(t, (int, str)) else t for t in requested]
+        for target in requested:
+            explainer.check_target(target)
         if args.layer is not None:
             explainer.layer_path(args.layer)
     except (GradCamError, ValueError) as error:
@@ -135,9 +139,6 @@ def run(args) -> int:
           + (f"; {failures} image(s) failed." if failures else "."))
     return 1 if failures else 0
 
-
-def _parse_target(text: str):
-    return int(text) if text.strip().isdigit() else text
 
 
 def _slug(text: str) -> str:

@@ -1,4 +1,4 @@
-"""``python -m gradcam methods | layers | models``: what exists."""
+"""``python -m gradcam methods | layers | models | groups``: what exists."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -45,6 +45,29 @@ def _models(args) -> int:
     return 0
 
 
+def _groups_arguments(parser) -> None:
+    parser.add_argument("query", nargs="?", default=None,
+                        help="a word to look for (a group name, a lemma, a WordNet id); default: the curated concepts")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="at most N groups (default 20)")
+
+
+def _groups(args) -> int:
+    from model_zoo.concept_groups import concept_groups
+    from model_zoo.imagenet_hierarchy import find_groups
+    from model_zoo.imagenet_names import display_name
+
+    found = ([match.group for match in find_groups(args.query, limit=args.limit)] if args.query
+             else list(concept_groups().values())[: args.limit])
+    if not found:
+        return fail(f"No class group matches {args.query!r}; try a broader word (dog, vehicle, food).")
+    for group in found:
+        members = ", ".join(display_name(i) for i in group.members[:4]) + (", ..." if group.size > 4 else "")
+        print(f"group:{group.name:28s} {group.size:4d} classes  {group.source:8s} {members}")
+        if group.rationale:
+            print(f"{'':35s} {group.rationale}")
+    return 0
+
+
 COMMANDS = [
     SimpleNamespace(NAME="methods", HELP="list the explanation methods with their papers",
                     add_arguments=_methods_arguments, run=_methods),
@@ -52,4 +75,6 @@ COMMANDS = [
                     add_arguments=add_model_arguments, run=_layers),
     SimpleNamespace(NAME="models", HELP="list the model zoo with each model's status",
                     add_arguments=_methods_arguments, run=_models),
+    SimpleNamespace(NAME="groups", HELP="find ImageNet class groups (WordNet hierarchy, curated concepts) to "
+                    "explain as one target (--target group:NAME)", add_arguments=_groups_arguments, run=_groups),
 ]

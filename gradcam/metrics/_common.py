@@ -7,7 +7,7 @@ perturbed pixel is one pixel the model sees.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -91,18 +91,22 @@ def check_steps(steps) -> int:
 
 
 class Scorer:
-    """The explained class's probability for batches of perturbed model inputs.
+    """The explained class's probability (a group's: the sum of its members') for batches of perturbed
+    model inputs.
 
     Generated images are sent ``batch_size`` at a time through the explainer's compiled forward
     pass (``Explainer.probabilities_of``); ``images`` counts them, i.e. the cost in forward passes
     of one image.
     """
 
-    def __init__(self, explainer, target_index: int, batch_size: int = 64):
+    def __init__(self, explainer, target_index: int | Sequence[int], batch_size: int = 64):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise MetricError(f"batch_size must be a whole number of at least 1; got {batch_size!r}.")
         self.explainer = explainer
-        self.target_index = int(target_index)
+        #: The classes whose probabilities are summed (one class, or a group's members).
+        self.members = ([int(i) for i in target_index] if isinstance(target_index, Sequence)
+                        else [int(target_index)])
+        self.target_index = self.members[0]
         self.batch_size = int(batch_size)
         self.images = 0
 
@@ -114,7 +118,7 @@ class Scorer:
         done = 0
         for batch in _batches(images, self.batch_size):
             probabilities = self.explainer.probabilities_of(batch, batch_size=self.batch_size)
-            out[done:done + len(batch)] = probabilities[:, self.target_index]
+            out[done:done + len(batch)] = probabilities[:, self.members].sum(axis=1, dtype=np.float64)
             done += len(batch)
             self.images += len(batch)
             progress(done / max(count, 1), message)

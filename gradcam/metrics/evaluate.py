@@ -62,7 +62,8 @@ class Evaluation:
             probabilities), float32 arrays of equal length; fractions of the image removed or
             revealed, in [0, 1].
         method, layer, target_index, target_name: what was evaluated.
-        probability: the explained class's probability on the full model input.
+        probability: the explained class's probability on the full model input (a group's: the
+            sum of its members'; its curves follow that sum too).
         baseline: the same metrics for a map of uniform random numbers (None if not asked).
         details: extras (pointing-game peak and chance, randomised layer names, options used).
         forward_images: images sent through the network, the random baseline's included (the
@@ -201,14 +202,18 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     size = model_input.shape[:2]
     saliency = map_at_model_size(heatmap, size)
     target_index = explanation.target_index if explanation is not None else _top_index(explainer, model_input, target)
-    scorer = Scorer(explainer, target_index, batch_size)
+    # A group's curves follow the group's probability: the sum of its members'.
+    members = (tuple(explanation.target_members) if explanation is not None and explanation.target_members
+               else (target_index,))
+    scorer = Scorer(explainer, members, batch_size)
     probability = float(scorer(iter([model_input]), 1)[0])
     options = dict(steps=steps, batch_size=batch_size, deletion_fill=deletion_fill,
                    insertion_fill=insertion_fill, road_fractions=tuple(road_fractions),
                    road_noise=road_noise, seed=seed)
     perturb_keys = [k for k in keys if k != "randomization"]
     runs = [("map", heatmap, saliency)]
-    reused = _reusable(baseline, target_index, model_input, options, perturb_keys)
+    name = explanation.target_name if explanation is not None else explainer.class_names[target_index]
+    reused = _reusable(baseline, target_index, name, model_input, options, perturb_keys)
     if baseline and reused is None:
         noise = sanity.random_heatmap(heatmap.shape, seed)
         runs.append(("random baseline", noise, map_at_model_size(noise, size)))
@@ -236,7 +241,6 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
         details["randomized_layers"] = list(check.randomized_layers)
     method = explanation.method if explanation is not None else "custom"
     layer = explanation.layer if explanation is not None else None
-    name = explainer.class_names[target_index]
     seconds = time.perf_counter() - started
     base = reused
     if baseline and reused is None:
@@ -249,13 +253,13 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
                       scorer.images, seconds)
 
 
-def _reusable(baseline, target_index, model_input, options, keys) -> Evaluation | None:
+def _reusable(baseline, target_index, name, model_input, options, keys) -> Evaluation | None:
     """``baseline`` if it is an earlier random baseline for this very image, class, metrics and
     options; None when it must be computed; MetricError if it belongs to something else."""
     if not isinstance(baseline, Evaluation):
         return None
     details = baseline.details
-    if (baseline.target_index != target_index or details.get("options") != options
+    if (baseline.target_index != target_index or baseline.target_name != name or details.get("options") != options
             or details.get("model_input_digest") != image_digest(model_input) or details.get("metrics") != keys):
         raise MetricError("The baseline passed was computed for another image, class, metric list or options; "
                           "pass baseline=True to compute a new one.")
