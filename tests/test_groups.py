@@ -247,3 +247,16 @@ def test_a_groups_map_favours_the_groups_objects_on_a_trained_model():
 
         wins += mean_in(heatmap, group_box) > mean_in(heatmap, disc_box)
     assert wins >= 9, f"the group's map favoured the group's object in only {wins} of 10 images"
+
+
+def test_faithfulness_curves_follow_the_groups_summed_probability(gap_model, images):
+    explainer = gradcam.Explainer(gap_model, class_names=CLASSES)
+    group = explainer.explain(images[0], Group([0, 3], name="pair"))
+    result = gradcam.evaluate(explainer, images[0], group, ["deletion"], steps=4, baseline=False)
+    assert result.target_name == "pair"
+    assert result.probability == pytest.approx(group.target_probability, abs=1e-6)
+    fractions, probabilities = result.curves["deletion"]
+    assert probabilities[0] == pytest.approx(group.target_probability, abs=1e-5)  # nothing removed yet
+    single = gradcam.evaluate(explainer, images[0], explainer.explain(images[0], 0), ["deletion"], steps=4,
+                              baseline=False)
+    assert single.probability < result.probability  # the group's curve is not its first member's

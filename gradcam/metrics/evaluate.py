@@ -212,8 +212,8 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
                    road_noise=road_noise, seed=seed)
     perturb_keys = [k for k in keys if k != "randomization"]
     runs = [("map", heatmap, saliency)]
-    name = explanation.target_name if explanation is not None else explainer.class_names[target_index]
-    reused = _reusable(baseline, target_index, name, model_input, options, perturb_keys)
+    target_name = explanation.target_name if explanation is not None else explainer.class_names[target_index]
+    reused = _reusable(baseline, target_index, target_name, model_input, options, perturb_keys)
     if baseline and reused is None:
         noise = sanity.random_heatmap(heatmap.shape, seed)
         runs.append(("random baseline", noise, map_at_model_size(noise, size)))
@@ -246,10 +246,10 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     if baseline and reused is None:
         b_scores, b_curves, b_details = results[1]
         b_details.update(options=options, metrics=perturb_keys, model_input_digest=image_digest(model_input))
-        base = Evaluation(b_scores, b_curves, "random", None, target_index, name, probability, details=b_details,
+        base = Evaluation(b_scores, b_curves, "random", None, target_index, target_name, probability, details=b_details,
                           forward_images=counts[1])
     progress(1.0, "done")
-    return Evaluation(scores, curves, method, layer, target_index, name, probability, base, details,
+    return Evaluation(scores, curves, method, layer, target_index, target_name, probability, base, details,
                       scorer.images, seconds)
 
 
