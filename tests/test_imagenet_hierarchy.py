@@ -304,3 +304,26 @@ def test_a_wrong_member_name_in_the_concepts_file_is_refused(tmp_path, monkeypat
         concept_module._concepts_data.cache_clear()
         concept_module._concept_groups.cache_clear()
     assert concept_groups()["alcohol"].size == 7
+
+
+def test_top_groups_gather_spread_evidence_and_skip_what_adds_nothing():
+    from model_zoo.imagenet_hierarchy import top_groups
+
+    probabilities = np.full(1000, 0.0)
+    probabilities[[281, 282, 283, 285]] = [0.2, 0.2, 0.15, 0.2]  # four cat breeds: 75% "domestic cat"
+    probabilities[[440, 907]] = [0.05, 0.05]  # beer bottle, wine bottle
+    probabilities[0] = 1.0 - probabilities.sum()
+    found = top_groups(probabilities, k=10)
+    names = [g.group.name for g in found]
+    assert names[0] == "domestic cat" and found[0].probability == pytest.approx(0.75)
+    assert found[0].best_member in (281, 282, 285) and found[0].best_probability == pytest.approx(0.2)
+    # "cat", "feline", "carnivore" add nothing to "domestic cat": not listed; nor the abstract top of the tree
+    assert not {"cat", "feline", "carnivore", "entity", "object", "whole"} & set(names)
+    assert "alcohol" in names  # the curated concept takes part (beer + wine bottle: 10%)
+    assert len({frozenset(g.group.members) for g in found}) == len(found)  # one group per set of classes
+    assert top_groups(probabilities, k=1) == found[:1]
+    one_class = np.zeros(1000)
+    one_class[285] = 1.0
+    assert top_groups(one_class) == []  # every group is just its top class
+    with pytest.raises(ModelZooError, match="1000 ImageNet class probabilities"):
+        top_groups(np.ones(10) / 10)
