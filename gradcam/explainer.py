@@ -18,7 +18,7 @@ from . import augment
 from .cache import ActivationCache, DigestMemo
 from .compute import CompiledModel, LayerFunctions
 from .errors import ImageError, TargetError, UnknownClassError, UnsupportedModelError
-from .explanation import Explanation, Target
+from .explanation import Explanation, Group, Target
 from .images import as_rgb_uint8
 from .job import _Job
 from .methods import COMMON_OPTIONS, get_method
@@ -114,6 +114,17 @@ class Explainer:
     def class_index(self, target: int | str) -> int:
         """The index of a class given by index or name (case-insensitive)."""
         return self._targets.class_index(target)
+
+    @property
+    def has_imagenet_classes(self) -> bool:
+        """True when the outputs are the ImageNet-1k classes in order (the zoo's models): ImageNet
+        synonyms, WordNet ids and named class groups (``Group("dog")``) then apply."""
+        return self._targets.is_imagenet
+
+    def group_members(self, group: Group) -> tuple[str, tuple[int, ...]]:
+        """``(name, sorted member indices)`` of a :class:`~gradcam.Group` on this model; the errors
+        :meth:`explain` would raise for it (an unknown group suggests the closest names)."""
+        return self._targets.group(group)
 
     def check_target(self, target: Target) -> None:
         """Raise the error :meth:`explain` would raise for ``target`` (an unknown class or group,

@@ -159,6 +159,25 @@ def keep_top(heatmap: np.ndarray, fraction: float) -> np.ndarray:
     return np.where(top_mask(values, fraction), values, 0.0).astype(np.float32)
 
 
+#: The percentile pixel methods' maps are clipped at for display (Captum's ``outlier_perc=2`` keeps 98;
+#: xplique's ``clip_percentile`` defaults to 0.1 on each side). Gradient maps are dominated by a few
+#: extreme pixels: divided by their maximum, nearly everything else is black.
+PIXEL_CLIP_PERCENTILE = 99.0
+
+
+def clip_outliers(heatmap: np.ndarray, percentile: float = PIXEL_CLIP_PERCENTILE) -> np.ndarray:
+    """A map in [0, 1] divided by its ``percentile``-th percentile and clipped to [0, 1], so the few
+    strongest pixels no longer hide the rest (for display: the saved map keeps its values). A map
+    whose percentile is 0 (mostly empty) is returned as it is."""
+    heatmap = _heatmap_array(heatmap)
+    if not 0.0 < float(percentile) <= 100.0:
+        raise RenderError(f"percentile must be in (0, 100]; got {percentile!r}.")
+    high = float(np.percentile(heatmap, percentile)) if heatmap.size else 0.0
+    if high <= 0.0:
+        return heatmap
+    return np.clip(heatmap / high, 0.0, 1.0).astype(np.float32)
+
+
 def display_size(height: int, width: int, max_side: int = DISPLAY_MAX_SIDE) -> tuple[int, int]:
     """(height, width) scaled down so the longer side is at most ``max_side`` (aspect kept, never
     enlarged). An image and its heatmap of the same size always get the same display size."""

@@ -242,16 +242,17 @@ FAITHFULNESS_OPTIONS = {"steps": 25, "road_fractions": (0.2, 0.5, 0.8)}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def faithfulness_cached(image_key: str, model_key: str, layer: str | None, target_index: int, methods: tuple,
+def faithfulness_cached(image_key: str, model_key: str, layer: str | None, target: str, methods: tuple,
                         _pixels: np.ndarray, _explainer) -> dict:
     """gradcam.evaluate for each method's map of one image and class, sharing one random baseline."""
-    trace(f"faithfulness {methods} layer={layer} class={target_index} image={image_key[:40]}")
+    trace(f"faithfulness {methods} layer={layer} class={target} image={image_key[:40]}")
     bar = st.progress(0.0, text="Scoring the maps")
     results, baseline = {}, True
     try:
         for number, method in enumerate(methods):
             uses_layer = gradcam.METHODS[method].uses_layer
-            explanation = _explainer.explain(_pixels, target_index, method=method, layer=layer if uses_layer else None)
+            explanation = _explainer.explain(_pixels, links.decode_target(target), method=method,
+                                             layer=layer if uses_layer else None)
 
             def progress(fraction: float, message: str, number=number, method=method) -> None:
                 done = (number + min(max(fraction, 0.0), 1.0)) / len(methods)

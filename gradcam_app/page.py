@@ -28,6 +28,7 @@ from gradcam_app.views.methods import compare_methods_view
 from gradcam_app.widgets import (
     USER_MODEL,
     Settings,
+    as_target,
     gallery_ui,
     in_use_note,
     input_ui,
@@ -201,10 +202,10 @@ def main() -> None:
     write_link(state, links.View(
         model=loaded.zoo.name if picked != USER_MODEL else None,
         sample=item.name if state.source == "Sample" else None,
-        target=links.encode_target(state.klass if view != "classes" else None, names),
+        target=links.encode_target(as_target(state.klass) if view != "classes" else None, names),
         method=method, layer=layer, view=view, colormap=state.colormap, alpha=float(state.alpha),
         top_percent=int(state.top_percent), aug_smooth=bool(aug),
-        compare_classes=tuple(links.encode_target(i, names) for i in state.compare_classes or ())
+        compare_classes=tuple(links.encode_target(as_target(i), names) for i in state.compare_classes or ())
         if view == "classes" else (),
         compare_contrast=state.compare_contrast,
         compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),

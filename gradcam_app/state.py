@@ -29,12 +29,14 @@ class PageState:
     sample: str | None = None
     gallery: str | None = None
     view: str = "explain"
-    klass: int | None = None  # None: the top prediction
+    klass: int | str | None = None  # a class index, a group key ("group:dog"), None: the top prediction
     colormap: str = "jet"
     alpha: float = 0.5
     top_percent: int = 100
     smooth: bool = False  # augmentation smoothing
-    compare_classes: list[int] | None = None
+    scale_to_top: bool = False  # "show strength": the map on the top class's scale
+    compare_classes: list[int | str] | None = None  # class indices and group keys
+    custom_groups: list[str] = field(default_factory=list)  # own groups' keys ("group:name=440+907")
     compare_contrast: bool = True
     compare_methods: list[str] = field(default_factory=lambda: ["gradcam", "gradcam++", "layercam", "eigencam"])
     compare_layers: list[str] | None = None

@@ -185,8 +185,45 @@ def gallery_ui(items: list[ImageItem]) -> ImageItem:
     return items[names.index(choice)]
 
 
-def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple) -> int | None:
-    """Top-k buttons and a searchable picker over all classes; None means the top prediction."""
+def as_target(choice: int | str | None):
+    """A picker's choice as an explainer target: a class index, None (the top prediction), or a
+    group key ("group:dog", "group:my drinks=440+907", the links' format) as a :class:`gradcam.Group`."""
+    return links.decode_target(choice) if isinstance(choice, str) else choice
+
+
+def group_keys(explainer) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every named class group of an ImageNet model, and this session's own groups, as
+    ``{key: (name, members)}``; empty for other models (their classes have no known hierarchy)."""
+    if not explainer.has_imagenet_classes:
+        return {}
+    keys = dict(_named_groups())
+    for key in page_state().custom_groups:
+        keys[key] = explainer.group_members(as_target(key))
+    return keys
+
+
+@st.cache_resource(show_spinner=False)
+def _named_groups() -> dict[str, tuple[str, tuple[int, ...]]]:
+    from model_zoo.concept_groups import concept_groups
+    from model_zoo.imagenet_hierarchy import imagenet_groups
+
+    found = {}
+    for group in [*concept_groups().values(), *imagenet_groups().values()]:
+        try:
+            found[links.encode_target(gradcam.Group(group.name))] = (group.name, tuple(group.members))
+        except GradCamError:  # a name a link cannot carry: left out of the picker
+            continue
+    return found
+
+
+def group_label(key: str, groups: dict, probabilities: np.ndarray) -> str:
+    name, members = groups[key]
+    return f"{name} · group of {len(members)} · {float(probabilities[list(members)].sum()):.1%}"
+
+
+def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
+    """Top-k buttons, the top groups (ImageNet models) and a searchable picker over all classes and
+    groups. Returns the target: a class index, a :class:`gradcam.Group`, or None (the top prediction)."""
     state = page_state()
     names = explainer.class_names
     if state.class_context != context:
@@ -194,18 +231,20 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple) -> int
             state.klass = None
             st.session_state.pop("klass", None)
         state.class_context = context
-    if "class" in state.pending_link:  # a link's class, checked against this model
+    if "class" in state.pending_link:  # a link's class or group, checked against this model
         wanted = state.pending_link.pop("class")
         state.klass = None
         st.session_state.pop("klass", None)
         try:
             target = links.decode_target(wanted, names)
             if isinstance(target, gradcam.Contrast):
-                raise GradCamError("a single class is expected here, not a contrast")
-            state.klass = target
+                raise GradCamError("a single class or group is expected here, not a contrast")
+            state.klass = remember_group(explainer, target) if isinstance(target, gradcam.Group) else target
         except GradCamError as exc:
             st.warning(f"Link parameter class={wanted!r} ignored: {exc}")
-    if state.klass is not None and not 0 <= state.klass < len(names):
+    groups = group_keys(explainer)
+    if (isinstance(state.klass, int) and not 0 <= state.klass < len(names)) or (
+            isinstance(state.klass, str) and state.klass not in groups):
         state.klass = None
         st.session_state.pop("klass", None)
 
@@ -217,9 +256,68 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple) -> int
         column.button(f"{names[index]} · {probabilities[index]:.1%}", key=f"top_{index}",
                       type="primary" if index == chosen else "secondary", width="stretch",
                       on_click=set_widget, args=("klass", "klass", index))
-    return bound("klass", "klass", lambda: st.selectbox(
-        f"…or search all {len(names)} classes", list(range(len(names))), key="klass",
-        format_func=lambda i: f"{names[i]}  ({i})", placeholder=f"Top prediction: {names[order[0]]}"))
+    if groups:
+        top_groups_ui(probabilities, groups, chosen)
+    what = f"{len(names)} classes" + (f" and {len(groups)} groups" if groups else "")
+    options = list(range(len(names))) + list(groups)
+    choice = bound("klass", "klass", lambda: st.selectbox(
+        f"…or search all {what}", options, key="klass",
+        format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str) else f"{names[i]}  ({i})",
+        placeholder=f"Top prediction: {names[order[0]]}"))
+    if groups:
+        group_editor_ui(explainer)
+    return as_target(choice)
+
+
+def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
+    """Buttons for the most probable groups that say more than the top classes do."""
+    from model_zoo.imagenet_hierarchy import top_groups
+
+    found = [g for g in top_groups(probabilities, k=TOP_K - 1)
+             if links.encode_target(gradcam.Group(g.group.name)) in groups]
+    if not found:
+        return
+    st.markdown("**Top groups** · several classes as one (the sum of their probabilities)")
+    columns = st.columns(TOP_K)
+    for column, entry in zip(columns, found):
+        key = links.encode_target(gradcam.Group(entry.group.name))
+        column.button(f"{entry.group.name} · {entry.group.size} classes · {entry.probability:.1%}",
+                      key=f"topgroup_{key}", type="primary" if key == chosen else "secondary", width="stretch",
+                      help=f"Most probable member: {entry.best_probability:.1%}",
+                      on_click=set_widget, args=("klass", "klass", key))
+
+
+def remember_group(explainer, group: gradcam.Group) -> str:
+    """A group's key for the pickers, checked on this model; an own group is kept for the session."""
+    explainer.group_members(group)  # an unknown group or class raises with the closest names
+    key = links.encode_target(group, explainer.class_names)
+    if not isinstance(group.members, str) and key not in page_state().custom_groups:
+        page_state().custom_groups.append(key)
+    return key
+
+
+def group_editor_ui(explainer) -> None:
+    """Make a group of one's own: pick its classes, name it; it travels in the page's link."""
+    names = explainer.class_names
+    with st.expander("Make your own group of classes"):
+        c1, c2 = st.columns([1, 2])
+        name = c1.text_input("Name", key="group_name", placeholder="e.g. hot drinks")
+        members = c2.multiselect("Classes", list(range(len(names))), key="group_members",
+                                 format_func=lambda i: f"{names[i]}  ({i})")
+        st.button("Explain this group", key="group_make", disabled=not members,
+                  on_click=_make_group, args=(explainer, name, members))
+        problem = st.session_state.pop("group_problem", None)
+        if problem:
+            st.error(problem)
+
+
+def _make_group(explainer, name: str, members: list[int]) -> None:
+    try:
+        key = remember_group(explainer, gradcam.Group(members, name=name.strip() or None))
+    except GradCamError as exc:
+        st.session_state["group_problem"] = str(exc)
+        return
+    set_widget("klass", "klass", key)
 
 
 def display_controls_ui() -> tuple[str, float, float]:
@@ -257,25 +355,35 @@ def blend(original: np.ndarray, heatmap: np.ndarray, colormap: str, alpha: float
     return gradcam.render.overlay(original, heatmap, colormap, alpha, keep=fraction if fraction < 1.0 else None)
 
 
-def probability_chart(explainer, probabilities: np.ndarray, chosen: int) -> None:
+def probability_chart(explainer, explanation) -> None:
+    """The ten most probable classes and the explained one(s), highlighted; a group's members are
+    all highlighted under a first bar for the group itself. A bar too small to see is drawn a few
+    pixels wide (the label and tooltip give the true value)."""
     import altair as alt
     import pandas as pd
 
-    order = ranked(probabilities)[:10]
-    if chosen not in order:
-        order.append(chosen)
+    probabilities = explanation.probabilities
     names = explainer.class_names
-    frame = pd.DataFrame({"class": [f"{names[i]} ({i})" for i in order],
-                          "probability": [float(probabilities[i]) for i in order],
-                          "explained": ["explained" if i == chosen else "other" for i in order]})
-    chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        y=alt.Y("class:N", sort=None, title=None),
-        color=alt.Color("explained:N", scale=alt.Scale(domain=["explained", "other"],
-                                                       range=["#e4572e", "#9db4c0"]), legend=None),
-        tooltip=["class", alt.Tooltip("probability:Q", format=".2%")],
-    ).properties(height=28 * len(order))
-    st.altair_chart(chart, width="stretch")
+    explained = list(explanation.target_members or (explanation.target_index,))
+    order = ranked(probabilities)[:10]
+    order += [i for i in sorted(explained, key=lambda i: -probabilities[i])[:5] if i not in order]
+    rows = [(f"{names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other")
+            for i in order]
+    if explanation.target_members is not None:
+        rows.insert(0, (f"{explanation.target_name} (group of {len(explained)})",
+                        float(explanation.target_probability), "group"))
+    frame = pd.DataFrame(rows, columns=["class", "probability", "explained"])
+    frame["shown"] = frame["probability"].clip(lower=0.006)  # a 0.0% bar stays visible
+    frame["text"] = [f"{p:.1%}" if p >= 0.001 else f"{p:.2g}" for p in frame["probability"]]
+    base = alt.Chart(frame).encode(y=alt.Y("class:N", sort=None, title=None))
+    bars = base.mark_bar().encode(
+        x=alt.X("shown:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
+        color=alt.Color("explained:N", scale=alt.Scale(domain=["group", "explained", "other"],
+                                                       range=["#a4243b", "#e4572e", "#9db4c0"]), legend=None),
+        tooltip=["class", alt.Tooltip("probability:Q", format=".3%")],
+    )
+    labels = base.mark_text(align="left", dx=3, fontSize=11).encode(x="shown:Q", text="text:N")
+    st.altair_chart((bars + labels).properties(height=28 * len(frame)), width="stretch")
 
 
 def seconds_text(explanation, lookup: float | None = None) -> str:

@@ -7,9 +7,14 @@ import gradcam
 from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam_app import loaders
-from gradcam_app.state import bound, page_state
+from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import compare_pictures, ranked
+from gradcam_app.widgets import as_target, compare_pictures, group_keys, group_label, ranked, remember_group
+
+#: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
+PRESETS = {"Alcohol or gambling?": ("group:alcohol", "group:gambling"),
+           "Dog or cat?": ("group:dog", "group:domestic cat"),
+           "Food or drink?": ("group:food (solid)", "group:beverage")}
 
 
 def compare_classes_view(view: ViewInput) -> None:
@@ -20,22 +25,34 @@ def compare_classes_view(view: ViewInput) -> None:
         state.compare_classes = ranked(probabilities)[:2]  # a new image or model: its top two
         state.compare_context = view.context
         st.session_state.pop("compare_classes", None)
+    groups = group_keys(loaded.explainer)
     wanted = state.pending_link.pop("classes", ())
-    if wanted:  # a link's classes, checked against this model
+    if wanted:  # a link's classes and groups, checked against this model
         try:
-            state.compare_classes = [int(links.decode_target(text, names)) for text in wanted][:4]
+            state.compare_classes = [_choice(loaded.explainer, links.decode_target(text, names)) for text in wanted][:4]
             st.session_state.pop("compare_classes", None)
+            groups = group_keys(loaded.explainer)
         except (GradCamError, TypeError) as exc:
             st.warning(f"Link parameter classes={','.join(wanted)!r} ignored: {exc}")
+    if groups:
+        presets_ui(groups)
+    options = list(range(len(names))) + list(groups)
+    kept = [c for c in state.compare_classes if c in options]
+    if kept != state.compare_classes:
+        state.compare_classes = kept
+        st.session_state.pop("compare_classes", None)
     chosen = bound("compare_classes", "compare_classes", lambda: st.multiselect(
-        "Classes to compare (2 to 4), on one shared colour scale", list(range(len(names))),
-        key="compare_classes", max_selections=4, format_func=lambda i: f"{names[i]} · {probabilities[i]:.1%}"))
+        "Classes or groups to compare (2 to 4), on one shared colour scale", options,
+        key="compare_classes", max_selections=4,
+        format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str)
+        else f"{names[i]} · {probabilities[i]:.1%}"))
     contrast = bound("compare_contrast", "compare_contrast", lambda: st.checkbox(
         "Add the contrastive map: why the first rather than the second", key="compare_contrast"))
     if len(chosen) < 2:
-        st.info("Pick at least two classes.")
+        st.info("Pick at least two classes or groups.")
         return
-    targets = list(chosen) + ([gradcam.Contrast(chosen[0], chosen[1])] if contrast else [])
+    picked = [as_target(c) for c in chosen]
+    targets = picked + ([gradcam.Contrast(picked[0], picked[1])] if contrast else [])
     try:
         results, wall = loaders.run_explain(loaded, item, view.decoded.pixels, settings.method, settings.layer,
                                             settings.aug_smooth, targets)
@@ -60,3 +77,28 @@ def compare_classes_view(view: ViewInput) -> None:
     st.caption(f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "
                + ("from the cache" if wall < 0.05 and computed > 2 * wall else f"computed together in {computed:.2f} s")
                + f" · lookup {wall:.3f} s")
+
+
+def _choice(explainer, target):
+    """A link's compared class or group as a picker choice (a group is checked on this model)."""
+    if isinstance(target, gradcam.Group):
+        return remember_group(explainer, target)
+    if not isinstance(target, int):
+        raise TypeError("a class or a group is expected, not a contrast")
+    return target
+
+
+def presets_ui(groups: dict) -> None:
+    """Buttons that compare a pair of concepts side by side, with the contrast between them."""
+    available = {label: pair for label, pair in PRESETS.items() if all(key in groups for key in pair)}
+    if not available:
+        return
+    columns = st.columns(len(available) + 1)
+    columns[0].markdown("**Concept pairs**")
+    for column, (label, pair) in zip(columns[1:], available.items()):
+        column.button(label, key=f"preset_{label}", width="stretch", on_click=_preset, args=(list(pair),))
+
+
+def _preset(pair: list[str]) -> None:
+    set_widget("compare_classes", "compare_classes", pair)
+    set_widget("compare_contrast", "compare_contrast", True)

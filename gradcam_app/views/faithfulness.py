@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import gradcam
+from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam_app import loaders
 from gradcam_app.state import page_state
@@ -42,12 +43,13 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
         methods = st.multiselect("Methods to rank on this image and class", list(gradcam.METHODS),
                                  default=default[:3], key="faithfulness_methods",
                                  format_func=lambda key: gradcam.METHODS[key].label)
-        context = (item.key, loaded.key, settings.layer, explanation.target_index, tuple(methods))
+        target = _explained(explanation)
+        context = (item.key, loaded.key, settings.layer, target, tuple(methods))
         if st.button("Compute the figures", key="faithfulness_go", disabled=not methods,
                      help="About 100 to 150 forward passes per method, plus the random baseline."):
             try:
                 state.faithfulness = (context, loaders.faithfulness_cached(
-                    item.key, loaded.key, settings.layer, explanation.target_index, tuple(methods),
+                    item.key, loaded.key, settings.layer, target, tuple(methods),
                     view.decoded.pixels, loaded.explainer))
             except GradCamError as exc:
                 st.error(str(exc))
@@ -71,6 +73,14 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
             with column:
                 st.markdown(f"**{title}**")
                 curve_chart(lines, f"p({explanation.target_name})")
+
+
+def _explained(explanation) -> str:
+    """The explanation's target as link text: its class, or its group by members (never the group's
+    most probable member alone)."""
+    if explanation.target_members is not None and explanation.contrast_members is None:
+        return links.encode_target(gradcam.Group(list(explanation.target_members), name=None))
+    return links.encode_target(explanation.target_index)
 
 
 def curve_chart(lines: dict, y_title: str) -> None:

@@ -55,4 +55,8 @@ def _panel(view: ViewInput, method: str, layer: str | None, target):
     notes = [e.label if info.class_specific else "same map for every class", seconds_text(e, wall)]
     if e.empty:
         notes.append("no positive evidence")
-    return info.label, e.heatmap, " · ".join(notes)
+    heatmap = e.heatmap
+    if not info.uses_layer:  # a pixel method: a few extreme gradients would hide the rest
+        heatmap = gradcam.render.clip_outliers(heatmap)
+        notes.append(f"clipped at the {gradcam.render.PIXEL_CLIP_PERCENTILE:g}th percentile")
+    return info.label, heatmap, " · ".join(notes)
