@@ -230,6 +230,31 @@ class Explainer:
                                      method, layer, options)
         return results
 
+    def concepts(self, image: np.ndarray, k: int = 4, layer: str | None = None, *, seed: int = 0,
+                 max_iter: int = 400, top: int = 5):
+        """Deep Feature Factorization (Collins et al., ECCV 2018): the ``k`` concepts that ``layer``
+        sees in ``image``, where each one is, and which classes each votes for.
+
+        The layer's rectified activations (h*w, K) are factorised as W (h*w, k) times H (k, K) by
+        non-negative matrix factorisation (seeded, deterministic); concept i's map is column i of
+        W upsampled to the image, its classes are the model's head applied to row i of H. See
+        :mod:`gradcam.concepts` for the choices made.
+
+        Args:
+            image: uint8 RGB (H, W, 3), any size.
+            k: the number of concepts, from 1 to the layer's channels and locations (MethodError
+                otherwise).
+            layer: a path from ``explainer.layers``; default the last spatial layer.
+            seed, max_iter: the factorisation's seed and most iterations. top: classes per concept.
+
+        Returns:
+            A :class:`gradcam.concepts.Concepts` (``maps`` (k, H, W) in [0, 1], ``coarse``,
+            ``embeddings``, ``top_classes``, ``reconstruction_error``, ``layer``, ``seconds``).
+        """
+        from .concepts import find_concepts
+
+        return find_concepts(self, image, k, layer, seed=seed, max_iter=max_iter, top=top)
+
     def clear_cache(self) -> None:
         """Forget every cached image, resized input and activation."""
         self._cache.clear()
