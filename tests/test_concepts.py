@@ -166,3 +166,20 @@ def test_two_objects_land_in_different_concepts():
         voted += concepts.top_classes[square][0][1] == "square" and concepts.top_classes[disc][0][1] == "disc"
     assert separated >= 9, f"the square and the disc fell in different concepts in only {separated} of 10 images"
     assert voted >= 9, f"each object's concept voted for its own class in only {voted} of 10 images"
+
+
+def test_concepts_overlay_colours_each_pixel_by_its_strongest_concept():
+    from gradcam.render import CONCEPT_COLOURS, concepts_overlay
+
+    image = np.full((10, 20, 3), 100, np.uint8)
+    maps = np.zeros((2, 10, 20), np.float32)
+    maps[0, :, :10] = 1.0   # concept 1 on the left, fully
+    maps[1, :, 10:15] = 1.0  # concept 2 in the middle; nothing on the right
+    picture = concepts_overlay(image, maps, alpha=1.0)
+    assert picture.shape == (10, 20, 3)
+    assert (picture[:, :10] == CONCEPT_COLOURS[0]).all() and (picture[:, 10:15] == CONCEPT_COLOURS[1]).all()
+    assert (picture[:, 15:] == 100).all()  # no concept: the photo unchanged
+    with_legend = concepts_overlay(image, maps, ["concept 1: a", "concept 2: b"])
+    assert with_legend.shape[0] > 10 and with_legend.shape[1] == 20
+    with pytest.raises(gradcam.errors.RenderError):
+        concepts_overlay(image, maps[0])
