@@ -254,3 +254,18 @@ class TestEigenGradCAM:
         result = flat.explain(image_of(A), target=1, method="eigengradcam", layer="features")
         # -A * G = [[-0.5, 2], [-3, -8]], mean -2.375 -> ReLU([[1.875, 4.375], [-0.625, -5.625]])
         np.testing.assert_allclose(result.coarse, [[1.875, 4.375], [0.0, 0.0]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(7, 7, 40), (6, 5, 3)])  # more channels than locations, and fewer
+def test_first_component_equals_the_svd_projection(shape):
+    from gradcam.methods.eigen_cam import first_component
+
+    features = np.random.default_rng(1).random(shape) ** 3
+    matrix = features.reshape(-1, shape[-1])
+    centred = matrix - matrix.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = (centred @ vt[0]).reshape(shape[:2])
+    orient = features.sum(axis=-1)
+    if np.corrcoef(expected.ravel(), orient.ravel())[0, 1] < 0:
+        expected = -expected
+    np.testing.assert_allclose(first_component(features, orient), expected, rtol=1e-7, atol=1e-9)
