@@ -108,6 +108,14 @@ def main() -> None:
     row("Grad-CAM, 4 classes of a new photo in one call (per call)",
         lambda im: explainer.explain_targets(im, [285, 967, 504, 800]), distinct_images(base, n, rng))
     row("Grad-CAM++, new photo", lambda im: explainer.explain(im, method="gradcam++"), distinct_images(base, n, rng))
+    row("Eigen-Grad-CAM, new photo", lambda im: explainer.explain(im, method="eigengradcam"),
+        distinct_images(base, n, rng))
+    row("Grad-CAM fused over 2 layers (block6a_expand_activation + default), new photo",
+        lambda im: explainer.explain(im, layer=["block6a_expand_activation", layer]), distinct_images(base, n, rng))
+    # Deep Feature Factorization: one forward pass plus the NMF (49 x 1280 at Lite0's last layer),
+    # the concept maps and the head on the 4 embeddings. Target: at most 3x the forward pass.
+    row("DFF k=4 on Lite0 (explainer.concepts), new photo", lambda im: explainer.concepts(im, k=4),
+        distinct_images(base, n, rng))
 
     # Throughput at batch 32: per image, against the forward pass of the same 32 images.
     batches = [distinct_images(base, 32, rng) for _ in range(8)]

@@ -26,7 +26,7 @@ from .targets import top_classes
 _LAZY = {
     "Explainer": "explainer", "METHODS": "methods", "Method": "methods", "get_method": "methods",
     "MethodOutput": "methods", "Option": "methods", "image_digest": "images",
-    "Evaluation": "metrics", "evaluate": "metrics", "rank_methods": "metrics",
+    "Concepts": "concepts", "Evaluation": "metrics", "evaluate": "metrics", "rank_methods": "metrics",
 }
 
 
@@ -56,8 +56,9 @@ def candidate_layers(model, input_size: tuple[int, int] | None = None) -> list[s
 
 
 __all__ = [
-    "COLORMAPS", "METHODS", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError", "Group", "ImageError",
-    "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "NoSpatialLayerError", "Option", "Progress",
+    "COLORMAPS", "METHODS", "Concepts", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError",
+    "Group", "ImageError", "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "NoSpatialLayerError",
+    "Option", "Progress",
     "TargetError", "UnknownClassError", "UnsupportedModelError", "candidate_layers", "colorize", "evaluate",
     "get_method", "image_digest", "keep_top", "no_progress", "overlay", "rank_methods", "shared_scale", "top_classes",
 ]

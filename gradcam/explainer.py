@@ -17,8 +17,8 @@ import numpy as np
 from . import augment
 from .cache import ActivationCache, DigestMemo
 from .compute import CompiledModel, LayerFunctions
-from .errors import ImageError, TargetError, UnknownClassError, UnsupportedModelError
-from .explanation import Explanation, Group, Target
+from .errors import ImageError, LayerError, TargetError, UnknownClassError, UnsupportedModelError
+from .explanation import LAYER_JOINER, Explanation, Group, Target, fuse_layers
 from .images import as_rgb_uint8
 from .job import _Job
 from .methods import COMMON_OPTIONS, get_method
@@ -188,7 +188,7 @@ class Explainer:
 
     # -- explanations --------------------------------------------------------------------------
     def explain(self, image: np.ndarray, target: Target = None, method: str = "gradcam",
-                layer: str | None = None, **options) -> Explanation:
+                layer: str | Sequence[str] | None = None, **options) -> Explanation:
         """Explain one image.
 
         Args:
@@ -199,7 +199,12 @@ class Explainer:
                 or groups).
             method: a key of ``gradcam.METHODS``.
             layer: a path from ``explainer.layers``; default the last spatial layer. Ignored by
-                pixel methods (saliency, SmoothGrad, guided backpropagation).
+                pixel methods (saliency, SmoothGrad, guided backpropagation). A list of paths
+                fuses their maps (multi-layer fusion): each layer's map is computed as for that
+                layer alone, upsampled to the image and normalised to its own peak, and the
+                maps are averaged (then divided by the mean's maximum). The result's ``layer``
+                is the paths joined by " + " (accepted back here) and ``layers`` their tuple;
+                see :func:`gradcam.explanation.fuse_layers`.
             **options: ``aug_smooth=True`` averages the map over flips and brightness changes
                 (CAM methods); ``progress=callable(fraction, message)``; and the method's own
                 (``gradcam.METHODS[method].options``: name, default, help).
@@ -210,7 +215,7 @@ class Explainer:
         return self._explain([image], [target], method, layer, options)[0]
 
     def explain_targets(self, image: np.ndarray, targets: Sequence[Target], method: str = "gradcam",
-                        layer: str | None = None, **options) -> list[Explanation]:
+                        layer: str | Sequence[str] | None = None, **options) -> list[Explanation]:
         """Several targets of one image, computed together: the network runs once and the head
         once for all targets (for gradient methods on a layer whose head stands alone)."""
         if len(targets) == 0:
@@ -219,7 +224,7 @@ class Explainer:
         return self._explain([image] * len(targets), list(targets), method, layer, options)
 
     def explain_batch(self, images: Sequence[np.ndarray], targets: Target | Sequence[Target] = None,
-                      method: str = "gradcam", layer: str | None = None, batch_size: int = 32,
+                      method: str = "gradcam", layer: str | Sequence[str] | None = None, batch_size: int = 32,
                       **options) -> list[Explanation]:
         """Many images, ``batch_size`` at a time through the network.
 
@@ -243,15 +248,58 @@ class Explainer:
                                      method, layer, options)
         return results
 
+    def concepts(self, image: np.ndarray, k: int = 4, layer: str | None = None, *, seed: int = 0,
+                 max_iter: int = 400, top: int = 5):
+        """Deep Feature Factorization (Collins et al., ECCV 2018): the ``k`` concepts that ``layer``
+        sees in ``image``, where each one is, and which classes each votes for.
+
+        The layer's rectified activations (h*w, K) are factorised as W (h*w, k) times H (k, K) by
+        non-negative matrix factorisation (seeded, deterministic); concept i's map is column i of
+        W upsampled to the image, its classes are the model's head applied to row i of H. See
+        :mod:`gradcam.concepts` for the choices made.
+
+        Args:
+            image: uint8 RGB (H, W, 3), any size.
+            k: the number of concepts, from 1 to the layer's channels and locations (MethodError
+                otherwise).
+            layer: a path from ``explainer.layers``; default the last spatial layer.
+            seed, max_iter: the factorisation's seed and most iterations. top: classes per concept.
+
+        Returns:
+            A :class:`gradcam.concepts.Concepts` (``maps`` (k, H, W) in [0, 1], ``coarse``,
+            ``embeddings``, ``top_classes``, ``reconstruction_error``, ``layer``, ``seconds``).
+        """
+        from .concepts import find_concepts
+
+        return find_concepts(self, image, k, layer, seed=seed, max_iter=max_iter, top=top)
+
     def clear_cache(self) -> None:
         """Forget every cached image, resized input and activation."""
         self._cache.clear()
         self._digests.clear()
 
     # -- the shared path -----------------------------------------------------------------------
+    def _layer_names(self, layer) -> list[str | None]:
+        """``explain``'s ``layer`` as a list: [None] for the default, one path, or several to fuse
+        (a list, or paths joined by " + " as a fused explanation's ``layer`` reads)."""
+        if layer is None:
+            return [None]
+        if isinstance(layer, str):
+            if LAYER_JOINER in layer and layer not in self.layers:
+                return [part.strip() for part in layer.split(LAYER_JOINER)]
+            return [layer]
+        names = list(layer)
+        if not names or not all(isinstance(name, str) for name in names):
+            raise TypeError(f"layer must be a layer path, a list of layer paths, or None; got {layer!r}.")
+        return names
+
     def _explain(self, images, targets, method_name, layer_name, options) -> list[Explanation]:
         started = time.perf_counter()
         method = get_method(method_name)
+        names = self._layer_names(layer_name)
+        if method.uses_layer and len(names) > 1:
+            return self._explain_fused(images, targets, method_name, names, options)
+        layer_name = names[0]
         options = dict(options)
         progress = options.pop("progress", None) or no_progress
         aug_smooth = bool(options.pop("aug_smooth", False))
@@ -290,6 +338,20 @@ class Explainer:
                 group=_group_of(resolved[b]))
             for b in range(len(images))
         ]
+
+    def _explain_fused(self, images, targets, method_name, names, options) -> list[Explanation]:
+        """Each layer explained on its own, then each image's maps fused (``fuse_layers``)."""
+        paths = [self.layer_path(name) for name in names]  # every name checked before any work
+        if len(set(paths)) != len(paths):
+            raise LayerError(f"A layer is listed twice in {names!r}; list each layer once.")
+        progress = options.get("progress") or no_progress
+        per_layer = []
+        for i, path in enumerate(paths):
+            def scaled(fraction, message="", i=i, path=path):
+                progress((i + fraction) / len(paths), f"{path}: {message}" if message else path)
+
+            per_layer.append(self._explain(images, targets, method_name, path, {**options, "progress": scaled}))
+        return [fuse_layers([results[b] for results in per_layer]) for b in range(len(images))]
 
 
 def _group_of(target) -> tuple | None:

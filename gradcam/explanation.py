@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -81,6 +81,10 @@ class Explanation:
         target_members, contrast_members: the member indices of a group target (a class on one
             side of a contrast with a group counts as a group of one), else None.
         method: the method's registry key; layer: the layer's path, or None for pixel methods.
+            For a map fused from several layers (``explain(..., layer=[a, b])``), their paths
+            joined by " + " ("a + b"), which ``explain`` also accepts back.
+        layers: the paths of the layers whose maps were used, in order: one for a CAM method on
+            one layer, several for a fused map; empty for pixel methods.
         seconds: wall time of the explanation.
         empty: True when the map has no positive evidence; ``message`` then says so.
         model_input: uint8 (h, w, 3), the resized image the model actually saw.
@@ -110,6 +114,7 @@ class Explanation:
     notes: tuple[str, ...] = field(default_factory=tuple)
     target_members: tuple[int, ...] | None = None
     contrast_members: tuple[int, ...] | None = None
+    layers: tuple[str, ...] = ()
 
     @classmethod
     def from_raw(cls, raw: np.ndarray, *, image_size: tuple[int, int], model_input: np.ndarray,
@@ -166,6 +171,7 @@ class Explanation:
             # A copy, not a view: one explanation must not keep its whole batch's array alive.
             attribution=np.array(attribution, np.float32) if attribution is not None else None,
             notes=tuple(notes), target_members=members, contrast_members=other_members,
+            layers=(layer,) if layer is not None else (),
         )
 
     @property
@@ -180,6 +186,7 @@ class Explanation:
         return {
             "method": self.method,
             "layer": self.layer,
+            "layers": list(self.layers),
             "target_index": self.target_index,
             "target_name": self.target_name,
             "target_probability": round(float(self.target_probability), 6),
@@ -215,6 +222,49 @@ def heatmap_from_raw(raw: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray
         return coarse, np.zeros(heatmap.shape, np.float32), 0.0
     heatmap /= peak  # in place: the upsampled map is ours, and a 12-megapixel copy is not free
     return coarse, heatmap, peak
+
+
+#: Joins the layer paths of a fused map in ``Explanation.layer``.
+LAYER_JOINER = " + "
+
+
+def fuse_layers(parts: Sequence[Explanation]) -> Explanation:
+    """One explanation from the explanations of one image, target and method at several layers.
+
+    Each part's heatmap is already upsampled to the image and divided by its own peak; the fused
+    heatmap is their mean, divided by its maximum (``peak``, in units of those per-layer peaks,
+    so at most 1: ``shared_scale`` of fused maps compares these means, not the scores). A layer
+    without positive evidence counts as zeros, as pytorch-grad-cam's multi-layer mean does.
+    ``coarse`` is the same fusion at the model input's resolution (each part's coarse map
+    upsampled there and divided by its maximum), since the layers' own grids differ.
+    """
+    if not parts:
+        raise ValueError("fuse_layers needs at least one explanation.")
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    mean = np.mean([p.heatmap for p in parts], axis=0, dtype=np.float32)
+    peak = float(mean.max()) if mean.size else 0.0
+    heatmap = mean / peak if peak > 0.0 else np.zeros_like(mean)
+    coarse_parts = []
+    for p in parts:
+        c = upsample(p.coarse, first.model_input.shape[:2])
+        top = float(c.max()) if c.size else 0.0
+        coarse_parts.append(c / top if top > 0.0 else np.zeros_like(c))
+    coarse = np.mean(coarse_parts, axis=0, dtype=np.float32)
+    layers = tuple(layer for p in parts for layer in p.layers)
+    notes = list(dict.fromkeys(note for p in parts for note in p.notes))
+    notes.append(f"Fused: the mean of the maps of {len(parts)} layers ({', '.join(layers)}), "
+                 "each upsampled to the image and normalised to its own peak.")
+    notes += [f"Layer {p.layer} has no positive evidence: it counts as zeros in the mean." for p in parts if p.empty]
+    empty = not peak > 0.0
+    message = None
+    if empty:
+        message = (f"No positive evidence for {first.label!r} at any of the layers {', '.join(layers)} with "
+                   f"{first.method}: every region lowers this score. Try other layers, another method or class.")
+    return replace(first, heatmap=heatmap.astype(np.float32), coarse=coarse, peak=peak if not empty else 0.0,
+                   layer=LAYER_JOINER.join(layers), layers=layers, seconds=sum(p.seconds for p in parts),
+                   empty=empty, message=message, notes=tuple(notes))
 
 
 def shared_scale(explanations: list[Explanation]) -> list[np.ndarray]:

@@ -211,3 +211,55 @@ def fit_for_display(array: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.n
     if data.dtype not in (np.uint8, np.float32):
         data = data.astype(np.float32)
     return cv2.resize(data, (target[1], target[0]), interpolation=cv2.INTER_AREA)
+
+
+#: Colours of concepts 1, 2, ... in :func:`concepts_overlay` (Matplotlib's tab10, RGB).
+CONCEPT_COLOURS = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)],
+                           np.uint8)
+
+
+def concepts_overlay(image: np.ndarray, maps: np.ndarray, labels: list[str] | None = None,
+                     alpha: float = 0.6) -> np.ndarray:
+    """Concept maps over the image, one colour per concept, with a legend below: uint8 RGB.
+
+    Each pixel takes the colour of its strongest concept, blended over the photo in proportion
+    to that concept's value there (0: the photo unchanged, 1: ``alpha`` of the colour), as
+    pytorch-grad-cam's ``show_factorization_on_image`` does. Colours repeat after ten concepts.
+
+    Args:
+        image: uint8 RGB (H, W, 3).
+        maps: float (k, H, W) in [0, 1] (``Concepts.maps``); resized if their size differs.
+        labels: one legend line per concept (``Concepts.labels()``); None: no legend.
+        alpha: the colours' opacity where a concept is at its peak, 0 to 1.
+
+    Returns:
+        uint8 RGB (H + legend height, W, 3).
+    """
+    image = _check_image(image)
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 3 or len(maps) == 0:
+        raise RenderError(f"Concept maps (k, H, W) are expected; got shape {maps.shape}.")
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise RenderError(f"alpha must be between 0 and 1; got {alpha}.")
+    height, width = image.shape[:2]
+    if maps.shape[1:] != (height, width):
+        maps = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+    strongest = np.argmax(maps, axis=0)
+    strength = np.clip(np.take_along_axis(maps, strongest[None], 0)[0], 0.0, 1.0)[..., None] * float(alpha)
+    colours = CONCEPT_COLOURS[strongest % len(CONCEPT_COLOURS)].astype(np.float32)
+    picture = np.clip(image.astype(np.float32) * (1.0 - strength) + colours * strength + 0.5, 0, 255).astype(np.uint8)
+    if not labels:
+        return picture
+    scale = max(0.4, min(1.0, width / 900))
+    line = int(round(28 * scale))
+    legend = np.full((line * len(labels) + line // 2, width, 3), 255, np.uint8)
+    for i, text in enumerate(labels):
+        y = line * i + line // 4
+        colour = tuple(int(c) for c in CONCEPT_COLOURS[i % len(CONCEPT_COLOURS)])
+        cv2.rectangle(legend, (line // 4, y + line // 8), (line // 4 + line * 3 // 4, y + line * 7 // 8), colour, -1)
+        # OpenCV's Hershey fonts draw ASCII only: other characters show as '?'.
+        ascii_text = text.encode("ascii", "replace").decode("ascii")
+        cv2.putText(legend, ascii_text, (line + line // 4, y + line * 3 // 4), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6 * scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([picture, legend])

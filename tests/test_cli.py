@@ -172,3 +172,25 @@ def test_class_groups_as_targets_and_the_groups_listing(tmp_path):
     assert not (tmp_path / "x" / "results.json").exists()
     listing = run_cli("groups", "cat")
     assert listing.returncode == 0 and "group:domestic cat" in listing.stdout
+
+
+def test_concepts_writes_an_overlay_with_a_legend_and_json(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("this is not a picture")
+    result = run_cli("concepts", "sample_images/cat_and_coffee.jpg", str(bad), "--k", "3", "--out", str(tmp_path / "c"))
+    assert result.returncode == 1, result.stderr  # the broken file fails alone
+    records = json.loads((tmp_path / "c" / "concepts.json").read_text())
+    good, failed = records
+    assert "error" in failed and "not an image" in failed["error"]
+    assert good["k"] == 3 and good["layer"] and len(good["concepts"]) == 3 and len(good["legend"]) == 3
+    assert any(c["top"][0]["name"] == "espresso" for c in good["concepts"])  # the cup is one concept
+    with Image.open(tmp_path / "c" / good["overlay"]) as picture:
+        assert picture.size[0] == 640 and picture.size[1] > 320  # the photo, and the legend below it
+    maps = np.load(tmp_path / "c" / good["maps"])
+    assert maps.shape == (3, 320, 640) and maps.min() >= 0 and maps.max() <= 1
+
+
+def test_concepts_refuses_a_bad_k_before_any_work(tmp_path):
+    result = run_cli("concepts", "sample_images/coffee.jpg", "--k", "0", "--out", str(tmp_path / "c"))
+    assert result.returncode == 2 and "k must be from 1 to" in result.stderr
+    assert not (tmp_path / "c").exists()

@@ -208,3 +208,64 @@ def test_eigen_cam_finds_the_dominant_pattern():
 
     cam = gradcam.METHODS["eigencam"].compute(Job()).maps[0]
     assert np.corrcoef(cam.ravel(), u.ravel())[0, 1] > 0.99
+
+
+class TestEigenGradCAM:
+    """Eigen-Grad-CAM: the first principal component of A * dY/dA, oriented like sum_k A_k dY/dA_k."""
+
+    def test_one_channel_is_the_centred_product(self, flat):
+        # With one channel the first principal axis is the channel itself: the map is A * G minus
+        # its mean. A * G = [[0.5, -2], [3, 8]], mean 2.375 -> ReLU([[-1.875, -4.375], [0.625, 5.625]]).
+        result = flat.explain(image_of(A), target=0, method="eigengradcam", layer="features")
+        np.testing.assert_allclose(result.coarse, [[0.0, 0.0], [0.625, 5.625]], rtol=1e-5, atol=1e-6)
+
+    def test_matches_a_numpy_reference_on_several_channels(self):
+        # x -> A = conv 1x1 (3 channels, fixed kernel) -> Flatten -> Dense(2): dlogit_c/dA is the
+        # dense kernel's column c reshaped to (h, w, K), known without TensorFlow.
+        rng = np.random.default_rng(5)
+        inputs = keras.Input((4, 4, 3))
+        features = keras.layers.Conv2D(3, 1, use_bias=False, name="features")(inputs)
+        logits = keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(features))
+        model = keras.Model(inputs, logits)
+        mixing = rng.normal(size=(3, 3))
+        dense = rng.normal(size=(4 * 4 * 3, 2))
+        model.get_layer("features").set_weights([mixing.reshape(1, 1, 3, 3)])
+        model.get_layer("logits").set_weights([dense, np.zeros(2)])
+        explainer = gradcam.Explainer(model, preprocess=identity)
+        image = rng.integers(0, 256, size=(4, 4, 3)).astype(np.uint8)
+
+        for target in (0, 1):
+            activations = image.astype(np.float64) @ mixing             # (4, 4, 3)
+            gradients = dense[:, target].reshape(4, 4, 3)               # Flatten is row-major
+            product = (activations * gradients).reshape(16, 3)
+            centred = product - product.mean(axis=0)
+            _, _, vt = np.linalg.svd(centred)
+            projection = centred @ vt[0]
+            total = product.sum(axis=1)
+            if np.corrcoef(projection, total)[0, 1] < 0:
+                projection = -projection
+            expected = np.maximum(projection.reshape(4, 4), 0.0)
+            result = explainer.explain(image, target=target, method="eigengradcam", layer="features")
+            np.testing.assert_allclose(result.coarse, expected, rtol=1e-4, atol=1e-3 * expected.max())
+
+    def test_is_class_specific(self, flat):
+        # Class 1's gradient is -G: the product flips sign, and so does the oriented component's
+        # reference, so the map stays oriented to class 1's own evidence (now at the top left).
+        result = flat.explain(image_of(A), target=1, method="eigengradcam", layer="features")
+        # -A * G = [[-0.5, 2], [-3, -8]], mean -2.375 -> ReLU([[1.875, 4.375], [-0.625, -5.625]])
+        np.testing.assert_allclose(result.coarse, [[1.875, 4.375], [0.0, 0.0]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(7, 7, 40), (6, 5, 3)])  # more channels than locations, and fewer
+def test_first_component_equals_the_svd_projection(shape):
+    from gradcam.methods.eigen_cam import first_component
+
+    features = np.random.default_rng(1).random(shape) ** 3
+    matrix = features.reshape(-1, shape[-1])
+    centred = matrix - matrix.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = (centred @ vt[0]).reshape(shape[:2])
+    orient = features.sum(axis=-1)
+    if np.corrcoef(expected.ravel(), orient.ravel())[0, 1] < 0:
+        expected = -expected
+    np.testing.assert_allclose(first_component(features, orient), expected, rtol=1e-7, atol=1e-9)

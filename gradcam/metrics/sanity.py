@@ -198,7 +198,7 @@ def randomization_check(model_or_explainer, image: np.ndarray, method: str = "gr
     same_target = (Contrast(explanation.target_index, explanation.contrast_index)
                    if explanation.contrast_index is not None else explanation.target_index)
     other = randomized.explain(image, target=same_target, method=explanation.method,
-                               layer=explanation.layer, **options)
+                               layer=list(explanation.layers) or None, **options)
     size = explanation.model_input.shape[:2]
     rho = rank_correlation(map_at_model_size(explanation.heatmap, size), map_at_model_size(other.heatmap, size))
     return RandomizationResult(rho, tuple(names), explanation, other, time.perf_counter() - started)
