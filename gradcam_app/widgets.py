@@ -236,10 +236,7 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
         state.klass = None
         st.session_state.pop("klass", None)
         try:
-            target = links.decode_target(wanted, names)
-            if isinstance(target, gradcam.Contrast):
-                raise GradCamError("a single class or group is expected here, not a contrast")
-            state.klass = remember_group(explainer, target) if isinstance(target, gradcam.Group) else target
+            state.klass = decode_choice(explainer, wanted)
         except GradCamError as exc:
             st.warning(f"Link parameter class={wanted!r} ignored: {exc}")
     groups = group_keys(explainer)
@@ -285,6 +282,21 @@ def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
                       key=f"topgroup_{key}", type="primary" if key == chosen else "secondary", width="stretch",
                       help=f"Most probable member: {entry.best_probability:.1%}",
                       on_click=set_widget, args=("klass", "klass", key))
+
+
+def decode_choice(explainer, text: str) -> int | str | None:
+    """A link's class or group as a picker choice, checked on this model: a class index, a group key,
+    or None (the top prediction). Names the model does not show resolve as the explainer resolves
+    them (on ImageNet models, older names and synonyms: "tea cup", "one-armed bandit")."""
+    try:
+        target = links.decode_target(text, explainer.class_names)
+    except gradcam.UnknownClassError:
+        target = links.decode_target(text)  # names stay names, for the explainer's own lookup
+    if isinstance(target, gradcam.Contrast):
+        raise GradCamError("a single class or group is expected here, not a contrast")
+    if isinstance(target, gradcam.Group):
+        return remember_group(explainer, target)
+    return None if target is None else explainer.class_index(target)
 
 
 def remember_group(explainer, group: gradcam.Group) -> str:

@@ -31,6 +31,7 @@ from .errors import (
     WeightsUnavailableError,
 )
 from .imagenet import imagenet_class_names, imagenet_wnids
+from .imagenet_names import imagenet_display_names
 from .preprocessing import PREPROCESSING, get_preprocessing
 
 __all__ = [
@@ -171,7 +172,7 @@ def load_model(name: str = DEFAULT_MODEL, progress: Progress | None = None) -> Z
     """
     _quiet_tensorflow()
     key = _canonical(name)
-    names = imagenet_class_names()
+    names = imagenet_display_names()  # the first ILSVRC synonym, made unique ("crane (bird)")
     if key in efficientnet_lite.VARIANTS:
         v = efficientnet_lite.VARIANTS[key]
         model, digest, _converted = efficientnet_lite.load(key, progress)

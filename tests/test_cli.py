@@ -48,10 +48,10 @@ def test_every_image_method_and_target_is_written(batch):
     coffee = [r for r in records if r["image"].endswith("/coffee.jpg")]
     cat = [r for r in records if r["image"].endswith("cat_and_coffee.jpg")]
     assert {r["method"] for r in records} == {"gradcam", "gradcam++"}
-    assert len(coffee) == 6 and {r["target_name"] for r in coffee} == {"Egyptian Mau", "espresso"}
-    assert len(cat) == 4  # its top-1 class is Egyptian Mau, already asked for
+    assert len(coffee) == 6 and {r["target_name"] for r in coffee} == {"Egyptian cat", "espresso"}
+    assert len(cat) == 4  # its top-1 class is Egyptian cat (asked for by its older name), already asked for
     contrast = [r for r in coffee if r["contrast_name"]][0]
-    assert contrast["target_name"] == "espresso" and contrast["contrast_name"] == "Egyptian Mau"
+    assert contrast["target_name"] == "espresso" and contrast["contrast_name"] == "Egyptian cat"
     for record in records:
         heatmap = np.load(out / record["heatmap"])
         overlay = np.asarray(Image.open(out / record["overlay"]))
@@ -68,7 +68,7 @@ def test_two_classes_of_a_composite_look_at_different_halves(batch):
     _, out = batch
     records = json.loads((out / "results.json").read_text())
     cat = next(r for r in records if r["image"].endswith("cat_and_coffee.jpg") and r["method"] == "gradcam"
-               and r["target_name"] == "Egyptian Mau" and not r["contrast_name"])
+               and r["target_name"] == "Egyptian cat" and not r["contrast_name"])
     heatmap = np.load(out / cat["heatmap"])
     half = heatmap.shape[1] // 2
     assert heatmap[:, :half].mean() > 2 * heatmap[:, half:].mean()  # the cat is on the left

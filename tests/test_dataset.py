@@ -131,7 +131,7 @@ def test_ok_rows_labels_targets_and_heatmaps_aligned_with_the_upright_image(fold
     _, explainer = lite0
     by_path = {r["path"]: r for r in rows_of(run)}
     assert by_path["coffee.jpg"]["label_index"] == 967 and by_path["coffee.jpg"]["label"] == "espresso"
-    assert by_path["nested/chelsea.png"]["label_index"] == 281  # WordNet id n02123045, tabby cat
+    assert by_path["nested/chelsea.png"]["label_index"] == 281  # WordNet id n02123045, tabby
     assert by_path["nested/deeper/rotated_exif6.jpg"]["label_index"] == 967
     for path in ("coffee.jpg", "nested/chelsea.png", "nested/deeper/rotated_exif6.jpg"):
         row = by_path[path]
@@ -338,7 +338,7 @@ def test_report_command_writes_json_pngs_and_html(folder_run, capsys):
     report = json.loads((run / "report.json").read_text())
     assert report["counts"] == {"inputs": 10, "ok": 3, "errors": 7, "labelled": 3}
     by_label = {entry["name"]: entry for entry in report["labels"]}
-    assert by_label["espresso"]["count"] == 2 and by_label["tabby cat"]["count"] == 1
+    assert by_label["espresso"]["count"] == 2 and by_label["tabby"]["count"] == 1
     assert sum(c["count"] for c in report["classes"]) == 3
     for entry in report["classes"]:
         assert (run / entry["mean_map"]).exists() and entry["flags"] == []  # too few maps to judge

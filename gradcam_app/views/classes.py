@@ -4,12 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 import gradcam
-from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import as_target, compare_pictures, group_keys, group_label, ranked, remember_group
+from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label, ranked
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
 PRESETS = {"Alcohol or gambling?": ("group:alcohol", "group:gambling"),
@@ -29,7 +28,7 @@ def compare_classes_view(view: ViewInput) -> None:
     wanted = state.pending_link.pop("classes", ())
     if wanted:  # a link's classes and groups, checked against this model
         try:
-            state.compare_classes = [_choice(loaded.explainer, links.decode_target(text, names)) for text in wanted][:4]
+            state.compare_classes = [_choice(loaded.explainer, text) for text in wanted][:4]
             st.session_state.pop("compare_classes", None)
             groups = group_keys(loaded.explainer)
         except (GradCamError, TypeError) as exc:
@@ -79,13 +78,12 @@ def compare_classes_view(view: ViewInput) -> None:
                + f" · lookup {wall:.3f} s")
 
 
-def _choice(explainer, target):
-    """A link's compared class or group as a picker choice (a group is checked on this model)."""
-    if isinstance(target, gradcam.Group):
-        return remember_group(explainer, target)
-    if not isinstance(target, int):
-        raise TypeError("a class or a group is expected, not a contrast")
-    return target
+def _choice(explainer, text: str) -> int | str:
+    """A link's compared class or group as a picker choice (checked on this model)."""
+    choice = decode_choice(explainer, text)
+    if choice is None:
+        raise GradCamError("a class or a group is expected, not the top prediction")
+    return choice
 
 
 def presets_ui(groups: dict) -> None:
@@ -94,7 +92,7 @@ def presets_ui(groups: dict) -> None:
     if not available:
         return
     columns = st.columns(len(available) + 1)
-    columns[0].markdown("**Concept pairs**")
+    columns[0].caption("Concept pairs, one click:")
     for column, (label, pair) in zip(columns[1:], available.items()):
         column.button(label, key=f"preset_{label}", width="stretch", on_click=_preset, args=(list(pair),))
 
