@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -211,3 +213,19 @@ def test_a_zip_upload_becomes_a_new_run_under_the_root(tmp_path, lite0):
                        method="gradcam", labels=b"file;class\nx;y\n")
     assert [e.name for e in list_runs(tmp_path / "runs")] == [name]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [name], "the failed upload's folder is removed"
+
+
+def test_a_finished_run_opens_without_ray(made):
+    """Ray made unimportable: the Dataset view's module, the run's rows, report and image still work."""
+    _, run, _ = made
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "import gradcam_app.views.dataset\n"
+            "from gradcam.dataset import build_report\n"
+            "from gradcam.dataset.browse import read_run_image, run_rows\n"
+            f"rows = run_rows({str(run)!r}); report = build_report({str(run)!r}, write=False, arrays=True)\n"
+            f"read_run_image({str(run)!r}, 1)\n"
+            "print(len(rows), report['counts']['ok'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["9", "8"]

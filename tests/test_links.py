@@ -100,3 +100,15 @@ def test_export_parse_view_wrapper_keeps_its_contract():
                                         "view": "layers"}, models=["efficientnet-lite0"], views=["explain"])
     assert view == {"model": "efficientnet-lite0", "class": "tea cup"}  # display keys are View's business
     assert problems == ["Link parameter view='layers' ignored: expected one of explain."]
+
+
+def test_a_dataset_run_and_its_input_travel_in_a_link():
+    view = View(model="efficientnet-lite0", target="espresso", view="dataset", run="photos-2024", item=0)
+    query = view.to_query()
+    assert query["run"] == "photos-2024" and query["item"] == "0" and list(query)[-2:] == ["run", "item"]
+    again, problems = View.from_query(query, models=["efficientnet-lite0"], views=["explain", "dataset"])
+    assert again == view and problems == []
+    # The page resolves the run inside its runs folder; the link only refuses what cannot be a name.
+    odd, problems = View.from_query({"run": "x" * 300, "item": "-1", "view": "dataset"}, views=["dataset"])
+    assert odd.run is None and odd.item is None and odd.view == "dataset"
+    assert len(problems) == 2 and "run's name" in problems[0] and "input's number" in problems[1]

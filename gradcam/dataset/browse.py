@@ -79,12 +79,18 @@ def _entry(name: str, path: Path) -> RunEntry:
     manifest = folder.read_manifest() or {}
     fields = manifest.get("fields", {})
     try:
-        model = json.loads(fields.get("model") or "{}").get("model") or "default model"
+        model = json.loads(fields.get("model") or "{}").get("model") or _default_model()
     except ValueError:
         model = "unknown model"
     stamp = folder.run_json_path if folder.is_complete() else folder.manifest_path
     return RunEntry(name, path, folder.is_complete(), len(manifest.get("inputs", [])), str(model),
                     tuple(fields.get("methods") or ()), stamp.stat().st_mtime)
+
+
+def _default_model() -> str:
+    import model_zoo  # light: no TensorFlow until a model is loaded
+
+    return model_zoo.DEFAULT_MODEL
 
 
 def resolve_run(root: str | os.PathLike, name: str) -> Path:
@@ -132,6 +138,15 @@ def run_rows(run: str | os.PathLike) -> list[dict]:
     return folder.gather(list(manifest.get("fields", {}).get("methods") or ["gradcam"])).to_pylist()
 
 
+def run_signature(run: str | os.PathLike) -> tuple:
+    """Changes whenever the run's rows do (finished, or one more shard committed): a cache key."""
+    folder = RunFolder(run)
+    if folder.is_complete():
+        return ("complete", folder.run_json_path.stat().st_mtime_ns)
+    shards = folder.shard_files()
+    return ("partial", len(shards), max((s.stat().st_mtime_ns for s in shards), default=0))
+
+
 def run_info(run: str | os.PathLike) -> dict:
     """What the explorer needs to reproduce a run's maps: model name, methods, layer (None: the
     model's default), and whether the run is finished. From run.json, else from the manifest."""
@@ -142,8 +157,8 @@ def run_info(run: str | os.PathLike) -> dict:
                 "complete": True, "metrics": bool(info.get("options", {}).get("metrics"))}
     fields = (folder.read_manifest() or {}).get("fields", {})
     spec = json.loads(fields.get("model") or "{}")
-    return {"model": spec.get("model"), "methods": list(fields.get("methods") or []), "layer": fields.get("layer"),
-            "complete": False, "metrics": bool(fields.get("metrics"))}
+    return {"model": spec.get("model") or _default_model(), "methods": list(fields.get("methods") or []),
+            "layer": fields.get("layer"), "complete": False, "metrics": bool(fields.get("metrics"))}
 
 
 def read_run_image(run: str | os.PathLike, input_index: int) -> tuple[str, bytes]:
@@ -249,4 +264,5 @@ def _keeps(row: dict, wanted: RowFilter) -> bool:
 
 
 __all__ = ["DEFAULT_RUNS_DIR", "OUTCOMES", "RUNS_ENV", "SORTS", "RowFilter", "RunEntry", "faithfulness",
-           "filter_rows", "list_runs", "read_run_image", "resolve_run", "run_info", "run_rows", "runs_root"]
+           "filter_rows", "list_runs", "read_run_image", "resolve_run", "run_info", "run_rows", "run_signature",
+           "runs_root"]
