@@ -167,3 +167,19 @@ def test_a_zip_upload_runs_with_progress_into_a_new_run_that_opens(runs, monkeyp
     assert name.startswith("small-set-") and (runs[0] / name / "source.zip").is_file()
     assert sorted(c.split(" · ")[0] for c in grid(at)) == sorted(list(dataset_runs.IMAGES)[:3])
     shutil.rmtree(runs[0] / name)
+
+
+def test_an_unfinished_run_shows_the_rows_committed_so_far(runs):
+    half = runs[0] / "half"
+    shutil.copytree(runs[0] / "photos", half)
+    try:
+        (half / "run.json").unlink()
+        (half / "results.parquet").unlink()
+        at = new_app(view="dataset", run="half")
+        at.run()
+        assert problems(at) == []
+        assert at.selectbox(key="dataset_run").value == "half"
+        assert any("unfinished" in w.value and "9 rows committed so far" in w.value for w in at.warning)
+        assert len(grid(at)) == 8
+    finally:
+        shutil.rmtree(half)
