@@ -101,6 +101,15 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
                           "layers": link.compare_layers}
 
 
+def open_view(state: PageState, link: links.View) -> None:
+    """Apply ``link`` from a button's callback (the Dataset view's Explain): as a followed link does,
+    and the view and image-source pickers, which the browser shows and would otherwise send back
+    with their old values on the next run, are set to the new view too."""
+    apply_view(state, link)
+    st.session_state["view"] = state.view
+    st.session_state["source"] = state.source
+
+
 def history_navigation() -> bool:
     """Whether this run comes from the browser's Back or Forward button."""
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
@@ -182,7 +191,7 @@ def main() -> None:
 
     if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
         view_picker()
-        DRAW["dataset"](DatasetInput(loaded, settings, picked, options, lambda link: apply_view(state, link)))
+        DRAW["dataset"](DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
         write_link(state, links.View(
             model=loaded.zoo.name if picked != USER_MODEL else None,
             sample=state.sample if state.source == "Sample" else None, method=method, layer=layer, view="dataset",

@@ -315,7 +315,8 @@ def explorer_link(view: DatasetInput, name: str, row: dict, info: dict) -> links
     uses_layer = gradcam.METHODS[row["method"]].uses_layer if row["method"] in gradcam.METHODS else False
     return links.View(model=model, method=row["method"], layer=info["layer"] if uses_layer else None,
                       target=str(row["target_index"]), view="explain", colormap=state.colormap,
-                      alpha=float(state.alpha), top_percent=int(state.top_percent), run=name, item=row["input_index"])
+                      alpha=float(state.alpha), top_percent=int(state.top_percent), aug_smooth=bool(state.smooth),
+                      run=name, item=row["input_index"])
 
 
 def errors_ui(rows: list[dict], method: str) -> None:

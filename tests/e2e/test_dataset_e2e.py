@@ -1,7 +1,7 @@
 """End-to-end: the Dataset view (issue 12) in a real Chromium. A run made by the library (the
 offline EfficientNet-Lite0, nine small files) in the server's runs folder opens from a link, its
 grid of overlays shows, and Explain on the first picture opens that image in the explorer with
-the run's model, method and class, where its heatmap appears."""
+the run's model, method and class, where its heatmap appears and another class can be picked."""
 from __future__ import annotations
 
 import time
@@ -24,7 +24,7 @@ def test_dataset_view_grid_clicks_through_to_the_explorer(page, runs_dir, lite0)
     started = time.monotonic()
     page.goto(page.base_url + "/?view=dataset&run=e2e-photos")
     page.get_by_text("Mean map of each predicted class").first.wait_for(state="visible")
-    buttons = page.locator('[data-testid="stButton"] button').filter(has_text="Explain")
+    buttons = page.locator('[class*="st-key-dataset_open_"] button')  # the grid's Explain buttons
     buttons.nth(7).wait_for(state="visible")
     wait_idle(page)
     record("dataset view: link -> grid of 8 overlays", time.monotonic() - started, "9 inputs, one not an image")
@@ -39,4 +39,11 @@ def test_dataset_view_grid_clicks_through_to_the_explorer(page, runs_dir, lite0)
     page.get_by_text(f"Input {first['input_index']} of the dataset run").first.wait_for(state="visible")
     page.wait_for_function("() => location.search.includes('run=e2e-photos') && location.search.includes('item=')")
     assert f"item={first['input_index']}" in page.url and "view=explain" in page.url
+    assert page.get_by_role("radio", name="Explain", exact=True).is_checked(), "the view picker follows"
+    # The page goes on from there: another class of the same image, still in the explorer.
+    button = page.locator('[data-testid="stButton"] button').filter(has_text="%").nth(1)
+    other = button.inner_text().split(" · ")[0].strip()
+    button.click()
+    wait_heatmap(page, other)
+    assert page.get_by_role("radio", name="Explain", exact=True).is_checked()
     shot(page, "08_dataset_explained")
