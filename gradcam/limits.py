@@ -24,3 +24,8 @@ MAX_MODEL_CONFIG_BYTES = _env_int("GRADCAM_MAX_MODEL_CONFIG_BYTES", 32 * 1024 * 
 #: explainer's cache of recent images, and the most memory they may take, in MiB.
 ACTIVATION_CACHE_ENTRIES = _env_int("GRADCAM_ACTIVATION_CACHE_ENTRIES", 64)
 ACTIVATION_CACHE_MB = _env_int("GRADCAM_ACTIVATION_CACHE_MB", 256)
+#: A dataset uploaded to the web app as a ZIP: at most this many files
+#: (GRADCAM_MAX_DATASET_UPLOAD_IMAGES) and this many bytes (GRADCAM_MAX_DATASET_UPLOAD_BYTES).
+#: Larger datasets are for ``python -m gradcam dataset run``, which has no such limit.
+MAX_DATASET_UPLOAD_IMAGES = _env_int("GRADCAM_MAX_DATASET_UPLOAD_IMAGES", 200)
+MAX_DATASET_UPLOAD_BYTES = _env_int("GRADCAM_MAX_DATASET_UPLOAD_BYTES", 50 * 1024 * 1024)

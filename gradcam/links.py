@@ -1,11 +1,11 @@
 """Shareable views: what a deep link to the app holds, and how a target travels in it.
 
 A view is everything a person chose on the page that someone else needs to see the same picture:
-model, sample, target class, method, layer, which view (explain or a comparison), the display
-controls (colour map, opacity, "show the top X%", augmentation smoothing) and the comparison
-lists. :class:`View` reads it from URL query parameters (checking every value, with one-line
-messages for what it ignores) and writes it back with only the values that differ from the
-defaults, so links stay short.
+model, sample, target class, method, layer, which view (explain, a comparison or the dataset view),
+the display controls (colour map, opacity, "show the top X%", augmentation smoothing), the
+comparison lists, and a dataset run with one of its inputs. :class:`View` reads it from URL query
+parameters (checking every value, with one-line messages for what it ignores) and writes it back
+with only the values that differ from the defaults, so links stay short.
 
 Targets are written as short readable text (:func:`encode_target`, :func:`decode_target`):
 
@@ -228,8 +228,10 @@ QUERY_KEYS = {
     "model": "model", "sample": "sample", "target": "class", "method": "method", "layer": "layer",
     "view": "view", "colormap": "colormap", "alpha": "alpha", "top_percent": "top", "aug_smooth": "smooth",
     "compare_classes": "classes", "compare_contrast": "contrast", "compare_methods": "methods",
-    "compare_layers": "layers",
+    "compare_layers": "layers", "run": "run", "item": "item",
 }
+#: Longest run name a link may carry (a path relative to the app's runs folder).
+MAX_RUN_NAME = 200
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -250,6 +252,10 @@ class View:
         compare_classes: encoded classes of the compare-classes view (each as encode_target writes).
         compare_contrast: whether compare-classes adds the "why the first rather than the second" map.
         compare_methods, compare_layers: the compare views' choices (empty: the page's defaults).
+        run: a dataset run, by its name inside the app's runs folder (the page resolves it there and
+            refuses names that lead outside); with ``view="dataset"`` the run the Dataset view opens.
+        item: with ``run``, the run's input (its ``input_index``) to explain: the image is read on
+            the server from the run's own source, never from a path in the link.
     """
 
     model: str | None = None
@@ -266,6 +272,8 @@ class View:
     compare_contrast: bool = True
     compare_methods: tuple[str, ...] = field(default=())
     compare_layers: tuple[str, ...] = field(default=())
+    run: str | None = None
+    item: int | None = None
 
     @property
     def keep(self) -> float:
@@ -346,6 +354,16 @@ class View:
                 values[name] = value
             elif name == "layer":
                 values[name] = value
+            elif name == "run":
+                if len(value) > MAX_RUN_NAME or "\0" in value:
+                    ignore(key, value[:40], f"a run's name inside the runs folder (at most {MAX_RUN_NAME} characters)")
+                    continue
+                values[name] = value
+            elif name == "item":
+                if not value.isdigit():
+                    ignore(key, value, "an input's number in the run (0 or more), such as 3")
+                    continue
+                values[name] = int(value)
             elif name == "target":
                 try:
                     decode_target(value)

@@ -8,6 +8,8 @@ The engine (``gradcam``) explains, the zoo (``model_zoo``) loads models; the vie
 
 Own-model uploads can be switched off for public deployments: set the environment variable
 ``GRADCAM_ALLOW_MODEL_UPLOAD=0``, or ``allow_model_upload = false`` in ``.streamlit/secrets.toml``.
+The Dataset view opens runs only from one folder: ``GRADCAM_RUNS_DIR``, else ``runs_dir`` in the
+secrets, else ``./runs``.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from gradcam import links
 from gradcam_app import loaders
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
-from gradcam_app.views import VIEWS, ViewInput
+from gradcam_app.views import VIEWS, DatasetInput, ViewInput
 from gradcam_app.views.classes import compare_classes_view
+from gradcam_app.views.dataset import dataset_view
 from gradcam_app.views.explain import explain_view
 from gradcam_app.views.gallery import gallery_zip_ui
 from gradcam_app.views.layers import compare_layers_view
@@ -41,7 +44,7 @@ from gradcam_app.widgets import (
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
-        "layers": compare_layers_view}
+        "layers": compare_layers_view, "dataset": dataset_view}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
@@ -68,10 +71,22 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
                                            views=list(VIEWS))
     if first and not params:
         return problems
+    apply_view(state, link, first)
+    return problems
+
+
+def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
+    """Set the page to ``link``'s view, as a followed link does (the Dataset view calls it too, to
+    open a run's image in the explorer). ``first``: the session's first run, where values the link
+    does not give keep the page's own choices rather than their defaults."""
     if link.model or not first:
         st.session_state["model"] = link.model or model_zoo.DEFAULT_MODEL
     if link.sample:
         state.source, state.sample = "Sample", link.sample
+    if link.run and link.item is not None and link.view != "dataset":
+        state.source, state.run_image = "Run", (link.run, link.item)  # resolved in the runs folder when read
+    elif link.run:
+        state.pending_run = link.run  # checked inside the runs folder by the Dataset view
     if link.method or not first:
         st.session_state["method"] = link.method or "gradcam"
     state.view = link.view or "explain"
@@ -85,7 +100,15 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     # class, layers and compared classes depend on the model: checked once it is loaded
     state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
                           "layers": link.compare_layers}
-    return problems
+
+
+def open_view(state: PageState, link: links.View) -> None:
+    """Apply ``link`` from a button's callback (the Dataset view's Explain): as a followed link does,
+    and the view and image-source pickers, which the browser shows and would otherwise send back
+    with their old values on the next run, are set to the new view too."""
+    apply_view(state, link)
+    st.session_state["view"] = state.view
+    st.session_state["source"] = state.source
 
 
 def history_navigation() -> bool:
@@ -167,8 +190,19 @@ def main() -> None:
     layer, aug = layer_ui(loaded.explainer, method)
     settings = Settings(method, layer, aug)
 
+    if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
+        view_picker()
+        DRAW["dataset"](DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
+        write_link(state, links.View(
+            model=loaded.zoo.name if picked != USER_MODEL else None,
+            sample=state.sample if state.source == "Sample" else None, method=method, layer=layer, view="dataset",
+            colormap=state.colormap, alpha=float(state.alpha), top_percent=int(state.top_percent),
+            aug_smooth=bool(aug), run=state.dataset_run))
+        return
     if not items:
-        st.info("Upload one or several images, or take a photo, in the sidebar — or switch the source back to "
+        st.info("The dataset image could not be opened: the sidebar says why. Open another from the **Dataset** "
+                "view, or pick another source." if state.source == "Run" else
+                "Upload one or several images, or take a photo, in the sidebar — or switch the source back to "
                 "**Sample**.")
         st.stop()
     good: list[ImageItem] = []
@@ -185,9 +219,7 @@ def main() -> None:
     for note in decoded.notes:
         st.caption(f"{item.name}: {note}")
 
-    view = bound("view", "view", lambda value: st.radio(
-        "View", list(VIEWS), key="view", horizontal=True, format_func=VIEWS.get, label_visibility="collapsed",
-        index=list(VIEWS).index(value)), valid=lambda v: v in VIEWS, as_default=True)
+    view = view_picker()
     # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown);
     # a model without a spatial layer gets them with gradient saliency, which any model allows.
     if loaded.explainer.layers:
@@ -210,7 +242,22 @@ def main() -> None:
         compare_contrast=state.compare_contrast,
         compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
         compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
+        run=state.run_image[0] if state.source == "Run" and state.run_image else None,
+        item=state.run_image[1] if state.source == "Run" and state.run_image else None,
     ))
+
+
+def chosen_view(state: PageState) -> str:
+    """The view the picker will show on this run, before it is drawn."""
+    value = st.session_state.get("view")
+    return value if value in VIEWS else state.view if state.view in VIEWS else "explain"
+
+
+def view_picker() -> str:
+    """The view tabs (a bound radio)."""
+    return bound("view", "view", lambda value: st.radio(
+        "View", list(VIEWS), key="view", horizontal=True, format_func=VIEWS.get, label_visibility="collapsed",
+        index=list(VIEWS).index(value)), valid=lambda v: v in VIEWS, as_default=True)
 
 
 if __name__ == "__main__":

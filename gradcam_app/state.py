@@ -50,6 +50,10 @@ class PageState:
     # -- links: the query parameters this page last wrote, and link values checked once a model is loaded --
     written_query: dict[str, str] | None = None
     pending_link: dict[str, str] = field(default_factory=dict)
+    # -- the Dataset view: the run open, a link's run still to check, and a run's image in the explorer --
+    dataset_run: str | None = None
+    pending_run: str | None = None
+    run_image: tuple[str, int] | None = None  # (run name, input index): the "Run" image source
     # -- on-demand results kept for the current view --
     faithfulness: tuple | None = None
     slow_done: set = field(default_factory=set)  # slow compare-methods maps already in the cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -20,6 +21,8 @@ from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.state import bound, page_state, set_widget
 
 USER_MODEL = "__user__"
+#: The image sources as the sidebar names them ("Run": an image opened from the Dataset view).
+SOURCE_LABELS = {"Sample": "Sample", "Upload": "Upload", "Camera": "Camera", "Run": "Dataset run"}
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 TOP_K = 5
 STATUS_WORDS = {model_zoo.READY: "ready offline", model_zoo.NEEDS_DOWNLOAD: "needs a one-time download",
@@ -52,6 +55,32 @@ def model_upload_allowed() -> bool:
         return True
 
 
+def runs_folder() -> Path:
+    """The folder the Dataset view opens runs from: GRADCAM_RUNS_DIR wins, else secrets' runs_dir,
+    else ./runs under the working directory (see :func:`gradcam.dataset.browse.runs_root`)."""
+    from gradcam.dataset.browse import runs_root
+
+    try:
+        configured = st.secrets.get("runs_dir")
+    except Exception:  # no secrets file: the default applies
+        configured = None
+    return runs_root(configured)
+
+
+def run_image_item(run: str, index: int) -> ImageItem:
+    """Input ``index`` of run ``run`` (a name inside :func:`runs_folder`, resolved there) as an image
+    of the page, read on the server from the run's own source.
+
+    Raises:
+        GradCamError: the run is refused or missing, or the image cannot be read any more.
+    """
+    from gradcam.dataset.browse import read_run_image, resolve_run
+
+    name, data = read_run_image(resolve_run(runs_folder(), run), index)
+    sha = export.sha256_bytes(data)
+    return ImageItem(name, f"run:{run}:{index}:{sha}", sha, data)
+
+
 def method_label(key: str) -> str:
     return gradcam.METHODS[key].label
 
@@ -61,8 +90,12 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
     """The sidebar's image source and the images it gives (none while nothing is uploaded)."""
     state = page_state()
     st.sidebar.subheader("1 · Image")
+    sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else [])
+    if state.source not in sources:
+        state.source = "Sample"
     source = bound("source", "source", lambda: st.sidebar.radio(
-        "Source", ["Sample", "Upload", "Camera"], key="source", horizontal=True))
+        "Source", sources, key="source", horizontal=True, format_func=SOURCE_LABELS.get),
+        valid=lambda v: v in sources)
     items: list[ImageItem] = []
     if source == "Sample":
         if state.sample not in samples:
@@ -80,6 +113,16 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
             data = file.getvalue()
             sha = export.sha256_bytes(data)
             items.append(ImageItem(file.name, f"upload:{state.token}:{sha}", sha, data))
+    elif source == "Run":
+        run, index = state.run_image
+        try:
+            item = run_image_item(run, index)
+        except GradCamError as exc:
+            st.sidebar.error(str(exc))
+        else:
+            items.append(item)
+            st.sidebar.caption(f"Input {index} of the dataset run **{run}**: `{item.name}` (read on the server "
+                               "from the run's source). Open another from the Dataset view.")
     else:
         shot = st.sidebar.camera_input("Take a photo", key="camera")
         if shot is not None:

@@ -122,3 +122,15 @@ def test_groups_travel_by_name_or_by_their_members_and_come_back_the_same():
     view, problems = View.from_query({"class": "group:dog", "classes": "group:dog,group:cat=281+282,1-vs-2"})
     assert view.target == "group:dog" and view.compare_classes == ("group:dog", "group:cat=281+282")
     assert len(problems) == 1 and "1-vs-2" in problems[0]
+
+
+def test_a_dataset_run_and_its_input_travel_in_a_link():
+    view = View(model="efficientnet-lite0", target="espresso", view="dataset", run="photos-2024", item=0)
+    query = view.to_query()
+    assert query["run"] == "photos-2024" and query["item"] == "0" and list(query)[-2:] == ["run", "item"]
+    again, problems = View.from_query(query, models=["efficientnet-lite0"], views=["explain", "dataset"])
+    assert again == view and problems == []
+    # The page resolves the run inside its runs folder; the link only refuses what cannot be a name.
+    odd, problems = View.from_query({"run": "x" * 300, "item": "-1", "view": "dataset"}, views=["dataset"])
+    assert odd.run is None and odd.item is None and odd.view == "dataset"
+    assert len(problems) == 2 and "run's name" in problems[0] and "input's number" in problems[1]

@@ -6,8 +6,11 @@ Ray, then analyse the maps (per-class accuracy, border / fixed-spot classes, SpR
     report = build_report("runs/photos")        # also writes report.json, PNG mean maps, report.html
 
 The command line: ``python -m gradcam dataset run SRC --out RUN`` and ``... dataset report RUN``.
+The web app's Dataset view browses the runs of one folder (:mod:`gradcam.dataset.browse`) and runs
+small uploaded ZIPs (:mod:`gradcam.dataset.upload`).
 """
-from .errors import DatasetSourceError, EngineUnavailableError, RunFolderError
+from .browse import RowFilter, filter_rows, list_runs, resolve_run, runs_root
+from .errors import DatasetSourceError, EngineUnavailableError, RunAccessError, RunFolderError
 from .results import COLUMN_NAMES, RunFolder, border_share, load_results
 from .runner import ENGINES, RunSummary, run_dataset
 from .work import ModelSpec
@@ -21,5 +24,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'gradcam.dataset' has no attribute {name!r}")
 
 
-__all__ = ["COLUMN_NAMES", "ENGINES", "DatasetSourceError", "EngineUnavailableError", "ModelSpec", "RunFolder",
-           "RunFolderError", "RunSummary", "border_share", "build_report", "load_results", "run_dataset"]
+__all__ = ["COLUMN_NAMES", "ENGINES", "DatasetSourceError", "EngineUnavailableError", "ModelSpec", "RowFilter",
+           "RunAccessError", "RunFolder", "RunFolderError", "RunSummary", "border_share", "build_report",
+           "filter_rows", "list_runs", "load_results", "resolve_run", "run_dataset", "runs_root"]

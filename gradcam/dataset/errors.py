@@ -16,3 +16,9 @@ class RunFolderError(GradCamError, ValueError):
 
 class EngineUnavailableError(GradCamError, RuntimeError):
     """The engine asked for cannot run here (Ray is not installed, or the cluster cannot be reached)."""
+
+
+class RunAccessError(GradCamError, ValueError):
+    """A run asked for by name that is not a run folder inside the configured runs folder: a path
+    leading outside it (``..``, an absolute path, a symbolic link pointing elsewhere), or a name
+    that holds no run."""

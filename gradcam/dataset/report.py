@@ -36,34 +36,43 @@ SPRAY_SIZE = 16
 MAX_CLUSTERS = 6
 #: Representative images listed per cluster (the members nearest its mean map).
 REPRESENTATIVES = 4
+#: An unfinished run has no run.json yet, so no model input size: its maps are compared at this size.
+PARTIAL_SIZE = (224, 224)
 
 
-def build_report(run: str | os.PathLike, method: str | None = None, write: bool = True) -> dict:
+def build_report(run: str | os.PathLike, method: str | None = None, write: bool = True, *,
+                 partial: bool = False, arrays: bool = False) -> dict:
     """Analyse the run folder ``run``; returns the report (see the module docstring for files).
 
     Args:
         run: a finished run folder (``results.parquet`` and ``run.json``).
         method: which method's maps to analyse; default the run's first.
         write: write report.json, the PNGs and report.html (False: only return the dict).
+        partial: also accept an unfinished run (interrupted, or still running): its committed
+            shards are analysed, class names come from the rows, and maps are compared at
+            :data:`PARTIAL_SIZE` (the model's input size is only recorded at the end, in run.json).
+            Nothing is written for a partial run.
+        arrays: keep each class's and cluster's mean map as a float32 array under ``"mean_array"``
+            (for the web app, which draws them itself; such a dict is no longer JSON).
 
     Raises:
-        RunFolderError: not a finished run, or a method the run does not have.
+        RunFolderError: not a finished run (without ``partial``), no run at all, or a method the
+            run does not have.
     """
     import cv2
-    import pyarrow.parquet as pq
 
     folder = RunFolder(run)
-    if not folder.is_complete():
+    complete = folder.is_complete()
+    if not complete and not (partial and folder.read_manifest() is not None):
         raise RunFolderError(f"{run}: not a finished run (results.parquet and run.json are missing). "
                              "Run 'python -m gradcam dataset run SRC --out RUN' first, or again to finish it.")
-    info = json.loads(folder.run_json_path.read_text())
-    method = method or info["methods"][0]
-    if method not in info["methods"]:
-        raise RunFolderError(f"{run}: the run has no {method!r} maps; it has {', '.join(info['methods'])}.")
-    rows = [r for r in pq.read_table(folder.results_path).to_pylist() if r["method"] == method]
+    rows, methods, height, width, names = _run_rows(folder) if complete else _partial_rows(folder)
+    write = write and complete
+    method = method or methods[0]
+    if method not in methods:
+        raise RunFolderError(f"{run}: the run has no {method!r} maps; it has {', '.join(methods)}.")
+    rows = [r for r in rows if r["method"] == method]
     ok = [r for r in rows if r["status"] == "ok"]
-    height, width = info["model"]["input_size"]
-    names = info["model"]["class_names"]
 
     maps: dict[int, list[tuple[dict, np.ndarray]]] = {}
     for row in ok:
@@ -81,7 +90,7 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
         stack = np.stack([m for _, m in members])
         mean = stack.mean(axis=0)
         entry = {
-            "index": int(index), "name": names[index], "count": len(members),
+            "index": int(index), "name": _name(names, index), "count": len(members),
             "mean_confidence": float(np.mean([r["predicted_probability"] for r in class_rows])),
             "precision": _share([r["label_index"] == index for r in class_rows if r["label_index"] is not None]),
             "mean_map": f"report/class_{index}_mean.png", "mean_map_peak": _peak(mean),
@@ -97,15 +106,18 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
         if write:
             _save_png(images_dir / f"class_{index}_mean.png", mean)
             for cluster in entry["clusters"]:
-                _save_png(folder.root / cluster["mean_map"], cluster.pop("_mean"))
-        else:
-            for cluster in entry["clusters"]:
-                cluster.pop("_mean")
+                _save_png(folder.root / cluster["mean_map"], cluster["_mean"])
+        if arrays:
+            entry["mean_array"] = mean.astype(np.float32)
+        for cluster in entry["clusters"]:
+            mean_map = cluster.pop("_mean")
+            if arrays:
+                cluster["mean_array"] = mean_map.astype(np.float32)
         classes.append(entry)
 
     report = {
-        "run": str(folder.root), "method": method, "model": info["model"]["name"],
-        "input_size": [height, width],
+        "run": str(folder.root), "method": method, "model": _model_name(folder, complete),
+        "complete": complete, "input_size": [height, width],
         "counts": {"inputs": len(rows), "ok": len(ok), "errors": len(rows) - len(ok),
                    "labelled": sum(r["label_index"] is not None for r in ok)},
         "accuracy": _share([r["label_index"] == r["predicted_index"] for r in ok if r["label_index"] is not None]),
@@ -119,6 +131,47 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
         (folder.root / "report.json").write_text(json.dumps(report, indent=1))
         (folder.root / "report.html").write_text(_html(report))
     return report
+
+
+def _run_rows(folder: RunFolder):
+    """A finished run's rows (all methods), methods, the model's input size and class names."""
+    import pyarrow.parquet as pq
+
+    info = json.loads(folder.run_json_path.read_text())
+    height, width = info["model"]["input_size"]
+    return (pq.read_table(folder.results_path).to_pylist(), info["methods"], height, width,
+            info["model"]["class_names"])
+
+
+def _partial_rows(folder: RunFolder):
+    """An unfinished run's committed rows, its methods (from the manifest), :data:`PARTIAL_SIZE`
+    and the class names its rows mention (index -> name)."""
+    methods = list(folder.read_manifest().get("fields", {}).get("methods") or ["gradcam"])
+    rows = folder.gather(methods).to_pylist()
+    names: dict[int, str] = {}
+    for row in rows:
+        for index, name in zip(row.get("top5_indices") or [], row.get("top5_names") or []):
+            names.setdefault(index, name)
+        for index, name in ((row["predicted_index"], row["predicted_name"]), (row["target_index"], row["target_name"])):
+            if index is not None and name is not None:
+                names[index] = name
+    return rows, methods, PARTIAL_SIZE[0], PARTIAL_SIZE[1], names
+
+
+def _name(names, index: int) -> str:
+    """A class's name from a list (finished runs) or a dict (partial runs; the index when unknown)."""
+    if isinstance(names, dict):
+        return names.get(index, str(index))
+    return names[index]
+
+
+def _model_name(folder: RunFolder, complete: bool) -> str:
+    if complete:
+        return json.loads(folder.run_json_path.read_text())["model"]["name"]
+    import model_zoo  # light: no TensorFlow until a model is loaded
+
+    spec = json.loads(folder.read_manifest().get("fields", {}).get("model") or "{}")
+    return spec.get("model") or model_zoo.DEFAULT_MODEL
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -227,7 +280,7 @@ def _by_label(rows: list[dict], names: list[str]) -> list[dict]:
     for row in rows:
         if row["label_index"] is not None:
             groups.setdefault(row["label_index"], []).append(row)
-    return [{"index": int(i), "name": names[i], "count": len(g),
+    return [{"index": int(i), "name": _name(names, i), "count": len(g),
              "accuracy": _share([r["predicted_index"] == i for r in g]),
              "mean_confidence": float(np.mean([r["predicted_probability"] for r in g]))}
             for i, g in sorted(groups.items())]

@@ -1,18 +1,21 @@
 """The page's views, one module each: explain (with the faithfulness panel), compare classes,
-compare methods, compare layers, and the gallery ZIP. Each takes a :class:`ViewInput` and draws."""
+compare methods, compare layers, the gallery ZIP, and the Dataset view. Each takes a
+:class:`ViewInput` and draws; the Dataset view, which needs no image, takes a :class:`DatasetInput`."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from gradcam import links
 from gradcam.images import DecodedImage
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.widgets import Settings
 
 #: The views, as the URL names them and as the page's tabs read.
 VIEWS = {"explain": "Explain", "classes": "Compare classes", "methods": "Compare methods",
-         "layers": "Compare layers"}
+         "layers": "Compare layers", "dataset": "Dataset"}
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,17 @@ class ViewInput:
     settings: Settings
     probabilities: np.ndarray
     context: tuple
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """What the Dataset view draws from: the model in use and the sidebar's settings (a ZIP is run
+    with them), the model as the sidebar names it (a zoo name, or the own-model choice) with the
+    sidebar's choices, and ``open_link``, which applies a :class:`gradcam.links.View` to the page
+    exactly as a followed link would (to open an image in the explorer)."""
+
+    loaded: Loaded
+    settings: Settings
+    model_option: str
+    model_options: list[str]
+    open_link: Callable[[links.View], None]

@@ -75,14 +75,15 @@ def chromium() -> str:
     return path
 
 
-def start_server(log_path: Path):
+def start_server(log_path: Path, extra_env: dict[str, str] | None = None):
     """The app as `python3 run.py app` serves it (`gradcam_app.serve`: `streamlit run` on the page,
     the default model warmed up in the background) on a free port: (process, url, log file), once
-    healthy."""
+    healthy. ``extra_env``: more environment variables for the server (its runs folder)."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(log_path, "w")
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADCAM_ALLOW_MODEL_UPLOAD="1", GRADCAM_APP_TRACE="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADCAM_ALLOW_MODEL_UPLOAD="1", GRADCAM_APP_TRACE="1",
+               **(extra_env or {}))
     process = subprocess.Popen(
         [sys.executable, "-m", "gradcam_app.serve", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
@@ -123,9 +124,18 @@ def stop_server(process, log) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(chromium):
-    """The app on a free port (see start_server); yields its URL; always killed."""
-    process, url, log = start_server(ARTIFACTS / "streamlit-server.log")
+def runs_dir(tmp_path_factory) -> Path:
+    """The server's runs folder (GRADCAM_RUNS_DIR), empty at the start; tests make runs in it."""
+    folder = tmp_path_factory.mktemp("e2e-runs") / "runs"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def server(chromium, runs_dir):
+    """The app on a free port (see start_server), opening runs from ``runs_dir``; yields its URL;
+    always killed."""
+    process, url, log = start_server(ARTIFACTS / "streamlit-server.log", {"GRADCAM_RUNS_DIR": str(runs_dir)})
     try:
         yield url
     finally:

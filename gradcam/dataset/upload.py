@@ -1,0 +1,112 @@
+"""A small dataset uploaded as a ZIP (the web app's Dataset view): checked against stated limits,
+stored inside a new run folder under the runs folder, and run with the local engine.
+
+The run folder keeps the ZIP it was made from (``RUN/source.zip``, and ``RUN/labels.csv`` when a
+labels file came with it), so the run stays complete and its images stay readable wherever the
+runs folder is moved. Larger datasets are for ``python -m gradcam dataset run``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import zipfile
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+
+from .. import limits
+from .errors import DatasetSourceError
+from .runner import RunSummary, run_dataset
+from .work import ModelSpec
+
+SOURCE_NAME = "source.zip"
+LABELS_NAME = "labels.csv"
+
+
+def check_zip(data: bytes, filename: str = "upload.zip", *, max_images: int | None = None,
+              max_bytes: int | None = None) -> int:
+    """How many files the uploaded ZIP holds, once it is known to fit the limits.
+
+    Args:
+        data: the ZIP's bytes.
+        filename: its name as uploaded (for messages).
+        max_images, max_bytes: default :data:`gradcam.limits.MAX_DATASET_UPLOAD_IMAGES` and
+            ``MAX_DATASET_UPLOAD_BYTES``.
+
+    Raises:
+        DatasetSourceError: larger than ``max_bytes``, not a ZIP, no files, or more than ``max_images``
+            files; the message says what was found and what to do.
+    """
+    max_images = limits.MAX_DATASET_UPLOAD_IMAGES if max_images is None else max_images
+    max_bytes = limits.MAX_DATASET_UPLOAD_BYTES if max_bytes is None else max_bytes
+    if len(data) > max_bytes:
+        raise DatasetSourceError(
+            f"{filename}: {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit for a dataset "
+            "uploaded here. Upload fewer or smaller images, or run the whole dataset with "
+            "'python -m gradcam dataset run SRC --out RUN' into the runs folder.")
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            files = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise DatasetSourceError(f"{filename}: not a readable ZIP file ({error}). Compress the images into a "
+                                 ".zip (for example with 'zip -r photos.zip photos/') and upload that.") from None
+    if not files:
+        raise DatasetSourceError(f"{filename}: the ZIP holds no files. Put the images in it and upload it again.")
+    if len(files) > max_images:
+        raise DatasetSourceError(
+            f"{filename}: {len(files)} files, over the limit of {max_images} for a dataset uploaded here. Upload "
+            "a smaller sample, or run the whole dataset with 'python -m gradcam dataset run SRC --out RUN' into "
+            "the runs folder.")
+    return len(files)
+
+
+def new_run_name(root: str | os.PathLike, filename: str) -> str:
+    """A fresh folder name under ``root`` for an upload: the ZIP's stem (letters, digits, ``-`` and
+    ``_`` kept) and the time, with a counter if that is taken."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(filename).stem).strip("-")[:40] or "upload"
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name, number = base, 1
+    while (Path(root) / name).exists():
+        number += 1
+        name = f"{base}-{number}"
+    return name
+
+
+def run_zip_upload(root: str | os.PathLike, data: bytes, filename: str, *, model, spec: ModelSpec,
+                   method: str, layer: str | None = None, labels: bytes | None = None, batch_size: int = 8,
+                   progress: Callable[[int, int, float], None] | None = None) -> tuple[str, RunSummary]:
+    """Check an uploaded ZIP, store it in a new run folder under ``root`` and explain every file in
+    it with the local engine (``model``, already loaded, as ``spec`` names it). Returns the run's
+    name (relative to ``root``) and its summary.
+
+    A failure before any image is explained (a bad ZIP or labels file, an unknown layer) removes
+    the new folder again, so nothing half-made is left in the list of runs.
+
+    Raises:
+        DatasetSourceError: the ZIP or labels file cannot be used (see :func:`check_zip`).
+        GradCamError: a method or layer the model does not have.
+    """
+    check_zip(data, filename)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = new_run_name(root, filename)
+    folder = root / name
+    folder.mkdir()
+    (folder / SOURCE_NAME).write_bytes(data)
+    labels_path = None
+    if labels is not None:
+        labels_path = folder / LABELS_NAME
+        labels_path.write_bytes(labels)
+    try:
+        summary = run_dataset(folder / SOURCE_NAME, folder, spec=spec, methods=[method], layer=layer,
+                              labels=labels_path, batch_size=batch_size, model=model, progress=progress)
+    except BaseException:
+        if not (folder / "manifest.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return name, summary
+
+
+__all__ = ["LABELS_NAME", "SOURCE_NAME", "check_zip", "new_run_name", "run_zip_upload"]
