@@ -237,7 +237,10 @@ def _gap_dense(head, traced_layer: TracedLayer | None = None):
     if core[0].keepdims:
         return None
     last = core[1]
-    if isinstance(last, _PreActivationDense):
+    # The pre-softmax logits of a Dense layer: this library's own, or the model zoo's for a user's
+    # model whose last Dense applies a softmax (model_zoo.user_models.DenseLogits).
+    if isinstance(last, _PreActivationDense) or (getattr(last, "computes_dense_logits", False)
+                                                 and isinstance(getattr(last, "dense", None), keras.layers.Dense)):
         return last.dense
     if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "linear":
         return last
