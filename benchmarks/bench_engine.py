@@ -70,10 +70,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--skip-scorecam", action="store_true", help="skip the two slow Score-CAM rows")
     parser.add_argument("--scorecam-repeats", type=int, default=3)
+    parser.add_argument("--only-vit", action="store_true", help="time only the test ViT row (seconds, no downloads)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
 
     import keras
+
+    vit_rows: list[tuple[str, float, float]] = []
+    vit_row(vit_rows, args.repeats, rng)
+    if args.only_vit:
+        print_rows(vit_rows)
+        return
 
     keras.utils.disable_interactive_logging()  # tf-keras-vis's Scorecam would print progress bars
     zoo = model_zoo.load_model("efficientnet-lite0")
@@ -163,11 +170,33 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     print(f"\nEfficientNet-Lite0 at 224x224 on {os.cpu_count()} CPU cores ({cpu}), "
           f"TensorFlow {tf.__version__}, median of {args.repeats} (Score-CAM: {args.scorecam_repeats})\n")
+    print_rows(rows + vit_rows)
+    print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {batch_ratio:.2f}")
+
+
+def print_rows(rows) -> None:
     print(f"| {'what':78s} | {'ms':>8s} | {'forward ms':>10s} | {'x forward':>9s} |")
     print(f"|{'-' * 80}|{'-' * 9}:|{'-' * 11}:|{'-' * 10}:|")
     for name, ms, ref in rows:
         print(f"| {name:78s} | {ms:8.1f} | {ref:10.1f} | {ms / ref:9.2f} |")
-    print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {batch_ratio:.2f}")
+
+
+def vit_row(rows, repeats: int, rng) -> None:
+    """Grad-CAM on the test suite's small ViT (tests/test_token_models.py: 40x40 input, 8x8 patch
+    tokens + a class token, 2 blocks, random weights) at its default layer (the last block's first
+    normalisation), new images at the model's size, against the ViT's own compiled forward pass."""
+    import keras
+
+    from tests.test_token_models import vit
+
+    keras.utils.set_random_seed(0)
+    model = vit()
+    explainer = gradcam.Explainer(model)
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec((None, 40, 40, 3))])
+    images = [rng.integers(0, 256, size=(40, 40, 3), dtype=np.uint8) for _ in range(repeats + 2)]
+    x1 = explainer.prepare_batch([images[0]])
+    ms, ref = paired_ms(explainer.explain, images, lambda x: forward(x).numpy(), x1)
+    rows.append((f"Grad-CAM on the test ViT at {explainer.default_layer}, new 40x40 image (ref: ViT forward)", ms, ref))
 
 
 if __name__ == "__main__":

@@ -44,15 +44,19 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 
-def candidate_layers(model, input_size: tuple[int, int] | None = None) -> list[str]:
+def candidate_layers(model, input_size: tuple[int, int] | None = None,
+                     token_grid: tuple[int, int] | None = None) -> list[str]:
     """Paths of the layers of ``model`` (a keras.Model or a model-zoo model) with a spatial
-    output, including those inside nested models, in order; the last is the default layer."""
+    output, including those inside nested models and a vision transformer's token layers whose
+    grid is known (``token_grid=(h, w)`` when it cannot be inferred; see ``Explainer``), in order.
+    For a CNN the last is the default layer; for a vision transformer see
+    ``Explainer.default_layer``."""
     from .model_graph import TracedModel, input_channels
 
     keras_model = getattr(model, "keras_model", model)
     size = input_size or getattr(model, "input_size", None)
     shape = (int(size[0]), int(size[1]), input_channels(keras_model)) if size else None
-    return [t.path for t in TracedModel(keras_model, shape).spatial_layers]
+    return [t.path for t in TracedModel(keras_model, shape, token_grid=token_grid).spatial_layers]
 
 
 __all__ = [

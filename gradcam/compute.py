@@ -58,8 +58,14 @@ class LayerFunctions:
 
     def __init__(self, traced: TracedModel, layer: TracedLayer):
         self.layer = layer
+        #: For a token layer: its (h, w) grid and the number of extra tokens before the patch
+        #: tokens. Every compiled function below works on the layer's own output ("outputs":
+        #: (B, T, K) tokens for a token layer, the map itself otherwise), so the head gets back the
+        #: image's own extra tokens; :meth:`to_grid` and :meth:`to_outputs` convert.
+        self.token_grid = layer.token_grid
+        self.extra_tokens = layer.extra_tokens
         features, head = traced.split(layer)
-        self._dense = _gap_dense(head)
+        self._dense = _gap_dense(head, layer)
         self._head = head
         self.has_linear_head = self._dense is not None
         self.head_available = head is not None
@@ -115,24 +121,47 @@ class LayerFunctions:
             self._channel_weights = _Concrete(channel_weights)
             self._forward_linear = _Concrete(forward_linear)
 
+    def to_grid(self, outputs: np.ndarray) -> np.ndarray:
+        """The activation map (B, h, w, K) from the layer's outputs: for a token layer (B, T, K),
+        the patch tokens (the extra tokens dropped) reshaped row by row to the grid; a map as is.
+        Gradients with respect to the outputs convert the same way."""
+        if self.token_grid is None:
+            return outputs
+        h, w = self.token_grid
+        return outputs[:, self.extra_tokens:].reshape(len(outputs), h, w, outputs.shape[-1])
+
+    def to_outputs(self, activations: np.ndarray, extras: np.ndarray | None) -> np.ndarray:
+        """The layer's outputs from maps (M, h, w, K): for a token layer, ``extras`` (1 or M, k, K),
+        the image's own extra tokens, go back in front of the flattened patch tokens."""
+        if self.token_grid is None:
+            return activations
+        tokens = activations.reshape(len(activations), -1, activations.shape[-1])
+        if self.extra_tokens:
+            extras = np.broadcast_to(extras, (len(activations), *extras.shape[1:]))
+            tokens = np.concatenate([extras, tokens], axis=1)
+        return np.ascontiguousarray(tokens, np.float32)
+
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Activations (B, h, w, K) and logits (B, classes) for model inputs x (B, H, W, C)."""
+        """Layer outputs (B, h, w, K), or (B, T, K) for a token layer, and logits (B, classes) for
+        model inputs x (B, H, W, C)."""
         activations, logits = self._forward(x)
         return activations.numpy(), logits.numpy()
 
     def forward_gradients(self, x, weights, mode):
-        """Activations, logits, d(score)/d(activations) and the weights actually used, in one pass."""
+        """Layer outputs, logits, d(score)/d(outputs) and the weights actually used, in one pass."""
         outputs = self._forward_gradients(x, weights, mode)
         return tuple(t.numpy() for t in outputs)
 
     def head_gradients(self, activations, weights):
-        """Logits (None on the GAP + dense shortcut) and d(score)/d(activations) from given
-        activations, through the head only."""
+        """Logits (None on the GAP + dense shortcut) and d(score)/d(outputs) from given layer
+        outputs, through the head only."""
         if self._dense is not None:
             # Global average pooling + dense: logits = mean_ij(A) W + b, so d(w . logits)/dA_ij is
             # (W w) / (h w) at every location: exact, without a backward pass. The kernel is read
             # inside TensorFlow (no copy out), so a model trained further is seen as it is now.
-            area = activations.shape[1] * activations.shape[2]
+            # (For a token layer without extra tokens and average pooling over the tokens, T = h*w
+            # plays the area.)
+            area = _area(activations)
             used = np.flatnonzero(np.any(weights != 0, axis=0))
             if len(used) <= _FEW_CLASSES:
                 # A target weights one or two classes (a class, a contrast): reading only their
@@ -142,7 +171,7 @@ class LayerFunctions:
                 per_channel = (weights[:, used] @ columns.T) / area
             else:
                 per_channel = self._channel_weights(weights).numpy() / area
-            gradients = np.broadcast_to(per_channel[:, None, None, :], activations.shape)
+            gradients = np.broadcast_to(_per_location(per_channel, activations), activations.shape)
             return None, gradients
         logits, grads = self._head_gradients(activations, weights)
         return logits.numpy(), grads.numpy()
@@ -151,12 +180,11 @@ class LayerFunctions:
         """For a GAP + dense head only: activations, logits, d(score)/d(activations) (closed form,
         see head_gradients) and the weights used, in one compiled call."""
         activations, logits, per_channel, weights = (t.numpy() for t in self._forward_linear(x, weights, mode))
-        area = activations.shape[1] * activations.shape[2]
-        gradients = np.broadcast_to((per_channel / area)[:, None, None, :], activations.shape)
+        gradients = np.broadcast_to(_per_location(per_channel / _area(activations), activations), activations.shape)
         return activations, logits, gradients, weights
 
     def head_logits(self, activations: np.ndarray) -> np.ndarray:
-        """Logits from given activations (B, h, w, K), through the head only."""
+        """Logits from given layer outputs (B, h, w, K) or tokens (B, T, K), through the head only."""
         return self._head_logits(activations).numpy()
 
     def linear_head(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -188,17 +216,35 @@ def _head_layers(head) -> list:
     return [layer for layer in head.layers if type(layer).__name__ != "InputLayer"]
 
 
-def _gap_dense(head):
-    """The dense layer of a global-average-pooling + (dropout) + dense head, else None."""
+def _area(outputs: np.ndarray) -> int:
+    """The number of locations of layer outputs (B, h, w, K) or tokens (B, T, K)."""
+    return int(np.prod(outputs.shape[1:-1]))
+
+
+def _per_location(per_channel: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Per-channel values (B, K) shaped to broadcast over every location of ``outputs``."""
+    return per_channel.reshape(len(per_channel), *([1] * (outputs.ndim - 2)), per_channel.shape[-1])
+
+
+def _gap_dense(head, traced_layer: TracedLayer | None = None):
+    """The dense layer of a global-average-pooling + (dropout) + dense head, else None. On a token
+    layer without extra tokens, average pooling over the tokens (GlobalAveragePooling1D) is the
+    average over the grid and counts too."""
     if head is None:
         return None
     core = [layer for layer in _head_layers(head) if not isinstance(layer, keras.layers.Dropout)]
-    if len(core) != 2 or not isinstance(core[0], keras.layers.GlobalAveragePooling2D):
+    pooling = keras.layers.GlobalAveragePooling2D
+    if traced_layer is not None and traced_layer.token_grid is not None and traced_layer.extra_tokens == 0:
+        pooling = keras.layers.GlobalAveragePooling1D
+    if len(core) != 2 or not isinstance(core[0], pooling) or core[0].data_format != "channels_last":
         return None
     if core[0].keepdims:
         return None
     last = core[1]
-    if isinstance(last, _PreActivationDense):
+    # The pre-softmax logits of a Dense layer: this library's own, or the model zoo's for a user's
+    # model whose last Dense applies a softmax (model_zoo.user_models.DenseLogits).
+    if isinstance(last, _PreActivationDense) or (getattr(last, "computes_dense_logits", False)
+                                                 and isinstance(getattr(last, "dense", None), keras.layers.Dense)):
         return last.dense
     if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "linear":
         return last

@@ -42,10 +42,16 @@ class Explainer:
             zoo model's, else the pixel values as float32 (0-255).
         class_names: one name per output. Default: the zoo model's, else "class 0", "class 1", ...
         input_size: (height, width) the image is resized to. Default: the model's input shape.
+        token_grid: (h, w), for a vision transformer whose token grid cannot be inferred: token
+            layers (batch, T, C) with T = h*w + k (k <= 8 extra tokens, such as a class token,
+            first) are reshaped to (h, w) maps. Default: inferred from the patch embedding (the
+            last (batch, h, w, C) output before the tokens) or, for a square input, from T - k
+            being a perfect square for exactly one k (see :class:`gradcam.model_graph.TracedModel`).
     """
 
     def __init__(self, model: Any, *, preprocess: Callable | None = None,
-                 class_names: Sequence[str] | None = None, input_size: tuple[int, int] | None = None):
+                 class_names: Sequence[str] | None = None, input_size: tuple[int, int] | None = None,
+                 token_grid: tuple[int, int] | None = None):
         keras_model = getattr(model, "keras_model", model)
         #: The caller's Keras model (never modified); sanity checks clone it.
         self.keras_model = keras_model
@@ -53,7 +59,7 @@ class Explainer:
         self.preprocess = preprocess or getattr(model, "preprocess", None) or _as_float
         input_size = input_size or getattr(model, "input_size", None)
         shape = (int(input_size[0]), int(input_size[1]), input_channels(keras_model)) if input_size else None
-        self._traced = TracedModel(keras_model, shape)
+        self._traced = TracedModel(keras_model, shape, token_grid=token_grid)
         h, w = self._traced.input.shape[1:3]
         if h is None or w is None:
             raise UnsupportedModelError(
@@ -82,8 +88,17 @@ class Explainer:
         return [t.path for t in self._traced.spatial_layers]
 
     @property
+    def layer_notes(self) -> dict[str, str]:
+        """For the layers of :attr:`layers` that are reshaped token layers (a vision transformer's
+        (batch, T, C) outputs), how: e.g. "tokens (65, 32) reshaped to a 8x8 grid (1 extra token
+        dropped, grid from the patch embedding)". Ordinary spatial layers are not listed."""
+        return {t.path: t.note for t in self._traced.spatial_layers if t.note}
+
+    @property
     def default_layer(self) -> str:
-        """The last spatial layer: the usual Grad-CAM choice."""
+        """The last spatial layer, the usual Grad-CAM choice; for a vision transformer, the last
+        token layer whose patch tokens reach the logits (with a class token: the last block's
+        first normalisation). See :meth:`gradcam.model_graph.TracedModel.default_layer`."""
         return self._traced.find(None).path
 
     def layer_path(self, layer: str | None) -> str:
@@ -198,7 +213,7 @@ class Explainer:
                 :class:`gradcam.Group`), or ``Contrast(a, b)`` for "why a rather than b" (classes
                 or groups).
             method: a key of ``gradcam.METHODS``.
-            layer: a path from ``explainer.layers``; default the last spatial layer. Ignored by
+            layer: a path from ``explainer.layers``; default ``explainer.default_layer``. Ignored by
                 pixel methods (saliency, SmoothGrad, guided backpropagation). A list of paths
                 fuses their maps (multi-layer fusion): each layer's map is computed as for that
                 layer alone, upsampled to the image and normalised to its own peak, and the

@@ -5,6 +5,11 @@ each quantity at most once per batch, through the explainer's compiled functions
 the explainer's cache already holds for an image seen before.
 
 Shapes: B images, model input (B, H, W, C), layer activations (B, h, w, K), classes N.
+
+Token layers (a vision transformer's (B, T, K) outputs): the job keeps, and caches, the layer's own
+outputs, tokens included; methods see the patch tokens as a map (B, h, w, K) and gradients reshaped
+the same way (:meth:`LayerFunctions.to_grid`), and :meth:`_Job.head_logits` puts the image's own
+extra tokens (class token, ...) back in front of the maps it is given.
 """
 from __future__ import annotations
 
@@ -38,7 +43,9 @@ class Job(Protocol):
     def gradients(self) -> np.ndarray: ...             # d(score)/d(activations), (B, h, w, K)
     def scores(self, logits: np.ndarray, row: int) -> np.ndarray: ...           # (M,) row's score of logits (M, N)
     def probability_weights(self) -> np.ndarray: ...   # (B, N) the target's probability = probabilities . row
-    def head_logits(self, activations: np.ndarray) -> np.ndarray: ...          # (M, N) from (M, h, w, K)
+    # (M, N) from (M, h, w, K); ``image``: the batch row whose extra tokens go with the maps
+    # (token layers with a class token; needed when the batch holds several images)
+    def head_logits(self, activations: np.ndarray, image: int | None = None) -> np.ndarray: ...
     def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray: ...        # (M, N) for inputs (M, H, W, C)
     def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray: ...
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...             # kernel (K, N), bias (N,)
@@ -76,6 +83,7 @@ class _Job:
         self._weights = None if (self._mode != WEIGHTS).any() else self._requested
         self._inputs: list[np.ndarray] | None = None
         self._x = None
+        self._outputs = None  # the layer's own outputs: the activations, or tokens for a token layer
         self._activations = None
         self._logits = None
         self._gradients = None
@@ -93,9 +101,9 @@ class _Job:
         if self._cache is not None:
             self._cache.put((key, what), entry)
 
-    def _remember(self, row: int, activations: np.ndarray, logits: np.ndarray) -> None:
-        """Keep one row's layer activations, resized input and logits for later calls."""
-        self._put(self.keys[row], self._functions.layer.path, {"activations": activations})
+    def _remember(self, row: int, outputs: np.ndarray, logits: np.ndarray) -> None:
+        """Keep one row's layer outputs (activations, or tokens), resized input and logits."""
+        self._put(self.keys[row], self._functions.layer.path, {"activations": outputs})
         self._put(self.keys[row], "input", {"model_input": self.model_inputs()[row], "logits": logits})
 
     # Inputs -----------------------------------------------------------------------------------
@@ -120,6 +128,10 @@ class _Job:
         return self._x
 
     # Layer quantities -------------------------------------------------------------------------
+    def _set_outputs(self, outputs: np.ndarray) -> None:
+        self._outputs = outputs
+        self._activations = self._functions.to_grid(outputs)
+
     def activations(self) -> np.ndarray:
         """The chosen layer's activations (B, h, w, K); also fills the logits."""
         if self._activations is None:
@@ -135,7 +147,7 @@ class _Job:
                 return [(activations[i:i + 1], logits[i:i + 1]) for i in range(len(rows))]
 
             pairs = fill_rows(self.keys, cached, forward, lambda key, row, pair: self._remember(row, *pair))
-            self._activations = np.concatenate([activations for activations, _ in pairs])
+            self._set_outputs(np.concatenate([outputs for outputs, _ in pairs]))
             self._logits = np.concatenate([logits for _, logits in pairs])
         return self._activations
 
@@ -151,29 +163,49 @@ class _Job:
             if functions.has_linear_head and self._activations is None and self._all_new():
                 # New images on a global-average-pooling + dense head: one compiled call gives the
                 # activations, the logits and the closed-form gradient.
-                activations, logits, self._gradients, self._weights = functions.forward_linear(
+                outputs, logits, gradients, self._weights = functions.forward_linear(
                     self.x, self._requested, self._mode)
                 for row in range(len(self.keys)):
-                    self._remember(row, activations[row:row + 1], logits[row:row + 1])
-                self._activations, self._logits = activations, logits
+                    self._remember(row, outputs[row:row + 1], logits[row:row + 1])
+                self._set_outputs(outputs)
+                self._logits, self._gradients = logits, functions.to_grid(gradients)
             elif functions.head_available:
-                _, self._gradients = functions.head_gradients(self.activations(), self.weights())
+                self.activations()
+                _, gradients = functions.head_gradients(self._outputs, self.weights())
+                self._gradients = functions.to_grid(gradients)
             else:
-                activations, logits, gradients, weights = functions.forward_gradients(
+                outputs, logits, gradients, weights = functions.forward_gradients(
                     self.x, self._requested, self._mode)
-                self._activations, self._logits, self._gradients = activations, logits, gradients
+                self._set_outputs(outputs)
+                self._logits, self._gradients = logits, functions.to_grid(gradients)
                 self._weights = weights
         return self._gradients
 
-    def head_logits(self, activations: np.ndarray) -> np.ndarray:
-        """Logits (M, N) from given activations (M, h, w, K), through the layers after the layer."""
-        if not self._functions.head_available:
+    def head_logits(self, activations: np.ndarray, image: int | None = None) -> np.ndarray:
+        """Logits (M, N) from given activations (M, h, w, K), through the layers after the layer.
+
+        On a token layer with extra tokens (a class token, ...) the head needs them too: those of
+        batch row ``image`` (the image the maps were derived from) are put back in front; without
+        ``image``, the batch must hold one image (several targets of it)."""
+        functions = self._functions
+        if not functions.head_available:
             raise MethodError(
                 f"This method needs the logits to depend on the input only through layer "
                 f"{self._functions.layer.path!r}, but another path (a skip connection) goes around "
                 f"it. Choose a later layer, e.g. {self._explainer.default_layer!r}, or a gradient method."
             )
-        return self._functions.head_logits(activations)
+        extras = None
+        if functions.extra_tokens:
+            if image is None:
+                if len(set(self.keys)) > 1:
+                    raise MethodError(
+                        f"Layer {functions.layer.path!r} is a token layer with {functions.extra_tokens} extra "
+                        "token(s) (a class token, ...) that the head needs back; with several images in the "
+                        "batch, pass image=<batch row> to job.head_logits.")
+                image = 0
+            self.activations()
+            extras = self._outputs[image:image + 1, :functions.extra_tokens]
+        return functions.head_logits(functions.to_outputs(activations, extras))
 
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]:
         """(kernel (K, N), bias (N,)) of a global-average-pooling + dense head after the layer."""

@@ -206,9 +206,16 @@ def layer_ui(explainer, method: str) -> tuple[str | None, bool]:
     if st.session_state.get("layer") not in layers:
         st.session_state["layer"] = explainer.default_layer
     uses_layer = gradcam.METHODS[method].uses_layer
-    layer = st.sidebar.selectbox(f"Layer ({len(layers)} spatial layers; default: the last)", layers,
-                                 key="layer", disabled=not uses_layer,
-                                 help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer.")
+    notes = explainer.layer_notes  # token layers of a vision transformer, reshaped to a grid
+    default = explainer.default_layer
+    layer = st.sidebar.selectbox(
+        f"Layer ({len(layers)} spatial layers; default: {'the last' if default == layers[-1] else default})",
+        layers, key="layer", disabled=not uses_layer,
+        format_func=lambda path: f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})"
+        if path in notes else path,
+        help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer."
+             + (" Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
+                "a class token are dropped from the map." if notes else ""))
     aug = bound("aug_smooth", "smooth", lambda: st.sidebar.checkbox(
         "Augmentation smoothing (6 passes)", key="aug_smooth", disabled=not uses_layer))
     return layer if uses_layer else None, bool(aug and uses_layer)

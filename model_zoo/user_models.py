@@ -278,6 +278,10 @@ def _dense_logits_class():
     class DenseLogits(keras.layers.Layer):
         """The pre-softmax output of an existing Dense layer, sharing its kernel and bias."""
 
+        #: Read by gradcam.compute: the logits are ``x @ dense.kernel + dense.bias``, so a global
+        #: average pooling + this head has CAM and the closed-form gradient.
+        computes_dense_logits = True
+
         def __init__(self, dense, **kwargs):
             super().__init__(name=f"{dense.name}_logits", **kwargs)
             self.dense = dense

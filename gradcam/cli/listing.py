@@ -29,10 +29,12 @@ def _layers(args) -> int:
         explainer = Explainer(load_model(args))
         layers = explainer.layers
         default = explainer.default_layer
+        notes = explainer.layer_notes
     except GradCamError as error:
         return fail(str(error))
     for path in layers:
-        print(f"{path}{'   (default)' if path == default else ''}")
+        note = f"   [{notes[path]}]" if path in notes else ""
+        print(f"{path}{'   (default)' if path == default else ''}{note}")
     return 0
 
 

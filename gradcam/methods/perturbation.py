@@ -126,7 +126,7 @@ class AblationCAM(Method):
                 chunk = channels[start:start + batch_size]
                 ablated = np.repeat(activations[b][None], len(chunk), axis=0)
                 ablated[np.arange(len(chunk)), ..., chunk] = 0.0
-                ablated_logits[start:start + len(chunk)] = job.head_logits(ablated)
+                ablated_logits[start:start + len(chunk)] = job.head_logits(ablated, image=b)
                 job.progress((start + len(chunk)) / max(len(channels), 1),
                              f"Ablation-CAM: removed {start + len(chunk)} of {len(channels)} channels")
             for row in rows:
