@@ -112,6 +112,12 @@ def main() -> None:
     targets = iter(rng.integers(0, 1000, size=10 * n))
     row("Grad-CAM, new class on the same photo", lambda _: explainer.explain(cached, int(next(targets))),
         list(range(n)))
+    # A class group costs what a class costs: its weights over the logits are chosen in the same pass.
+    groups = iter([gradcam.Group(name) for name in ("dog", "domestic cat", "alcohol", "musical instrument")] * (3 * n))
+    row("Grad-CAM, new class group on the same photo (Group('dog'), ...)",
+        lambda _: explainer.explain(cached, next(groups)), list(range(n)))
+    row("Grad-CAM, class group 'dog' (118 classes) of a new photo",
+        lambda im: explainer.explain(im, gradcam.Group("dog")), distinct_images(base, n, rng))
     row("Grad-CAM, 4 classes of a new photo in one call (per call)",
         lambda im: explainer.explain_targets(im, [285, 967, 504, 800]), distinct_images(base, n, rng))
     row("Grad-CAM++, new photo", lambda im: explainer.explain(im, method="gradcam++"), distinct_images(base, n, rng))
