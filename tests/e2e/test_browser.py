@@ -284,6 +284,24 @@ def test_deep_link_reproduces_a_view(page):
     shot(page, "06_deep_link")
 
 
+def test_concept_pair_compares_two_groups_and_the_link_reopens_it(page):
+    page.goto(page.base_url + "/?model=efficientnet-lite0&sample=cat_and_coffee.jpg&view=classes")
+    button = page.get_by_role("button", name="Alcohol or gambling?")
+    button.wait_for(timeout=120_000)
+    wait_idle(page)
+    started = time.monotonic()
+    button.click()
+    page.get_by_text("Why alcohol rather than gambling", exact=False).first.wait_for(timeout=60_000)
+    record("concept pair -> 2 group maps + contrast", time.monotonic() - started, "alcohol vs gambling, Grad-CAM")
+    wait_idle(page)
+    assert wait_count(page.get_by_text("of the strongest"), 2)
+    page.wait_for_function("() => decodeURIComponent(location.search).includes('group:alcohol')", timeout=30_000)
+    link = page.url
+    page.goto(link)  # a new page from the link: the same two groups come back
+    page.get_by_text("Why alcohol rather than gambling", exact=False).first.wait_for(timeout=120_000)
+    shot(page, "07_concept_pair")
+
+
 @pytest.mark.xfail(strict=False, reason=(
     "KNOWN BUG (issue 9, open), intermittent: after Back from Compare classes the page reruns with "
     "the previous URL but sometimes writes a URL without its class (Streamlit replaces the history "
