@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gradcam._quiet import import_tensorflow_quietly  # noqa: E402
+from gradcam.tensorflow_import import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
 
