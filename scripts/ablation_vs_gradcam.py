@@ -16,13 +16,15 @@ here. After the fix every row should agree about as well as the high-probability
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from gradcam.tensorflow_import import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -31,7 +33,7 @@ import gradcam  # noqa: E402
 import model_zoo  # noqa: E402
 from gradcam.images import load_image  # noqa: E402
 
-# Slot machine, wine bottle, espresso, Egyptian Mau: the four classes.
+# Slot machine, wine bottle, espresso, Egyptian cat: the four classes.
 DEFAULT_CLASSES = (800, 907, 967, 285)
 
 
