@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +213,7 @@ def explain_cached(image_key: str, model_key: str, method: str, layer: str | Non
                    aug_smooth: bool, _pixels: np.ndarray, _explainer) -> list:
     """Explanations of one image for several targets, in one pass. Slow methods show progress."""
     trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
+    _lookup.computed = True  # this body runs only when the cache does not hold the result
     info = gradcam.METHODS[method]
     bar = st.progress(0.0, text=f"{info.label}: starting ({info.passes})") if is_slow(method) else None
 
@@ -227,13 +229,24 @@ def explain_cached(image_key: str, model_key: str, method: str, layer: str | Non
             bar.empty()
 
 
+#: Per thread (one page run), whether the last :func:`run_explain` computed its maps.
+_lookup = threading.local()
+
+
 def run_explain(loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str, layer: str | None,
                 aug_smooth: bool, targets: list) -> tuple[list, float]:
-    """(explanations, seconds this lookup took): a cached result comes back in milliseconds."""
+    """(explanations, seconds this lookup took): a cached result comes back in milliseconds;
+    :func:`last_lookup_cached` says whether it did."""
+    _lookup.computed = False
     started = time.perf_counter()
     results = explain_cached(item.key, loaded.key, method, layer, tuple(links.encode_target(t) for t in targets),
                              aug_smooth, pixels, loaded.explainer)
     return results, time.perf_counter() - started
+
+
+def last_lookup_cached() -> bool:
+    """Whether this page run's last :func:`run_explain` came from the cache (no map computed)."""
+    return not getattr(_lookup, "computed", True)
 
 
 # Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and

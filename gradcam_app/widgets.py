@@ -252,7 +252,7 @@ def group_keys(explainer) -> dict[str, tuple[str, tuple[int, ...]]]:
     return keys
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def _named_groups() -> dict[str, tuple[str, tuple[int, ...]]]:
     from model_zoo.concept_groups import concept_groups
     from model_zoo.imagenet_hierarchy import imagenet_groups
@@ -448,14 +448,11 @@ def probability_chart(explainer, explanation) -> None:
     st.altair_chart((bars + labels).properties(height=28 * len(frame)), width="stretch")
 
 
-def seconds_text(explanation, lookup: float | None = None) -> str:
+def seconds_text(explanation, cached: bool = False) -> str:
     """"computed in 0.42 s" (or "in 3 ms": a new class on cached activations is that fast), or
-    "cached (computed in ...)" when ``lookup``, the wall time of this page's call, shows the map
-    itself came from a cache."""
+    "cached (computed in ...)" when the page took the map from its cache (``cached``)."""
     took = _duration(explanation.seconds)
-    if lookup is not None and lookup < 0.05 and explanation.seconds >= lookup * 2:
-        return f"cached (computed in {took})"
-    return f"computed in {took}"
+    return f"cached (computed in {took})" if cached else f"computed in {took}"
 
 
 def _duration(seconds: float) -> str:

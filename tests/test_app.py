@@ -56,6 +56,15 @@ def png(size=(96, 64), colour=(200, 30, 30)) -> bytes:
     return buffer.getvalue()
 
 
+def upload_own_model(at: AppTest, path: Path, names: bytes | None = None) -> AppTest:
+    """Pick "your own model" in the sidebar and upload ``path`` (and a class-names .txt); not run."""
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value((path.name, path.read_bytes(), "application/octet-stream"))
+    if names is not None:
+        at.file_uploader(key="user_names_file").set_value(("names.txt", names, "text/plain"))
+    return at
+
+
 @pytest.fixture(autouse=True)
 def _upload_allowed(monkeypatch):
     monkeypatch.setenv("GRADCAM_ALLOW_MODEL_UPLOAD", "1")
@@ -227,8 +236,7 @@ def test_own_model_upload_explains_with_its_class_names(tmp_path):
     at.run()
     at.selectbox(key="model").set_value("__user__").run()
     assert any("Upload a .keras" in i.value for i in at.info)
-    at.file_uploader(key="user_model_file").set_value(("tiny.keras", path.read_bytes(), "application/octet-stream"))
-    at.file_uploader(key="user_names_file").set_value(("names.txt", b"apple\nbanana\ncherry\n", "text/plain"))
+    upload_own_model(at, path, b"apple\nbanana\ncherry\n")
     at.run()
     assert problems(at) == []
     assert heatmap(at)[0].split(" · ")[1] in {"apple", "banana", "cherry"}
@@ -239,8 +247,7 @@ def test_own_model_with_code_is_refused_before_loading(tmp_path):
     path = _tiny_model(tmp_path, with_lambda=True)
     at = new_app()
     at.run()
-    at.selectbox(key="model").set_value("__user__").run()
-    at.file_uploader(key="user_model_file").set_value(("lambda.keras", path.read_bytes(), "application/octet-stream"))
+    upload_own_model(at, path)
     at.run()
     assert [str(e.value) for e in at.exception] == []
     assert any("Lambda" in str(e.value) for e in at.error)
@@ -251,9 +258,7 @@ def test_own_model_class_names_of_the_wrong_length_are_refused(tmp_path):
     path = _tiny_model(tmp_path)
     at = new_app()
     at.run()
-    at.selectbox(key="model").set_value("__user__").run()
-    at.file_uploader(key="user_model_file").set_value(("tiny.keras", path.read_bytes(), "application/octet-stream"))
-    at.file_uploader(key="user_names_file").set_value(("names.txt", b"apple\nbanana\n", "text/plain"))
+    upload_own_model(at, path, b"apple\nbanana\n")
     at.run()
     assert [str(e.value) for e in at.exception] == []
     assert at.error
@@ -293,8 +298,7 @@ def test_own_model_without_a_spatial_layer_gets_a_message_and_saliency_works(tmp
     model.save(path)
     at = new_app()
     at.run()
-    at.selectbox(key="model").set_value("__user__").run()
-    at.file_uploader(key="user_model_file").set_value(("flat.keras", path.read_bytes(), "application/octet-stream"))
+    upload_own_model(at, path)
     at.run()
     assert [str(e.value) for e in at.exception] == []
     assert any("CAM methods cannot run" in str(e.value) for e in at.error)
@@ -321,10 +325,7 @@ def test_tied_probabilities_highlight_the_class_the_heatmap_explains(tmp_path):
     path = _tied_model(tmp_path)
     at = new_app()
     at.run()
-    at.selectbox(key="model").set_value("__user__").run()
-    at.file_uploader(key="user_model_file").set_value(
-        ("untrained.keras", path.read_bytes(), "application/octet-stream"))
-    at.file_uploader(key="user_names_file").set_value(("names.txt", b"lemon\nfig\napple\n", "text/plain"))
+    upload_own_model(at, path, b"lemon\nfig\napple\n")
     at.run()
     assert problems(at) == []
     buttons = top_buttons(at)
@@ -338,8 +339,7 @@ def test_a_model_that_fails_to_load_is_not_left_selected(tmp_path):
     path = _tiny_model(tmp_path, with_lambda=True)
     at = new_app()
     at.run()
-    at.selectbox(key="model").set_value("__user__").run()
-    at.file_uploader(key="user_model_file").set_value(("lambda.keras", path.read_bytes(), "application/octet-stream"))
+    upload_own_model(at, path)
     at.run()
     refusal = next(str(e.value) for e in at.error if "Lambda" in str(e.value))
     assert refusal.startswith("lambda.keras"), "the file is named as uploaded, not by a server temp path"

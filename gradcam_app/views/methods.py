@@ -47,12 +47,13 @@ def compare_methods_view(view: ViewInput) -> None:
 def _panel(view: ViewInput, method: str, layer: str | None, target):
     info = gradcam.METHODS[method]
     try:
-        (e,), wall = loaders.run_explain(view.loaded, view.item, view.decoded.pixels, method, layer,
+        (e,), _ = loaders.run_explain(view.loaded, view.item, view.decoded.pixels, method, layer,
                                          view.settings.aug_smooth, [target])
     except GradCamError as exc:
         st.error(f"{info.label}: {exc}")
         return None
-    notes = [e.label if info.class_specific else "same map for every class", seconds_text(e, wall)]
+    notes = [e.label if info.class_specific else "same map for every class",
+             seconds_text(e, loaders.last_lookup_cached())]
     if e.empty:
         notes.append("no positive evidence")
     heatmap = e.heatmap
