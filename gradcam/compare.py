@@ -310,6 +310,52 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, grid: tuple[int, int] = AGREE
     return float(np.clip(rho, -1.0, 1.0))
 
 
+def side_by_side(comparison: ModelComparison, image: np.ndarray, colormap: str = "jet", alpha: float = 0.5, *,
+                 height: int = 320) -> np.ndarray:
+    """The comparison as one picture: each model's overlay side by side (``height`` pixels high,
+    the image's aspect kept), with two caption lines above each (the model; its p for the class and
+    its own top-1) and the agreement figures below. uint8 RGB. The CLI writes it as a PNG.
+
+    Maps use :attr:`ModelComparison.heatmaps` (own or shared scale, as the comparison says).
+    OpenCV's Hershey font draws ASCII only: other characters show as '?'.
+    """
+    from .render import overlay
+
+    image = as_rgb_uint8(image)
+    h, w = image.shape[:2]
+    width = max(1, int(round(w * height / h)))
+    small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_CUBIC)
+    line, gap = 22, 8
+    columns = []
+    for panel, heat in zip(comparison.panels, comparison.heatmaps):
+        heat = cv2.resize(heat, (width, height), interpolation=cv2.INTER_LINEAR)
+        picture = overlay(small, heat, colormap, alpha)
+        head = np.full((2 * line + gap, width, 3), 255, np.uint8)
+        e = panel.explanation
+        _text(head, panel.name, 4, line - 6, bold=True)
+        _text(head, f"p({e.label}) = {panel.probability:.1%} | top-1: {panel.top1[1]} {panel.top1[2]:.0%}",
+              4, 2 * line - 4)
+        columns.append(np.concatenate([head, picture]))
+    spacer = np.full((columns[0].shape[0], gap, 3), 255, np.uint8)
+    row = columns[0]
+    for column in columns[1:]:
+        row = np.concatenate([row, spacer, column], axis=1)
+    lines = [f"{a.first} vs {a.second}: rank correlation "
+             + (f"{a.spearman:+.2f}" if a.spearman is not None else "n/a") + f" ({a.verdict})"
+             for a in comparison.agreement]
+    scale = "maps on one shared colour scale" if comparison.shared_scale else "each map on its own scale"
+    lines.append(f"1 = same regions in the same order, 0 = unrelated, < 0 = opposite | {scale}")
+    foot = np.full((line * len(lines) + gap, row.shape[1], 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        _text(foot, text, 4, line * (i + 1) - 4)
+    return np.concatenate([row, foot])
+
+
+def _text(canvas: np.ndarray, text: str, x: int, y: int, bold: bool = False) -> None:
+    ascii_text = text.encode("ascii", "replace").decode("ascii")
+    cv2.putText(canvas, ascii_text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 2 if bold else 1, cv2.LINE_AA)
+
+
 # -- helpers ------------------------------------------------------------------------------------
 class _Named:
     """An explainer seen under the name the comparison gives it (for messages)."""
@@ -377,4 +423,4 @@ def _target_text(target: Target) -> str:
 
 
 __all__ = ["AGREEMENT_GRID", "READING", "Agreement", "ModelComparison", "ModelPanel", "agree", "check_classes_match",
-           "classes_match", "compare_models", "rank_correlation"]
+           "classes_match", "compare_models", "rank_correlation", "side_by_side"]

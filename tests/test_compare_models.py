@@ -150,3 +150,48 @@ def test_lite0_and_lite1_agree_on_the_espresso_and_cost_one_explanation_each(lit
     # an older ImageNet name resolves on both; a class neither has is refused naming the first
     with pytest.raises(UnknownClassError, match="efficientnet-lite0 cannot explain"):
         gradcam.compare_models([lite0, lite1], image, target="no such class")
+
+
+def _run_cli(*args: str):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run([sys.executable, "-m", "gradcam", *args], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_cli_writes_one_side_by_side_png_per_image_and_comparison_json(lite_pair, tmp_path):
+    import json
+
+    from PIL import Image
+
+    out = tmp_path / "cmp"
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("not a picture")
+    result = _run_cli("compare-models", "sample_images/coffee.jpg", str(broken), "sample_images/cat_and_coffee.jpg",
+                      "--model", "efficientnet-lite0", "--model", "efficientnet-lite1", "--target", "espresso",
+                      "--out", str(out))
+    assert result.returncode == 1, result.stderr  # the broken image fails alone
+    assert "broken.jpg" in result.stderr
+    records = json.loads((out / "comparison.json").read_text())
+    assert [r.get("picture") for r in records] == ["coffee_models.png", None, "cat_and_coffee_models.png"]
+    first = records[0]
+    assert [m["name"] for m in first["models"]] == ["efficientnet-lite0", "efficientnet-lite1"]
+    assert [m["input_size"] for m in first["models"]] == [[224, 224], [240, 240]]
+    assert all(m["target_name"] == "espresso" and m["top1"]["name"] == "espresso" for m in first["models"])
+    (pair,) = first["agreement"]
+    assert pair["spearman"] > 0.4 and "Spearman" in first["reading"]
+    picture = Image.open(out / "coffee_models.png")
+    assert picture.width > 2 * picture.height * 0.8  # two panels side by side
+
+
+def test_cli_refuses_bad_inputs_before_any_work(tmp_path):
+    one = _run_cli("compare-models", "sample_images/coffee.jpg", "--model", "efficientnet-lite0", "--out",
+                   str(tmp_path))
+    assert one.returncode == 2 and "Give 2 to 4 models" in one.stderr
+    twice = _run_cli("compare-models", "sample_images/coffee.jpg", "--model", "efficientnet-lite0", "--model",
+                     "efficientnet-lite0", "--out", str(tmp_path))
+    assert twice.returncode == 2 and "listed twice" in twice.stderr
+    assert not (tmp_path / "comparison.json").exists()
