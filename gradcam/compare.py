@@ -241,7 +241,8 @@ def compare_models(explainers: Sequence[Any] | Mapping[str, Any], image: np.ndar
         explanation = e.explain(image, t, method=method, layer=lay, **extra)
         panels.append(ModelPanel(name, explanation, float(explanation.target_probability), explanation.top[0],
                                  tuple(e.input_size)))
-    agreement = tuple(agree(a, b) for a, b in combinations(panels, 2))
+    ranks = {id(p): grid_ranks(p.heatmap) for p in panels}  # each map ranked once
+    agreement = tuple(_agreement(a, b, ranks[id(a)], ranks[id(b)]) for a, b in combinations(panels, 2))
     notes = []
     if target is None:
         notes.append("No class given: each model explains its own top prediction, so the maps may show "
@@ -279,7 +280,11 @@ def check_classes_match(explainers: Sequence[Any], names: Sequence[str] | None =
 
 def agree(first: ModelPanel, second: ModelPanel, grid: tuple[int, int] = AGREEMENT_GRID) -> Agreement:
     """The :class:`Agreement` of two panels' maps (Spearman's rank correlation on ``grid``)."""
-    rho = rank_correlation(first.heatmap, second.heatmap, grid)
+    return _agreement(first, second, grid_ranks(first.heatmap, grid), grid_ranks(second.heatmap, grid))
+
+
+def _agreement(first: ModelPanel, second: ModelPanel, ranks_a, ranks_b) -> Agreement:
+    rho = _correlation(ranks_a, ranks_b)
     if rho is None:
         empty = [p.name for p in (first, second) if not p.heatmap.max() > 0]
         verdict = (f"undefined: {' and '.join(empty)} show{'s' if len(empty) == 1 else ''} no positive evidence"
@@ -287,6 +292,25 @@ def agree(first: ModelPanel, second: ModelPanel, grid: tuple[int, int] = AGREEME
     else:
         verdict = next(text for low, text in VERDICTS if rho >= low)
     return Agreement(first.name, second.name, rho, verdict)
+
+
+def grid_ranks(heatmap: np.ndarray, grid: tuple[int, int] = AGREEMENT_GRID) -> np.ndarray | None:
+    """The ranks (ties: their average rank) of a map's cells once shrunk to ``grid`` by area
+    averaging, flattened; None for a flat map (all equal: no order). Computed once per map, so a
+    comparison of n models ranks n maps, not n * (n - 1)."""
+    from scipy.stats import rankdata
+
+    heatmap = np.asarray(heatmap, np.float32)
+    small = cv2.resize(heatmap, (grid[1], grid[0]), interpolation=cv2.INTER_AREA).ravel()
+    if float(np.ptp(small)) == 0.0:
+        return None
+    return rankdata(small)
+
+
+def _correlation(ranks_a: np.ndarray | None, ranks_b: np.ndarray | None) -> float | None:
+    if ranks_a is None or ranks_b is None:
+        return None
+    return float(np.clip(np.corrcoef(ranks_a, ranks_b)[0, 1], -1.0, 1.0))
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray, grid: tuple[int, int] = AGREEMENT_GRID) -> float | None:
@@ -297,17 +321,10 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, grid: tuple[int, int] = AGREE
     Raises:
         ValueError: maps of different shapes (they must be aligned with the same image).
     """
-    from scipy.stats import rankdata
-
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"Two maps (H, W) of the same image are expected; got shapes {a.shape} and {b.shape}.")
-    small = [cv2.resize(m, (grid[1], grid[0]), interpolation=cv2.INTER_AREA).ravel() for m in (a, b)]
-    if any(float(np.ptp(m)) == 0.0 for m in small):
-        return None
-    ra, rb = (rankdata(m) for m in small)
-    rho = float(np.corrcoef(ra, rb)[0, 1])
-    return float(np.clip(rho, -1.0, 1.0))
+    return _correlation(grid_ranks(a, grid), grid_ranks(b, grid))
 
 
 def side_by_side(comparison: ModelComparison, image: np.ndarray, colormap: str = "jet", alpha: float = 0.5, *,
@@ -423,4 +440,4 @@ def _target_text(target: Target) -> str:
 
 
 __all__ = ["AGREEMENT_GRID", "READING", "Agreement", "ModelComparison", "ModelPanel", "agree", "check_classes_match",
-           "classes_match", "compare_models", "rank_correlation", "side_by_side"]
+           "classes_match", "compare_models", "grid_ranks", "rank_correlation", "side_by_side"]
