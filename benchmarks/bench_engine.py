@@ -71,8 +71,14 @@ def main() -> None:
     parser.add_argument("--skip-scorecam", action="store_true", help="skip the two slow Score-CAM rows")
     parser.add_argument("--scorecam-repeats", type=int, default=3)
     parser.add_argument("--only-vit", action="store_true", help="time only the test ViT row (seconds, no downloads)")
+    parser.add_argument("--only-compare", action="store_true",
+                        help="time only gradcam.compare_models of three offline models against their three "
+                             "single explanations")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    if args.only_compare:
+        compare_models_row(args.repeats, rng)
+        return
 
     import keras
 
@@ -178,6 +184,49 @@ def main() -> None:
           f"TensorFlow {tf.__version__}, median of {args.repeats} (Score-CAM: {args.scorecam_repeats})\n")
     print_rows(rows + vit_rows)
     print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {batch_ratio:.2f}")
+    compare_models_row(args.repeats, rng)
+
+
+COMPARE_MODELS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+
+
+def compare_models_row(repeats: int, rng) -> float:
+    """gradcam.compare_models of the three offline EfficientNet-Lite models on a new photo, against
+    the sum of the same three single explanations on another new photo, timed in alternation.
+    Target: the comparison costs at most the sum plus 10% (ratio <= 1.10). Returns the ratio."""
+    ready = [m.name for m in model_zoo.list_models() if m.status in (model_zoo.READY, model_zoo.NEEDS_CONVERSION)]
+    names = [name for name in COMPARE_MODELS if name in ready]
+    if len(names) < 3:
+        print(f"compare-models row skipped: only {names} are ready offline (three EfficientNet-Lite weights needed).")
+        return float("nan")
+    explainers = {name: gradcam.Explainer(model_zoo.load_model(name)) for name in names}
+    base = [load_image(SAMPLES / name) for name in ("chelsea.jpg", "coffee.jpg", "grace_hopper.jpg", "astronaut.jpg")]
+    n = repeats + 2
+    singles_images, compare_images = distinct_images(base, n, rng), distinct_images(base, n, rng)
+
+    def singles(image):
+        for explainer in explainers.values():
+            explainer.explain(image, 967)
+
+    def comparison(image):
+        gradcam.compare_models(explainers, image, 967)
+
+    ours, theirs = [], []
+    for i in range(n):
+        started = time.perf_counter()
+        singles(singles_images[i])
+        single_s = time.perf_counter() - started
+        started = time.perf_counter()
+        comparison(compare_images[i])
+        compare_s = time.perf_counter() - started
+        if i >= 2:  # the first two warm up the compiled functions
+            theirs.append(single_s)
+            ours.append(compare_s)
+    ms, ref = 1000.0 * statistics.median(ours), 1000.0 * statistics.median(theirs)
+    ratio = ms / ref
+    print(f"\ncompare_models of {', '.join(names)} (Grad-CAM, class 967, new ~600x400 photo): {ms:.1f} ms; "
+          f"the three single explanations: {ref:.1f} ms; ratio {ratio:.3f} (target <= 1.10; median of {repeats})")
+    return ratio
 
 
 def print_rows(rows) -> None:

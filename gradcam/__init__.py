@@ -27,6 +27,7 @@ _LAZY = {
     "Explainer": "explainer", "METHODS": "methods", "Method": "methods", "get_method": "methods",
     "MethodOutput": "methods", "Option": "methods", "image_digest": "images",
     "Concepts": "concepts", "Evaluation": "metrics", "evaluate": "metrics", "rank_methods": "metrics",
+    "compare_models": "compare", "ModelComparison": "compare",
 }
 
 
@@ -61,8 +62,10 @@ def candidate_layers(model, input_size: tuple[int, int] | None = None,
 
 __all__ = [
     "COLORMAPS", "METHODS", "Concepts", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError",
-    "Group", "ImageError", "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "NoSpatialLayerError",
+    "Group", "ImageError", "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "ModelComparison",
+    "NoSpatialLayerError",
     "Option", "Progress",
-    "TargetError", "UnknownClassError", "UnsupportedModelError", "candidate_layers", "colorize", "evaluate",
+    "TargetError", "UnknownClassError", "UnsupportedModelError", "candidate_layers", "colorize", "compare_models",
+    "evaluate",
     "get_method", "image_digest", "keep_top", "no_progress", "overlay", "rank_methods", "shared_scale", "top_classes",
 ]

@@ -228,7 +228,7 @@ QUERY_KEYS = {
     "model": "model", "sample": "sample", "target": "class", "method": "method", "layer": "layer",
     "view": "view", "colormap": "colormap", "alpha": "alpha", "top_percent": "top", "aug_smooth": "smooth",
     "compare_classes": "classes", "compare_contrast": "contrast", "compare_methods": "methods",
-    "compare_layers": "layers", "run": "run", "item": "item",
+    "compare_layers": "layers", "compare_models": "models", "shared_scale": "shared", "run": "run", "item": "item",
 }
 #: Longest run name a link may carry (a path relative to the app's runs folder).
 MAX_RUN_NAME = 200
@@ -252,6 +252,9 @@ class View:
         compare_classes: encoded classes of the compare-classes view (each as encode_target writes).
         compare_contrast: whether compare-classes adds the "why the first rather than the second" map.
         compare_methods, compare_layers: the compare views' choices (empty: the page's defaults).
+        compare_models: the zoo models of the compare-models view (names checked against the page's
+            models, like ``model``; empty: the page's default pair).
+        shared_scale: whether compare-models draws every model's map on one colour scale.
         run: a dataset run, by its name inside the app's runs folder (the page resolves it there and
             refuses names that lead outside); with ``view="dataset"`` the run the Dataset view opens.
         item: with ``run``, the run's input (its ``input_index``) to explain: the image is read on
@@ -272,6 +275,8 @@ class View:
     compare_contrast: bool = True
     compare_methods: tuple[str, ...] = field(default=())
     compare_layers: tuple[str, ...] = field(default=())
+    compare_models: tuple[str, ...] = field(default=())
+    shared_scale: bool = False
     run: str | None = None
     item: int | None = None
 
@@ -319,7 +324,7 @@ class View:
         """Read a view from URL query parameters (``st.query_params.to_dict()`` or a plain dict;
         a list value counts by its last item).
 
-        Model, sample, method, view (and each compared method) are matched case-insensitively
+        Model, sample, method, view (and each compared method and model) are matched case-insensitively
         against the given choices when choices are given; the class and layers are only checked
         for form here, and against the model by the page once it is loaded.
 
@@ -389,7 +394,7 @@ class View:
                     ignore(key, value, "a whole percentage from 1 to 100, such as 30")
                     continue
                 values[name] = int(number)
-            elif name in ("aug_smooth", "compare_contrast"):
+            elif name in ("aug_smooth", "compare_contrast", "shared_scale"):
                 if value.lower() not in _TRUE + _FALSE:
                     ignore(key, value, "1 or 0")
                     continue
@@ -401,6 +406,11 @@ class View:
                     if unknown:
                         ignore(key, ",".join(unknown), f"methods among {', '.join(methods)}")
                     items = tuple(_match(v, methods) for v in items if _match(v, methods) is not None)
+                if name == "compare_models" and models:
+                    unknown = [v for v in items if _match(v, models) is None]
+                    if unknown:
+                        ignore(key, ",".join(unknown), f"models among {', '.join(models)}")
+                    items = tuple(dict.fromkeys(_match(v, models) for v in items if _match(v, models) is not None))
                 if name == "compare_classes":
                     bad = [item for item in items if not _single_class(item)]
                     if bad:

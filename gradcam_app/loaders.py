@@ -98,7 +98,8 @@ def _zoo_outcome(name: str) -> ModelOutcome:
     return ModelOutcome(outcome.status, None, outcome.message)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+# Five: the compare-models view holds up to four models beside the one in the sidebar.
+@st.cache_resource(show_spinner=False, max_entries=5)
 def _zoo_model(name: str) -> Loaded:
     outcome = _zoo_outcome(name)
     if not outcome.ok:
@@ -247,6 +248,27 @@ def run_explain(loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str
 def last_lookup_cached() -> bool:
     """Whether this page run's last :func:`run_explain` came from the cache (no map computed)."""
     return not getattr(_lookup, "computed", True)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def compare_models_cached(image_key: str, model_keys: tuple, method: str, target: str, aug_smooth: bool,
+                          _pixels: np.ndarray, _explainers: dict):
+    """gradcam.compare_models of one image and class over several models (each at its default
+    layer), one explanation per model; keyed by the models' keys, never by arrays."""
+    trace(f"compare-models {method} models={list(_explainers)} class={target} image={image_key[:40]}")
+    info = gradcam.METHODS[method]
+    bar = st.progress(0.0, text=f"{info.label}: starting") if is_slow(method) else None
+
+    def progress(fraction: float, message: str) -> None:
+        if bar is not None:
+            bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
+
+    try:
+        return gradcam.compare_models(_explainers, _pixels, links.decode_target(target), method=method,
+                                      aug_smooth=aug_smooth, progress=progress)
+    finally:
+        if bar is not None:
+            bar.empty()
 
 
 # Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and

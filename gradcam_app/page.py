@@ -28,6 +28,7 @@ from gradcam_app.views.explain import explain_view
 from gradcam_app.views.gallery import gallery_zip_ui
 from gradcam_app.views.layers import compare_layers_view
 from gradcam_app.views.methods import compare_methods_view
+from gradcam_app.views.models import compare_models_view
 from gradcam_app.widgets import (
     USER_MODEL,
     Settings,
@@ -44,7 +45,7 @@ from gradcam_app.widgets import (
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
-        "layers": compare_layers_view, "dataset": dataset_view}
+        "layers": compare_layers_view, "models": compare_models_view, "dataset": dataset_view}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
@@ -94,8 +95,11 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
         link.colormap, float(link.alpha), int(link.top_percent), bool(link.aug_smooth))
     state.compare_methods = list(link.compare_methods) or list(DEFAULT_COMPARE_METHODS)
     state.compare_contrast = bool(link.compare_contrast)
+    # compared models: names already checked against the page's models (None: the view's default pair)
+    state.compare_models = [m for m in link.compare_models if m != USER_MODEL] or None
+    state.shared_scale = bool(link.shared_scale)
     for key in ("source", "sample", "view", "colormap", "alpha", "top_percent", "aug_smooth", "compare_methods",
-                "compare_contrast"):
+                "compare_contrast", "compare_models", "shared_scale"):
         st.session_state.pop(key, None)  # bound widgets start from the state on this run
     # class, layers and compared classes depend on the model: checked once it is loaded
     state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
@@ -242,6 +246,8 @@ def main() -> None:
         compare_contrast=state.compare_contrast,
         compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
         compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
+        compare_models=tuple(m for m in state.compare_models or () if m != USER_MODEL) if view == "models" else (),
+        shared_scale=bool(state.shared_scale) if view == "models" else False,
         run=state.run_image[0] if state.source == "Run" and state.run_image else None,
         item=state.run_image[1] if state.source == "Run" and state.run_image else None,
     ))

@@ -40,6 +40,8 @@ class PageState:
     compare_contrast: bool = True
     compare_methods: list[str] = field(default_factory=lambda: ["gradcam", "gradcam++", "layercam", "eigencam"])
     compare_layers: list[str] | None = None
+    compare_models: list[str] | None = None  # zoo names (and USER_MODEL) of the compare-models view
+    shared_scale: bool = False  # compare-models: every model's map on one colour scale
     # -- what those choices were made for: a new image or model resets them --
     class_context: tuple | None = None
     compare_context: tuple | None = None

@@ -134,3 +134,20 @@ def test_a_dataset_run_and_its_input_travel_in_a_link():
     odd, problems = View.from_query({"run": "x" * 300, "item": "-1", "view": "dataset"}, views=["dataset"])
     assert odd.run is None and odd.item is None and odd.view == "dataset"
     assert len(problems) == 2 and "run's name" in problems[0] and "input's number" in problems[1]
+
+
+def test_compared_models_and_the_shared_scale_travel_and_come_back():
+    models = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+    view = View(view="models", compare_models=("efficientnet-lite0", "efficientnet-lite1"), shared_scale=True)
+    query = view.to_query()
+    assert query == {"view": "models", "models": "efficientnet-lite0,efficientnet-lite1", "shared": "1"}
+    again, problems = View.from_query(query, models=models, views=["explain", "models"])
+    assert again == view and problems == []
+    # names are matched case-insensitively, repeats dropped; unknown models are named and ignored
+    odd, problems = View.from_query({"models": "EfficientNet-Lite1,alexnet,efficientnet-lite1", "shared": "2"},
+                                    models=models)
+    assert odd.compare_models == ("efficientnet-lite1",) and odd.shared_scale is False
+    assert problems == ["Link parameter models='alexnet' ignored: expected models among "
+                        "efficientnet-lite0, efficientnet-lite1, efficientnet-lite2.",
+                        "Link parameter shared='2' ignored: expected 1 or 0."]
+    assert "models" not in View().to_query() and "shared" not in View().to_query()

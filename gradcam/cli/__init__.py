@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import concepts, dataset, evaluate, explain, listing
+from . import compare_models, concepts, dataset, evaluate, explain, listing
 
-COMMANDS = [explain, evaluate, concepts, *listing.COMMANDS, dataset]
+COMMANDS = [explain, compare_models, evaluate, concepts, *listing.COMMANDS, dataset]
 
 
 def build_parser() -> argparse.ArgumentParser:
