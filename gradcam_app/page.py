@@ -23,6 +23,7 @@ from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
 from gradcam_app.views.classes import compare_classes_view
+from gradcam_app.views.concepts import concepts_view
 from gradcam_app.views.dataset import dataset_view
 from gradcam_app.views.explain import explain_view
 from gradcam_app.views.gallery import gallery_zip_ui
@@ -44,7 +45,7 @@ from gradcam_app.widgets import (
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
-        "layers": compare_layers_view, "dataset": dataset_view}
+        "layers": compare_layers_view, "concepts": concepts_view, "dataset": dataset_view}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
@@ -94,8 +95,9 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
         link.colormap, float(link.alpha), int(link.top_percent), bool(link.aug_smooth))
     state.compare_methods = list(link.compare_methods) or list(DEFAULT_COMPARE_METHODS)
     state.compare_contrast = bool(link.compare_contrast)
+    state.compare_fuse, state.concepts_k = bool(link.compare_fuse), int(link.concepts_k)
     for key in ("source", "sample", "view", "colormap", "alpha", "top_percent", "aug_smooth", "compare_methods",
-                "compare_contrast"):
+                "compare_contrast", "compare_fuse", "concepts_k"):
         st.session_state.pop(key, None)  # bound widgets start from the state on this run
     # class, layers and compared classes depend on the model: checked once it is loaded
     state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
@@ -161,7 +163,7 @@ def main() -> None:
     items = input_ui(samples, DEFAULT_SAMPLE)
     st.title("Grad-CAM Explorer")
     st.caption("Why does the classifier say what it says? Pick an image, a model and a class; "
-               "compare classes, methods and layers.")
+               "compare classes, methods and layers, or see the parts the model sees.")
     for line in problems:
         st.warning(line)
 
@@ -187,7 +189,7 @@ def main() -> None:
             in_use_note(loaded)
         st.caption(f"Meanwhile the page keeps using **{loaded.zoo.label}** ({loaded.zoo.name}).")
     state.model_key = loaded.key
-    layer, aug = layer_ui(loaded.explainer, method)
+    layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen_view(state) == "concepts")
     settings = Settings(method, layer, aug)
 
     if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
@@ -234,7 +236,7 @@ def main() -> None:
     write_link(state, links.View(
         model=loaded.zoo.name if picked != USER_MODEL else None,
         sample=item.name if state.source == "Sample" else None,
-        target=links.encode_target(as_target(state.klass) if view != "classes" else None, names),
+        target=links.encode_target(as_target(state.klass) if view not in ("classes", "concepts") else None, names),
         method=method, layer=layer, view=view, colormap=state.colormap, alpha=float(state.alpha),
         top_percent=int(state.top_percent), aug_smooth=bool(aug),
         compare_classes=tuple(links.encode_target(as_target(i), names) for i in state.compare_classes or ())
@@ -242,6 +244,8 @@ def main() -> None:
         compare_contrast=state.compare_contrast,
         compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
         compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
+        compare_fuse=bool(state.compare_fuse) if view == "layers" else False,
+        concepts_k=int(state.concepts_k) if view == "concepts" else links.View().concepts_k,
         run=state.run_image[0] if state.source == "Run" and state.run_image else None,
         item=state.run_image[1] if state.source == "Run" and state.run_image else None,
     ))

@@ -40,6 +40,8 @@ class PageState:
     compare_contrast: bool = True
     compare_methods: list[str] = field(default_factory=lambda: ["gradcam", "gradcam++", "layercam", "eigencam"])
     compare_layers: list[str] | None = None
+    compare_fuse: bool = False  # compare layers: add one map fusing the compared layers
+    concepts_k: int = 4  # the concepts view's number of concepts
     # -- what those choices were made for: a new image or model resets them --
     class_context: tuple | None = None
     compare_context: tuple | None = None
