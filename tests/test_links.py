@@ -134,3 +134,19 @@ def test_a_dataset_run_and_its_input_travel_in_a_link():
     odd, problems = View.from_query({"run": "x" * 300, "item": "-1", "view": "dataset"}, views=["dataset"])
     assert odd.run is None and odd.item is None and odd.view == "dataset"
     assert len(problems) == 2 and "run's name" in problems[0] and "input's number" in problems[1]
+
+
+def test_the_concepts_k_and_the_fused_layers_travel_in_a_link():
+    view = View(view="concepts", concepts_k=3)
+    assert view.to_query() == {"view": "concepts", "k": "3"}
+    again, problems = View.from_query({"view": "concepts", "k": "3"}, views=["explain", "concepts"])
+    assert again == view and problems == []
+    fused = View(view="layers", compare_layers=("a", "b"), compare_fuse=True)
+    assert fused.to_query() == {"view": "layers", "layers": "a,b", "fuse": "1"}
+    assert View.from_query(fused.to_query())[0] == fused
+    for bad in ("1", "9", "3.5", "four"):
+        odd, problems = View.from_query({"k": bad, "fuse": "perhaps"})
+        assert odd.concepts_k == 4 and not odd.compare_fuse
+        assert problems[0].startswith("Link parameter fuse='perhaps' ignored")
+        assert problems[1] == (f"Link parameter k={bad!r} ignored: expected a whole number of concepts from 2 to 8, "
+                               "such as 4.")
