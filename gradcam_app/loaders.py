@@ -267,7 +267,11 @@ def faithfulness_cached(image_key: str, model_key: str, layer: str | None, targe
 
 
 # -- concepts -------------------------------------------------------------------------------------
-@st.cache_resource(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES // 4)
+#: Concepts hold k full-size maps each: fewer of them are kept than of single maps.
+CONCEPTS_CACHE_ENTRIES = 8
+
+
+@st.cache_resource(show_spinner=False, max_entries=CONCEPTS_CACHE_ENTRIES)
 def concepts_cached(image_key: str, model_key: str, layer: str, k: int, _pixels: np.ndarray, _explainer):
     """Deep Feature Factorization of one image at one layer (``gradcam.concepts.Concepts``, kept
     as an object like the maps; the NMF is seeded, so a recomputed entry is the same)."""

@@ -54,12 +54,10 @@ def concepts_view(view: ViewInput) -> None:
     for note in notes:
         st.warning(note)
 
-    small, _ = loaders.display_original(item.key, decoded.pixels)
-    maps = np.stack([loaders.shrink(m) for m in concepts.maps])
+    overlay, tiles = pictures(item.key, loaded.key, concepts.layer, concepts.k, concepts, decoded.pixels)
     left, right = st.columns([3, 2], vertical_alignment="top")
     with left:
-        picture = concepts_overlay(small, maps, alpha=CONCEPT_ALPHA)
-        st.image(loaders.jpeg_bytes(picture), width="stretch",
+        st.image(overlay, width="stretch",
                  caption=f"Each pixel coloured by its strongest concept · layer {concepts.layer} · k = {concepts.k}")
         st.markdown("**Concepts** · the classes each votes for (the model's head on the concept alone)")
         for line in legend_lines(concepts):
@@ -70,13 +68,24 @@ def concepts_view(view: ViewInput) -> None:
         for i in range(concepts.k):
             with columns[i % 2]:
                 area = float(concepts.coarse[i].mean())
-                st.image(loaders.jpeg_bytes(tint(small, maps[i], CONCEPT_COLOURS[i % len(CONCEPT_COLOURS)])),
-                         caption=f"Concept {i + 1} · covers {area:.0%}", width="stretch")
+                st.image(tiles[i], caption=f"Concept {i + 1} · covers {area:.0%}", width="stretch")
     h, w = concepts.coarse.shape[1:]
     st.caption(f"Layer `{concepts.layer}` ({w}×{h} locations, {concepts.embeddings.shape[1]} channels) · "
                f"reconstruction error {concepts.reconstruction_error:.1%} (the share of the layer's activations "
                f"the {concepts.k} concepts leave out) · {concepts.iterations} NMF iterations, seed {concepts.seed} · "
                f"computed in {seconds(concepts.seconds)} · this page's lookup {wall:.3f} s")
+
+
+@st.cache_resource(show_spinner=False, max_entries=loaders.CONCEPTS_CACHE_ENTRIES)
+def pictures(image_key: str, model_key: str, layer: str, k: int, _concepts, _pixels: np.ndarray
+             ) -> tuple[bytes, list[bytes]]:
+    """The overlay and each concept's tinted picture at display size, as JPEG bytes (made once per
+    result: a rerun of the page sends the same bytes without touching the full-size maps)."""
+    small, _ = loaders.display_original(image_key, _pixels)
+    maps = [loaders.shrink(m) for m in _concepts.maps]
+    overlay = loaders.jpeg_bytes(concepts_overlay(small, np.stack(maps), alpha=CONCEPT_ALPHA))
+    tiles = [loaders.jpeg_bytes(tint(small, m, CONCEPT_COLOURS[i % len(CONCEPT_COLOURS)])) for i, m in enumerate(maps)]
+    return overlay, tiles
 
 
 def legend_lines(concepts) -> list[str]:
