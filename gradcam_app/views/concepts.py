@@ -44,6 +44,13 @@ def concepts_view(view: ViewInput) -> None:
                "votes for (Deep Feature Factorization, Collins et al., ECCV 2018). No class is chosen here, and "
                "the sidebar's method does not apply; the sidebar's layer does. The whole image: "
                f"**{names[best]}** ({float(view.probabilities[best]):.1%}).")
+    if layer in explainer.layer_notes:
+        # gradcam.concepts reads a (batch, h, w, K) layer; a token layer (batch, T, K) is not handled
+        # there yet (it fails with an IndexError), so the page says so instead of calling it.
+        st.info(f"Concepts of token layers (such as `{layer}`, {explainer.layer_notes[layer]}) are not "
+                "available yet: the factorisation reads a layer's (height, width, channels) map. Pick a "
+                "convolutional layer in the sidebar, or a convolutional model.")
+        return
     try:
         with st.spinner(f"Finding {k} concepts at {layer}…"):
             concepts, wall = loaders.run_concepts(loaded, item, decoded.pixels, layer, k)
