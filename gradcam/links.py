@@ -1,10 +1,10 @@
 """Shareable views: what a deep link to the app holds, and how a target travels in it.
 
 A view is everything a person chose on the page that someone else needs to see the same picture:
-model, sample, target class, method, layer, which view (explain, a comparison or the dataset view),
-the display controls (colour map, opacity, "show the top X%", augmentation smoothing), the
-comparison lists (and whether compared layers are also fused into one map), the number of concepts
-of the concepts view, and a dataset run with one of its inputs. :class:`View` reads it from URL query
+model, sample, target class, method, layer, which view (explain, a comparison, the concepts view or
+the dataset view), the display controls (colour map, opacity, "show the top X%", augmentation
+smoothing), the comparison lists (and whether compared layers are also fused into one map), the
+number of concepts of the concepts view, and a dataset run with one of its inputs. :class:`View` reads it from URL query
 parameters (checking every value, with one-line messages for what it ignores) and writes it back
 with only the values that differ from the defaults, so links stay short.
 
