@@ -1,9 +1,10 @@
 """Shareable views: what a deep link to the app holds, and how a target travels in it.
 
 A view is everything a person chose on the page that someone else needs to see the same picture:
-model, sample, target class, method, layer, which view (explain, a comparison or the dataset view),
-the display controls (colour map, opacity, "show the top X%", augmentation smoothing), the
-comparison lists, and a dataset run with one of its inputs. :class:`View` reads it from URL query
+model, sample, target class, method, layer, which view (explain, a comparison, the concepts view or
+the dataset view), the display controls (colour map, opacity, "show the top X%", augmentation
+smoothing), the comparison lists (and whether compared layers are also fused into one map), the
+number of concepts of the concepts view, and a dataset run with one of its inputs. :class:`View` reads it from URL query
 parameters (checking every value, with one-line messages for what it ignores) and writes it back
 with only the values that differ from the defaults, so links stay short.
 
@@ -229,7 +230,10 @@ QUERY_KEYS = {
     "view": "view", "colormap": "colormap", "alpha": "alpha", "top_percent": "top", "aug_smooth": "smooth",
     "compare_classes": "classes", "compare_contrast": "contrast", "compare_methods": "methods",
     "compare_layers": "layers", "compare_models": "models", "shared_scale": "shared", "run": "run", "item": "item",
+    "compare_fuse": "fuse", "concepts_k": "k",
 }
+#: The numbers of concepts a link (and the app's slider) may ask for: 2 to 8.
+CONCEPTS_K_RANGE = (2, 8)
 #: Longest run name a link may carry (a path relative to the app's runs folder).
 MAX_RUN_NAME = 200
 
@@ -259,6 +263,9 @@ class View:
             refuses names that lead outside); with ``view="dataset"`` the run the Dataset view opens.
         item: with ``run``, the run's input (its ``input_index``) to explain: the image is read on
             the server from the run's own source, never from a path in the link.
+        compare_fuse: whether compare-layers adds one map fusing the compared layers.
+        concepts_k: the number of concepts of the concepts view (Deep Feature Factorization), in
+            :data:`CONCEPTS_K_RANGE`.
     """
 
     model: str | None = None
@@ -279,6 +286,8 @@ class View:
     shared_scale: bool = False
     run: str | None = None
     item: int | None = None
+    compare_fuse: bool = False
+    concepts_k: int = 4
 
     @property
     def keep(self) -> float:
@@ -394,7 +403,13 @@ class View:
                     ignore(key, value, "a whole percentage from 1 to 100, such as 30")
                     continue
                 values[name] = int(number)
-            elif name in ("aug_smooth", "compare_contrast", "shared_scale"):
+            elif name == "concepts_k":
+                low, high = CONCEPTS_K_RANGE
+                if not value.isdigit() or not low <= int(value) <= high:
+                    ignore(key, value, f"a whole number of concepts from {low} to {high}, such as 4")
+                    continue
+                values[name] = int(value)
+            elif name in ("aug_smooth", "compare_contrast", "shared_scale", "compare_fuse"):
                 if value.lower() not in _TRUE + _FALSE:
                     ignore(key, value, "1 or 0")
                     continue
@@ -448,5 +463,5 @@ def view_fields() -> list[str]:
     return [f.name for f in fields(View)]
 
 
-__all__ = ["CONTRAST_SEPARATOR", "GROUP_PREFIX", "LIST_SEPARATOR", "QUERY_KEYS", "TOP", "View", "decode_target",
-           "encode_target", "view_fields"]
+__all__ = ["CONCEPTS_K_RANGE", "CONTRAST_SEPARATOR", "GROUP_PREFIX", "LIST_SEPARATOR", "QUERY_KEYS", "TOP", "View",
+           "decode_target", "encode_target", "view_fields"]

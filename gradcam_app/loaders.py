@@ -299,3 +299,24 @@ def faithfulness_cached(image_key: str, model_key: str, layer: str | None, targe
     finally:
         bar.empty()
     return results
+
+
+# -- concepts -------------------------------------------------------------------------------------
+#: Concepts hold k full-size maps each: fewer of them are kept than of single maps.
+CONCEPTS_CACHE_ENTRIES = 8
+
+
+@st.cache_resource(show_spinner=False, max_entries=CONCEPTS_CACHE_ENTRIES)
+def concepts_cached(image_key: str, model_key: str, layer: str, k: int, _pixels: np.ndarray, _explainer):
+    """Deep Feature Factorization of one image at one layer (``gradcam.concepts.Concepts``, kept
+    as an object like the maps; the NMF is seeded, so a recomputed entry is the same)."""
+    trace(f"concepts layer={layer} k={k} image={image_key[:40]}")
+    return _explainer.concepts(_pixels, k=k, layer=layer)
+
+
+def run_concepts(loaded: Loaded, item: ImageItem, pixels: np.ndarray, layer: str, k: int):
+    """(concepts, seconds this lookup took); a bad ``k`` or layer raises the library's GradCamError
+    (errors are not cached)."""
+    started = time.perf_counter()
+    result = concepts_cached(item.key, loaded.key, layer, int(k), pixels, loaded.explainer)
+    return result, time.perf_counter() - started

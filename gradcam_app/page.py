@@ -23,6 +23,7 @@ from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
 from gradcam_app.views.classes import compare_classes_view
+from gradcam_app.views.concepts import concepts_view
 from gradcam_app.views.dataset import dataset_view
 from gradcam_app.views.explain import explain_view
 from gradcam_app.views.gallery import gallery_zip_ui
@@ -45,7 +46,8 @@ from gradcam_app.widgets import (
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
 DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
-        "layers": compare_layers_view, "models": compare_models_view, "dataset": dataset_view}
+        "layers": compare_layers_view, "models": compare_models_view, "concepts": concepts_view,
+        "dataset": dataset_view}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
@@ -98,8 +100,9 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
     # compared models: names already checked against the page's models (None: the view's default pair)
     state.compare_models = [m for m in link.compare_models if m != USER_MODEL] or None
     state.shared_scale = bool(link.shared_scale)
+    state.compare_fuse, state.concepts_k = bool(link.compare_fuse), int(link.concepts_k)
     for key in ("source", "sample", "view", "colormap", "alpha", "top_percent", "aug_smooth", "compare_methods",
-                "compare_contrast", "compare_models", "shared_scale"):
+                "compare_contrast", "compare_models", "shared_scale", "compare_fuse", "concepts_k"):
         st.session_state.pop(key, None)  # bound widgets start from the state on this run
     # class, layers and compared classes depend on the model: checked once it is loaded
     state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
@@ -165,7 +168,7 @@ def main() -> None:
     items = input_ui(samples, DEFAULT_SAMPLE)
     st.title("Grad-CAM Explorer")
     st.caption("Why does the classifier say what it says? Pick an image, a model and a class; "
-               "compare classes, methods and layers.")
+               "compare classes, methods and layers, or see the parts the model sees.")
     for line in problems:
         st.warning(line)
 
@@ -191,7 +194,7 @@ def main() -> None:
             in_use_note(loaded)
         st.caption(f"Meanwhile the page keeps using **{loaded.zoo.label}** ({loaded.zoo.name}).")
     state.model_key = loaded.key
-    layer, aug = layer_ui(loaded.explainer, method)
+    layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen_view(state) == "concepts")
     settings = Settings(method, layer, aug)
 
     if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
@@ -238,7 +241,7 @@ def main() -> None:
     write_link(state, links.View(
         model=loaded.zoo.name if picked != USER_MODEL else None,
         sample=item.name if state.source == "Sample" else None,
-        target=links.encode_target(as_target(state.klass) if view != "classes" else None, names),
+        target=links.encode_target(as_target(state.klass) if view not in ("classes", "concepts") else None, names),
         method=method, layer=layer, view=view, colormap=state.colormap, alpha=float(state.alpha),
         top_percent=int(state.top_percent), aug_smooth=bool(aug),
         compare_classes=tuple(links.encode_target(as_target(i), names) for i in state.compare_classes or ())
@@ -248,6 +251,8 @@ def main() -> None:
         compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
         compare_models=tuple(m for m in state.compare_models or () if m != USER_MODEL) if view == "models" else (),
         shared_scale=bool(state.shared_scale) if view == "models" else False,
+        compare_fuse=bool(state.compare_fuse) if view == "layers" else False,
+        concepts_k=int(state.concepts_k) if view == "concepts" else links.View().concepts_k,
         run=state.run_image[0] if state.source == "Run" and state.run_image else None,
         item=state.run_image[1] if state.source == "Run" and state.run_image else None,
     ))

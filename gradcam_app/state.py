@@ -42,6 +42,8 @@ class PageState:
     compare_layers: list[str] | None = None
     compare_models: list[str] | None = None  # zoo names (and USER_MODEL) of the compare-models view
     shared_scale: bool = False  # compare-models: every model's map on one colour scale
+    compare_fuse: bool = False  # compare layers: add one map fusing the compared layers
+    concepts_k: int = 4  # the concepts view's number of concepts
     # -- what those choices were made for: a new image or model resets them --
     class_context: tuple | None = None
     compare_context: tuple | None = None

@@ -187,8 +187,10 @@ def method_ui() -> str:
     return method
 
 
-def layer_ui(explainer, method: str) -> tuple[str | None, bool]:
-    """The layer (None for methods that use none) and augmentation smoothing."""
+def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | None, bool]:
+    """The layer (None for methods that use none) and augmentation smoothing. ``needs_layer``: the
+    view uses a layer whatever the method (the concepts view): the picker is enabled and its layer
+    returned, and smoothing, which that view does not use, is off."""
     state = page_state()
     layers = explainer.layers
     if not layers:
@@ -205,7 +207,7 @@ def layer_ui(explainer, method: str) -> tuple[str | None, bool]:
             st.warning(f"Link parameter layer={wanted!r} ignored: this model has no such spatial layer.")
     if st.session_state.get("layer") not in layers:
         st.session_state["layer"] = explainer.default_layer
-    uses_layer = gradcam.METHODS[method].uses_layer
+    uses_layer = gradcam.METHODS[method].uses_layer or needs_layer
     notes = explainer.layer_notes  # token layers of a vision transformer, reshaped to a grid
     default = explainer.default_layer
     layer = st.sidebar.selectbox(
@@ -213,12 +215,13 @@ def layer_ui(explainer, method: str) -> tuple[str | None, bool]:
         layers, key="layer", disabled=not uses_layer,
         format_func=lambda path: f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})"
         if path in notes else path,
-        help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer."
+        help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer; the concepts view always "
+             "uses one."
              + (" Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
                 "a class token are dropped from the map." if notes else ""))
     aug = bound("aug_smooth", "smooth", lambda: st.sidebar.checkbox(
-        "Augmentation smoothing (6 passes)", key="aug_smooth", disabled=not uses_layer))
-    return layer if uses_layer else None, bool(aug and uses_layer)
+        "Augmentation smoothing (6 passes)", key="aug_smooth", disabled=not uses_layer or needs_layer))
+    return layer if uses_layer else None, bool(aug and uses_layer and not needs_layer)
 
 
 # -- main area pieces ---------------------------------------------------------------------------

@@ -151,3 +151,19 @@ def test_compared_models_and_the_shared_scale_travel_and_come_back():
                         "efficientnet-lite0, efficientnet-lite1, efficientnet-lite2.",
                         "Link parameter shared='2' ignored: expected 1 or 0."]
     assert "models" not in View().to_query() and "shared" not in View().to_query()
+
+
+def test_the_concepts_k_and_the_fused_layers_travel_in_a_link():
+    view = View(view="concepts", concepts_k=3)
+    assert view.to_query() == {"view": "concepts", "k": "3"}
+    again, problems = View.from_query({"view": "concepts", "k": "3"}, views=["explain", "concepts"])
+    assert again == view and problems == []
+    fused = View(view="layers", compare_layers=("a", "b"), compare_fuse=True)
+    assert fused.to_query() == {"view": "layers", "layers": "a,b", "fuse": "1"}
+    assert View.from_query(fused.to_query())[0] == fused
+    for bad in ("1", "9", "3.5", "four"):
+        odd, problems = View.from_query({"k": bad, "fuse": "perhaps"})
+        assert odd.concepts_k == 4 and not odd.compare_fuse
+        assert problems[0].startswith("Link parameter fuse='perhaps' ignored")
+        assert problems[1] == (f"Link parameter k={bad!r} ignored: expected a whole number of concepts from 2 to 8, "
+                               "such as 4.")

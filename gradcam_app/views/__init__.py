@@ -1,6 +1,7 @@
 """The page's views, one module each: explain (with the faithfulness panel), compare classes,
-compare methods, compare layers, compare models, the gallery ZIP, and the Dataset view. Each takes a
-:class:`ViewInput` and draws; the Dataset view, which needs no image, takes a :class:`DatasetInput`."""
+compare methods, compare layers, compare models, the concepts a layer sees (no class chosen), the
+gallery ZIP, and the Dataset view. Each takes a :class:`ViewInput` and draws; the Dataset view,
+which needs no image, takes a :class:`DatasetInput`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,7 +16,8 @@ from gradcam_app.widgets import Settings
 
 #: The views, as the URL names them and as the page's tabs read.
 VIEWS = {"explain": "Explain", "classes": "Compare classes", "methods": "Compare methods",
-         "layers": "Compare layers", "models": "Compare models", "dataset": "Dataset"}
+         "layers": "Compare layers", "models": "Compare models", "concepts": "What parts does the model see?",
+         "dataset": "Dataset"}
 
 
 @dataclass(frozen=True)

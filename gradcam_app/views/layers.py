@@ -1,10 +1,12 @@
-"""Compare layers: one method's maps at up to four layers, each on its own scale."""
+"""Compare layers: one method's maps at up to four layers, each on its own scale, and optionally
+one more map fusing them (multi-layer fusion: the mean of the layers' normalised maps)."""
 from __future__ import annotations
 
 import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.explanation import LAYER_JOINER
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
@@ -34,6 +36,10 @@ def compare_layers_view(view: ViewInput) -> None:
         st.session_state.pop("compare_layers", None)
     chosen = bound("compare_layers", "compare_layers", lambda: st.multiselect(
         "Layers to compare (each on its own scale)", layers, key="compare_layers", max_selections=4))
+    fuse = bound("compare_fuse", "compare_fuse", lambda: st.checkbox(
+        "Fuse these layers into one map", key="compare_fuse",
+        help="Adds a panel with the mean of the chosen layers' maps (each divided by its own peak first), "
+             "as explain(..., layer=[a, b]) makes it: the early layers' detail with the late layers' meaning."))
     panels = []
     for layer in chosen:
         try:
@@ -44,5 +50,19 @@ def compare_layers_view(view: ViewInput) -> None:
             continue
         h, w = e.coarse.shape
         panels.append((layer, e.heatmap, f"{w}×{h} map · {e.label}" + (" · no positive evidence" if e.empty else "")))
+    if fuse and len(chosen) < 2:
+        st.info("Choose two or more layers above to fuse them into one map.")
+    elif fuse:
+        fused = LAYER_JOINER.join(chosen)
+        try:
+            (e,), _ = loaders.run_explain(loaded, item, view.decoded.pixels, method, fused, settings.aug_smooth,
+                                          [klass])
+        except GradCamError as exc:
+            st.error(f"Fused {fused}: {exc}")
+        else:
+            # The title stays short (two lines at most); the caption names the layers.
+            panels.append((f"Fused · {len(chosen)} layers", e.heatmap,
+                           f"{fused} · mean of the layers' maps · {e.label}" + (" · no positive evidence" if e.empty
+                                                                                else "")))
     if panels:
         compare_pictures(item, view.decoded.pixels, panels, "1 = each map's own peak")
