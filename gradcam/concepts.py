@@ -195,12 +195,12 @@ def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: st
     functions = explainer.layer_functions(layer)
     path = functions.layer.path
     image = as_rgb_uint8(image)
-    shape = functions.layer.output.shape
-    h, w, channels = int(shape[1]), int(shape[2]), int(shape[3])
-    k = check_k(k, channels, h * w, path)
     job = _Job(explainer, [image], [explainer._digests.digest(image)], [explainer._targets.resolve(None)],
                functions, {}, no_progress, explainer.cache)
+    # The activation map (h, w, K): a token layer's patch tokens come reshaped to their grid.
     activations = np.nan_to_num(job.activations()[0].astype(np.float64))
+    h, w, channels = activations.shape
+    k = check_k(k, channels, h * w, path)
     v = np.maximum(activations.reshape(h * w, channels), 0.0)
     w_matrix, h_matrix, iterations = nmf(v, k, seed=seed, max_iter=max_iter)
     peaks = w_matrix.max(axis=0)
@@ -225,12 +225,15 @@ def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: st
                      "this global-average-pooling + dense head.")
     elif functions.head_available:
         tiled = np.broadcast_to(embeddings[:, None, None, :], (k, h, w, channels))
-        logits = functions.head_logits(np.ascontiguousarray(tiled, np.float32))
+        # (a token layer's head gets the image's own extra tokens, such as a class token, back)
+        logits = job.head_logits(np.ascontiguousarray(tiled, np.float32), image=0)
         notes.append("Concept classes: the model's head run on each embedding repeated at every location.")
     else:
         logits = None
+        later = (f"; choose a later layer, e.g. {explainer.default_layer!r}" if path != explainer.default_layer
+                 else "; the concept maps themselves are unaffected")
         notes.append(f"No classes per concept: a skip connection goes around layer {path!r}, so its head "
-                     f"cannot run alone; choose a later layer, e.g. {explainer.default_layer!r}.")
+                     f"cannot run alone{later}.")
     ranked: tuple = ()
     if logits is not None:
         probabilities = explainer.probabilities_from_logits(logits)

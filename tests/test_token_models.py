@@ -317,3 +317,23 @@ def test_vit_gradcam_peak_falls_on_the_object(trained_vit):
         hits += (y0 - 2 <= y < y1 + 2) and (x0 - 2 <= x < x1 + 2)
         total += 1
     assert hits / total >= 0.9, f"ViT Grad-CAM: peak on the object in {hits} of {total} images"
+
+
+def test_concepts_run_on_a_token_layer_with_the_class_token_given_back(random_vit, image):
+    """Deep Feature Factorization on a ViT's token layer: the patch tokens as a grid, and the head
+    run on each concept's embedding with the image's own class token in front."""
+    _, explainer = random_vit
+    concepts = explainer.concepts(image, k=3)
+    h, w = explainer.layer_functions().token_grid
+    assert concepts.coarse.shape == (3, h, w) and concepts.maps.shape == (3, *image.shape[:2])
+    # a residual goes around the recommended layer (the last block's first norm): no head of its own
+    assert concepts.top_classes == () and "the concept maps themselves are unaffected" in concepts.notes[0]
+    activations = np.maximum(explainer.layer_functions().to_grid(
+        explainer.layer_functions().forward(explainer.prepare_batch([explainer.model_input(image)]))[0])[0], 0)
+    reconstruction = concepts.reconstruction()
+    error = np.linalg.norm(activations - reconstruction) / np.linalg.norm(activations)
+    assert error == pytest.approx(concepts.reconstruction_error, rel=1e-4)
+
+    pooled = gradcam.Explainer(gap_token_model(), class_names=["a", "b", "c"])
+    found = pooled.concepts(np.random.default_rng(2).integers(0, 256, size=(32, 32, 3), dtype=np.uint8), k=2)
+    assert len(found.top_classes) == 2 and found.coarse.shape[0] == 2  # mean-pooled tokens: the head runs
