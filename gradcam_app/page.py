@@ -66,6 +66,8 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     link does not give take their defaults. Returns the problems to show (values ignored)."""
     params = {key: str(value) for key, value in st.query_params.to_dict().items()}
     first = state.written_query is None
+    state.incoming_query = params
+    loaders.trace(f"link in {params} last written {state.written_query} history={history_navigation()}")
     # A widget's rerun can carry the URL from before this page's last write (the browser had not
     # applied it yet): only a first run or the browser's Back/Forward may change the view.
     if params == state.written_query or not (first or history_navigation()):
@@ -130,7 +132,12 @@ def write_link(state: PageState, link: links.View) -> None:
     """Write the view into the URL when it changed. Each change is one browser history entry, which
     Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
     params = link.to_query()
-    if params != state.written_query:
+    if params == state.incoming_query:
+        # The browser shows this URL already (a link followed, Back or Forward): writing it again
+        # would arrive after a second Back and put this URL over the entry that Back went to.
+        state.written_query = params
+    elif params != state.written_query:
+        loaders.trace(f"link out {params}")
         st.query_params.from_dict(params)
         state.written_query = params
 
@@ -234,11 +241,20 @@ def main() -> None:
     else:
         first, layer0 = "saliency", None
     (top,), _ = loaders.run_explain(loaded, item, decoded.pixels, first, layer0, False, [None])
-    DRAW[view](ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key)))
+    def publish() -> None:
+        write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))
+
+    DRAW[view](ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key), publish))
     gallery_zip_ui(loaded, good, settings)
 
+    publish()
+
+
+def page_link(state: PageState, loaded: Loaded, picked: str, item: ImageItem, view: str, method: str,
+              layer: str | None, aug: bool) -> links.View:
+    """The view as a link, from the page's state: what :func:`write_link` writes."""
     names = loaded.explainer.class_names
-    write_link(state, links.View(
+    return links.View(
         model=loaded.zoo.name if picked != USER_MODEL else None,
         sample=item.name if state.source == "Sample" else None,
         target=links.encode_target(as_target(state.klass) if view not in ("classes", "concepts") else None, names),
@@ -255,7 +271,7 @@ def main() -> None:
         concepts_k=int(state.concepts_k) if view == "concepts" else links.View().concepts_k,
         run=state.run_image[0] if state.source == "Run" and state.run_image else None,
         item=state.run_image[1] if state.source == "Run" and state.run_image else None,
-    ))
+    )
 
 
 def chosen_view(state: PageState) -> str:

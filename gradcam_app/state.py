@@ -53,6 +53,7 @@ class PageState:
     model_key: str = ""
     # -- links: the query parameters this page last wrote, and link values checked once a model is loaded --
     written_query: dict[str, str] | None = None
+    incoming_query: dict[str, str] | None = None  # the URL this run came with
     pending_link: dict[str, str] = field(default_factory=dict)
     # -- the Dataset view: the run open, a link's run still to check, and a run's image in the explorer --
     dataset_run: str | None = None

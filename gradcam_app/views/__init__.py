@@ -31,6 +31,10 @@ class ViewInput:
     settings: Settings
     probabilities: np.ndarray
     context: tuple
+    #: Writes the page's link from the choices made so far. A view calls it once its pickers are
+    #: drawn, before its maps: the URL then changes before the pictures arrive, so a Back pressed
+    #: as soon as they show returns to the previous view, not the one before it.
+    publish: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def compare_classes_view(view: ViewInput) -> None:
         else f"{names[i]} · {probabilities[i]:.1%}"))
     contrast = bound("compare_contrast", "compare_contrast", lambda: st.checkbox(
         "Add the contrastive map: why the first rather than the second", key="compare_contrast"))
+    view.publish()
     if len(chosen) < 2:
         st.info("Pick at least two classes or groups.")
         return

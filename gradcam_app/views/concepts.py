@@ -37,6 +37,7 @@ def concepts_view(view: ViewInput) -> None:
         "Number of concepts (k)", low, high, int(min(max(int(value), low), high)), key="concepts_k",
         help="The layer's activations are factorised into k parts (non-negative matrix factorisation). "
              "Few concepts give broad parts; more split them finer."), as_default=True)
+    view.publish()
     layer = view.settings.layer or explainer.default_layer
     names = explainer.class_names
     best = ranked(view.probabilities)[0]

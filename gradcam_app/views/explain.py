@@ -30,6 +30,7 @@ def explain_view(view: ViewInput) -> None:
         "Show strength: draw the map on the top class's scale", key="scale_to_top",
         help="Each map is normally divided by its own peak, so a class the model all but rules out glows as "
              "brightly as the top class. On the top class's scale a weak map looks weak."))
+    view.publish()
     # The top class's map comes from the same pass (explain_targets): no second network run.
     targets = [klass, None] if strength and klass is not None else [klass]
     try:

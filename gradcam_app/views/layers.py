@@ -40,6 +40,7 @@ def compare_layers_view(view: ViewInput) -> None:
         "Fuse these layers into one map", key="compare_fuse",
         help="Adds a panel with the mean of the chosen layers' maps (each divided by its own peak first), "
              "as explain(..., layer=[a, b]) makes it: the early layers' detail with the late layers' meaning."))
+    view.publish()
     panels = []
     for layer in chosen:
         try:

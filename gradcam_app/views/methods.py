@@ -21,6 +21,7 @@ def compare_methods_view(view: ViewInput) -> None:
         "Methods to compare (each on its own scale)", list(gradcam.METHODS), key="compare_methods",
         default=value, max_selections=4, format_func=method_label,
         help="Slow methods (many forward passes) are filled in last; the others show meanwhile."), as_default=True)
+    view.publish()
     jobs = []
     for method in methods:
         info = gradcam.METHODS[method]

@@ -64,6 +64,7 @@ def compare_models_view(view: ViewInput) -> None:
         "One shared colour scale (a model with weaker evidence looks weaker)", key="shared_scale",
         help="Off: each map is divided by its own peak. On: every map by the largest peak among them; the peaks are "
              "in each model's own logit units, so read it as a rough guide to strength."))
+    view.publish()
     if len(chosen) < 2:
         st.info("Pick at least two models.")
         return

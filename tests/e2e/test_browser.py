@@ -302,11 +302,6 @@ def test_concept_pair_compares_two_groups_and_the_link_reopens_it(page):
     shot(page, "07_concept_pair")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "KNOWN BUG (issue 9, open), intermittent: after Back from Compare classes the page reruns with "
-    "the previous URL but sometimes writes a URL without its class (Streamlit replaces the history "
-    "entry during a history navigation), so Back does not always restore the chosen class. "
-    "Reported as XFAIL or XPASS in every run until fixed."))
 def test_browser_back_returns_to_the_previous_view(page):
     page.goto(page.base_url + "/?sample=coffee.jpg")
     wait_heatmap(page, "espresso")
