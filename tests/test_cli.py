@@ -194,3 +194,38 @@ def test_concepts_refuses_a_bad_k_before_any_work(tmp_path):
     result = run_cli("concepts", "sample_images/coffee.jpg", "--k", "0", "--out", str(tmp_path / "c"))
     assert result.returncode == 2 and "k must be from 1 to" in result.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_token_grid_option_reaches_the_explainer(tmp_path):
+    # A saved vision-transformer-like model (built-in layers only): --token-grid is passed to the
+    # Explainer (the layers listing says where the grid came from); a grid that fits no token layer
+    # stops the command with the library's message.
+    import keras
+
+    from tests.test_token_models import gap_token_model
+
+    keras.utils.set_random_seed(6)
+    model_path = tmp_path / "tokens.keras"
+    gap_token_model().save(model_path)
+    classes = tmp_path / "classes.txt"
+    classes.write_text("a\nb\nc\n")
+    common = ("--model", str(model_path), "--classes", str(classes), "--preprocessing", "raw")
+    inferred = run_cli("layers", *common)
+    assert inferred.returncode == 0, inferred.stderr
+    assert "final_norm   (default)   [tokens (64, 16) reshaped to a 8x8 grid (grid from the patch embedding)]" \
+        in inferred.stdout
+    given = run_cli("layers", *common, "--token-grid", "8", "8")
+    assert given.returncode == 0, given.stderr
+    assert "final_norm   (default)   [tokens (64, 16) reshaped to a 8x8 grid (grid from the token_grid argument)]" \
+        in given.stdout
+    wrong = run_cli("layers", *common, "--token-grid", "5", "5")
+    assert wrong.returncode == 2 and "fits no token layer" in wrong.stderr, wrong.stderr
+    image = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "out"
+    result = run_cli("explain", str(image), *common, "--token-grid", "8", "8", "--target", "b", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    records = json.loads((out / "results.json").read_text())
+    assert [r["layer"] for r in records] == ["final_norm"] and np.load(out / records[0]["heatmap"]).shape == (32, 32)
+    wrong = run_cli("explain", str(image), *common, "--token-grid", "5", "5", "--out", str(tmp_path / "none"))
+    assert wrong.returncode == 2 and "fits no token layer" in wrong.stderr, wrong.stderr

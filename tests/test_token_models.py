@@ -301,9 +301,12 @@ def trained_vit():
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
-    "measured, not yet reliable: this 2-block ViT's Grad-CAM at block1_norm1 hit the object in 77/80 "
-    "(seed 42, alone), 74/80 (seed 1) but 24/80 (seed 2) and 48/80 (seed 42 after other tests in the "
-    "process changed Keras' initialisation); a 1-block ViT gave 73/80 on two seeds"))
+    "measured, not reliable: Grad-CAM at block1_norm1 of this 2-block ViT hits the object in 48, 69 and "
+    "74 of 80 images (seeds 42, 1, 2; fixture alone, seeded). No recipe tried reached 72/80 on every seed: "
+    "4-px patches 24/61/74, AdamW + cosine 64/60/69, AdamW lr 3e-3 15 epochs 60/65/70, weight decay 0.05 "
+    "61/65, 1 head 35/66, 4 heads 62/73, dim 64 15/66, class token joining at the last block 68/40/43. "
+    "Most misses are all-zero maps: the class token reads the object in block 0 (attention ~1 on it), so "
+    "block 1's patch tokens get little gradient and the weighted sum is negative everywhere"))
 def test_vit_gradcam_peak_falls_on_the_object(trained_vit):
     explainer, images, boxes = trained_vit
     assert explainer.default_layer == "block1_norm1"

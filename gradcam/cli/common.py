@@ -17,6 +17,17 @@ def add_model_arguments(parser) -> None:
     parser.add_argument("--preprocessing", default="tf", metavar="PRESET",
                         help="input preprocessing for your own model: tf, torch, caffe, unit, raw or lite "
                              "(default tf)")
+    parser.add_argument("--token-grid", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help="for a vision transformer whose token grid cannot be inferred: its patch tokens "
+                             "form an H x W grid (Explainer's token_grid)")
+
+
+def make_explainer(model, args):
+    """The Explainer of ``model`` with the arguments' ``--token-grid`` passed on."""
+    from .. import Explainer
+
+    token_grid = tuple(args.token_grid) if getattr(args, "token_grid", None) else None
+    return Explainer(model, token_grid=token_grid)
 
 
 def load_model(args):
@@ -58,7 +69,7 @@ class ProgressBar:
         self.stream.flush()
 
 
-__all__ = ["GradCamError", "ProgressBar", "add_model_arguments", "fail", "load_model"]
+__all__ = ["GradCamError", "ProgressBar", "add_model_arguments", "fail", "load_model", "make_explainer"]
 
 
 def parse_target(text: str):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GradCamError
-from .common import ProgressBar, add_model_arguments, fail, load_model
+from .common import ProgressBar, add_model_arguments, fail, load_model, make_explainer
 
 NAME = "concepts"
 HELP = "find the concepts a layer sees in images (Deep Feature Factorization) and the classes each votes for"
@@ -33,7 +33,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .. import Explainer
     from ..concepts import check_k
     from ..export import png_bytes
     from ..images import decode_image
@@ -44,7 +43,7 @@ def run(args) -> int:
     if args.top < 1:
         return fail(f"--top must be 1 or more; got {args.top}.")
     try:
-        explainer = Explainer(load_model(args))
+        explainer = make_explainer(load_model(args), args)
         layer = explainer.layer_functions(args.layer).layer  # checks the layer name
         _, h, w, channels = layer.output.shape
         check_k(args.k, int(channels), int(h) * int(w), layer.path)  # a bad --k stops before any work

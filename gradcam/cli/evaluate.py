@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import GradCamError
 from ..export import library_versions, sha256_bytes
-from .common import ProgressBar, add_model_arguments, fail, load_model, parse_target
+from .common import ProgressBar, add_model_arguments, fail, load_model, make_explainer, parse_target
 
 NAME = "evaluate"
 HELP = "score how faithful each method's map is (deletion, insertion, average drop, ROAD, ...) and rank them"
@@ -63,7 +63,7 @@ def _numbers(text: str | None, count: int, option: str):
 
 
 def run(args) -> int:
-    from .. import Explainer, get_method
+    from .. import get_method
     from ..images import decode_image
     from ..metrics import SCORES, evaluate
     from ..metrics.evaluate import _resolve_metrics
@@ -80,7 +80,7 @@ def run(args) -> int:
         if args.steps < 1 or args.batch_size < 1:
             return fail("--steps and --batch-size must be 1 or more.")
         model = load_model(args)
-        explainer = Explainer(model)
+        explainer = make_explainer(model, args)
         target = parse_target(args.target) if args.target else None
         explainer.check_target(target)
         if args.layer is not None:

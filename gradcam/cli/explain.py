@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import GradCamError
 from ..export import png_bytes, provenance, sha256_bytes
-from .common import ProgressBar, add_model_arguments, fail, load_model, parse_target
+from .common import ProgressBar, add_model_arguments, fail, load_model, make_explainer, parse_target
 
 NAME = "explain"
 HELP = "explain images: write an overlay PNG and a heatmap .npy per image, method and target"
@@ -53,7 +53,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .. import METHODS, Contrast, Explainer, get_method, overlay
+    from .. import METHODS, Contrast, get_method, overlay
     from ..images import decode_image
     from ..render import colormap_table
 
@@ -69,7 +69,7 @@ def run(args) -> int:
         if args.top_k < 0:
             return fail(f"--top-k must be 0 or more; got {args.top_k}.")
         model = load_model(args)
-        explainer = Explainer(model)
+        explainer = make_explainer(model, args)
         requested = [parse_target(t) for t in args.target] + [Contrast(parse_target(a), parse_target(b))
                                                               for a, b in args.contrast]
         # Class names become indices now, and every target is checked: an unknown class or group

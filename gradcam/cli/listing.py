@@ -4,7 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..errors import GradCamError
-from .common import add_model_arguments, fail, load_model
+from .common import add_model_arguments, fail, load_model, make_explainer
 
 
 def _methods_arguments(parser) -> None:
@@ -23,10 +23,9 @@ def _methods(args) -> int:
 
 
 def _layers(args) -> int:
-    from .. import Explainer
 
     try:
-        explainer = Explainer(load_model(args))
+        explainer = make_explainer(load_model(args), args)
         layers = explainer.layers
         default = explainer.default_layer
         notes = explainer.layer_notes
