@@ -254,38 +254,19 @@ def _gap_dense(head, traced_layer: TracedLayer | None = None):
 class _Concrete:
     """A tf.function with a fixed input signature, called through its concrete function: that
     skips tf.function's per-call argument binding, about 2 ms a call here (a tenth of a forward
-    pass of a small model). Traced on first use, under a lock.
-
-    A call with one row (one image: ``explain``'s usual case) goes to a second concrete function
-    traced for a batch of exactly one: with every shape known, TensorFlow's graph optimiser folds
-    away the shape arithmetic that a gradient graph is full of (a tenth of a ViT's forward +
-    backward pass). Same operations, same results."""
+    pass of a small model). Traced on first use, under a lock."""
 
     def __init__(self, function):
         self._function = function
         self._concrete = None
-        self._single = None
         self._lock = threading.Lock()
 
     def __call__(self, *args):
-        if args and args[0].shape[0] == 1 and self._batched_signature():
-            if self._single is None:
-                with self._lock:
-                    if self._single is None:
-                        specs = [tf.TensorSpec((1, *spec.shape[1:]), spec.dtype)
-                                 for spec in self._function.input_signature]
-                        self._single = tf.function(self._function.python_function,
-                                                   input_signature=specs).get_concrete_function()
-            return self._single(*args)
         if self._concrete is None:
             with self._lock:
                 if self._concrete is None:
                     self._concrete = self._function.get_concrete_function()
         return self._concrete(*args)
-
-    def _batched_signature(self) -> bool:
-        """Whether every input has a free batch dimension (a function of weights alone has none)."""
-        return all(spec.shape.rank and spec.shape[0] is None for spec in self._function.input_signature)
 
 
 def _choose_weights(logits, weights, mode, classes):
