@@ -269,6 +269,21 @@ def _named_groups() -> dict[str, tuple[str, tuple[int, ...]]]:
     return found
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def class_labels(names: tuple[str, ...], imagenet: bool) -> list[str]:
+    """The class picker's labels: "slot  (800)", and on an ImageNet model its other ILSVRC synonyms
+    and WordNet id too ("slot  (800) · one-armed bandit · n04243546"), so the picker's search finds
+    a class by any of them."""
+    labels = [f"{name}  ({i})" for i, name in enumerate(names)]
+    if imagenet:
+        from model_zoo.imagenet import imagenet_synonyms, imagenet_wnids
+
+        for i, (synonyms, wnid) in enumerate(zip(imagenet_synonyms(), imagenet_wnids())):
+            others = [s for s in synonyms if s != names[i]]
+            labels[i] += "".join(f" · {s}" for s in others) + f" · {wnid}"
+    return labels
+
+
 def group_label(key: str, groups: dict, probabilities: np.ndarray) -> str:
     name, members = groups[key]
     return f"{name} · group of {len(members)} · {float(probabilities[list(members)].sum()):.1%}"
@@ -310,9 +325,10 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
         top_groups_ui(probabilities, groups, chosen)
     what = f"{len(names)} classes" + (f" and {len(groups)} groups" if groups else "")
     options = list(range(len(names))) + list(groups)
+    labels = class_labels(tuple(names), explainer.has_imagenet_classes)
     choice = bound("klass", "klass", lambda: st.selectbox(
-        f"…or search all {what}", options, key="klass",
-        format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str) else f"{names[i]}  ({i})",
+        f"…or search all {what}" + (" (names, synonyms, WordNet ids)" if groups else ""), options, key="klass",
+        format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str) else labels[i],
         placeholder=f"Top prediction: {names[order[0]]}"))
     if groups:
         group_editor_ui(explainer)

@@ -35,8 +35,9 @@ def test_one_search_finds_classes_and_groups():
     at = new_app(sample="chelsea.jpg")
     at.run()
     picker = at.selectbox(key="klass")
-    labels = picker.options  # as shown: "Egyptian cat  (285)", "dog · group of 118 · 0.2%"
-    assert "Egyptian cat  (285)" in labels
+    labels = picker.options  # as shown: "slot  (800) · one-armed bandit · n04243546", "dog · group of 118 · 0.2%"
+    assert "Egyptian cat  (285) · n02124075" in labels
+    assert "slot  (800) · one-armed bandit · n04243546" in labels  # synonyms and WordNet ids are searchable
     assert any(o.startswith("dog · group of 118 · ") for o in labels)
     assert any(o.startswith("alcohol · group of ") for o in labels)
     assert "1000 classes and" in picker.label and "groups" in picker.label
