@@ -351,3 +351,19 @@ def test_report_refuses_an_unfinished_run(tmp_path):
     from gradcam.cli import main
 
     assert main(["dataset", "report", str(tmp_path)]) == 2
+
+
+def test_a_class_group_as_the_runs_target(tmp_path, lite0):
+    model, _ = lite0
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cat.jpg").write_bytes((Path(__file__).resolve().parents[1] / "sample_images" / "chelsea.jpg").read_bytes())
+    run_dataset(src, tmp_path / "run", model=model, target="group:domestic cat")
+    (row,) = rows_of(tmp_path / "run")
+    assert row["status"] == "ok" and row["target_name"] == "domestic cat"
+    assert row["target_index"] in (281, 282, 283, 284, 285)  # its most probable member
+    assert row["target_probability"] > row["predicted_probability"]  # the sum over the five breeds
+    from gradcam.errors import TargetError
+
+    with pytest.raises(TargetError, match='Closest groups: "dog"'):
+        run_dataset(src, tmp_path / "other", model=model, target="group:dgo")

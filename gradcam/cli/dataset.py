@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
     run.add_argument("--method", action="append", default=[], metavar="M",
                      help=f"method (repeatable, or comma-separated): {', '.join(METHODS)}; default gradcam")
     run.add_argument("--target", default="top", metavar="T",
-                     help="top (the top prediction, default), label (the labelled class), or a class index or name")
+                     help="top (the top prediction, default), label (the labelled class), a class index or name, "
+                          "or a class group (group:dog; python -m gradcam groups)")
     run.add_argument("--layer", default=None, metavar="L", help="layer path; default the last spatial layer")
     run.add_argument("--batch-size", type=int, default=16, metavar="N",
                      help="images per batch and per results shard (default 16)")

@@ -48,7 +48,9 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
         out: the run folder (created); rerunning the same call continues or does nothing.
         spec: how to load the model (default: the offline EfficientNet-Lite0).
         methods: method keys (``gradcam.METHODS``); one row per input and method.
-        target: "top" (the top prediction), "label" (the labelled class), or a class index / name.
+        target: "top" (the top prediction), "label" (the labelled class), a class index / name, or a
+            class group ("group:dog", "group:NAME=440+907"; rows then carry the group's name and
+            summed probability, and its most probable member as ``target_index``).
         layer: the layer path for CAM methods; default each method's default (the last spatial layer).
         labels: CSV ``path,label``; a label is a class index, a class name or a WordNet id.
         batch_size: inputs per batch (and per shard, the unit of resume).
@@ -100,8 +102,7 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
     explainer = Explainer(model)
     if layer is not None:
         explainer._traced.find(layer)  # a wrong layer stops the run here, listing the valid ones
-    target_index = None if target in ("top", "label") else explainer.class_index(
-        int(target) if str(target).strip().isdigit() else target)
+    target_index = None if target in ("top", "label") else _fixed_target(explainer, str(target))
     plan = _plan(source, label_texts, explainer, target, target_index)
     if manifest is None:
         folder.write_manifest({"version": MANIFEST_VERSION, "fingerprint": fingerprint["hash"],
@@ -163,7 +164,19 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
                       time.perf_counter() - started)
 
 
-def _plan(source: Source, labels: dict[str, str], explainer, target: str, target_index: int | None):
+def _fixed_target(explainer, text: str):
+    """``--target`` given as a class (index or name, made an index) or a class group
+    (``group:dog``, ``group:NAME=440+907``: a :class:`gradcam.Group`), checked on the model."""
+    if text.strip().lower().startswith("group:"):
+        from ..links import decode_target
+
+        group = decode_target(text)
+        explainer.check_target(group)  # an unknown group names the closest ones
+        return group
+    return explainer.class_index(int(text) if text.strip().isdigit() else text)
+
+
+def _plan(source: Source, labels: dict[str, str], explainer, target: str, target_index):
     plan = []
     for index, path in enumerate(source.paths):
         text = labels.get(path)

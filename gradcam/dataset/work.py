@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,14 +55,15 @@ def weights_sha256(model) -> str:
 class PlanItem:
     """One input: its place in the plan, its path under SRC, what to explain, or why it cannot be.
 
-    ``target`` is a class index, or None for the top prediction; ``error`` is set when the input
-    fails before any image is read (an unknown label, no label with --target label)."""
+    ``target`` is a class index, a :class:`gradcam.Group`, or None for the top prediction; ``error``
+    is set when the input fails before any image is read (an unknown label, no label with --target
+    label)."""
 
     input_index: int
     path: str
     label: str | None = None
     label_index: int | None = None
-    target: int | None = None
+    target: Any = None
     error: str = ""
 
 
