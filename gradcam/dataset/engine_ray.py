@@ -7,7 +7,9 @@ record of finished work, so resume comes from the run folder: the driver gives t
 the inputs that no committed shard holds.
 
 Without ``address`` a local Ray is started with a small footprint (2 CPUs, a 128 MB object
-store, no dashboard); with one, the driver joins that cluster. Workers on other machines need
+store, no dashboard), and each actor's TensorFlow gets cores / actors intra-op threads (with
+TensorFlow's default, every actor would spin a thread per core); with one, the driver joins that
+cluster and TensorFlow keeps its default. Workers on other machines need
 this package and its requirements installed, and SRC and RUN on a shared path.
 """
 from __future__ import annotations
