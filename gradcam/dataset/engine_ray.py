@@ -7,7 +7,9 @@ record of finished work, so resume comes from the run folder: the driver gives t
 the inputs that no committed shard holds.
 
 Without ``address`` a local Ray is started with a small footprint (2 CPUs, a 128 MB object
-store, no dashboard); with one, the driver joins that cluster. Workers on other machines need
+store, no dashboard), and each actor's TensorFlow gets cores / actors intra-op threads (with
+TensorFlow's default, every actor would spin a thread per core); with one, the driver joins that
+cluster and TensorFlow keeps its default. Workers on other machines need
 this package and its requirements installed, and SRC and RUN on a shared path.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -44,17 +47,46 @@ def _decode_batch(batch: dict, options: WorkOptions) -> dict:
     return {"decoded": np.array([pickle.dumps(d) for d in decoded], dtype=object)}
 
 
-class _ExplainActor:
-    """Ray actor: one Explainer for its whole life; explains, writes heatmaps and a shard."""
+def limit_tensorflow_threads(threads: int | None) -> None:
+    """Give this process's TensorFlow ``threads`` intra-op threads and one inter-op thread (None:
+    TensorFlow's default, every core). Must run before TensorFlow executes its first op; later it
+    is a no-op. Several actors on one machine, each with the default, would run cores x actors
+    spinning threads on the cores there are."""
+    if not threads:
+        return
+    from ..tensorflow_import import import_tensorflow_quietly
 
-    def __init__(self, options: WorkOptions):
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process: keep its pools
+        pass
+
+
+class _ExplainActor:
+    """Ray actor: one Explainer for its whole life; explains, writes heatmaps and a shard.
+
+    The constructor does the one-time work (TensorFlow's import, the model, tracing the compiled
+    functions on a blank image) and records when it finished (``ready_at``, the node's clock), so
+    the driver can tell the start-up from the steady rate."""
+
+    def __init__(self, options: WorkOptions, threads: int | None = None):
+        limit_tensorflow_threads(threads)
         self.worker = Worker(options)
+        self.worker.warm_up()
+        self.ready_at = time.time()
 
     def __call__(self, batch: dict) -> dict:
+        started = time.perf_counter()
         decoded: list[Decoded] = [pickle.loads(b) for b in batch["decoded"]]
         rows = self.worker.process(decoded)
+        busy = time.perf_counter() - started
         return {"input_index": np.array([r["input_index"] for r in rows], dtype=np.int64),
-                "status": np.array([r["status"] for r in rows], dtype=object)}
+                "status": np.array([r["status"] for r in rows], dtype=object),
+                "ready_at": np.full(len(rows), self.ready_at), "busy_seconds": np.full(len(rows), busy)}
 
 
 def _actor_pool(ray, size: int) -> dict:
@@ -71,6 +103,7 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
             address: str | None = None, concurrency: int = 2) -> dict:
     """Explain ``pending`` on Ray; returns what run.json records about the cluster."""
     ray = _ray()
+    started = time.time()
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # Workers import gradcam and model_zoo from this checkout (a cluster on other machines needs
     # them installed there; see the README).
@@ -102,12 +135,30 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
                                       override_num_blocks=max(1, len(blocks)))
         dataset = dataset.map_batches(_decode_batch, fn_kwargs={"options": options}, batch_size=size,
                                       num_cpus=0.25, batch_format="numpy")
-        dataset = dataset.map_batches(_ExplainActor, fn_constructor_kwargs={"options": options},
+        # A local Ray has this machine's cores to share: each actor gets its part for TensorFlow.
+        threads = None if address else max(1, (os.cpu_count() or 1) // max(1, concurrency))
+        dataset = dataset.map_batches(_ExplainActor, fn_constructor_kwargs={"options": options, "threads": threads},
                                       batch_size=size, num_cpus=0.5, batch_format="numpy",
                                       **_actor_pool(ray, concurrency))
+        first_ready, busy, batches = None, 0.0, 0
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            ready = float(batch["ready_at"].min()) if len(batch["ready_at"]) else None
+            first_ready = ready if first_ready is None or (ready is not None and ready < first_ready) else first_ready
+            busy += float(batch["busy_seconds"][0]) if len(batch["busy_seconds"]) else 0.0
+            batches += 1
             progress(len(set(batch["input_index"].tolist())))
-        return {"address": address or "local", "concurrency": concurrency, "ray_version": ray.__version__}
+        finished = time.time()
+        timing = {}
+        if first_ready is not None:
+            # Start-up: from this call to the first actor ready (Ray's start, the actors' TensorFlow
+            # import, model load and tracing). Steady: the inputs over the time after that.
+            steady = finished - max(first_ready, started)
+            timing = {"startup_seconds": round(max(first_ready, started) - started, 3),
+                      "steady_seconds": round(steady, 3),
+                      "steady_images_per_second": round(len(pending) / steady, 3) if steady > 0 else None,
+                      "actor_busy_seconds": round(busy, 3), "batches": batches}
+        return {"address": address or "local", "concurrency": concurrency, "ray_version": ray.__version__,
+                "tensorflow_threads_per_actor": threads, **timing}
     finally:
         if started_here:
             ray.shutdown()

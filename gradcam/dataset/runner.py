@@ -126,7 +126,7 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
         if engine == "local":
             from .engine_local import run_local
 
-            run_local(pending, options, model, advance)
+            run_local(pending, options, model, advance, explainer)
         else:
             from .engine_ray import run_ray
 

@@ -124,13 +124,24 @@ class Worker:
     """Builds the explainer once; then each call explains a batch, writes its heatmaps and
     commits its shard. Used in-process by the local engine and inside each Ray actor."""
 
-    def __init__(self, options: WorkOptions, model=None):
+    def __init__(self, options: WorkOptions, model=None, explainer=None):
         from .. import Explainer
 
         self.options = options
         self.model = model if model is not None else options.spec.load()
-        self.explainer = Explainer(self.model)
+        self.explainer = explainer if explainer is not None else Explainer(self.model)
         self.folder = RunFolder(options.run)
+
+    def warm_up(self) -> None:
+        """Build (trace) the compiled functions of every method now, on one blank image, so that
+        the first real batch costs what every later one does. Writes nothing; changes no result
+        (the functions are deterministic, the blank image's cache entry is never looked up)."""
+        from ..methods import get_method
+
+        blank = np.full((*self.explainer.input_size, 3), 127, np.uint8)
+        for method in self.options.methods:
+            layer = self.options.layer if get_method(method).uses_layer else None
+            self.explainer.explain_batch([blank], [None], method=method, layer=layer, batch_size=1)
 
     def process(self, decoded: list[Decoded]) -> list[dict]:
         """Rows for a batch (one per input and method), heatmaps written, shard committed."""
