@@ -78,3 +78,33 @@ def parse_target(text: str):
     from ..links import decode_target
 
     return decode_target(text)
+
+
+def each_image(paths, title: str, done: str, work, model_name: str | None = None) -> tuple[list[dict], int]:
+    """Run ``work(path, stem) -> list of records`` for each image file, with a progress bar.
+
+    ``stem`` is the file's stem made unique in this batch ("photo", "photo-2"). One image's failure
+    becomes one ``error:`` line on standard error and a record with ``"error"``; the batch goes on.
+    Returns (records, number of images that failed)."""
+    records: list[dict] = []
+    failures = 0
+    progress = ProgressBar(title)
+    seen: dict[str, int] = {}
+    for number, path in enumerate(paths):
+        progress(number / len(paths), Path(path).name)
+        stem = Path(path).stem
+        count = seen.get(stem, 0)
+        seen[stem] = count + 1
+        try:
+            records += work(path, stem if count == 0 else f"{stem}-{count + 1}")
+        except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
+            failures += 1
+            message = str(error) if isinstance(error, GradCamError) else (
+                f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+            print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
+            record = {"image": str(path), "error": message}
+            if model_name is not None:
+                record["model"] = model_name
+            records.append(record)
+    progress(1.0, f"{len(paths) - failures} of {len(paths)} images {done}")
+    return records, failures

@@ -7,14 +7,12 @@ top-1, input size and layer; per pair of models the rank correlation of their ma
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 from ..errors import GradCamError
 from ..export import png_bytes
-from .common import ProgressBar, fail, load_model, parse_target
-from .explain import _unique_stem
+from .common import each_image, fail, load_model, parse_target
 
 NAME = "compare-models"
 HELP = "explain images with 2 to 4 models side by side: one PNG per image and comparison.json"
@@ -78,28 +76,17 @@ def run(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    records: list[dict] = []
-    failures = 0
-    progress = ProgressBar("Comparing")
-    stems: dict[str, int] = {}
-    for number, path in enumerate(args.images):
-        progress(number / len(args.images), Path(path).name)
-        stem = _unique_stem(Path(path).stem, stems)
-        try:
-            decoded = decode_image(path, name=str(path))
-            result = compare_models(explainers, decoded.pixels, target, method=args.method,
-                                    shared_scale=args.shared_scale)
-            picture = side_by_side(result, decoded.pixels, args.colormap, args.alpha)
-            (out / f"{stem}_models.png").write_bytes(png_bytes(picture))
-            records.append({"image": str(path), "picture": f"{stem}_models.png", **result.summary(),
-                            "image_notes": list(decoded.notes)})
-        except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
-            failures += 1
-            message = str(error) if isinstance(error, GradCamError) else (
-                f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
-            print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
-            records.append({"image": str(path), "error": message})
-    progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images compared")
+
+    def compare_one(path, stem) -> list[dict]:
+        decoded = decode_image(path, name=str(path))
+        result = compare_models(explainers, decoded.pixels, target, method=args.method,
+                                shared_scale=args.shared_scale)
+        picture = side_by_side(result, decoded.pixels, args.colormap, args.alpha)
+        (out / f"{stem}_models.png").write_bytes(png_bytes(picture))
+        return [{"image": str(path), "picture": f"{stem}_models.png", **result.summary(),
+                 "image_notes": list(decoded.notes)}]
+
+    records, failures = each_image(args.images, "Comparing", "compared", compare_one)
     (out / "comparison.json").write_text(json.dumps(records, indent=2))
     print(f"Wrote {len(args.images) - failures} comparisons of {len(explainers)} models and {out / 'comparison.json'}"
           + (f"; {failures} image(s) failed." if failures else "."))

@@ -6,13 +6,12 @@ one record in ``concepts.json`` (``Concepts.summary()``: layer, k, reconstructio
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GradCamError
-from .common import ProgressBar, add_model_arguments, fail, load_model, make_explainer
+from .common import add_model_arguments, each_image, fail, load_model, make_explainer
 
 NAME = "concepts"
 HELP = "find the concepts a layer sees in images (Deep Feature Factorization) and the classes each votes for"
@@ -44,40 +43,26 @@ def run(args) -> int:
         return fail(f"--top must be 1 or more; got {args.top}.")
     try:
         explainer = make_explainer(load_model(args), args)
-        layer = explainer.layer_functions(args.layer).layer  # checks the layer name
-        _, h, w, channels = layer.output.shape
-        check_k(args.k, int(channels), int(h) * int(w), layer.path)  # a bad --k stops before any work
+        functions = explainer.layer_functions(args.layer)  # checks the layer name
+        shape = functions.layer.output.shape  # (batch, h, w, K), or a token layer's (batch, T, K)
+        h, w = functions.token_grid or (int(shape[1]), int(shape[2]))
+        check_k(args.k, int(shape[-1]), int(h) * int(w), functions.layer.path)  # a bad --k stops before any work
     except (GradCamError, ValueError) as error:
         return fail(str(error))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    records: list[dict] = []
-    failures = 0
-    progress = ProgressBar("Factorising")
-    used: set[str] = set()
-    for number, path in enumerate(args.images):
-        progress(number / len(args.images), Path(path).name)
-        stem, count = Path(path).stem, 1
-        while stem in used:
-            count += 1
-            stem = f"{Path(path).stem}-{count}"
-        used.add(stem)
-        try:
-            image = decode_image(path, name=str(path)).pixels
-            concepts = explainer.concepts(image, k=args.k, layer=args.layer, seed=args.seed)
-            picture = concepts_overlay(image, concepts.maps, concepts.labels(args.top), alpha=args.alpha)
-            (out / f"{stem}_concepts.png").write_bytes(png_bytes(picture))
-            np.save(out / f"{stem}_concepts.npy", concepts.maps)
-            records.append({"image": str(path), "model": explainer.name, **concepts.summary(),
-                            "overlay": f"{stem}_concepts.png", "maps": f"{stem}_concepts.npy",
-                            "legend": concepts.labels(args.top)})
-        except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
-            failures += 1
-            message = str(error) if isinstance(error, GradCamError) else (
-                f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
-            print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
-            records.append({"image": str(path), "model": explainer.name, "error": message})
-    progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images factorised")
+
+    def factorise_one(path, stem) -> list[dict]:
+        image = decode_image(path, name=str(path)).pixels
+        concepts = explainer.concepts(image, k=args.k, layer=args.layer, seed=args.seed)
+        picture = concepts_overlay(image, concepts.maps, concepts.labels(args.top), alpha=args.alpha)
+        (out / f"{stem}_concepts.png").write_bytes(png_bytes(picture))
+        np.save(out / f"{stem}_concepts.npy", concepts.maps)
+        return [{"image": str(path), "model": explainer.name, **concepts.summary(),
+                 "overlay": f"{stem}_concepts.png", "maps": f"{stem}_concepts.npy",
+                 "legend": concepts.labels(args.top)}]
+
+    records, failures = each_image(args.images, "Factorising", "factorised", factorise_one, explainer.name)
     (out / "concepts.json").write_text(json.dumps(records, indent=2))
     print(f"Wrote {len(args.images) - failures} concept overlays and {out / 'concepts.json'}"
           + (f"; {failures} image(s) failed." if failures else "."))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from ..errors import GradCamError
 from ..export import png_bytes, provenance, sha256_bytes
-from .common import ProgressBar, add_model_arguments, fail, load_model, make_explainer, parse_target
+from .common import add_model_arguments, each_image, fail, load_model, make_explainer, parse_target
 
 NAME = "explain"
 HELP = "explain images: write an overlay PNG and a heatmap .npy per image, method and target"
@@ -84,56 +83,47 @@ def run(args) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    records: list[dict] = []
-    failures = 0
-    progress = ProgressBar("Explaining")
-    stems: dict[str, int] = {}
-    for number, path in enumerate(args.images):
-        progress(number / len(args.images), Path(path).name)
-        stem = _unique_stem(Path(path).stem, stems)
-        try:
-            decoded = decode_image(path, name=str(path))
-            image = decoded.pixels
-            image_sha256 = sha256_bytes(Path(path).read_bytes())  # the bytes given, as the app hashes uploads
-            targets = list(requested)
-            if args.top_k:
-                targets += [i for i, _, _ in explainer.top_k(image, args.top_k) if i not in targets]
-            targets = targets or [None]
-            for method in methods:
-                started = time.perf_counter()
-                layer = args.layer if method.uses_layer else None
-                results = explainer.explain_targets(image, targets, method=method.key, layer=layer,
-                                                    aug_smooth=args.aug_smooth)
-                seconds = (time.perf_counter() - started) / len(results)
-                for result in results:
-                    name = f"{stem}_{method.key}_{_slug(result.label)}"
-                    picture = overlay(image, result.heatmap, args.colormap, args.alpha, keep=keep)
-                    (out / f"{name}.png").write_bytes(png_bytes(picture))
-                    np.save(out / f"{name}.npy", result.heatmap)
-                    info = METHODS[method.key]
-                    made = provenance(result, model=model, image_name=str(path), image_sha256=image_sha256,
-                                      image_size=decoded.original_size, method_label=info.label,
-                                      method_paper=info.paper, options={"aug_smooth": args.aug_smooth},
-                                      display=display)
-                    record = {"image": str(path), "model": model.name, **result.summary(),
-                              "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
-                              "image_notes": list(decoded.notes)}
-                    if args.html:
-                        from ..report import html_report
 
-                        page = html_report(result, image=image, model=model, image_name=Path(path).name,
-                                           display=display, record=made)
-                        (out / f"{name}.html").write_text(page, encoding="utf-8")
-                        record["report"] = f"{name}.html"
-                    record["provenance"] = made
-                    records.append(record)
-        except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
-            failures += 1
-            message = str(error) if isinstance(error, GradCamError) else (
-                f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
-            print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
-            records.append({"image": str(path), "model": model.name, "error": message})
-    progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images explained")
+    def explain_one(path, stem) -> list[dict]:
+        records = []
+        decoded = decode_image(path, name=str(path))
+        image = decoded.pixels
+        image_sha256 = sha256_bytes(Path(path).read_bytes())  # the bytes given, as the app hashes uploads
+        targets = list(requested)
+        if args.top_k:
+            targets += [i for i, _, _ in explainer.top_k(image, args.top_k) if i not in targets]
+        targets = targets or [None]
+        for method in methods:
+            started = time.perf_counter()
+            layer = args.layer if method.uses_layer else None
+            results = explainer.explain_targets(image, targets, method=method.key, layer=layer,
+                                                aug_smooth=args.aug_smooth)
+            seconds = (time.perf_counter() - started) / len(results)
+            for result in results:
+                name = f"{stem}_{method.key}_{_slug(result.label)}"
+                picture = overlay(image, result.heatmap, args.colormap, args.alpha, keep=keep)
+                (out / f"{name}.png").write_bytes(png_bytes(picture))
+                np.save(out / f"{name}.npy", result.heatmap)
+                info = METHODS[method.key]
+                made = provenance(result, model=model, image_name=str(path), image_sha256=image_sha256,
+                                  image_size=decoded.original_size, method_label=info.label,
+                                  method_paper=info.paper, options={"aug_smooth": args.aug_smooth},
+                                  display=display)
+                record = {"image": str(path), "model": model.name, **result.summary(),
+                          "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
+                          "image_notes": list(decoded.notes)}
+                if args.html:
+                    from ..report import html_report
+
+                    page = html_report(result, image=image, model=model, image_name=Path(path).name,
+                                       display=display, record=made)
+                    (out / f"{name}.html").write_text(page, encoding="utf-8")
+                    record["report"] = f"{name}.html"
+                record["provenance"] = made
+                records.append(record)
+        return records
+
+    records, failures = each_image(args.images, "Explaining", "explained", explain_one, model.name)
     (out / "results.json").write_text(json.dumps(records, indent=2))
     print(f"Wrote {sum('error' not in r for r in records)} explanations and {out / 'results.json'}"
           + (f"; {failures} image(s) failed." if failures else "."))
@@ -144,8 +134,3 @@ def run(args) -> int:
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "target"
 
-
-def _unique_stem(stem: str, seen: dict[str, int]) -> str:
-    count = seen.get(stem, 0)
-    seen[stem] = count + 1
-    return stem if count == 0 else f"{stem}-{count + 1}"
