@@ -8,6 +8,7 @@ never results.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -216,15 +217,23 @@ def explain_cached(image_key: str, model_key: str, method: str, layer: str | Non
     trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
     _lookup.computed = True  # this body runs only when the cache does not hold the result
     info = gradcam.METHODS[method]
-    bar = st.progress(0.0, text=f"{info.label}: starting ({info.passes})") if is_slow(method) else None
+    with progress_bar(f"{info.label}: starting ({info.passes})", is_slow(method)) as progress:
+        return _explainer.explain_targets(_pixels, [links.decode_target(t) for t in targets], method=method,
+                                          layer=layer, aug_smooth=aug_smooth, progress=progress)
+
+
+@contextlib.contextmanager
+def progress_bar(text: str, shown: bool = True):
+    """A progress callback ``(fraction, message)`` drawing a Streamlit progress bar while the block
+    runs (none when not ``shown``: fast work would only flash one), removed afterwards."""
+    bar = st.progress(0.0, text=text) if shown else None
 
     def progress(fraction: float, message: str) -> None:
         if bar is not None:
             bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
 
     try:
-        return _explainer.explain_targets(_pixels, [links.decode_target(t) for t in targets], method=method,
-                                          layer=layer, aug_smooth=aug_smooth, progress=progress)
+        yield progress
     finally:
         if bar is not None:
             bar.empty()
@@ -257,18 +266,9 @@ def compare_models_cached(image_key: str, model_keys: tuple, method: str, target
     layer), one explanation per model; keyed by the models' keys, never by arrays."""
     trace(f"compare-models {method} models={list(_explainers)} class={target} image={image_key[:40]}")
     info = gradcam.METHODS[method]
-    bar = st.progress(0.0, text=f"{info.label}: starting") if is_slow(method) else None
-
-    def progress(fraction: float, message: str) -> None:
-        if bar is not None:
-            bar.progress(float(min(max(fraction, 0.0), 1.0)), text=message)
-
-    try:
+    with progress_bar(f"{info.label}: starting", is_slow(method)) as progress:
         return gradcam.compare_models(_explainers, _pixels, links.decode_target(target), method=method,
                                       aug_smooth=aug_smooth, progress=progress)
-    finally:
-        if bar is not None:
-            bar.empty()
 
 
 # Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and

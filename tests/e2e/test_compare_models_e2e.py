@@ -9,7 +9,7 @@ import pytest
 import model_zoo
 
 from .conftest import record
-from .test_browser import shot, wait_idle
+from .test_browser import shot, wait_count, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -31,7 +31,8 @@ def test_compare_models_from_a_deep_link_and_back_from_the_pages_own_link(page):
     assert main.get_by_text("EfficientNet-Lite0", exact=True).count() >= 1
     assert main.get_by_text("EfficientNet-Lite1", exact=True).count() >= 1
     assert main.get_by_text("EfficientNet-Lite0 ↔ EfficientNet-Lite1").count() == 1
-    assert main.locator('[data-testid="stImage"]').filter(has_text="top-1: espresso").count() == 2
+    # The panels' captions can arrive after the agreement line: wait for them rather than count at once.
+    assert wait_count(main.locator('[data-testid="stImage"]').filter(has_text="top-1: espresso"), 2)
     assert "ρ = +" in main.inner_text()
 
     page.get_by_text("One shared colour scale").click()
