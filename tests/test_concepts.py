@@ -133,18 +133,11 @@ def test_two_objects_land_in_different_concepts():
     """A toy CNN trained to spot squares and discs (tests/test_localization.py's task): with two
     concepts at its last layer, the square and the disc of one image are different concepts, and
     each concept votes for its own object's class."""
-    from tests.test_localization import DISC, SIZE, SQUARE, dataset, draw, noise
+    from tests.test_localization import DISC, SQUARE, dataset, draw, noise, toy_cnn
 
     keras.utils.set_random_seed(42)
     images, labels, _ = dataset(2000, np.random.default_rng(42))
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="last_conv")(x)
-    outputs = keras.layers.Dense(2, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
-    model = keras.Model(inputs, outputs)
+    model = toy_cnn(2, "sigmoid")
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
     model.fit(images.astype(np.float32), labels, epochs=12, batch_size=64, verbose=0)
     explainer = gradcam.Explainer(model, class_names=["square", "disc"])

@@ -193,7 +193,7 @@ def test_a_groups_map_favours_the_groups_objects_on_a_trained_model():
     """A softmax CNN trained to name the one shape in an image (square, disc or cross); the group
     {square, cross} ("angular") must point at the angular shape in images holding one angular
     shape and one disc, in at least 9 of 10."""
-    from tests.test_localization import SIZE, draw, noise
+    from tests.test_localization import SIZE, draw, noise, toy_cnn
 
     def cross(rng, image, center):
         cy, cx = center
@@ -215,14 +215,7 @@ def test_a_groups_map_favours_the_groups_objects_on_a_trained_model():
         shape(i % 3, rng, image)
         images.append(image)
         labels.append(i % 3)
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="last_conv")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    model = toy_cnn(3, "softmax")
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(np.stack(images).astype(np.float32), np.array(labels), epochs=10, batch_size=64, verbose=0)

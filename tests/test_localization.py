@@ -52,11 +52,9 @@ def dataset(n: int, rng):
     return np.stack(images), np.array(labels), boxes
 
 
-@pytest.fixture(scope="module")
-def trained():
-    keras.utils.set_random_seed(42)
-    rng = np.random.default_rng(42)
-    images, labels, _ = dataset(2000, rng)
+def toy_cnn(classes: int, activation: str) -> keras.Model:
+    """The small CNN the toy localisation tasks train: three convolutions (the last is
+    ``last_conv``), global average pooling and one dense layer of ``classes`` outputs."""
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
     x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
@@ -64,8 +62,15 @@ def trained():
     x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
     x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="last_conv")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(2, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation=activation)(x))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    keras.utils.set_random_seed(42)
+    rng = np.random.default_rng(42)
+    images, labels, _ = dataset(2000, rng)
+    model = toy_cnn(2, "sigmoid")
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
     model.fit(images.astype(np.float32), labels, epochs=12, batch_size=64, verbose=0)
     test_images, test_labels, test_boxes = dataset(160, np.random.default_rng(7))
