@@ -4,6 +4,7 @@ return plain values; bound widgets keep their values in :class:`gradcam_app.stat
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,11 +270,12 @@ def _named_groups() -> dict[str, tuple[str, tuple[int, ...]]]:
     return found
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@functools.lru_cache(maxsize=4)
 def class_labels(names: tuple[str, ...], imagenet: bool) -> list[str]:
     """The class picker's labels: "slot  (800)", and on an ImageNet model its other ILSVRC synonyms
     and WordNet id too ("slot  (800) · one-armed bandit · n04243546"), so the picker's search finds
-    a class by any of them."""
+    a class by any of them. (An LRU cache, not Streamlit's: st.cache_resource hashed the 1000 names
+    on every run, a third of a class change's page time.)"""
     labels = [f"{name}  ({i})" for i, name in enumerate(names)]
     if imagenet:
         from model_zoo.imagenet import imagenet_synonyms, imagenet_wnids
@@ -337,9 +339,7 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
 
 def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
     """Buttons for the most probable groups that say more than the top classes do."""
-    from model_zoo.imagenet_hierarchy import top_groups
-
-    found = [g for g in top_groups(probabilities, k=TOP_K - 1)
+    found = [g for g in _top_groups(np.asarray(probabilities, dtype=np.float32).tobytes())
              if links.encode_target(gradcam.Group(g.group.name)) in groups]
     if not found:
         return
@@ -351,6 +351,15 @@ def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
                       key=f"topgroup_{key}", type="primary" if key == chosen else "secondary", width="stretch",
                       help=f"Most probable member: {entry.best_probability:.1%}",
                       on_click=set_widget, args=("klass", "klass", key))
+
+
+@functools.lru_cache(maxsize=16)
+def _top_groups(probabilities: bytes) -> list:
+    """The most probable groups of one prediction (its probabilities' float32 bytes), computed once
+    per image, not on every class change."""
+    from model_zoo.imagenet_hierarchy import top_groups
+
+    return top_groups(np.frombuffer(probabilities, dtype=np.float32), k=TOP_K - 1)
 
 
 def decode_choice(explainer, text: str) -> int | str | None:
@@ -439,10 +448,10 @@ def blend(original: np.ndarray, heatmap: np.ndarray, colormap: str, alpha: float
 def probability_chart(explainer, explanation) -> None:
     """The ten most probable classes and the explained one(s), highlighted; a group's members are
     all highlighted under a first bar for the group itself. A bar too small to see is drawn a few
-    pixels wide (the label and tooltip give the true value)."""
-    import altair as alt
-    import pandas as pd
+    pixels wide (the label and tooltip give the true value).
 
+    A plain Vega-Lite spec with the rows inline: Altair's validation and the data frame's Arrow
+    conversion cost more than the rest of a class change's page run."""
     probabilities = explanation.probabilities
     names = explainer.class_names
     explained = list(explanation.target_members or (explanation.target_index,))
@@ -453,18 +462,28 @@ def probability_chart(explainer, explanation) -> None:
     if explanation.target_members is not None:
         rows.insert(0, (f"{explanation.target_name} (group of {len(explained)})",
                         float(explanation.target_probability), "group"))
-    frame = pd.DataFrame(rows, columns=["class", "probability", "explained"])
-    frame["shown"] = frame["probability"].clip(lower=0.006)  # a 0.0% bar stays visible
-    frame["text"] = [f"{p:.1%}" if p >= 0.001 else f"{p:.2g}" for p in frame["probability"]]
-    base = alt.Chart(frame).encode(y=alt.Y("class:N", sort=None, title=None))
-    bars = base.mark_bar().encode(
-        x=alt.X("shown:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
-        color=alt.Color("explained:N", scale=alt.Scale(domain=["group", "explained", "other"],
-                                                       range=["#a4243b", "#e4572e", "#9db4c0"]), legend=None),
-        tooltip=["class", alt.Tooltip("probability:Q", format=".3%")],
-    )
-    labels = base.mark_text(align="left", dx=3, fontSize=11).encode(x="shown:Q", text="text:N")
-    st.altair_chart((bars + labels).properties(height=28 * len(frame)), width="stretch")
+    values = [{"class": name, "probability": p, "explained": kind, "shown": max(p, 0.006),  # a 0.0% bar stays visible
+               "text": f"{p:.1%}" if p >= 0.001 else f"{p:.2g}"} for name, p, kind in rows]
+    y = {"field": "class", "type": "nominal", "sort": None, "title": None}
+    x = {"field": "shown", "type": "quantitative"}
+    spec = {
+        "height": 28 * len(values),
+        "data": {"values": values},
+        "layer": [
+            {"mark": {"type": "bar"},
+             "encoding": {
+                 "y": y,
+                 "x": {**x, "scale": {"domain": [0, 1]}, "axis": {"format": "%"}, "title": "probability"},
+                 "color": {"field": "explained", "type": "nominal", "legend": None,
+                           "scale": {"domain": ["group", "explained", "other"],
+                                     "range": ["#a4243b", "#e4572e", "#9db4c0"]}},
+                 "tooltip": [{"field": "class", "type": "nominal"},
+                             {"field": "probability", "type": "quantitative", "format": ".3%"}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 11},
+             "encoding": {"y": y, "x": x, "text": {"field": "text", "type": "nominal"}}},
+        ],
+    }
+    st.vega_lite_chart(spec, width="stretch")
 
 
 def seconds_text(explanation, cached: bool = False) -> str:

@@ -154,10 +154,51 @@ def browser(chromium):
             instance.close()
 
 
+#: Installed in every page before its own scripts: the browser's own clock (performance.now(), in
+#: ms since the page's navigation started) of the person's last input (a pointer press, a key, a
+#: file chosen) and of every picture that finished loading. The timings are read from it, so they
+#: are what the browser saw, without Playwright's own time to find, check and click an element.
+PAGE_CLOCK = """
+window.__gc = {input: null, loads: []};
+for (const kind of ['pointerdown', 'keydown', 'change']) {
+  document.addEventListener(kind, (e) => {
+    if (kind !== 'change' || (e.target && e.target.type === 'file')) window.__gc.input = performance.now();
+  }, true);
+}
+document.addEventListener('load', (e) => {
+  if (e.target && e.target.tagName === 'IMG') window.__gc.loads.push([e.target.src, performance.now()]);
+}, true);
+"""
+
+
+def new_page(context):
+    """A page of ``context`` with the page clock (see PAGE_CLOCK) installed."""
+    context.add_init_script(PAGE_CLOCK)
+    return context.new_page()
+
+
+def browser_seconds(page, src: str, since_input: bool = True, timeout: float = 30.0) -> float:
+    """Seconds, by the browser's clock, from the last input (or, with ``since_input=False``, from
+    the navigation's start) to the load of the picture whose ``src`` attribute is ``src``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = page.evaluate("""([src, sinceInput]) => {
+            const after = sinceInput ? window.__gc.input : 0;
+            const hit = window.__gc.loads.filter(([url, t]) => t >= after && (url === src || url.endsWith(src))).pop();
+            if (!hit) return null;
+            return (hit[1] - after) / 1000;
+        }""", [src, since_input])
+        if found is not None:
+            return float(found)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the picture {src} never finished loading")
+        time.sleep(0.02)
+
+
 @pytest.fixture()
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-    page = context.new_page()
+    page = new_page(context)
     page.set_default_timeout(60_000)
     page.base_url = server
     try:
