@@ -1,6 +1,6 @@
 """The app's Compare models view with Streamlit's AppTest: EfficientNet-Lite0 and Lite1 (both
-offline) side by side, the shared scale, a deep link that reopens the comparison, and an own
-model whose classes do not match."""
+offline) side by side, the shared scale, a deep link that reopens the comparison, an own
+1000-class model that joins the comparison and one whose classes do not match."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -85,17 +85,44 @@ def test_a_bad_model_in_a_link_is_named_and_the_rest_compared():
     assert _panel_titles(at) == ["EfficientNet-Lite0", "EfficientNet-Lite1"]
 
 
-def _five_class_model(tmp_path: Path) -> Path:
+def _small_model(tmp_path: Path, classes: int = 5) -> Path:
     import keras
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(x))
-    path = tmp_path / "five.keras"
+    model = keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x))
+    path = tmp_path / ("five.keras" if classes == 5 else f"own_{classes}.keras")
     model.save(path)
     return path
+
+
+def _five_class_model(tmp_path: Path) -> Path:
+    return _small_model(tmp_path, 5)
+
+
+def test_an_own_1000_class_model_joins_the_comparison_beside_a_zoo_model(tmp_path):
+    """Classes that match by count (1000, no names file): the own model is offered, picked first
+    with the zoo's default beside it, and both panels explain the same class."""
+    path = _small_model(tmp_path, 1000)
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    at.selectbox(key="model").set_value("__user__").run()
+    at.file_uploader(key="user_model_file").set_value([(path.name, path.read_bytes(), "application/octet-stream")])
+    at.run()
+    at.radio(key="view").set_value("models").run()
+    assert problems(at) == []
+    assert not any("cannot join" in w.value for w in at.warning)
+    picker = at.multiselect(key="compare_models")
+    assert picker.value[0] == "__user__" and len(picker.value) == 2, picker.value
+    titles = [m.value.strip("*") for m in at.markdown
+              if m.value.startswith("**") and ("own_1000" in m.value or "EfficientNet" in m.value)]
+    assert len(titles) == 2 and "own_1000" in titles[0], titles
+    captions = [c for c in overlay_panels(at) if c.startswith("p(")]
+    assert len(captions) == 2 and "32×32 input" in captions[0] and "224×224 input" in captions[1], captions
+    (line,) = _agreement(at)
+    assert "↔" in line and "ρ" in line
 
 
 def test_an_own_model_whose_classes_differ_is_not_compared_and_the_page_says_why(tmp_path):
