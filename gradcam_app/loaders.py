@@ -8,6 +8,7 @@ never results.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import os
@@ -202,6 +203,14 @@ def jpeg_bytes(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def picture(image: np.ndarray, quality: int = JPEG_QUALITY) -> str:
+    """A uint8 RGB picture as a JPEG data URI, for ``st.image``: the picture travels inside the
+    page's own message instead of as a media file the browser fetches afterwards (a second round
+    trip, served by a server thread that waits while the page script still runs). For the
+    pictures that change on every redraw (heatmaps, overlays)."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes(image, quality)).decode("ascii")
 
 
 # -- maps -----------------------------------------------------------------------------------------

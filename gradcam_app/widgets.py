@@ -4,6 +4,7 @@ return plain values; bound widgets keep their values in :class:`gradcam_app.stat
 """
 from __future__ import annotations
 
+import base64
 import functools
 import os
 from collections.abc import Sequence
@@ -424,10 +425,11 @@ def display_controls_ui() -> tuple[str, float, float]:
     return colormap, float(alpha), top / 100.0
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _colour_bar_picture(colormap: str) -> bytes:
+@functools.lru_cache(maxsize=32)
+def _colour_bar_picture(colormap: str) -> str:
+    """The colour map's ramp as a PNG data URI (sent inside the page's message, like the maps)."""
     ramp = np.repeat(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], 14, axis=0)
-    return export.png_bytes(gradcam.colorize(ramp, colormap))
+    return "data:image/png;base64," + base64.b64encode(export.png_bytes(gradcam.colorize(ramp, colormap))).decode()
 
 
 def colour_bar(colormap: str, low: str = "0", high: str = "1 (peak)") -> None:
@@ -513,7 +515,7 @@ def compare_pictures(item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel
         with column:
             st.markdown(f"**{title}**")
             heat = loaders.shrink(heatmap)
-            st.image(loaders.jpeg_bytes(blend(small, heat, colormap, alpha, fraction)), caption=caption,
+            st.image(loaders.picture(blend(small, heat, colormap, alpha, fraction)), caption=caption,
                      width="stretch")
     for column, title in zip(columns[len(panels):], pending):
         with column:

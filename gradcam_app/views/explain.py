@@ -94,12 +94,12 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
     with c1:
         st.image(original_jpeg, caption=f"Original · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
     with c2:
-        st.image(loaders.jpeg_bytes(gradcam.colorize(shown(heat, fraction), colormap)),
+        st.image(loaders.picture(gradcam.colorize(shown(heat, fraction), colormap)),
                  caption=f"Heatmap · {explanation.label}", width="stretch")
         colour_bar(colormap, high=high)
     with c3:
         strength = f" · peak {scale:.0%} of the top class's" if scale is not None else ""
-        st.image(loaders.jpeg_bytes(blend(small, heat, colormap, alpha, fraction)),
+        st.image(loaders.picture(blend(small, heat, colormap, alpha, fraction)),
                  caption=f"Overlay · opacity {alpha:.2f} · p = {explanation.target_probability:.1%}, "
                          f"{standing(explanation)}{strength}", width="stretch")
     display = {"colormap": colormap, "alpha": alpha, "top_fraction": fraction}

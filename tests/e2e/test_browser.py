@@ -245,7 +245,7 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     assert server_log().count("[gradcam-app] page run") == runs, "a colour map change must not rerun the page"
     shot(page, "04_viridis")
 
-    # -- downloads: overlay PNG and provenance JSON
+    # -- downloads: overlay PNG, provenance JSON and the HTML report
     png = tmp_path / "overlay.png"
     download(page, "Overlay PNG", png)
     with Image.open(png) as picture:
@@ -268,6 +268,11 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     assert data["display"]["colormap"] == "viridis"
     assert data["versions"]["tensorflow"] and data["versions"]["streamlit"]
     assert data["probabilities_top"][0]["name"] == "espresso"
+    # the HTML report is built on click (a deferred download), after class and colour-map redraws
+    report = tmp_path / "report.html"
+    download(page, "HTML report", report)
+    text = report.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "data:image/jpeg;base64," in text and name in text
 
     # -- compare two classes on one scale, plus "why A rather than B"
     started = time.monotonic()
