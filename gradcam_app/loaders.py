@@ -111,17 +111,22 @@ def _zoo_model(name: str) -> Loaded:
 
 def warm_up(name: str = model_zoo.DEFAULT_MODEL, sample: str = DEFAULT_SAMPLE) -> float:
     """Load zoo model ``name`` into the shared cache and explain ``sample`` once (Grad-CAM at the
-    default layer), so that TensorFlow's import, the model build and the first traced map are
+    default layer, the top prediction) through the same cached calls as the first page, so that
+    TensorFlow's import, the model build, the first traced map and the first page's own lookups are
     paid before the first visitor comes rather than on their page. Returns the seconds taken.
 
     ``gradcam-app`` (and ``python3 run.py app``) call it in a background thread while the server
-    starts; a page that arrives meanwhile waits for the same cached load instead of starting a
-    second one. A model that is not ready offline is left for the page to report.
+    starts; a page that arrives meanwhile waits for the same cached load and map (Streamlit computes
+    a cached value once, other callers wait for it) instead of computing them a second time beside
+    it on the same cores. A model that is not ready offline is left for the page to report.
     """
     started = time.perf_counter()
     loaded = _zoo_model(name)
-    pixels = decode_image(read_sample(sample), name=sample).pixels
-    loaded.explainer.explain(pixels, method="gradcam")  # also leaves the activations in its cache
+    item = sample_item(sample)
+    decoded = decode_cached(item.key, item.name, item.data)
+    layer = loaded.explainer.default_layer if loaded.explainer.layers else None
+    run_explain(loaded, item, decoded.pixels, "gradcam" if layer else "saliency", layer, False, [None])
+    display_original(item.key, decoded.pixels)
     return time.perf_counter() - started
 
 
@@ -181,6 +186,13 @@ def read_sample(name: str) -> bytes:
 # Decoded images, maps and display pictures are kept as objects (st.cache_resource), not pickled
 # copies (st.cache_data): a 12-megapixel photo's pixels and maps are ~100 MB that cache_data would
 # unpickle on every run. Callers treat them as read-only; uploads' keys carry the session's token.
+def sample_item(name: str) -> ImageItem:
+    """The sample photo ``name`` as the page's image item (its cache key is the one every page uses)."""
+    data = read_sample(name)
+    sha = export.sha256_bytes(data)
+    return ImageItem(name, f"sample:{name}:{sha}", sha, data)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def decode_cached(image_key: str, name: str, _data: bytes) -> DecodedImage:
     return decode_image(_data, name=name)

@@ -105,9 +105,7 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         name = bound("sample", "sample", lambda value: st.sidebar.selectbox(
             "Sample photo", samples, key="sample", index=samples.index(value),
             help="Photos from sample_images/ (see SOURCES.md there)."), valid=lambda v: v in samples, as_default=True)
-        data = loaders.read_sample(name)
-        sha = export.sha256_bytes(data)
-        items.append(ImageItem(name, f"sample:{name}:{sha}", sha, data))
+        items.append(loaders.sample_item(name))
     elif source == "Upload":
         files = st.sidebar.file_uploader("Images (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=IMAGE_TYPES,
                                          accept_multiple_files=True, key="uploads")
