@@ -3,8 +3,10 @@
 A small ViT is built here (patch embedding by a strided Conv2D, a learned class token, position
 embedding, two pre-norm transformer blocks, a class-token head). Its token layers are offered as
 8x8 maps, the class token dropped from the map and given back to the head; the default layer is
-the last block's first normalisation; Grad-CAM there equals a by-hand reference and, once the ViT
-is trained on the toy localisation task of tests/test_localization.py, points at the objects.
+the last block's first normalisation; Grad-CAM there equals a by-hand reference. Once the ViT is
+trained on the toy localisation task of tests/test_localization.py its maps should point at the
+objects; measured, that is not yet reliable for this small model (a non-strict xfail with the
+numbers of every recipe tried).
 """
 from __future__ import annotations
 
@@ -302,11 +304,18 @@ def trained_vit():
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
     "measured, not reliable: Grad-CAM at block1_norm1 of this 2-block ViT hits the object in 48, 69 and "
-    "74 of 80 images (seeds 42, 1, 2; fixture alone, seeded). No recipe tried reached 72/80 on every seed: "
+    "74 of 80 images (seeds 42, 1, 2; fixture alone, seeded). Not a library bug: on the trained model the "
+    "library equals by_hand_gradcam on the misses (max difference 0.0). Seed 42's misses are the discs: "
+    "block 0's class-token attention puts ~1.0 on the disc, block 1's is near uniform, the gradient at "
+    "block1_norm1 is ~10x smaller than for squares and the maps are all zero (24 of 80) or peak on fixed "
+    "background tokens. No recipe tried reached 72/80 on every seed (hits, accuracy): "
     "4-px patches 24/61/74, AdamW + cosine 64/60/69, AdamW lr 3e-3 15 epochs 60/65/70, weight decay 0.05 "
-    "61/65, 1 head 35/66, 4 heads 62/73, dim 64 15/66, class token joining at the last block 68/40/43. "
-    "Most misses are all-zero maps: the class token reads the object in block 0 (attention ~1 on it), so "
-    "block 1's patch tokens get little gradient and the weighted sum is negative everywhere"))
+    "61/65, 1 head 35/66, 4 heads 62/73, dim 64 15/66, class token joining at the last block 68/40/43; "
+    "3 blocks 10 epochs 79 but accuracy 0.76 (seed 42); 3 blocks 14 epochs 78/75/48 (accuracy 0.95/0.91/0.89); "
+    "3 blocks lr 2e-3 14 epochs 42 (seed 2, 0.86); 4 blocks 10 epochs 25 (seed 42, 0.82); 2 blocks 20 "
+    "epochs 59 (seed 42, 0.975); stochastic depth 0.5 on block 0's attention 64/60/45 (0.76/0.82/0.81); "
+    "stochastic depth 0.1 on every branch, 3 blocks 14 epochs 21 (seed 2, 0.89); 4 register tokens 51 "
+    "(seed 42, zero maps 24 -> 2, misses peak on fixed background tokens), with 3 blocks 14 epochs 36 (seed 2)"))
 def test_vit_gradcam_peak_falls_on_the_object(trained_vit):
     explainer, images, boxes = trained_vit
     assert explainer.default_layer == "block1_norm1"
