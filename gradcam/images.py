@@ -582,7 +582,8 @@ def _to_rgb(image: Image.Image, label: str, notes: list[str]) -> np.ndarray:
     if mode in _RGB_MODES:
         if mode == "CMYK":
             notes.append("CMYK converted to RGB")
-        return np.array(image.convert("RGB"))
+        # An RGB image is read as is: convert("RGB") would only copy it first.
+        return np.array(image if mode == "RGB" else image.convert("RGB"))
     words = _MODE_WORDS.get(mode, f"the colour mode {mode!r}")
     raise ImageError(
         f"{label}: the image uses {words}, which is not supported. Save it as an 8-bit RGB "

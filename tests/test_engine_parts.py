@@ -328,3 +328,39 @@ def test_explanation_from_raw_names_the_empty_case():
     assert shown.target_index == 1 and shown.peak == 2.0 and not shown.empty  # no weight: the top class
     np.testing.assert_array_equal(shown.coarse, [[0.0, 2.0], [0.0, 0.0]])
     np.testing.assert_array_equal(shown.heatmap, [[0.0, 1.0], [0.0, 0.0]])
+
+
+# -- the dataset writer's fast paths --------------------------------------------------------------
+def test_stored_heatmaps_round_as_numpy_does_on_every_float16_boundary():
+    from gradcam.dataset.results import stored_heatmap
+
+    # Every float16 in [0, 1], the float32 midpoints between neighbours (where ties round to
+    # even) and the float32 values either side of each midpoint, plus -0.0 and values to clip.
+    halves = np.arange(0, 0x3C01, dtype=np.uint16).view(np.float16).astype(np.float32)
+    middles = (halves[:-1] + halves[1:]) / 2
+    values = np.concatenate([halves, middles, np.nextafter(middles, np.float32(0)),
+                             np.nextafter(middles, np.float32(2)), np.float32([-0.0, -1.0, 1.5, 3e-8])])
+    values = np.resize(values, (len(values) // 7 + 1, 7)).astype(np.float32)
+    expected = np.clip(values, 0.0, 1.0).astype(np.float16)
+    stored = stored_heatmap(values)
+    assert stored.dtype == np.float16 and stored.shape == values.shape
+    assert np.array_equal(stored.view(np.uint16), expected.view(np.uint16))
+    assert np.array_equal(stored_heatmap(stored).view(np.uint16), expected.view(np.uint16))
+
+
+def test_peak_location_searches_only_the_rows_with_the_maximum_and_finds_the_same_pixel():
+    from gradcam.metrics import peak_location
+
+    def everywhere(heatmap):  # the plain search over the whole map
+        if not heatmap.max() > heatmap.min():
+            return None
+        ys, xs = np.nonzero(heatmap >= heatmap.max())
+        nearest = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
+        return int(xs[nearest]), int(ys[nearest])
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        coarse = np.round(np.maximum(rng.normal(size=tuple(rng.integers(1, 5, 2))), 0)).astype(np.float32)
+        coarse.flat[rng.integers(coarse.size)] = 2.0
+        heatmap = upsample(coarse, tuple(int(v) for v in rng.integers(2, 300, 2)))
+        assert peak_location(heatmap) == everywhere(heatmap)

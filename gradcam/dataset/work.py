@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GradCamError, ImageError
-from .results import RunFolder, border_share
+from .results import RunFolder, border_share, stored_heatmap
 from .sources import Reader, Source, sha256_bytes
 
 #: Deletion / insertion steps with --metrics (each curve costs steps + 1 forward passes).
@@ -91,6 +91,15 @@ class Decoded:
     error: str = ""
 
 
+@dataclass
+class Computed:
+    """A batch after the model, before writing: its rows, and its heatmaps as stored (float16)
+    with their paths relative to RUN, in the order they are written."""
+
+    rows: list[dict] = field(default_factory=list)
+    heatmaps: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
 def decode_items(items: list[PlanItem], reader: Reader) -> list[Decoded]:
     """Read and decode a batch; each failure becomes that input's error, never the batch's."""
     from ..images import decode_image
@@ -145,14 +154,25 @@ class Worker:
 
     def process(self, decoded: list[Decoded]) -> list[dict]:
         """Rows for a batch (one per input and method), heatmaps written, shard committed."""
-        rows = []
-        for method in self.options.methods:
-            rows += self._method_rows(decoded, method)
-        if rows:
-            self.folder.commit_shard(rows)
-        return rows
+        return self.commit(self.compute(decoded))
 
-    def _method_rows(self, decoded: list[Decoded], method: str) -> list[dict]:
+    def compute(self, decoded: list[Decoded]) -> Computed:
+        """A batch's rows and heatmaps, nothing written yet (:meth:`commit` writes them)."""
+        computed = Computed()
+        for method in self.options.methods:
+            computed.rows += self._method_rows(decoded, method, computed.heatmaps)
+        return computed
+
+    def commit(self, computed: Computed) -> list[dict]:
+        """Write a computed batch: its heatmaps first, in order, then its shard. Touches only the
+        run folder, so it may run in another thread while the next batch is computed."""
+        for relative, stored in computed.heatmaps:
+            self.folder.save_heatmap(relative, stored)
+        if computed.rows:
+            self.folder.commit_shard(computed.rows)
+        return computed.rows
+
+    def _method_rows(self, decoded: list[Decoded], method: str, heatmaps: list) -> list[dict]:
         good = [d for d in decoded if not d.error]
         explanations: dict[int, object] = {}
         failures: dict[int, str] = {}
@@ -171,7 +191,7 @@ class Worker:
         for d in decoded:
             index = d.item.input_index
             if index in explanations:
-                rows.append(self._ok_row(d, method, explanations[index]))
+                rows.append(self._ok_row(d, method, explanations[index], heatmaps))
             else:
                 rows.append(self._error_row(d, method, d.error or failures.get(index, "unknown failure")))
         return rows
@@ -190,12 +210,12 @@ class Worker:
     def _error_row(self, d: Decoded, method: str, message: str) -> dict:
         return {**self._base(d, method), "status": "error", "error": message, "heatmap_path": ""}
 
-    def _ok_row(self, d: Decoded, method: str, result) -> dict:
+    def _ok_row(self, d: Decoded, method: str, result, heatmaps: list) -> dict:
         from ..metrics import evaluate, peak_location
 
         heatmap = result.heatmap
         relative = RunFolder.heatmap_name(method, d.item.input_index)
-        self.folder.save_heatmap(relative, heatmap)
+        heatmaps.append((relative, stored_heatmap(heatmap)))
         predicted = int(np.argmax(result.probabilities))
         peak = None if result.empty else peak_location(heatmap)
         row = {

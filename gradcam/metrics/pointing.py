@@ -45,7 +45,12 @@ def peak_location(heatmap: np.ndarray) -> tuple[int, int] | None:
     top = float(heatmap.max())
     if not top > float(heatmap.min()):
         return None
-    ys, xs = np.nonzero(heatmap >= top)
+    at_top = heatmap >= top
+    # np.nonzero over the rows that hold a maximum only (usually a few of a photo's hundreds):
+    # the same coordinates in the same order, a fraction of the time.
+    rows = np.flatnonzero(at_top.any(axis=1))
+    ys, xs = np.nonzero(at_top[rows[0]:rows[-1] + 1])
+    ys += rows[0]
     nearest = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
     return int(xs[nearest]), int(ys[nearest])
 
