@@ -18,7 +18,7 @@ import streamlit as st
 import gradcam
 import model_zoo
 from gradcam import links
-from gradcam_app import loaders
+from gradcam_app import loaders, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
@@ -161,6 +161,7 @@ def load_choice(state: PageState, options: list[str]) -> tuple[str, ModelOutcome
 
 
 def main() -> None:
+    runtime.keep_keras_session()
     st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:",
                        layout="wide")
     loaders.trace("page run")

@@ -11,7 +11,6 @@ variables.
 """
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import threading
@@ -86,17 +85,6 @@ def streamlit_arguments(args: Sequence[str], page: Path, environ: dict[str, str]
     return ["run", str(page), *defaults, *args]
 
 
-def freeze_heap() -> None:
-    """Move every object alive now (TensorFlow, Keras, the default model) out of the garbage
-    collector's reach. Streamlit runs a full collection after every page and fragment run, and over
-    the ~400,000 objects of a loaded TensorFlow that took 0.18 s each time, holding Python's lock
-    while the browser waited for the pictures; afterwards it takes well under a millisecond. The
-    frozen objects are long-lived; reference counting still frees them (only a cycle among them
-    that later becomes garbage would stay, e.g. the default model if the cache ever evicted it)."""
-    gc.collect()
-    gc.freeze()
-
-
 def start_warm_up() -> threading.Thread | None:
     """Build the default model and trace its first map in a background thread while the server
     starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it.
@@ -106,10 +94,10 @@ def start_warm_up() -> threading.Thread | None:
 
     def work() -> None:
         try:
-            from gradcam_app import loaders
+            from gradcam_app import loaders, runtime
 
             seconds = loaders.warm_up()
-            freeze_heap()
+            runtime.freeze_heap()
             print(f"gradcam-app: default model ready ({seconds:.1f} s)", file=sys.stderr, flush=True)
         except Exception as error:  # the page loads the model again and shows why
             print(f"gradcam-app: warm-up skipped ({type(error).__name__}: {error})", file=sys.stderr, flush=True)
