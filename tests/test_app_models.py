@@ -98,20 +98,21 @@ def _small_model(tmp_path: Path, classes: int = 5) -> Path:
     return path
 
 
-def _five_class_model(tmp_path: Path) -> Path:
-    return _small_model(tmp_path, 5)
-
-
-def test_an_own_1000_class_model_joins_the_comparison_beside_a_zoo_model(tmp_path):
-    """Classes that match by count (1000, no names file): the own model is offered, picked first
-    with the zoo's default beside it, and both panels explain the same class."""
-    path = _small_model(tmp_path, 1000)
+def _own_model_in_compare_view(path: Path):
+    """The app on coffee.jpg with the own model at ``path`` in use, on the Compare models view."""
     at = new_app(sample="coffee.jpg")
     at.run()
     at.selectbox(key="model").set_value("__user__").run()
     at.file_uploader(key="user_model_file").set_value([(path.name, path.read_bytes(), "application/octet-stream")])
     at.run()
     at.radio(key="view").set_value("models").run()
+    return at
+
+
+def test_an_own_1000_class_model_joins_the_comparison_beside_a_zoo_model(tmp_path):
+    """Classes that match by count (1000, no names file): the own model is offered, picked first
+    with the zoo's default beside it, and both panels explain the same class."""
+    at = _own_model_in_compare_view(_small_model(tmp_path, 1000))
     assert problems(at) == []
     assert not any("cannot join" in w.value for w in at.warning)
     picker = at.multiselect(key="compare_models")
@@ -126,13 +127,7 @@ def test_an_own_1000_class_model_joins_the_comparison_beside_a_zoo_model(tmp_pat
 
 
 def test_an_own_model_whose_classes_differ_is_not_compared_and_the_page_says_why(tmp_path):
-    path = _five_class_model(tmp_path)
-    at = new_app(sample="coffee.jpg")
-    at.run()
-    at.selectbox(key="model").set_value("__user__").run()
-    at.file_uploader(key="user_model_file").set_value([(path.name, path.read_bytes(), "application/octet-stream")])
-    at.run()
-    at.radio(key="view").set_value("models").run()
+    at = _own_model_in_compare_view(_small_model(tmp_path, 5))
     assert [str(e.value) for e in at.exception] == []
     warning = " ".join(w.value for w in at.warning)
     assert "cannot join the comparison" in warning and "do not match" in warning and "has 5" in warning
