@@ -39,20 +39,25 @@ class ClassToken(keras.layers.Layer):
 
 
 def vit(pooling: str = "class", dim: int = 32, heads: int = 2, blocks: int = 2, classes: int = 2,
-        activation: str = "sigmoid") -> keras.Model:
-    """A pre-norm ViT on SIZE x SIZE images. ``pooling="class"`` reads the class token after a
-    final LayerNormalization; ``"mean"`` averages every token, the class token included."""
-    inputs = keras.Input((SIZE, SIZE, 3))
+        activation: str = "sigmoid", size: int = SIZE, patch: int = PATCH, mlp: int = 2) -> keras.Model:
+    """A pre-norm ViT on ``size`` x ``size`` images (default SIZE, the toy task's) cut into ``patch``
+    x ``patch`` tokens, with an MLP ``mlp`` times ``dim`` wide. ``pooling="class"`` reads the class
+    token after a final LayerNormalization; ``"mean"`` averages every token, the class token
+    included. ViT-Ti/16's shape, for the benchmark:
+    ``vit(dim=192, heads=3, blocks=12, classes=1000, activation="softmax", size=224, patch=16,
+    mlp=4)``."""
+    grid = size // patch
+    inputs = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(dim, PATCH, strides=PATCH, name="patch_embed")(x)
-    x = keras.layers.Reshape((GRID * GRID, dim), name="tokens")(x)
+    x = keras.layers.Conv2D(dim, patch, strides=patch, name="patch_embed")(x)
+    x = keras.layers.Reshape((grid * grid, dim), name="tokens")(x)
     x = ClassToken(name="cls_pos")(x)
     for i in range(blocks):
         y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm1")(x)
         y = keras.layers.MultiHeadAttention(heads, dim // heads, name=f"block{i}_attn")(y, y)
         x = keras.layers.Add(name=f"block{i}_add1")([x, y])
         y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm2")(x)
-        y = keras.layers.Dense(2 * dim, activation="gelu", name=f"block{i}_mlp1")(y)
+        y = keras.layers.Dense(mlp * dim, activation="gelu", name=f"block{i}_mlp1")(y)
         y = keras.layers.Dense(dim, name=f"block{i}_mlp2")(y)
         x = keras.layers.Add(name=f"block{i}_add2")([x, y])
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
