@@ -82,11 +82,14 @@ class _ExplainActor:
     def __call__(self, batch: dict) -> dict:
         started = time.perf_counter()
         decoded: list[Decoded] = [pickle.loads(b) for b in batch["decoded"]]
-        rows = self.worker.process(decoded)
-        busy = time.perf_counter() - started
+        computed = self.worker.compute(decoded)
+        writing = time.perf_counter()
+        rows = self.worker.commit(computed)
+        done = time.perf_counter()
         return {"input_index": np.array([r["input_index"] for r in rows], dtype=np.int64),
                 "status": np.array([r["status"] for r in rows], dtype=object),
-                "ready_at": np.full(len(rows), self.ready_at), "busy_seconds": np.full(len(rows), busy)}
+                "ready_at": np.full(len(rows), self.ready_at), "busy_seconds": np.full(len(rows), done - started),
+                "write_seconds": np.full(len(rows), done - writing)}
 
 
 def _actor_pool(ray, size: int) -> dict:
@@ -133,18 +136,25 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
         blocks = [pending[start:start + size] for start in range(0, len(pending), size)]
         dataset = ray.data.from_items([{"item": pickle.dumps(i)} for i in pending],
                                       override_num_blocks=max(1, len(blocks)))
+        # A decode task asks for a whole CPU: with a quarter, a local Ray ran up to eight at once and
+        # started a worker process for each (Python and Ray's import, about a second of CPU each),
+        # which on two cores took the actors' time (steady 57-59 images/s against 68-77 with one
+        # CPU). Writing stays in the actors: a separate write stage measured slower (45-61), the
+        # heatmaps' trip through the object store costing more than the overlap saved.
         dataset = dataset.map_batches(_decode_batch, fn_kwargs={"options": options}, batch_size=size,
-                                      num_cpus=0.25, batch_format="numpy")
+                                      num_cpus=1, batch_format="numpy")
         # A local Ray has this machine's cores to share: each actor gets its part for TensorFlow.
         threads = None if address else max(1, (os.cpu_count() or 1) // max(1, concurrency))
         dataset = dataset.map_batches(_ExplainActor, fn_constructor_kwargs={"options": options, "threads": threads},
                                       batch_size=size, num_cpus=0.5, batch_format="numpy",
                                       **_actor_pool(ray, concurrency))
-        first_ready, busy, batches = None, 0.0, 0
+        first_ready, busy, writing, batches = None, 0.0, 0.0, 0
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             ready = float(batch["ready_at"].min()) if len(batch["ready_at"]) else None
             first_ready = ready if first_ready is None or (ready is not None and ready < first_ready) else first_ready
-            busy += float(batch["busy_seconds"][0]) if len(batch["busy_seconds"]) else 0.0
+            if len(batch["busy_seconds"]):
+                busy += float(batch["busy_seconds"][0])
+                writing += float(batch["write_seconds"][0])
             batches += 1
             progress(len(set(batch["input_index"].tolist())))
         finished = time.time()
@@ -156,7 +166,8 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
             timing = {"startup_seconds": round(max(first_ready, started) - started, 3),
                       "steady_seconds": round(steady, 3),
                       "steady_images_per_second": round(len(pending) / steady, 3) if steady > 0 else None,
-                      "actor_busy_seconds": round(busy, 3), "batches": batches}
+                      "actor_busy_seconds": round(busy, 3), "actor_write_seconds": round(writing, 3),
+                      "batches": batches}
         return {"address": address or "local", "concurrency": concurrency, "ray_version": ray.__version__,
                 "tensorflow_threads_per_actor": threads, **timing}
     finally:
