@@ -11,6 +11,7 @@ TensorFlow.
 """
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import functools
 import hashlib
@@ -80,6 +81,29 @@ def png_bytes(image: np.ndarray, fast: bool | None = None) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG", optimize=False, compress_level=6)
     return buffer.getvalue()
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 88, optimize: bool = False) -> bytes:
+    """A uint8 RGB (H, W, 3) or gray (H, W) image as JPEG bytes, for pictures that are looked at
+    rather than measured (the page, the HTML report). ``optimize``: Pillow's optimised Huffman
+    tables (a few percent smaller, slower; for files kept, not for every redraw).
+
+    Raises:
+        ExportError: not a uint8 (H, W) or (H, W, 3) array.
+    """
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+        raise ExportError(f"A uint8 image (H, W) or (H, W, 3) is expected for a JPEG; got {array.dtype} "
+                          f"{array.shape}. Colour a heatmap first with gradcam.colorize.")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="JPEG", quality=quality, optimize=optimize)
+    return buffer.getvalue()
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """``data`` as a ``data:<mime>;base64,...`` URI: a picture carried inside a page or message
+    (``data_uri(png_bytes(image), "image/png")``)."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

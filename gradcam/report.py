@@ -8,17 +8,15 @@ in a mail client or years later. Nothing here imports TensorFlow.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from .errors import ExportError
+from .export import data_uri, jpeg_bytes
 
 #: Longest side, in pixels, of each picture in a report.
 REPORT_MAX_SIDE = 1024
@@ -59,9 +57,7 @@ def image_data_uri(image: np.ndarray, max_side: int = REPORT_MAX_SIDE, quality: 
         raise ExportError(f"A uint8 RGB image (H, W, 3) is expected for the report; got {array.dtype} "
                           f"{array.shape}. Colour a heatmap first with gradcam.colorize.")
     small = fit_for_display(array, max_side)
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(small)).save(buffer, format="JPEG", quality=quality, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return data_uri(jpeg_bytes(small, quality, optimize=True), "image/jpeg")
 
 
 def _figure(uri: str, caption: str, alt: str) -> str:

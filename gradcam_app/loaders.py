@@ -8,9 +8,7 @@ never results.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 import os
 import tempfile
 import threading
@@ -21,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 import gradcam
 import model_zoo
@@ -212,9 +209,7 @@ def display_original(image_key: str, _pixels: np.ndarray) -> tuple[np.ndarray, b
 
 def jpeg_bytes(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     """A uint8 RGB picture as JPEG bytes: pictures on the page need no lossless encoding."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+    return export.jpeg_bytes(image, quality)
 
 
 def picture(image: np.ndarray, quality: int = JPEG_QUALITY) -> str:
@@ -222,7 +217,7 @@ def picture(image: np.ndarray, quality: int = JPEG_QUALITY) -> str:
     page's own message instead of as a media file the browser fetches afterwards (a second round
     trip, served by a server thread that waits while the page script still runs). For the
     pictures that change on every redraw (heatmaps, overlays)."""
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes(image, quality)).decode("ascii")
+    return export.data_uri(export.jpeg_bytes(image, quality), "image/jpeg")
 
 
 # -- maps -----------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ return plain values; bound widgets keep their values in :class:`gradcam_app.stat
 """
 from __future__ import annotations
 
-import base64
 import functools
 import os
 from collections.abc import Sequence
@@ -427,7 +426,7 @@ def display_controls_ui() -> tuple[str, float, float]:
 def _colour_bar_picture(colormap: str) -> str:
     """The colour map's ramp as a PNG data URI (sent inside the page's message, like the maps)."""
     ramp = np.repeat(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :], 14, axis=0)
-    return "data:image/png;base64," + base64.b64encode(export.png_bytes(gradcam.colorize(ramp, colormap))).decode()
+    return export.data_uri(export.png_bytes(gradcam.colorize(ramp, colormap)), "image/png")
 
 
 def colour_bar(colormap: str, low: str = "0", high: str = "1 (peak)") -> None:

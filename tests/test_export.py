@@ -37,6 +37,21 @@ def test_png_npy_zip_round_trip():
         export.png_bytes(heat)
 
 
+def test_jpeg_and_data_uri_for_pictures_on_a_page():
+    """One JPEG encoder and one data-URI builder serve the page, its colour bar and the HTML report."""
+    import base64
+
+    image = np.full((6, 9, 3), (200, 40, 10), np.uint8)
+    data = export.jpeg_bytes(image, quality=95)
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.format == "JPEG" and decoded.size == (9, 6)
+        assert np.abs(np.asarray(decoded).astype(int) - image).max() <= 8  # lossy, but close
+    uri = export.data_uri(data, "image/jpeg")
+    assert uri.startswith("data:image/jpeg;base64,") and base64.b64decode(uri.split(",", 1)[1]) == data
+    with pytest.raises(export.ExportError, match="gradcam.colorize"):
+        export.jpeg_bytes(np.zeros((6, 9), np.float32))
+
+
 def test_provenance_record_has_what_reproduces_the_map():
     model = SimpleNamespace(name="tiny", label="Tiny", weights_sha256="ab" * 32, input_size=(4, 4),
                             preprocessing="tf", class_names=["apple", "banana", "cherry"])
