@@ -88,6 +88,20 @@ def test_list_runs_says_finished_or_not(made, tmp_path):
     assert list_runs(tmp_path / "missing") == []
 
 
+def test_runs_in_subfolders_are_listed_and_open_by_their_relative_name(made, tmp_path):
+    _, run, _ = made
+    runs = tmp_path / "runs"
+    shutil.copytree(run, runs / "team" / "2026-11" / "photos")
+    shutil.copytree(run, runs / "top")
+    shutil.copytree(run, runs / "a" / "b" / "c" / "too-deep")  # below LIST_DEPTH: open by link only
+    shutil.copytree(run, runs / "top" / "shards" / "nested")  # inside a run: not searched
+    (runs / "team" / "loop").symlink_to(runs / "team")  # a link to a folder is not searched
+    names = sorted(e.name for e in list_runs(runs))
+    assert names == ["team/2026-11/photos", "top"], names
+    assert resolve_run(runs, "team/2026-11/photos") == Path(os.path.realpath(runs / "team" / "2026-11" / "photos"))
+    assert resolve_run(runs, "a/b/c/too-deep").name == "too-deep"
+
+
 # -- a run's rows, images and report ------------------------------------------------------------------
 def test_a_runs_image_reads_back_from_its_source_and_a_moved_source_says_so(made, tmp_path):
     root, run, _ = made

@@ -55,22 +55,39 @@ class RunEntry:
         return f"{self.name} · {self.inputs} inputs · {self.model} · {', '.join(self.methods)} · {state}"
 
 
-def list_runs(root: str | os.PathLike) -> list[RunEntry]:
-    """The run folders directly under ``root`` (a folder with a manifest.json), newest first.
+#: How deep below the runs folder runs are looked for (``team/2026-11/photos`` is depth 3).
+LIST_DEPTH = 3
+
+
+def list_runs(root: str | os.PathLike, depth: int = LIST_DEPTH) -> list[RunEntry]:
+    """The run folders under ``root`` (folders with a manifest.json), newest first, named by their
+    path relative to ``root`` (``team/photos``): runs directly in it and in its subfolders, down to
+    ``depth`` levels. A run's own folders are not searched (a run inside a run is not offered).
 
     Folders that are not runs are left out, and so are symbolic links whose target lies outside
-    ``root``: they could not be opened (:func:`resolve_run`), so they are not offered.
+    ``root``: they could not be opened (:func:`resolve_run`), so they are not offered. A symbolic
+    link to a folder is followed only when it names a run, never searched, so no loop is walked.
     """
     root = Path(root)
     if not root.is_dir():
         return []
     entries = []
-    for child in root.iterdir():
+    pending = [("", 1)]
+    while pending:
+        prefix, level = pending.pop()
         try:
-            path = resolve_run(root, child.name)
-        except RunAccessError:
+            children = sorted((root / prefix).iterdir()) if prefix else sorted(root.iterdir())
+        except OSError:  # unreadable or vanished meanwhile
             continue
-        entries.append(_entry(child.name, path))
+        for child in children:
+            name = f"{prefix}/{child.name}" if prefix else child.name
+            try:
+                path = resolve_run(root, name)
+            except RunAccessError:
+                if level < depth and child.is_dir() and not child.is_symlink():
+                    pending.append((name, level + 1))
+                continue
+            entries.append(_entry(name, path))
     return sorted(entries, key=lambda e: (-e.modified, e.name))
 
 
