@@ -59,6 +59,7 @@ class PageState:
     dataset_run: str | None = None
     pending_run: str | None = None
     run_image: tuple[str, int] | None = None  # (run name, input index): the "Run" image source
+    dataset_notice: str | None = None  # said once, on the run after the one that finished a run
     # -- on-demand results kept for the current view --
     faithfulness: tuple | None = None
     slow_done: set = field(default_factory=set)  # slow compare-methods maps already in the cache

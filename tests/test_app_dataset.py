@@ -166,6 +166,20 @@ def test_a_zip_upload_runs_with_progress_into_a_new_run_that_opens(runs, monkeyp
     name = at.selectbox(key="dataset_run").value
     assert name.startswith("small-set-") and (runs[0] / name / "source.zip").is_file()
     assert sorted(c.split(" · ")[0] for c in grid(at)) == sorted(list(dataset_runs.IMAGES)[:3])
+    assert not [b for b in at.button if b.key == "dataset_finish_run"], "a finished run has nothing to finish"
+    # interrupted before its shard was committed: finished from the page, with its own method and labels
+    for path in [runs[0] / name / "run.json", runs[0] / name / "results.parquet",
+                 *(runs[0] / name / "shards").glob("shard-*.parquet")]:
+        path.unlink()
+    at = new_app(view="dataset", run=name)
+    at.run()
+    assert any("unfinished" in w.value for w in at.warning)
+    at.button(key="dataset_finish_run").click().run()
+    assert [str(e.value) for e in at.exception] == [] and [e.value for e in at.error] == []
+    assert any("finished: 4 more images explained, 0 kept" in s.value for s in at.success)
+    assert not any("unfinished" in w.value for w in at.warning)
+    assert sorted(c.split(" · ")[0] for c in grid(at)) == sorted(list(dataset_runs.IMAGES)[:3])
+    assert run_rows(runs[0] / name)[0]["label"] is not None, "the run's labels file is used again"
     shutil.rmtree(runs[0] / name)
 
 
@@ -181,5 +195,6 @@ def test_an_unfinished_run_shows_the_rows_committed_so_far(runs):
         assert at.selectbox(key="dataset_run").value == "half"
         assert any("unfinished" in w.value and "9 rows committed so far" in w.value for w in at.warning)
         assert len(grid(at)) == 8
+        assert not [b for b in at.button if b.key == "dataset_finish_run"], "a CLI run is finished by its command"
     finally:
         shutil.rmtree(half)

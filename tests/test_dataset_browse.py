@@ -23,7 +23,15 @@ import pytest
 from gradcam.dataset import ModelSpec, RowFilter, RunAccessError, build_report, filter_rows, list_runs, resolve_run
 from gradcam.dataset.browse import RUNS_ENV, read_run_image, run_info, run_rows, runs_root
 from gradcam.dataset.errors import DatasetSourceError, RunFolderError
-from gradcam.dataset.upload import SOURCE_NAME, check_zip, run_zip_upload
+from gradcam.dataset.upload import (
+    SOURCE_NAME,
+    _running,
+    check_zip,
+    is_resumable,
+    is_running,
+    resume_zip_upload,
+    run_zip_upload,
+)
 from gradcam.errors import GradCamError, ImageError
 from tests import dataset_runs
 
@@ -227,6 +235,38 @@ def test_a_zip_upload_becomes_a_new_run_under_the_root(tmp_path, lite0):
                        method="gradcam", labels=b"file;class\nx;y\n")
     assert [e.name for e in list_runs(tmp_path / "runs")] == [name]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [name], "the failed upload's folder is removed"
+
+
+def test_an_interrupted_upload_run_is_finished_from_where_it_stopped(tmp_path, lite0):
+    """What the Dataset view's "Finish this run" does: the same model, method and labels from the
+    manifest, committed rows kept, only the missing inputs explained, results as if never stopped."""
+    model, runs = lite0[0], tmp_path / "runs"
+    name, _ = run_zip_upload(runs, dataset_runs.make_zip(3), "photos.zip", model=model, spec=ModelSpec(),
+                             method="gradcam++", labels=dataset_runs.labels_csv(), batch_size=2)
+    run = resolve_run(runs, name)
+    whole = run_rows(run)
+    assert not is_resumable(run), "a finished run has nothing to finish"
+    # interrupted after its first shard: no results, the other shards and their heatmaps not there
+    shards = sorted((run / "shards").glob("shard-*.parquet"))
+    assert len(shards) == 2
+    for path in (run / "run.json", run / "results.parquet", shards[1]):
+        path.unlink()
+    assert is_resumable(run) and not is_running(run)
+    with _running(run):  # another worker holds the run: not offered, and refused
+        assert is_running(run) and not is_resumable(run)
+        with pytest.raises(DatasetSourceError, match="being worked on now"):
+            resume_zip_upload(runs, name, model=model)
+    summary = resume_zip_upload(runs, name, model=model)
+    assert (summary.already_done, summary.computed) == (2, 2) and summary.ok == 3
+    again = run_rows(run)
+    assert [r["path"] for r in again] == [r["path"] for r in whole]
+    for before, after in zip(whole, again):
+        assert (after["method"], after["label"], after["target_index"], after["status"]) == (
+            "gradcam++", before["label"], before["target_index"], before["status"])
+    assert not is_resumable(run)
+    with pytest.raises(DatasetSourceError, match="not made from an uploaded ZIP"):
+        (run / SOURCE_NAME).rename(run / "moved.zip")
+        resume_zip_upload(runs, name, model=model)
 
 
 def test_a_finished_run_opens_without_ray(made):

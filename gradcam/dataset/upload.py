@@ -3,16 +3,22 @@ stored inside a new run folder under the runs folder, and run with the local eng
 
 The run folder keeps the ZIP it was made from (``RUN/source.zip``, and ``RUN/labels.csv`` when a
 labels file came with it), so the run stays complete and its images stay readable wherever the
-runs folder is moved. Larger datasets are for ``python -m gradcam dataset run``.
+runs folder is moved, and an interrupted upload run can be finished from the page
+(:func:`resume_zip_upload`). While a run works it holds a lock on ``RUN/.running`` (released by
+the operating system when the process ends, however it ends), so the page can tell a run that is
+still working from one that was interrupted. Larger datasets are for ``python -m gradcam dataset
+run``.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
 
@@ -23,6 +29,9 @@ from .work import ModelSpec
 
 SOURCE_NAME = "source.zip"
 LABELS_NAME = "labels.csv"
+LOCK_NAME = ".running"
+#: Inputs per batch (and per shard) for runs made from the page.
+UPLOAD_BATCH_SIZE = 8
 
 
 def check_zip(data: bytes, filename: str = "upload.zip", *, max_images: int | None = None,
@@ -75,7 +84,8 @@ def new_run_name(root: str | os.PathLike, filename: str) -> str:
 
 
 def run_zip_upload(root: str | os.PathLike, data: bytes, filename: str, *, model, spec: ModelSpec,
-                   method: str, layer: str | None = None, labels: bytes | None = None, batch_size: int = 8,
+                   method: str, layer: str | None = None, labels: bytes | None = None,
+                   batch_size: int = UPLOAD_BATCH_SIZE,
                    progress: Callable[[int, int, float], None] | None = None) -> tuple[str, RunSummary]:
     """Check an uploaded ZIP, store it in a new run folder under ``root`` and explain every file in
     it with the local engine (``model``, already loaded, as ``spec`` names it). Returns the run's
@@ -100,8 +110,9 @@ def run_zip_upload(root: str | os.PathLike, data: bytes, filename: str, *, model
         labels_path = folder / LABELS_NAME
         labels_path.write_bytes(labels)
     try:
-        summary = run_dataset(folder / SOURCE_NAME, folder, spec=spec, methods=[method], layer=layer,
-                              labels=labels_path, batch_size=batch_size, model=model, progress=progress)
+        with _running(folder):
+            summary = run_dataset(folder / SOURCE_NAME, folder, spec=spec, methods=[method], layer=layer,
+                                  labels=labels_path, batch_size=batch_size, model=model, progress=progress)
     except BaseException:
         if not (folder / "manifest.json").exists():
             shutil.rmtree(folder, ignore_errors=True)
@@ -109,4 +120,92 @@ def run_zip_upload(root: str | os.PathLike, data: bytes, filename: str, *, model
     return name, summary
 
 
-__all__ = ["LABELS_NAME", "SOURCE_NAME", "check_zip", "new_run_name", "run_zip_upload"]
+def is_resumable(run: str | os.PathLike) -> bool:
+    """Whether ``run`` is an uploaded run (it keeps its ``source.zip``) that is unfinished and not
+    working now: one that :func:`resume_zip_upload` can finish."""
+    from .results import RunFolder
+
+    folder = Path(run)
+    return ((folder / SOURCE_NAME).is_file() and (folder / "manifest.json").is_file()
+            and not RunFolder(folder).is_complete() and not is_running(folder))
+
+
+def is_running(run: str | os.PathLike) -> bool:
+    """Whether a process is working on the uploaded run ``run`` now (it holds ``RUN/.running``)."""
+    lock = Path(run) / LOCK_NAME
+    if not lock.exists():
+        return False
+    try:
+        with _running(Path(run)):
+            return False
+    except DatasetSourceError:
+        return True
+
+
+def resume_zip_upload(root: str | os.PathLike, name: str, *, model=None,
+                      progress: Callable[[int, int, float], None] | None = None) -> RunSummary:
+    """Finish the interrupted upload run ``name`` (inside ``root``) with the same model, method,
+    layer, target and labels it was started with, read from its manifest: committed rows are kept
+    and only the missing inputs are explained, as when a ``dataset run`` command is run again.
+
+    Args:
+        model: the run's model if already loaded (must be the one its manifest names); else loaded.
+
+    Raises:
+        RunAccessError: ``name`` is not a run inside ``root``.
+        DatasetSourceError: not an upload run (no source.zip), or another process is working on it.
+        RunFolderError: the run was made elsewhere (its manifest names another source path).
+    """
+    from .browse import resolve_run
+    from .results import RunFolder
+
+    folder = resolve_run(root, name)
+    if not (folder / SOURCE_NAME).is_file():
+        raise DatasetSourceError(f"Run {name!r} was not made from an uploaded ZIP (it has no {SOURCE_NAME}): finish "
+                                 "it with the 'python -m gradcam dataset run' command that started it.")
+    fields = (RunFolder(folder).read_manifest() or {}).get("fields", {})
+    spec = run_spec(folder)
+    labels = folder / LABELS_NAME
+    with _running(folder):
+        return run_dataset(folder / SOURCE_NAME, folder, spec=spec, methods=fields.get("methods") or ["gradcam"],
+                           target=fields.get("target") or "top", layer=fields.get("layer"),
+                           labels=labels if labels.is_file() else None, metrics=bool(fields.get("metrics")),
+                           batch_size=UPLOAD_BATCH_SIZE, model=model, progress=progress)
+
+
+def run_spec(run: str | os.PathLike):
+    """The :class:`~gradcam.dataset.ModelSpec` a run was started with, from its manifest (the
+    default model's spec when the manifest names none)."""
+    from .results import RunFolder
+    from .work import ModelSpec
+
+    fields = (RunFolder(run).read_manifest() or {}).get("fields", {})
+    return ModelSpec(**json.loads(fields.get("model") or "{}"))
+
+
+@contextlib.contextmanager
+def _running(folder: Path) -> Iterator[None]:
+    """Hold the run's lock file (``RUN/.running``) while the block runs.
+
+    Raises:
+        DatasetSourceError: another process holds it (the run is working there now).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; runs are not guarded against each other
+        yield
+        return
+    with open(folder / LOCK_NAME, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DatasetSourceError(f"Run {folder.name!r} is being worked on now (by this server or another "
+                                     "process): wait for it to finish, then reload the page.") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = ["LABELS_NAME", "SOURCE_NAME", "check_zip", "is_resumable", "is_running", "new_run_name",
+           "resume_zip_upload", "run_spec", "run_zip_upload"]

@@ -64,7 +64,12 @@ def dataset_view(view: DatasetInput) -> None:
     except GradCamError as exc:
         st.error(str(exc))
         return
+    notice, page_state().dataset_notice = page_state().dataset_notice, None
+    if notice:
+        st.success(notice)
     summary_ui(report, info)
+    if not report["complete"]:
+        finish_ui(view, root, name, path)
     classes_ui(report)
     shown = grid_filters_ui(rows, report, info)
     if shown is not None:
@@ -145,8 +150,44 @@ def summary_ui(report: dict, info: dict) -> None:
     st.caption(f"Model **{report['model']}** · {method}" + (f" at `{info['layer']}`" if info.get("layer") else ""))
     if not report["complete"]:
         st.warning(f"This run is unfinished (interrupted, or still running): showing the {counts['inputs']} rows "
-                   "committed so far. Run the same `python -m gradcam dataset run` command again to finish it; "
-                   f"maps are compared at {report['input_size'][1]}×{report['input_size'][0]} until then.")
+                   "committed so far. Run the same `python -m gradcam dataset run` command again to finish it (a run "
+                   "made from an uploaded ZIP can be finished here); maps are compared at "
+                   f"{report['input_size'][1]}×{report['input_size'][0]} until then.")
+
+
+def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
+    """For an unfinished run made from an uploaded ZIP: finish it here, with its own model, method and
+    labels (committed rows are kept); or say that it is still working."""
+    import model_zoo
+    from gradcam.dataset.upload import is_resumable, is_running, resume_zip_upload, run_spec
+
+    if is_running(path):
+        st.info("This run is working now (in another tab or process): reload the page to see its progress.")
+        return
+    if not is_resumable(path):
+        return
+    if not st.button("Finish this run", key="dataset_finish_run", help="Explain the images this run has not "
+                     "explained yet, with the model, method and labels it was started with."):
+        return
+    bar = st.progress(0.0, text="Finishing the run…")
+
+    def progress(done: int, total: int, seconds: float) -> None:
+        bar.progress(done / max(total, 1), text=f"{done} of {total} images explained · {seconds:.0f} s")
+
+    # the page's model when the run was made with it (no second load), else the run's own
+    loaded = view.loaded.zoo if view.loaded is not None else None
+    same = loaded is not None and (run_spec(path).model or model_zoo.DEFAULT_MODEL) == getattr(loaded, "name", None)
+    try:
+        summary = resume_zip_upload(root, name, model=loaded if same else None, progress=progress)
+    except GradCamError as exc:
+        st.error(str(exc))
+        return
+    finally:
+        bar.empty()
+    # drawn again from the top, now finished; the notice is said there once
+    page_state().dataset_notice = (f"Run **{name}** finished: {summary.computed} more images explained, "
+                                   f"{summary.already_done} kept ({summary.seconds:.1f} s).")
+    st.rerun()
 
 
 def classes_ui(report: dict) -> None:
