@@ -265,5 +265,6 @@ def vit_row(rows, repeats: int, rng) -> None:
         # the forward column is this ViT's own forward pass
         rows.append((f"Grad-CAM on {label} at {explainer.default_layer}, new {size}x{size} image", ms, ref))
 
+
 if __name__ == "__main__":
     main()
