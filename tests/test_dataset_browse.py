@@ -269,6 +269,19 @@ def test_an_interrupted_upload_run_is_finished_from_where_it_stopped(tmp_path, l
         resume_zip_upload(runs, name, model=model)
 
 
+def test_an_upload_run_with_a_broken_manifest_is_refused_with_what_to_do(tmp_path):
+    run = tmp_path / "runs" / "broken"
+    run.mkdir(parents=True)
+    (run / SOURCE_NAME).write_bytes(dataset_runs.make_zip(1))
+    (run / "manifest.json").write_text("{not json")
+    assert is_resumable(run) and not is_running(run)
+    with pytest.raises(RunFolderError, match="manifest.json cannot be read.*upload the ZIP again"):
+        resume_zip_upload(tmp_path / "runs", "broken")
+    (run / "manifest.json").write_text('{"fields": {"model": "{\\"weights\\": 3}"}}')
+    with pytest.raises(RunFolderError, match="names no model this version can load"):
+        resume_zip_upload(tmp_path / "runs", "broken")
+
+
 def test_a_finished_run_opens_without_ray(made):
     """Ray made unimportable: the Dataset view's module, the run's rows, report and image still work."""
     _, run, _ = made

@@ -76,7 +76,7 @@ def list_runs(root: str | os.PathLike, depth: int = LIST_DEPTH) -> list[RunEntry
     while pending:
         prefix, level = pending.pop()
         try:
-            children = sorted((root / prefix).iterdir()) if prefix else sorted(root.iterdir())
+            children = sorted((root / prefix).iterdir())
         except OSError:  # unreadable or vanished meanwhile
             continue
         for child in children:

@@ -136,10 +136,10 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
         blocks = [pending[start:start + size] for start in range(0, len(pending), size)]
         dataset = ray.data.from_items([{"item": pickle.dumps(i)} for i in pending],
                                       override_num_blocks=max(1, len(blocks)))
-        # A decode task asks for a whole CPU: with a quarter, a local Ray ran up to eight at once and
-        # started a worker process for each (Python and Ray's import, about a second of CPU each),
-        # which on two cores took the actors' time (steady 57-59 images/s against 68-77 with one
-        # CPU). Writing stays in the actors: a separate write stage measured slower (45-61), the
+        # A decode task asks for a whole CPU: with a quarter, a local Ray could run up to eight at
+        # once and started worker processes for them (Python and Ray's import), which on two cores
+        # took the actors' time (steady 57-60 images/s against 66-89 with one CPU; see the README).
+        # Writing stays in the actors: a separate write stage measured slower (36-61), the
         # heatmaps' trip through the object store costing more than the overlap saved.
         dataset = dataset.map_batches(_decode_batch, fn_kwargs={"options": options}, batch_size=size,
                                       num_cpus=1, batch_format="numpy")

@@ -23,7 +23,7 @@ from io import BytesIO
 from pathlib import Path
 
 from .. import limits
-from .errors import DatasetSourceError
+from .errors import DatasetSourceError, RunFolderError
 from .runner import RunSummary, run_dataset
 from .work import ModelSpec
 
@@ -131,15 +131,23 @@ def is_resumable(run: str | os.PathLike) -> bool:
 
 
 def is_running(run: str | os.PathLike) -> bool:
-    """Whether a process is working on the uploaded run ``run`` now (it holds ``RUN/.running``)."""
-    lock = Path(run) / LOCK_NAME
-    if not lock.exists():
+    """Whether a process is working on the uploaded run ``run`` now (it holds ``RUN/.running``).
+    Only reads: a run in a read-only runs folder can still be asked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; see _running
         return False
     try:
-        with _running(Path(run)):
-            return False
-    except DatasetSourceError:
-        return True
+        handle = open(Path(run) / LOCK_NAME, "rb")
+    except OSError:  # no lock file: never run from the page, or not readable
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def resume_zip_upload(root: str | os.PathLike, name: str, *, model=None,
@@ -154,33 +162,54 @@ def resume_zip_upload(root: str | os.PathLike, name: str, *, model=None,
     Raises:
         RunAccessError: ``name`` is not a run inside ``root``.
         DatasetSourceError: not an upload run (no source.zip), or another process is working on it.
-        RunFolderError: the run was made elsewhere (its manifest names another source path).
+        RunFolderError: an unreadable manifest, or a run made elsewhere (its manifest names another
+            source path).
     """
     from .browse import resolve_run
-    from .results import RunFolder
 
     folder = resolve_run(root, name)
     if not (folder / SOURCE_NAME).is_file():
         raise DatasetSourceError(f"Run {name!r} was not made from an uploaded ZIP (it has no {SOURCE_NAME}): finish "
                                  "it with the 'python -m gradcam dataset run' command that started it.")
-    fields = (RunFolder(folder).read_manifest() or {}).get("fields", {})
-    spec = run_spec(folder)
+    fields = _manifest_fields(folder)
     labels = folder / LABELS_NAME
     with _running(folder):
-        return run_dataset(folder / SOURCE_NAME, folder, spec=spec, methods=fields.get("methods") or ["gradcam"],
-                           target=fields.get("target") or "top", layer=fields.get("layer"),
-                           labels=labels if labels.is_file() else None, metrics=bool(fields.get("metrics")),
-                           batch_size=UPLOAD_BATCH_SIZE, model=model, progress=progress)
+        return run_dataset(folder / SOURCE_NAME, folder, spec=_spec(folder, fields),
+                           methods=fields.get("methods") or ["gradcam"], target=fields.get("target") or "top",
+                           layer=fields.get("layer"), labels=labels if labels.is_file() else None,
+                           metrics=bool(fields.get("metrics")), batch_size=UPLOAD_BATCH_SIZE, model=model,
+                           progress=progress)
 
 
 def run_spec(run: str | os.PathLike):
     """The :class:`~gradcam.dataset.ModelSpec` a run was started with, from its manifest (the
-    default model's spec when the manifest names none)."""
+    default model's spec when the manifest names none).
+
+    Raises:
+        RunFolderError: the manifest cannot be read.
+    """
+    return _spec(Path(run), _manifest_fields(Path(run)))
+
+
+def _manifest_fields(folder: Path) -> dict:
     from .results import RunFolder
+
+    try:
+        fields = (RunFolder(folder).read_manifest() or {}).get("fields", {})
+    except (OSError, ValueError, AttributeError) as error:
+        raise RunFolderError(f"Run {folder.name!r}: its manifest.json cannot be read ({error}). Delete the run "
+                             "folder and upload the ZIP again.") from None
+    return fields if isinstance(fields, dict) else {}
+
+
+def _spec(folder: Path, fields: dict):
     from .work import ModelSpec
 
-    fields = (RunFolder(run).read_manifest() or {}).get("fields", {})
-    return ModelSpec(**json.loads(fields.get("model") or "{}"))
+    try:
+        return ModelSpec(**json.loads(fields.get("model") or "{}"))
+    except (TypeError, ValueError) as error:
+        raise RunFolderError(f"Run {folder.name!r}: its manifest names no model this version can load ({error}). "
+                             "Delete the run folder and upload the ZIP again.") from None
 
 
 @contextlib.contextmanager
@@ -188,14 +217,20 @@ def _running(folder: Path) -> Iterator[None]:
     """Hold the run's lock file (``RUN/.running``) while the block runs.
 
     Raises:
-        DatasetSourceError: another process holds it (the run is working there now).
+        DatasetSourceError: another process holds it (the run is working there now), or the run
+            folder cannot be written.
     """
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; runs are not guarded against each other
         yield
         return
-    with open(folder / LOCK_NAME, "a+") as handle:
+    try:
+        handle = open(folder / LOCK_NAME, "a+")
+    except OSError as error:
+        raise DatasetSourceError(f"Run {folder.name!r} cannot be worked on here: its folder cannot be written "
+                                 f"({error.strerror}). Check the runs folder's permissions.") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -161,10 +161,9 @@ def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
     import model_zoo
     from gradcam.dataset.upload import is_resumable, is_running, resume_zip_upload, run_spec
 
-    if is_running(path):
-        st.info("This run is working now (in another tab or process): reload the page to see its progress.")
-        return
     if not is_resumable(path):
+        if is_running(path):
+            st.info("This run is working now (in another tab or process): reload the page to see its progress.")
         return
     if not st.button("Finish this run", key="dataset_finish_run", help="Explain the images this run has not "
                      "explained yet, with the model, method and labels it was started with."):
@@ -175,9 +174,9 @@ def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
         bar.progress(done / max(total, 1), text=f"{done} of {total} images explained · {seconds:.0f} s")
 
     # the page's model when the run was made with it (no second load), else the run's own
-    loaded = view.loaded.zoo if view.loaded is not None else None
-    same = loaded is not None and (run_spec(path).model or model_zoo.DEFAULT_MODEL) == getattr(loaded, "name", None)
+    loaded = view.loaded.zoo
     try:
+        same = (run_spec(path).model or model_zoo.DEFAULT_MODEL) == loaded.name
         summary = resume_zip_upload(root, name, model=loaded if same else None, progress=progress)
     except GradCamError as exc:
         st.error(str(exc))

@@ -351,8 +351,8 @@ def test_browser_back_returns_to_the_previous_view(page):
 def test_two_quick_backs_return_two_views(page):
     """The second Back is pressed as soon as the first one's map shows, while that run may still be
     finishing. Once an intermittent failure (one fresh-clone CI run of 13 timed out waiting for the
-    top prediction's map, when a page run took about a second); since the page runs got 3-5 times
-    faster (Keras' session kept, the heap frozen) it passed in 40 of 40 runs, with one or two
+    top prediction's map, when a page run took about a second); since the page runs got faster
+    (Keras' session kept, the heap frozen; the README's browser timings) it passed in 37 of 37 runs, with one or two
     CPU-burning processes beside it and on a single shared core, so it is a plain test again."""
     start, name = _to_compare_classes_through_a_class(page)
     page.go_back()  # back to the explain view of the chosen class
