@@ -244,26 +244,40 @@ VIT_TINY = {"dim": 192, "heads": 3, "blocks": 12, "classes": 1000, "activation":
 
 def vit_row(rows, repeats: int, rng) -> None:
     """Grad-CAM with a class-token ViT built by the test suite's ``vit`` (tests/test_token_models.py)
-    at its default layer (the last block's first normalisation), new images at the model's size,
-    against the ViT's own compiled forward pass. Two sizes: the tests' small ViT (40x40 input, 8x8
-    patch tokens + a class token, 2 blocks of width 32), whose ~1.6 ms forward pass is mostly fixed
-    per-call cost, and the same builder at ViT-Ti/16's shape (``VIT_TINY``), a real model's size."""
+    at its default layer (the last block's first normalisation), new images at the model's size.
+    Two sizes: the tests' small ViT (40x40 input, 8x8 patch tokens + a class token, 2 blocks of
+    width 32), whose ~1.2 ms forward pass is mostly fixed per-call cost, and the same builder at
+    ViT-Ti/16's shape (``VIT_TINY``), a real model's size.
+
+    By default the engine compiles a transformer's passes with XLA, in the background while the
+    first calls run without it (``Explainer(jit_compile=None)``); the rows time it once compiled.
+    Three rows per size: the default engine against the ViT's own forward pass compiled with XLA
+    too (like for like), the same against the plain compiled forward pass (what ``model(x)`` in a
+    tf.function costs), and the engine without XLA against the plain forward pass. Both forward
+    passes are called through their concrete functions (no per-call argument binding)."""
     import keras
 
     from tests.test_token_models import vit
 
-    for label, options in (("the test ViT", {}), ("a ViT-Ti/16-shaped ViT", VIT_TINY)):
+    for label, options in (("test ViT", {}), ("ViT-Ti/16 shape", VIT_TINY)):
         keras.utils.set_random_seed(0)
         model = vit(**options)
         size = model.input_shape[1]
-        explainer = gradcam.Explainer(model)
-        forward = tf.function(lambda x, model=model: model(x, training=False),
-                              input_signature=[tf.TensorSpec((None, size, size, 3))])
+        signature = [tf.TensorSpec((None, size, size, 3))]
+        plain = tf.function(lambda x, model=model: model(x, training=False),
+                            input_signature=signature).get_concrete_function()
+        xla = tf.function(lambda x, model=model: model(x, training=False), input_signature=signature,
+                          jit_compile=True).get_concrete_function()
         images = [rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8) for _ in range(repeats + 2)]
-        x1 = explainer.prepare_batch([images[0]])
-        ms, ref = paired_ms(explainer.explain, images, lambda x, forward=forward: forward(x).numpy(), x1)
-        # the forward column is this ViT's own forward pass
-        rows.append((f"Grad-CAM on {label} at {explainer.default_layer}, new {size}x{size} image", ms, ref))
+        for jit, forward, against in ((None, xla, "forward with XLA"), (None, plain, "plain forward"),
+                                      (False, plain, "plain forward")):
+            explainer = gradcam.Explainer(model, jit_compile=jit)
+            explainer.explain(images[0])
+            explainer.compiled.wait_for_xla()  # the default compiles XLA's in the background
+            x1 = tf.constant(explainer.prepare_batch([images[0]]))
+            ms, ref = paired_ms(explainer.explain, images, lambda x, forward=forward: forward(x).numpy(), x1)
+            engine = "XLA (default)" if explainer.jit_compile else "no XLA"
+            rows.append((f"Grad-CAM, {label} at {explainer.default_layer}, {engine} / {against}", ms, ref))
 
 
 if __name__ == "__main__":

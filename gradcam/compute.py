@@ -16,6 +16,7 @@ from .tensorflow_import import import_tensorflow_quietly
 import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start-up notices
 
 import threading
+import warnings
 
 import keras
 import numpy as np
@@ -56,7 +57,7 @@ class LayerFunctions:
             without running the network again, and Ablation-CAM can run.
     """
 
-    def __init__(self, traced: TracedModel, layer: TracedLayer):
+    def __init__(self, traced: TracedModel, layer: TracedLayer, jit_compile: bool | str = False):
         self.layer = layer
         #: For a token layer: its (h, w) grid and the number of extra tokens before the patch
         #: tokens. Every compiled function below works on the layer's own output ("outputs":
@@ -88,8 +89,10 @@ class LayerFunctions:
                 score = tf.reduce_sum(logits * weights)
             return activations, logits, tape.gradient(score, activations), weights
 
-        self._forward = _Concrete(forward)
-        self._forward_gradients = _Concrete(forward_gradients)
+        # XLA, where asked (CompiledModel's jit_compile), for the passes that run once per image
+        # or class; not for the Score-CAM/ablation batches, whose sizes vary (one XLA compile each).
+        self._forward = _Concrete(forward, jit_compile)
+        self._forward_gradients = _Concrete(forward_gradients, jit_compile)
         if head is not None:
             @tf.function(input_signature=[a_spec, w_spec])
             def head_gradients(activations, weights):
@@ -103,7 +106,7 @@ class LayerFunctions:
             def head_logits(activations):
                 return head(activations, training=False)
 
-            self._head_gradients = _Concrete(head_gradients)
+            self._head_gradients = _Concrete(head_gradients, jit_compile)
             self._head_logits = _Concrete(head_logits)
         if self._dense is not None:
             kernel = self._dense.kernel
@@ -120,6 +123,13 @@ class LayerFunctions:
 
             self._channel_weights = _Concrete(channel_weights)
             self._forward_linear = _Concrete(forward_linear)
+
+    @property
+    def xla_batch_sizes(self) -> list[int] | None:
+        """The batch sizes whose gradient pass runs XLA's compiled function: with ``BACKGROUND``,
+        those compiled so far; None when ``jit_compile`` is True (every size, compiled at its first
+        call); [] without XLA (also after XLA failed to compile the model)."""
+        return self._forward_gradients.xla_batch_sizes
 
     def to_grid(self, outputs: np.ndarray) -> np.ndarray:
         """The activation map (B, h, w, K) from the layer's outputs: for a token layer (B, T, K),
@@ -251,22 +261,111 @@ def _gap_dense(head, traced_layer: TracedLayer | None = None):
     return None
 
 
+#: ``jit`` of :class:`_Concrete`: run without XLA at first, compile with XLA in the background.
+BACKGROUND = "background"
+
+
 class _Concrete:
     """A tf.function with a fixed input signature, called through its concrete function: that
     skips tf.function's per-call argument binding, about 2 ms a call here (a tenth of a forward
-    pass of a small model). Traced on first use, under a lock."""
+    pass of a small model). Traced on first use, under a lock.
 
-    def __init__(self, function):
+    ``jit``: False, the ordinary compiled function. True, compiled with XLA; XLA compiles at the
+    first call of each batch size. ``BACKGROUND``: every call of a batch size that XLA has not
+    compiled yet runs the ordinary function at once, and XLA compiles that batch size in a
+    background thread; later calls of that size run XLA's. The first map is then as fast as
+    without XLA, and the later ones as fast as with it. Either way a graph XLA cannot compile (an
+    op it lacks, such as a ``tf.numpy_function``) runs without XLA from then on, with a warning.
+    """
+
+    def __init__(self, function, jit: bool | str = False):
         self._function = function
+        self._jit = jit
         self._concrete = None
         self._lock = threading.Lock()
+        self._xla_lock = threading.Lock()  # held while the XLA function is traced (not the call path)
+        self._xla = None
+        self._xla_failed = False
+        self._xla_shapes: set[tuple] = set()  # the batch shapes XLA has compiled (BACKGROUND)
+        self._compiling: dict[tuple, threading.Thread] = {}
 
     def __call__(self, *args):
         if self._concrete is None:
             with self._lock:
                 if self._concrete is None:
+                    if self._jit is True:
+                        return self._first_xla_call(args)
                     self._concrete = self._function.get_concrete_function()
+        if self._jit == BACKGROUND and not self._xla_failed:
+            shapes = tuple(tuple(arg.shape) for arg in args)
+            if shapes in self._xla_shapes:
+                return self._xla(*args)
+            self._compile_in_background(shapes, args)
         return self._concrete(*args)
+
+    @property
+    def xla_batch_sizes(self) -> list[int] | None:
+        if self._jit is True and not self._xla_failed:
+            return None
+        return sorted(shapes[0][0] for shapes in self._xla_shapes)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until the background XLA compilations started so far have ended."""
+        for thread in list(self._compiling.values()):
+            thread.join(timeout)
+
+    def _xla_function(self):
+        return tf.function(self._function.python_function, input_signature=self._function.input_signature,
+                           jit_compile=True).get_concrete_function()
+
+    def _first_xla_call(self, args):
+        xla = self._xla_function()
+        try:
+            result = xla(*args)
+        except _XLA_ERRORS as error:
+            self._give_up_xla(error)
+            self._concrete = self._function.get_concrete_function()
+            return self._concrete(*args)
+        self._concrete = xla
+        return result
+
+    def _compile_in_background(self, shapes: tuple, args) -> None:
+        with self._lock:
+            if shapes in self._compiling or shapes in self._xla_shapes or self._xla_failed:
+                return
+            # Copies: the caller may reuse its arrays while XLA compiles.
+            args = tuple(np.array(arg) for arg in args)
+            # Not a daemon: the interpreter waits for it at exit rather than stopping TensorFlow
+            # in the middle of a compilation.
+            thread = threading.Thread(target=self._compile, args=(shapes, args),
+                                      name=f"xla-{self._function.python_function.__name__}")
+            self._compiling[shapes] = thread
+        thread.start()
+
+    def _compile(self, shapes: tuple, args) -> None:
+        try:
+            with self._xla_lock:
+                if self._xla is None:
+                    self._xla = self._xla_function()
+            self._xla(*args)  # compiles this batch size
+            with self._lock:
+                self._xla_shapes.add(shapes)
+        except _XLA_ERRORS as error:
+            self._give_up_xla(error)
+        finally:
+            with self._lock:
+                self._compiling.pop(shapes, None)
+
+    def _give_up_xla(self, error) -> None:
+        self._xla_failed = True
+        reason = str(error).strip().splitlines()[0][:300]
+        warnings.warn(
+            f"XLA could not compile {self._function.python_function.__name__} for this model ({reason}); "
+            "it runs without XLA (for a vision transformer on a CPU, about 1.6x slower). Pass "
+            "jit_compile=False to the Explainer to skip the attempt.", RuntimeWarning, stacklevel=2)
+
+
+_XLA_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError)
 
 
 def _choose_weights(logits, weights, mode, classes):
@@ -292,10 +391,14 @@ class CompiledModel:
 
     Thread-safe: functions are built under a lock; calling a built tf.function concurrently is
     safe in TensorFlow.
+
+    ``jit_compile``: compile each layer's forward, gradient and head-gradient passes with XLA:
+    False, True or ``BACKGROUND`` (see :class:`_Concrete`; :class:`gradcam.Explainer` chooses).
     """
 
-    def __init__(self, traced: TracedModel):
+    def __init__(self, traced: TracedModel, jit_compile: bool | str = False):
         self.traced = traced
+        self.jit_compile = jit_compile
         self._lock = threading.Lock()
         self._layers: dict[str, LayerFunctions] = {}
         classifier = traced.classifier()
@@ -333,8 +436,19 @@ class CompiledModel:
         with self._lock:
             functions = self._layers.get(layer.path)
             if functions is None:
-                functions = self._layers[layer.path] = LayerFunctions(self.traced, layer)
+                functions = self._layers[layer.path] = LayerFunctions(self.traced, layer, self.jit_compile)
             return functions
+
+    def wait_for_xla(self, timeout: float | None = None) -> None:
+        """Until the background XLA compilations started so far have ended (``jit_compile`` is
+        ``BACKGROUND``); then every batch size seen so far runs XLA's compiled function."""
+        with self._lock:
+            layers = list(self._layers.values())
+        for functions in layers:
+            for concrete in (functions._forward, functions._forward_gradients,
+                             getattr(functions, "_head_gradients", None)):
+                if concrete is not None:
+                    concrete.wait(timeout)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits (B, classes) for model inputs x (B, H, W, C)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import augment
 from .cache import ActivationCache, DigestMemo
-from .compute import CompiledModel, LayerFunctions
+from .compute import BACKGROUND, CompiledModel, LayerFunctions
 from .errors import ImageError, LayerError, TargetError, UnknownClassError, UnsupportedModelError
 from .explanation import LAYER_JOINER, Explanation, Group, Target, fuse_layers
 from .images import as_rgb_uint8
@@ -47,11 +47,21 @@ class Explainer:
             first) are reshaped to (h, w) maps. Default: inferred from the patch embedding (the
             last (batch, h, w, C) output before the tokens) or, for a square input, from T - k
             being a perfect square for exactly one k (see :class:`gradcam.model_graph.TracedModel`).
+        jit_compile: compile the passes that explain an image (forward, gradients, the head's
+            gradients) with XLA. True: from the first call; XLA compiles once per batch size
+            (measured 0.6 s for the tests' tiny ViT, 1.7 s for a ViT-Ti/16-shaped one), and the
+            call waits. False: never. Default (None): for a vision transformer (a model with token
+            layers), each batch size runs without XLA at once while XLA compiles it in a
+            background thread, and with XLA once compiled; for any other model, never. Measured
+            on a 2-core CPU (``benchmarks/bench_engine.py``): XLA makes Grad-CAM on a
+            ViT-Ti/16-shaped ViT about 1.6x faster, and EfficientNet-Lite0's passes about 5x
+            slower (XLA's CPU depthwise convolutions). A model XLA cannot compile runs without it,
+            with a warning.
     """
 
     def __init__(self, model: Any, *, preprocess: Callable | None = None,
                  class_names: Sequence[str] | None = None, input_size: tuple[int, int] | None = None,
-                 token_grid: tuple[int, int] | None = None):
+                 token_grid: tuple[int, int] | None = None, jit_compile: bool | None = None):
         keras_model = getattr(model, "keras_model", model)
         #: The caller's Keras model (never modified); sanity checks clone it.
         self.keras_model = keras_model
@@ -67,7 +77,13 @@ class Explainer:
                 "pass input_size=(height, width) to the Explainer to choose the size images are resized to."
             )
         self.input_size: tuple[int, int] = (int(h), int(w))
-        self._compiled = CompiledModel(self._traced)
+        mode = bool(jit_compile)
+        if jit_compile is None:
+            mode = BACKGROUND if any(t.token_grid is not None for t in self._traced.spatial_layers) else False
+        #: Whether the explaining passes run XLA's compiled functions (by default once compiled;
+        #: see ``jit_compile`` above).
+        self.jit_compile: bool = bool(mode)
+        self._compiled = CompiledModel(self._traced, mode)
         names = class_names if class_names is not None else getattr(model, "class_names", None)
         classes = self._traced.num_classes
         names = [f"class {i}" for i in range(classes)] if names is None else names
