@@ -1,7 +1,7 @@
 """How fast is the engine, against the model's own forward pass and against tf-keras-vis?
 
     python3 run.py bench            # installs tf-keras-vis into .venv first
-    .venv/bin/python benchmarks/bench_engine.py [--repeats 30] [--skip-scorecam]
+    .venv/bin/python benchmarks/bench_engine.py [--repeats 30] [--skip-slow]
 
 Prints one table: median milliseconds per image and the ratio to one compiled forward pass of the
 same model (EfficientNet-Lite0, 224x224, batch 1, CPU), for our engine and for tf-keras-vis on the
@@ -68,8 +68,9 @@ def distinct_images(base: list[np.ndarray], count: int, rng) -> list[np.ndarray]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--skip-scorecam", action="store_true", help="skip the two slow Score-CAM rows")
-    parser.add_argument("--scorecam-repeats", type=int, default=3)
+    parser.add_argument("--skip-slow", "--skip-scorecam", dest="skip_slow", action="store_true",
+                        help="skip the slow many-pass rows (Score-CAM, Occlusion)")
+    parser.add_argument("--scorecam-repeats", type=int, default=3, help="repeats of each slow row")
     parser.add_argument("--only-vit", action="store_true", help="time only the test ViT row (seconds, no downloads)")
     parser.add_argument("--only-compare", action="store_true",
                         help="time only gradcam.compare_models of three offline models against their three "
@@ -165,8 +166,11 @@ def main() -> None:
         row("tf-keras-vis Gradcam, new photo", peer(Gradcam), distinct_images(base, n, rng))
         row("tf-keras-vis GradcamPlusPlus, new photo", peer(GradcamPlusPlus), distinct_images(base, n, rng))
 
-    if not args.skip_scorecam:
+    if not args.skip_slow:
         k = args.scorecam_repeats + 1
+        # Occlusion at its defaults on 224x224: a 28-pixel window every 14 pixels, 225 positions.
+        row("Occlusion, 225 positions (28 px window, stride 14), batch 32",
+            lambda im: explainer.explain(im, method="occlusion"), distinct_images(base, k, rng), warmup=1)
         channels = explainer.layer_functions().layer.output.shape[-1]
         row(f"Score-CAM, all {channels} channels, batch 32 masks",
             lambda im: explainer.explain(im, method="scorecam"), distinct_images(base, k, rng), warmup=1)

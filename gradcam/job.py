@@ -47,6 +47,7 @@ class Job(Protocol):
     # (token layers with a class token; needed when the batch holds several images)
     def head_logits(self, activations: np.ndarray, image: int | None = None) -> np.ndarray: ...
     def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray: ...        # (M, N) for inputs (M, H, W, C)
+    def logits_of_inputs(self, x: np.ndarray) -> np.ndarray: ...               # (M, N) for inputs (M, H, W, C)
     def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray: ...
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...             # kernel (K, N), bias (N,)
 
@@ -284,6 +285,11 @@ class _Job:
         preprocessed (masked or noisy copies of ``self.x``)."""
         logits = self._explainer.compiled.logits(np.ascontiguousarray(x, np.float32))
         return self._explainer.probabilities_from_logits(logits)
+
+    def logits_of_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Logits (M, N) of arbitrary model inputs x (M, H, W, C), already preprocessed
+        (occluded copies of ``self.x``)."""
+        return self._explainer.compiled.logits(np.ascontiguousarray(x, np.float32))
 
     def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray:
         """d(weights . logits) / d(x), shape of x. ``weights`` None: the job's own images and

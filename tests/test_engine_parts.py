@@ -65,6 +65,7 @@ def test_options_are_declared_as_data_with_their_defaults():
         "scorecam": {"batch_size": 32, "channels": None},
         "ablationcam": {"batch_size": 128},
         "smoothgrad": {"samples": 25, "noise": 0.15, "batch_size": 16, "seed": 0},
+        "occlusion": {"window": None, "stride": None, "batch_size": 32},
     }
     for method in gradcam.METHODS.values():
         for option in method.options:
@@ -74,7 +75,8 @@ def test_options_are_declared_as_data_with_their_defaults():
 
 
 def test_slow_is_an_attribute_set_for_the_many_pass_methods():
-    assert {key for key, m in gradcam.METHODS.items() if m.slow} == {"scorecam", "ablationcam", "smoothgrad"}
+    slow = {key for key, m in gradcam.METHODS.items() if m.slow}
+    assert slow == {"scorecam", "ablationcam", "smoothgrad", "occlusion"}
     for method in gradcam.METHODS.values():
         assert isinstance(method.slow, bool) and method.passes  # the text for people stays
 

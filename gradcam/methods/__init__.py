@@ -29,7 +29,7 @@ def get_method(name: str) -> Method:
 
 # Registration order is display order (so the import order matters: keep isort off here).
 # isort: off
-from . import gradient_cams, cam, perturbation, eigen_cam, pixel  # noqa: E402,F401
+from . import gradient_cams, cam, perturbation, eigen_cam, pixel, occlusion  # noqa: E402,F401
 # isort: on
 
 __all__ = ["COMMON_OPTIONS", "METHODS", "Job", "Method", "MethodOutput", "Option", "get_method", "register"]
