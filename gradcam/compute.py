@@ -350,7 +350,7 @@ class _Concrete:
             self._xla(*args)  # compiles this batch size
             with self._lock:
                 self._xla_shapes.add(shapes)
-        except _XLA_ERRORS as error:
+        except Exception as error:  # noqa: BLE001 -- an optimisation in the background: never fatal
             self._give_up_xla(error)
         finally:
             with self._lock:

@@ -166,6 +166,15 @@ def test_method_and_layer_change():
     assert problems(at) == [] and at.selectbox(key="layer").disabled
 
 
+def test_occlusion_runs_in_the_app_from_a_link_and_says_how():
+    at = new_app(sample="coffee.jpg", method="occlusion", **{"class": "espresso"})
+    at.run()
+    assert problems(at) == []
+    assert heatmap(at)[0] == "Heatmap · espresso" and at.selectbox(key="layer").disabled
+    caption = next(c.value for c in at.caption if c.value.startswith("**Occlusion** for **espresso**"))
+    assert "a 28x28 square of the image's mean colour at 225 positions, 14 pixels apart" in caption
+
+
 def test_display_changes_do_not_recompute(monkeypatch):
     at = new_app(sample="coffee.jpg")
     at.run()

@@ -126,4 +126,14 @@ class Method:
         return f"<{type(self).__name__} {self.key!r}>"
 
 
-__all__ = ["COMMON_OPTIONS", "Job", "Method", "MethodOutput", "Option"]
+def rows_by_image(job: Job) -> list[list[int]]:
+    """Batch rows grouped by identical image: methods whose passes depend on the image only
+    (Score-CAM's masks, Ablation-CAM's ablations, Occlusion's windows) run them once for several
+    targets of one image."""
+    groups: dict[str, list[int]] = {}
+    for row, key in enumerate(job.keys):
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
+
+
+__all__ = ["COMMON_OPTIONS", "Job", "Method", "MethodOutput", "Option", "rows_by_image"]

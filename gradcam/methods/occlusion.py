@@ -17,8 +17,7 @@ import numpy as np
 
 from ..errors import MethodError
 from . import register
-from .base import Job, Method, MethodOutput, Option
-from .perturbation import _rows_by_image
+from .base import Job, Method, MethodOutput, Option, rows_by_image
 
 
 def window_positions(size: int, window: int, stride: int) -> list[int]:
@@ -75,7 +74,7 @@ class Occlusion(Method):
         maps = np.zeros((len(x), height, width), np.float32)
         # The occluded images depend on the image only, and one pass scores every class: several
         # targets of one image share the passes.
-        for rows in _rows_by_image(job):
+        for rows in rows_by_image(job):
             b = rows[0]
             baseline = x[b].mean(axis=(0, 1))
             occluded_logits = np.zeros((len(corners), logits.shape[1]), np.float32)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..resize import upsample
 from . import register
-from .base import Job, Method, MethodOutput, Option
+from .base import Job, Method, MethodOutput, Option, rows_by_image
 
 _EPS = 1e-7
 
@@ -66,7 +66,7 @@ class ScoreCAM(Method):
         maps = np.zeros(activations.shape[:3], np.float32)
         # The masked images depend on the image only, and one pass scores every class: several
         # targets of one image share the passes.
-        for rows in _rows_by_image(job):
+        for rows in rows_by_image(job):
             b = rows[0]
             channels = _informative_channels(activations[b], limit)
             probabilities = np.zeros((len(channels), weights.shape[1]), np.float32)
@@ -90,14 +90,6 @@ class ScoreCAM(Method):
         return MethodOutput(maps)
 
 
-def _rows_by_image(job: Job) -> list[list[int]]:
-    """Batch rows grouped by identical image (several targets of one image share its passes)."""
-    groups: dict[str, list[int]] = {}
-    for row, key in enumerate(job.keys):
-        groups.setdefault(key, []).append(row)
-    return list(groups.values())
-
-
 @register
 class AblationCAM(Method):
     key = "ablationcam"
@@ -118,7 +110,7 @@ class AblationCAM(Method):
         batch_size = job.option("batch_size")
         activations, logits = job.activations(), job.logits()
         maps = np.zeros(activations.shape[:3], np.float32)
-        for rows in _rows_by_image(job):
+        for rows in rows_by_image(job):
             b = rows[0]
             channels = _informative_channels(activations[b], None)
             ablated_logits = np.zeros((len(channels), logits.shape[1]), np.float32)
