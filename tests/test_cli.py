@@ -83,6 +83,27 @@ def test_methods_and_layers_listings():
     assert layers.stdout.strip().splitlines()[-1] == "head_activation   (default)"
 
 
+def test_method_options_go_to_the_methods_that_have_them(tmp_path):
+    listing = run_cli("methods")
+    assert "--option window=... side of the covering square" in listing.stdout
+    result = run_cli("explain", "sample_images/coffee.jpg", "--target", "espresso", "--method", "occlusion",
+                     "--method", "gradcam", "--option", "window=56", "--option", "stride=28", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    occlusion, grad = json.loads((tmp_path / "results.json").read_text())
+    assert occlusion["method"] == "occlusion" and grad["method"] == "gradcam"
+    assert "a 56x56 square of the image's mean colour at 49 positions, 28 pixels apart" in occlusion["notes"][0]
+    assert occlusion["provenance"]["explanation"]["options"] == {"aug_smooth": False, "window": 56, "stride": 28}
+    assert grad["provenance"]["explanation"]["options"] == {"aug_smooth": False}
+    for option, message in [("channels=8", "--option channels: none of the chosen methods (occlusion) has it; "
+                                           "their options: batch_size, stride, window."),
+                            ("window=big", "Option window='big' is not usable: int expected"),
+                            ("window", "--option takes NAME=VALUE (e.g. --option window=14); got 'window'.")]:
+        bad = run_cli("explain", "sample_images/coffee.jpg", "--method", "occlusion", "--option", option,
+                      "--out", str(tmp_path / "bad"))
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+        assert not (tmp_path / "bad" / "results.json").exists()  # stopped before any image
+
+
 def test_unknown_class_stops_before_any_work(tmp_path):
     result = run_cli("explain", "sample_images/coffee.jpg", "--target", "expresso", "--out", str(tmp_path))
     assert result.returncode == 2

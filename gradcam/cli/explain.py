@@ -39,6 +39,10 @@ def add_arguments(parser) -> None:
                         help=f"method (repeatable): {', '.join(METHODS)}; default gradcam")
     parser.add_argument("--layer", default=None, metavar="L",
                         help="layer path (python -m gradcam layers); default the last spatial layer")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a method's own option, e.g. --option window=14 for occlusion or --option channels=128 "
+                             "for Score-CAM (repeatable; python -m gradcam methods lists them); it goes to the "
+                             "methods that have it")
     parser.add_argument("--aug-smooth", action="store_true", help="average CAM maps over flips and brightness changes")
     parser.add_argument("--colormap", default="jet", metavar="C", help=f"colour map: {', '.join(COLORMAPS)}, ...")
     parser.add_argument("--alpha", type=float, default=0.5, metavar="A",
@@ -58,6 +62,7 @@ def run(args) -> int:
 
     try:
         methods = [get_method(m) for m in (args.method or ["gradcam"])]
+        method_options = _method_options(args.option, methods)
         colormap_table(args.colormap)
         if not 0.0 <= args.alpha <= 1.0:
             return fail(f"--alpha must be between 0 and 1; got {args.alpha}.")
@@ -97,7 +102,7 @@ def run(args) -> int:
             started = time.perf_counter()
             layer = args.layer if method.uses_layer else None
             results = explainer.explain_targets(image, targets, method=method.key, layer=layer,
-                                                aug_smooth=args.aug_smooth)
+                                                aug_smooth=args.aug_smooth, **method_options[method.key])
             seconds = (time.perf_counter() - started) / len(results)
             for result in results:
                 name = f"{stem}_{method.key}_{_slug(result.label)}"
@@ -107,7 +112,8 @@ def run(args) -> int:
                 info = METHODS[method.key]
                 made = provenance(result, model=model, image_name=str(path), image_sha256=image_sha256,
                                   image_size=decoded.original_size, method_label=info.label,
-                                  method_paper=info.paper, options={"aug_smooth": args.aug_smooth},
+                                  method_paper=info.paper,
+                                  options={"aug_smooth": args.aug_smooth, **method_options[method.key]},
                                   display=display)
                 record = {"image": str(path), "model": model.name, **result.summary(),
                           "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
@@ -134,3 +140,27 @@ def run(args) -> int:
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "target"
 
+
+def _method_options(given: list[str], methods) -> dict[str, dict]:
+    """``--option NAME=VALUE`` texts as each method's own options: an option goes to the methods
+    that declare it, converted and checked by them; one that no chosen method has is refused."""
+    chosen: dict[str, dict] = {method.key: {} for method in methods}
+    for text in given:
+        name, sep, value = text.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ValueError(f"--option takes NAME=VALUE (e.g. --option window=14); got {text!r}.")
+        takers = [method for method in methods if name in method.option_names()]
+        if not takers:
+            valid = sorted({o for method in methods for o in method.option_names()})
+            raise ValueError(
+                f"--option {name}: none of the chosen methods ({', '.join(m.key for m in methods)}) has it; "
+                + (f"their options: {', '.join(valid)}." if valid else "they have no options of their own.")
+                + " python -m gradcam methods lists every method's options.")
+        for method in takers:
+            chosen[method.key][name] = value.strip()
+    for method in methods:
+        # converted and checked now, so a bad value stops the run before any image
+        chosen[method.key] = {name: value for name, value in method.resolve_options(chosen[method.key]).items()
+                              if name in chosen[method.key]}
+    return chosen

@@ -19,6 +19,9 @@ def _methods(args) -> int:
         print(f"{key:15s} {method.label:24s} [{layer}; {method.passes}]")
         print(f"{'':15s} {method.summary}")
         print(f"{'':15s} {method.paper}")
+        for option in method.options:
+            default = "not set" if option.default is None else option.default
+            print(f"{'':15s} --option {option.name}=... {option.help} (default {default})")
     return 0
 
 
