@@ -181,6 +181,45 @@ def test_a_transformer_is_explained_through_xla_with_the_same_maps(random_vit, i
     assert functions.xla_batch_sizes == [1, 3]
 
 
+def test_threads_share_a_transformer_while_xla_compiles_in_the_background(image):
+    """Four threads, one fresh Explainer, batch sizes 1, 2 and 3 at once: the calls run while
+    XLA compiles those sizes in the background and after, and every map equals the plain one."""
+    import threading
+
+    keras.utils.set_random_seed(3)
+    model = vit()
+    shared = gradcam.Explainer(model)
+    plain = gradcam.Explainer(model, jit_compile=False)
+    rng = np.random.default_rng(11)
+    images = [rng.integers(0, 256, size=(SIZE, SIZE, 3), dtype=np.uint8) for _ in range(6)]
+    expected = {i: plain.explain(im, target=i % 2).coarse for i, im in enumerate(images)}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def session(number):
+        try:
+            barrier.wait(timeout=60)
+            for round_ in range(6):
+                size = 1 + (number + round_) % 3
+                chosen = [(number + round_ + k) % len(images) for k in range(size)]
+                shared.clear_cache()
+                results = shared.explain_batch([images[i] for i in chosen], targets=[i % 2 for i in chosen])
+                for i, result in zip(chosen, results):
+                    np.testing.assert_allclose(result.coarse, expected[i], rtol=1e-4,
+                                               atol=1e-5 * max(expected[i].max(), 1e-12))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors[0]
+    shared.compiled.wait_for_xla()
+    assert shared.layer_functions().xla_batch_sizes == [1, 2, 3]
+
+
 class HostIdentity(keras.layers.Layer):
     """The identity, computed in Python (tf.numpy_function): an op XLA cannot compile."""
 
