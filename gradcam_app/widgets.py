@@ -218,6 +218,11 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
              "uses one."
              + (" Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
                 "a class token are dropped from the map." if notes else ""))
+    if notes and uses_layer and not needs_layer:
+        # Measured on the tests' toy ViT: gradient maps missed the object in a quarter of the
+        # images where occlusion found it (README, Vision transformers).
+        st.sidebar.caption("A vision transformer: gradient maps can miss what a small or saturated "
+                           "transformer uses. Check one against **Occlusion**, which needs no gradient.")
     aug = bound("aug_smooth", "smooth", lambda: st.sidebar.checkbox(
         "Augmentation smoothing (6 passes)", key="aug_smooth", disabled=not uses_layer or needs_layer))
     return layer if uses_layer else None, bool(aug and uses_layer and not needs_layer)

@@ -316,6 +316,32 @@ def test_own_model_without_a_spatial_layer_gets_a_message_and_saliency_works(tmp
     assert heatmap(at)[0].startswith("Heatmap · ")
 
 
+def test_an_own_vision_transformer_is_explained_with_token_layers_and_occlusion(tmp_path):
+    """The built-in-layers-only token model of tests/test_token_models.py, uploaded: its token
+    layers are offered as grids, Grad-CAM draws a map at the last one, the sidebar points at
+    Occlusion, and Occlusion draws one too."""
+    import keras
+
+    from tests.test_token_models import gap_token_model
+
+    keras.utils.set_random_seed(6)
+    path = tmp_path / "tokens.keras"
+    gap_token_model().save(path)
+    at = new_app()
+    at.run()
+    upload_own_model(at, path, names=b"a\nb\nc\n")
+    at.run()
+    assert problems(at) == []
+    assert heatmap(at)[0].startswith("Heatmap · ")
+    picker = at.selectbox(key="layer")
+    assert picker.value == "final_norm" and "final_norm (tokens as 8x8)" in picker.options
+    assert any("Check one against **Occlusion**" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="method").set_value("occlusion").run()
+    assert problems(at) == [] and heatmap(at)[0].startswith("Heatmap · ")
+    assert any(c.value.startswith("**Occlusion** for ") for c in at.caption)
+    assert not any("Check one against **Occlusion**" in c.value for c in at.sidebar.caption)
+
+
 # -- what a new user hit (issue 9) ------------------------------------------------------------
 def _tied_model(tmp_path: Path) -> Path:
     """An untrained own model whose classes all get the same probability."""
