@@ -283,8 +283,7 @@ class _Job:
     def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities (M, N) of arbitrary model inputs x (M, H, W, C), already
         preprocessed (masked or noisy copies of ``self.x``)."""
-        logits = self._explainer.compiled.logits(np.ascontiguousarray(x, np.float32))
-        return self._explainer.probabilities_from_logits(logits)
+        return self._explainer.probabilities_from_logits(self.logits_of_inputs(x))
 
     def logits_of_inputs(self, x: np.ndarray) -> np.ndarray:
         """Logits (M, N) of arbitrary model inputs x (M, H, W, C), already preprocessed

@@ -325,8 +325,9 @@ class TracedModel:
         if not self.spatial_layers:
             raise NoSpatialLayerError(
                 "The model has no layer with a spatial (height, width, channels) output, so CAM "
-                "methods cannot run on it." + self._token_hint() + " Gradient saliency and SmoothGrad "
-                "work on any differentiable model: use method='saliency' or 'smoothgrad'."
+                "methods cannot run on it." + self._token_hint() +  " Gradient saliency and SmoothGrad "
+                "work on any differentiable model, and occlusion on any model: use method='saliency', "
+                "'smoothgrad' or 'occlusion'."
             )
         return self.spatial_layers
 

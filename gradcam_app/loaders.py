@@ -217,7 +217,7 @@ def picture(image: np.ndarray, quality: int = JPEG_QUALITY) -> str:
     page's own message instead of as a media file the browser fetches afterwards (a second round
     trip, served by a server thread that waits while the page script still runs). For the
     pictures that change on every redraw (heatmaps, overlays)."""
-    return export.data_uri(export.jpeg_bytes(image, quality), "image/jpeg")
+    return export.data_uri(jpeg_bytes(image, quality), "image/jpeg")
 
 
 # -- maps -----------------------------------------------------------------------------------------

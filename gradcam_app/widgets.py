@@ -194,7 +194,7 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
     layers = explainer.layers
     if not layers:
         st.sidebar.info("This model has no layer with a spatial output, so CAM methods cannot run on it; "
-                        "gradient saliency and SmoothGrad can.")
+                        "gradient saliency, SmoothGrad and occlusion can.")
         return None, False
     if "layer" in state.pending_link:
         wanted = state.pending_link.pop("layer")

@@ -57,13 +57,13 @@ class Occlusion(Method):
         window = max(1, round(min(height, width) / 8)) if window is None else window
         stride = job.option("stride")
         stride = max(1, window // 2) if stride is None else stride
-        if window < 1 or stride < 1 or job.option("batch_size") < 1:
+        batch_size = job.option("batch_size")
+        if window < 1 or stride < 1 or batch_size < 1:
             raise MethodError(f"Occlusion needs window, stride and batch_size of at least 1 (got window={window}, "
-                              f"stride={stride}, batch_size={job.option('batch_size')}).")
+                              f"stride={stride}, batch_size={batch_size}).")
         if stride > window:
             raise MethodError(f"Occlusion's stride ({stride}) is larger than its window ({window}): pixels between "
                               "windows would never be covered. Use a stride of at most the window.")
-        batch_size = job.option("batch_size")
         ys, xs = window_positions(height, window, stride), window_positions(width, window, stride)
         corners = [(y, x0) for y in ys for x0 in xs]
         wy, wx = min(window, height), min(window, width)
