@@ -3,7 +3,7 @@
 
     python3 run.py app      # the web app on the built-in offline model (gradcam-app; streamlit options pass)
     python3 run.py test     # the whole test suite (pytest)
-    python3 run.py lint     # ruff check . (the lint that .ci/run and pre-commit run)
+    python3 run.py lint     # ruff check . and ruff format --check . (what .ci/run and pre-commit run)
     python3 run.py bench    # the engine benchmark, with tf-keras-vis installed for comparison
     python3 run.py cli ...  # the command-line tool: python -m gradcam ...
 
@@ -13,6 +13,7 @@ the app and the CLI, `-e ".[test,bench]"` for the benchmark): when the venv is m
 pyproject.toml changed since the last install (a hash of it is kept in the venv).
 Only the standard library is used here, so any Python 3.10+ can run it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,13 +63,12 @@ def ensure_environment(task: str) -> Path:
     stamp = VENV / f".installed-{'-'.join(extras) or 'app'}"
     if not stamp.exists() or stamp.read_text() != wanted:
         target = install_target(extras)
-        print(f"Installing {target} (editable, from pyproject.toml) into {VENV} (once; a few minutes) ...",
-              flush=True)
-        subprocess.check_call([str(python), "-m", "pip", "install", "--disable-pip-version-check",
-                               "-q", "--upgrade", "pip"])
+        print(f"Installing {target} (editable, from pyproject.toml) into {VENV} (once; a few minutes) ...", flush=True)
+        subprocess.check_call(
+            [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip"]
+        )
         # Editable: the console scripts (gradcam, gradcam-app) land in .venv/bin and run this checkout's code.
-        subprocess.check_call([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                               "-e", target])
+        subprocess.check_call([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", target])
         stamp.write_text(wanted)
     return python
 
@@ -86,7 +86,11 @@ def main(argv: list[str]) -> int:
     elif task == "test":
         command = [str(python), "-m", "pytest", *rest]
     elif task == "lint":
-        command = [str(python), "-m", "ruff", "check", ".", *rest]
+        # Lint, then the formatter's check: both must pass (`ruff format .` mends the second).
+        failed = subprocess.call([str(python), "-m", "ruff", "check", ".", *rest])
+        command = [str(python), "-m", "ruff", "format", "--check", "."]
+        if failed:
+            return failed
     elif task == "bench":
         command = [str(python), "benchmarks/bench_engine.py", *rest]
     else:

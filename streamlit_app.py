@@ -5,6 +5,7 @@
 The page itself lives in ``gradcam_app/page.py`` (its views in ``gradcam_app/views/``), so that an
 installed package serves the same page (``gradcam-app``).
 """
+
 from gradcam_app.page import main
 
 main()

@@ -22,6 +22,7 @@ the rate after it).
 
 The machine is shared and noisy: rerun to compare, and read ratios rather than single figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -132,25 +133,34 @@ def main() -> int:
                 print('Ray is not installed (pip install "ray[data]"): Ray rows skipped.')
             else:
                 for actors in (1, 2):
-                    rate, steady, startup = engine_rate(src, work / f"ray{actors}", args.batch_size, engine="ray",
-                                                        concurrency=actors)
+                    rate, steady, startup = engine_rate(
+                        src, work / f"ray{actors}", args.batch_size, engine="ray", concurrency=actors
+                    )
                     ray_rates[actors] = (rate, steady or rate)
                     rows.append((f"Ray, {actors} actor{'s' if actors > 1 else ''}", rate, steady, startup))
-        print(f"\nDataset run speed: {args.count} photos of mixed sizes, EfficientNet-Lite0 224x224, batch "
-              f"{args.batch_size}, CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"\nDataset run speed: {args.count} photos of mixed sizes, EfficientNet-Lite0 224x224, batch "
+            f"{args.batch_size}, CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         print(f"{'what':<44} {'images/s':>9} {'steady':>9} {'start-up s':>11} {'x forward':>10}")
         for name, rate, steady, startup in rows:
-            print(f"{name:<44} {rate:9.2f} {(f'{steady:.2f}' if steady else '-'):>9} "
-                  f"{(f'{startup:.1f}' if startup is not None else '-'):>11} {rate / forward:10.2f}")
-        print(f"forward only before / after the local engine: {forward_before:.2f} / {forward_after:.2f} images/s "
-              "(the higher is the baseline)")
+            print(
+                f"{name:<44} {rate:9.2f} {(f'{steady:.2f}' if steady else '-'):>9} "
+                f"{(f'{startup:.1f}' if startup is not None else '-'):>11} {rate / forward:10.2f}"
+            )
+        print(
+            f"forward only before / after the local engine: {forward_before:.2f} / {forward_after:.2f} images/s "
+            "(the higher is the baseline)"
+        )
         print(f"local engine / forward only: {local / forward:.2f} end to end (target >= 0.6)")
         if 2 in ray_rates:
             (end_to_end, steady), (_, steady_one) = ray_rates[2], ray_rates[1]
             steady_ratio = f"{steady / local_steady:.2f}" if local_steady else "-"
-            print(f"Ray 2 actors / local engine: {end_to_end / local:.2f} end to end, {steady_ratio} steady against "
-                  f"steady (target >= 0.8); Ray 2 actors / 1 actor (steady): {steady / steady_one:.2f}")
+            print(
+                f"Ray 2 actors / local engine: {end_to_end / local:.2f} end to end, {steady_ratio} steady against "
+                f"steady (target >= 0.8); Ray 2 actors / 1 actor (steady): {steady / steady_one:.2f}"
+            )
         print(f"load average after the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

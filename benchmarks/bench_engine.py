@@ -9,6 +9,7 @@ same model, images and targets, each row timed in alternation with the forward p
 image" timing uses a different image, so no cache helps.
 The machine is shared and noisy: read ratios, not single milliseconds, and rerun to compare.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,13 +69,20 @@ def distinct_images(base: list[np.ndarray], count: int, rng) -> list[np.ndarray]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--skip-slow", "--skip-scorecam", dest="skip_slow", action="store_true",
-                        help="skip the slow many-pass rows (Score-CAM, Occlusion)")
+    parser.add_argument(
+        "--skip-slow",
+        "--skip-scorecam",
+        dest="skip_slow",
+        action="store_true",
+        help="skip the slow many-pass rows (Score-CAM, Occlusion)",
+    )
     parser.add_argument("--scorecam-repeats", type=int, default=3, help="repeats of each slow row")
     parser.add_argument("--only-vit", action="store_true", help="time only the test ViT row (seconds, no downloads)")
-    parser.add_argument("--only-compare", action="store_true",
-                        help="time only gradcam.compare_models of three offline models against their three "
-                             "single explanations")
+    parser.add_argument(
+        "--only-compare",
+        action="store_true",
+        help="time only gradcam.compare_models of three offline models against their three single explanations",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     if args.only_compare:
@@ -112,30 +120,50 @@ def main() -> None:
 
     at_size = distinct_images([explainer.model_input(im) for im in base], n, rng)
     row("Grad-CAM, new image already 224x224 (preprocess + map)", explainer.explain, at_size)
-    row("Grad-CAM, new photo ~600x400 (+ area resize, hash, upsample)", explainer.explain,
-        distinct_images(base, n, rng))
+    row(
+        "Grad-CAM, new photo ~600x400 (+ area resize, hash, upsample)", explainer.explain, distinct_images(base, n, rng)
+    )
     cached = base[1]
     explainer.explain(cached)
     targets = iter(rng.integers(0, 1000, size=10 * n))
-    row("Grad-CAM, new class on the same photo", lambda _: explainer.explain(cached, int(next(targets))),
-        list(range(n)))
+    row(
+        "Grad-CAM, new class on the same photo", lambda _: explainer.explain(cached, int(next(targets))), list(range(n))
+    )
     # A class group costs what a class costs: its weights over the logits are chosen in the same pass.
     groups = iter([gradcam.Group(name) for name in ("dog", "domestic cat", "alcohol", "musical instrument")] * (3 * n))
-    row("Grad-CAM, new class group on the same photo (Group('dog'), ...)",
-        lambda _: explainer.explain(cached, next(groups)), list(range(n)))
-    row("Grad-CAM, class group 'dog' (118 classes) of a new photo",
-        lambda im: explainer.explain(im, gradcam.Group("dog")), distinct_images(base, n, rng))
-    row("Grad-CAM, 4 classes of a new photo in one call (per call)",
-        lambda im: explainer.explain_targets(im, [285, 967, 504, 800]), distinct_images(base, n, rng))
+    row(
+        "Grad-CAM, new class group on the same photo (Group('dog'), ...)",
+        lambda _: explainer.explain(cached, next(groups)),
+        list(range(n)),
+    )
+    row(
+        "Grad-CAM, class group 'dog' (118 classes) of a new photo",
+        lambda im: explainer.explain(im, gradcam.Group("dog")),
+        distinct_images(base, n, rng),
+    )
+    row(
+        "Grad-CAM, 4 classes of a new photo in one call (per call)",
+        lambda im: explainer.explain_targets(im, [285, 967, 504, 800]),
+        distinct_images(base, n, rng),
+    )
     row("Grad-CAM++, new photo", lambda im: explainer.explain(im, method="gradcam++"), distinct_images(base, n, rng))
-    row("Eigen-Grad-CAM, new photo", lambda im: explainer.explain(im, method="eigengradcam"),
-        distinct_images(base, n, rng))
-    row("Grad-CAM fused over 2 layers (block6a_expand_activation + default), new photo",
-        lambda im: explainer.explain(im, layer=["block6a_expand_activation", layer]), distinct_images(base, n, rng))
+    row(
+        "Eigen-Grad-CAM, new photo",
+        lambda im: explainer.explain(im, method="eigengradcam"),
+        distinct_images(base, n, rng),
+    )
+    row(
+        "Grad-CAM fused over 2 layers (block6a_expand_activation + default), new photo",
+        lambda im: explainer.explain(im, layer=["block6a_expand_activation", layer]),
+        distinct_images(base, n, rng),
+    )
     # Deep Feature Factorization: one forward pass plus the NMF (49 x 1280 at Lite0's last layer),
     # the concept maps and the head on the 4 embeddings. Target: at most 3x the forward pass.
-    row("DFF k=4 on Lite0 (explainer.concepts), new photo", lambda im: explainer.concepts(im, k=4),
-        distinct_images(base, n, rng))
+    row(
+        "DFF k=4 on Lite0 (explainer.concepts), new photo",
+        lambda im: explainer.concepts(im, k=4),
+        distinct_images(base, n, rng),
+    )
 
     # Throughput at batch 32: per image, against the forward pass of the same 32 images.
     batches = [distinct_images(base, 32, rng) for _ in range(8)]
@@ -154,6 +182,7 @@ def main() -> None:
         print("tf-keras-vis is not installed: run `python3 run.py bench` (it installs it) to compare.")
         Gradcam = None
     if Gradcam is not None:
+
         def peer(cls, **kwargs):
             tool = cls(model, clone=True)
 
@@ -161,6 +190,7 @@ def main() -> None:
                 x = zoo.preprocess(explainer.model_input(image)[None])
                 target = int(np.argmax(forward(x).numpy()))
                 return tool(CategoricalScore(target), x, penultimate_layer=layer, **kwargs)
+
             return run
 
         row("tf-keras-vis Gradcam, new photo", peer(Gradcam), distinct_images(base, n, rng))
@@ -169,23 +199,45 @@ def main() -> None:
     if not args.skip_slow:
         k = args.scorecam_repeats + 1
         # Occlusion at its defaults on 224x224: a 28-pixel window every 14 pixels, 225 positions.
-        row("Occlusion, 225 positions (28 px window, stride 14), batch 32",
-            lambda im: explainer.explain(im, method="occlusion"), distinct_images(base, k, rng), warmup=1)
+        row(
+            "Occlusion, 225 positions (28 px window, stride 14), batch 32",
+            lambda im: explainer.explain(im, method="occlusion"),
+            distinct_images(base, k, rng),
+            warmup=1,
+        )
         channels = explainer.layer_functions().layer.output.shape[-1]
-        row(f"Score-CAM, all {channels} channels, batch 32 masks",
-            lambda im: explainer.explain(im, method="scorecam"), distinct_images(base, k, rng), warmup=1)
+        row(
+            f"Score-CAM, all {channels} channels, batch 32 masks",
+            lambda im: explainer.explain(im, method="scorecam"),
+            distinct_images(base, k, rng),
+            warmup=1,
+        )
         if Gradcam is not None:
-            row(f"tf-keras-vis Scorecam, all {channels} channels, batch 32",
-                peer(Scorecam, batch_size=32), distinct_images(base, k, rng), warmup=1)
-        row("Score-CAM, 128 channels of largest variance",
-            lambda im: explainer.explain(im, method="scorecam", channels=128), distinct_images(base, k, rng), warmup=1)
+            row(
+                f"tf-keras-vis Scorecam, all {channels} channels, batch 32",
+                peer(Scorecam, batch_size=32),
+                distinct_images(base, k, rng),
+                warmup=1,
+            )
+        row(
+            "Score-CAM, 128 channels of largest variance",
+            lambda im: explainer.explain(im, method="scorecam", channels=128),
+            distinct_images(base, k, rng),
+            warmup=1,
+        )
         if Gradcam is not None:
-            row("tf-keras-vis Scorecam max_N=128 (Faster-Score-CAM)",
-                peer(Scorecam, batch_size=32, max_N=128), distinct_images(base, k, rng), warmup=1)
+            row(
+                "tf-keras-vis Scorecam max_N=128 (Faster-Score-CAM)",
+                peer(Scorecam, batch_size=32, max_N=128),
+                distinct_images(base, k, rng),
+                warmup=1,
+            )
 
     cpu = platform.processor() or platform.machine()
-    print(f"\nEfficientNet-Lite0 at 224x224 on {os.cpu_count()} CPU cores ({cpu}), "
-          f"TensorFlow {tf.__version__}, median of {args.repeats} (Score-CAM: {args.scorecam_repeats})\n")
+    print(
+        f"\nEfficientNet-Lite0 at 224x224 on {os.cpu_count()} CPU cores ({cpu}), "
+        f"TensorFlow {tf.__version__}, median of {args.repeats} (Score-CAM: {args.scorecam_repeats})\n"
+    )
     print_rows(rows + vit_rows)
     print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {batch_ratio:.2f}")
     compare_models_row(args.repeats, rng)
@@ -228,8 +280,10 @@ def compare_models_row(repeats: int, rng) -> float:
             ours.append(compare_s)
     ms, ref = 1000.0 * statistics.median(ours), 1000.0 * statistics.median(theirs)
     ratio = ms / ref
-    print(f"\ncompare_models of {', '.join(names)} (Grad-CAM, class 967, new ~600x400 photo): {ms:.1f} ms; "
-          f"the three single explanations: {ref:.1f} ms; ratio {ratio:.3f} (target <= 1.10; median of {repeats})")
+    print(
+        f"\ncompare_models of {', '.join(names)} (Grad-CAM, class 967, new ~600x400 photo): {ms:.1f} ms; "
+        f"the three single explanations: {ref:.1f} ms; ratio {ratio:.3f} (target <= 1.10; median of {repeats})"
+    )
     return ratio
 
 
@@ -242,8 +296,16 @@ def print_rows(rows) -> None:
 
 #: ViT-Ti/16's shape (Dosovitskiy et al. 2021; DeiT-Ti): 224x224, 16x16 patches, 12 blocks of width
 #: 192 with 3 heads and a 4x MLP, 1000 classes; random weights (the cost does not depend on them).
-VIT_TINY = {"dim": 192, "heads": 3, "blocks": 12, "classes": 1000, "activation": "softmax", "size": 224,
-            "patch": 16, "mlp": 4}
+VIT_TINY = {
+    "dim": 192,
+    "heads": 3,
+    "blocks": 12,
+    "classes": 1000,
+    "activation": "softmax",
+    "size": 224,
+    "patch": 16,
+    "mlp": 4,
+}
 
 
 def vit_row(rows, repeats: int, rng) -> None:
@@ -268,17 +330,22 @@ def vit_row(rows, repeats: int, rng) -> None:
         model = vit(**options)
         size = model.input_shape[1]
         signature = [tf.TensorSpec((None, size, size, 3))]
-        plain = tf.function(lambda x, model=model: model(x, training=False),
-                            input_signature=signature).get_concrete_function()
-        xla = tf.function(lambda x, model=model: model(x, training=False), input_signature=signature,
-                          jit_compile=True).get_concrete_function()
+        plain = tf.function(
+            lambda x, model=model: model(x, training=False), input_signature=signature
+        ).get_concrete_function()
+        xla = tf.function(
+            lambda x, model=model: model(x, training=False), input_signature=signature, jit_compile=True
+        ).get_concrete_function()
         images = [rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8) for _ in range(repeats + 2)]
         default, without_xla = gradcam.Explainer(model), gradcam.Explainer(model, jit_compile=False)
         default.explain(images[0])
         default.compiled.wait_for_xla()  # the default compiles XLA's in the background
         x1 = tf.constant(default.prepare_batch([images[0]]))
-        for explainer, forward, against in ((default, xla, "forward with XLA"), (default, plain, "plain forward"),
-                                            (without_xla, plain, "plain forward")):
+        for explainer, forward, against in (
+            (default, xla, "forward with XLA"),
+            (default, plain, "plain forward"),
+            (without_xla, plain, "plain forward"),
+        ):
             explainer.clear_cache()  # every row's images are new to the explainer
             ms, ref = paired_ms(explainer.explain, images, lambda x, forward=forward: forward(x).numpy(), x1)
             engine = "XLA (default)" if explainer.jit_compile else "no XLA"

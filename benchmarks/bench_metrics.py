@@ -9,6 +9,7 @@ median time of one compiled forward pass of one image (batch of 1). Perturbed im
 batches (``--batch-size``, default 64), so a metric costs fewer "passes" than the images it
 sends through the network.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,10 @@ def main() -> None:
     model_input = explanation.model_input[None]
     forward, _ = timed(lambda: explainer.probabilities_of(model_input), max(args.repeats, 20))
     h, w = explainer.input_size
-    print(f"Model: {label} at {h}x{w}; image {Path(args.image).name}; method {args.method}; "
-          f"class {explanation.target_name!r}; batch size {args.batch_size}; steps {args.steps}")
+    print(
+        f"Model: {label} at {h}x{w}; image {Path(args.image).name}; method {args.method}; "
+        f"class {explanation.target_name!r}; batch size {args.batch_size}; steps {args.steps}"
+    )
     print(f"One forward pass (batch of 1): {forward * 1000:.1f} ms\n")
 
     common = dict(steps=args.steps, batch_size=args.batch_size, baseline=False)
@@ -88,6 +91,7 @@ def main() -> None:
     ]
     rows = []
     for name, options in cases:
+
         def run(options=options):
             return evaluate(explainer, image, explanation, **{**common, **options})
 
@@ -97,8 +101,10 @@ def main() -> None:
     print(f"{'metric'.ljust(width)}  {'median ms':>10}  {'x forward':>10}  {'images':>7}")
     for name, ms, multiple, images in rows:
         print(f"{name.ljust(width)}  {ms:10.1f}  {multiple:10.1f}  {images:7d}")
-    print("\n'images': images sent through the network (the full image once, plus the perturbed ones);"
-          "\nrandomization: the model copy is made on the warm-up run and reused (first call costs more).")
+    print(
+        "\n'images': images sent through the network (the full image once, plus the perturbed ones);"
+        "\nrandomization: the model copy is made on the warm-up run and reused (first call costs more)."
+    )
 
 
 if __name__ == "__main__":

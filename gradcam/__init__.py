@@ -1,10 +1,11 @@
 """Grad-CAM Explorer's explanation engine: why an image classifier decides what it decides.
 
-    import gradcam
-    explainer = gradcam.Explainer(model)                   # a model-zoo model or a keras.Model
-    result = explainer.explain(image, target="espresso", method="gradcam++")
-    picture = gradcam.overlay(image, result.heatmap, colormap="turbo")
+import gradcam
+explainer = gradcam.Explainer(model)                   # a model-zoo model or a keras.Model
+result = explainer.explain(image, target="espresso", method="gradcam++")
+picture = gradcam.overlay(image, result.heatmap, colormap="turbo")
 """
+
 from .errors import (
     GradCamError,
     ImageError,
@@ -24,10 +25,19 @@ from .targets import top_classes
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.
 _LAZY = {
-    "Explainer": "explainer", "METHODS": "methods", "Method": "methods", "get_method": "methods",
-    "MethodOutput": "methods", "Option": "methods", "image_digest": "images",
-    "Concepts": "concepts", "Evaluation": "metrics", "evaluate": "metrics", "rank_methods": "metrics",
-    "compare_models": "compare", "ModelComparison": "compare",
+    "Explainer": "explainer",
+    "METHODS": "methods",
+    "Method": "methods",
+    "get_method": "methods",
+    "MethodOutput": "methods",
+    "Option": "methods",
+    "image_digest": "images",
+    "Concepts": "concepts",
+    "Evaluation": "metrics",
+    "evaluate": "metrics",
+    "rank_methods": "metrics",
+    "compare_models": "compare",
+    "ModelComparison": "compare",
 }
 
 
@@ -45,8 +55,9 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 
-def candidate_layers(model, input_size: tuple[int, int] | None = None,
-                     token_grid: tuple[int, int] | None = None) -> list[str]:
+def candidate_layers(
+    model, input_size: tuple[int, int] | None = None, token_grid: tuple[int, int] | None = None
+) -> list[str]:
     """Paths of the layers of ``model`` (a keras.Model or a model-zoo model) with a spatial
     output, including those inside nested models and a vision transformer's token layers whose
     grid is known (``token_grid=(h, w)`` when it cannot be inferred; see ``Explainer``), in order.
@@ -61,11 +72,38 @@ def candidate_layers(model, input_size: tuple[int, int] | None = None,
 
 
 __all__ = [
-    "COLORMAPS", "METHODS", "Concepts", "Contrast", "Evaluation", "Explainer", "Explanation", "GradCamError",
-    "Group", "ImageError", "LayerError", "Method", "MethodError", "MethodOutput", "MetricError", "ModelComparison",
+    "COLORMAPS",
+    "METHODS",
+    "Concepts",
+    "Contrast",
+    "Evaluation",
+    "Explainer",
+    "Explanation",
+    "GradCamError",
+    "Group",
+    "ImageError",
+    "LayerError",
+    "Method",
+    "MethodError",
+    "MethodOutput",
+    "MetricError",
+    "ModelComparison",
     "NoSpatialLayerError",
-    "Option", "Progress",
-    "TargetError", "UnknownClassError", "UnsupportedModelError", "candidate_layers", "colorize", "compare_models",
+    "Option",
+    "Progress",
+    "TargetError",
+    "UnknownClassError",
+    "UnsupportedModelError",
+    "candidate_layers",
+    "colorize",
+    "compare_models",
     "evaluate",
-    "get_method", "image_digest", "keep_top", "no_progress", "overlay", "rank_methods", "shared_scale", "top_classes",
+    "get_method",
+    "image_digest",
+    "keep_top",
+    "no_progress",
+    "overlay",
+    "rank_methods",
+    "shared_scale",
+    "top_classes",
 ]

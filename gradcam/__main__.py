@@ -1,4 +1,5 @@
 """``python -m gradcam``: the command-line tool."""
+
 import sys
 
 from .cli import main

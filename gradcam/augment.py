@@ -4,6 +4,7 @@ As in pytorch-grad-cam's ``aug_smooth``: each image is flipped and brightened/da
 for the class chosen on the original, and the maps are flipped back and averaged, which smooths
 away the noise that a single view's gradients carry.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -30,9 +31,16 @@ def smoothed_maps(explainer: Explainer, method: Method, job: _Job, functions: La
     for b, image in enumerate(job.model_inputs()):
         variants = [augment(image, flip, gain) for flip, gain in AUGMENTATIONS]
         # The copies are already at the model's size and are not worth caching.
-        variant_job = _Job(explainer, variants, [image_digest(v) for v in variants],
-                           [job.fixed_target(b)] * len(variants), functions,
-                           job.options, job.progress, cache=None)
+        variant_job = _Job(
+            explainer,
+            variants,
+            [image_digest(v) for v in variants],
+            [job.fixed_target(b)] * len(variants),
+            functions,
+            job.options,
+            job.progress,
+            cache=None,
+        )
         raw = method.compute(variant_job).maps
         maps.append(np.mean([m[:, ::-1] if flip else m for m, (flip, _) in zip(raw, AUGMENTATIONS)], axis=0))
     return np.stack(maps)

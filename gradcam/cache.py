@@ -5,6 +5,7 @@ a forward pass) because the image's resized input, logits and layer activations 
 Keys are ``(digest of the image as given, what)``: ``what`` is ``"input"`` for the resized image
 and its logits, or a layer path for that layer's activations. Entries are dicts of arrays.
 """
+
 from __future__ import annotations
 
 import threading
@@ -91,8 +92,12 @@ class ActivationCache:
             self._bytes = 0
 
 
-def fill_rows(keys: Sequence[str], lookup: Callable[[str], Value | None],
-              compute: Callable[[list[int]], Sequence[Value]], store: Callable[[str, int, Value], None]) -> list[Value]:
+def fill_rows(
+    keys: Sequence[str],
+    lookup: Callable[[str], Value | None],
+    compute: Callable[[list[int]], Sequence[Value]],
+    store: Callable[[str, int, Value], None],
+) -> list[Value]:
     """Per row, the cached value of its key, computing only what is missing: once per distinct
     key, all in one ``compute`` call (one batch through the network).
 

@@ -25,6 +25,7 @@ regions in the same order of importance, 0 when their orders are unrelated, nega
 model's strongest regions are the other's weakest. It compares where the models look, not how
 strongly (each map's own scale does not matter).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -46,14 +47,20 @@ from .images import as_rgb_uint8
 AGREEMENT_GRID = (56, 56)
 
 #: How to read the agreement figures, in one line (the page and the CLI show it).
-READING = ("Agreement is Spearman's rank correlation of two maps on a 56×56 grid: 1 = both models rank the "
-           "image's regions in the same order, 0 = unrelated orders, below 0 = one model's strongest regions "
-           "are the other's weakest. Roughly: ≥ 0.7 they look at the same places, 0.4–0.7 partly, "
-           "< 0.4 mostly elsewhere.")
+READING = (
+    "Agreement is Spearman's rank correlation of two maps on a 56×56 grid: 1 = both models rank the "
+    "image's regions in the same order, 0 = unrelated orders, below 0 = one model's strongest regions "
+    "are the other's weakest. Roughly: ≥ 0.7 they look at the same places, 0.4–0.7 partly, "
+    "< 0.4 mostly elsewhere."
+)
 
 #: ``(lowest correlation, verdict)``, strongest first.
-VERDICTS = ((0.7, "look at the same places"), (0.4, "partly agree"), (0.0, "mostly look elsewhere"),
-            (-1.01, "highlight opposite regions"))
+VERDICTS = (
+    (0.7, "look at the same places"),
+    (0.4, "partly agree"),
+    (0.0, "mostly look elsewhere"),
+    (-1.01, "highlight opposite regions"),
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,26 +166,46 @@ class ModelComparison:
             "method": self.method,
             "shared_scale": self.shared_scale,
             "matched_by": self.matched_by,
-            "models": [{
-                "name": p.name, "input_size": list(p.input_size), "layer": p.explanation.layer,
-                "target_index": p.explanation.target_index, "target_name": p.explanation.label,
-                "probability": round(float(p.probability), 6),
-                "top1": {"index": p.top1[0], "name": p.top1[1], "probability": round(float(p.top1[2]), 6)},
-                "peak": float(p.explanation.peak), "empty": p.explanation.empty,
-                "seconds": round(float(p.explanation.seconds), 4),
-            } for p in self.panels],
-            "agreement": [{"first": a.first, "second": a.second,
-                           "spearman": None if a.spearman is None else round(a.spearman, 4), "verdict": a.verdict}
-                          for a in self.agreement],
+            "models": [
+                {
+                    "name": p.name,
+                    "input_size": list(p.input_size),
+                    "layer": p.explanation.layer,
+                    "target_index": p.explanation.target_index,
+                    "target_name": p.explanation.label,
+                    "probability": round(float(p.probability), 6),
+                    "top1": {"index": p.top1[0], "name": p.top1[1], "probability": round(float(p.top1[2]), 6)},
+                    "peak": float(p.explanation.peak),
+                    "empty": p.explanation.empty,
+                    "seconds": round(float(p.explanation.seconds), 4),
+                }
+                for p in self.panels
+            ],
+            "agreement": [
+                {
+                    "first": a.first,
+                    "second": a.second,
+                    "spearman": None if a.spearman is None else round(a.spearman, 4),
+                    "verdict": a.verdict,
+                }
+                for a in self.agreement
+            ],
             "reading": self.reading,
             "notes": list(self.notes),
             "seconds": round(self.seconds, 4),
         }
 
 
-def compare_models(explainers: Sequence[Any] | Mapping[str, Any], image: np.ndarray, target: Target = None,
-                   method: str = "gradcam", layer: str | Sequence[str | None] | Mapping[str, str] | None = None,
-                   *, shared_scale: bool = False, **options) -> ModelComparison:
+def compare_models(
+    explainers: Sequence[Any] | Mapping[str, Any],
+    image: np.ndarray,
+    target: Target = None,
+    method: str = "gradcam",
+    layer: str | Sequence[str | None] | Mapping[str, str] | None = None,
+    *,
+    shared_scale: bool = False,
+    **options,
+) -> ModelComparison:
     """Explain one image for one class with several models, and say how much their maps agree.
 
     Args:
@@ -214,8 +241,10 @@ def compare_models(explainers: Sequence[Any] | Mapping[str, Any], image: np.ndar
     else:
         named = [(None, e) for e in explainers]
     if len(named) < 2:
-        raise TargetError(f"A comparison needs at least two models; got {len(named)}. Pass two or more "
-                          "explainers (or model-zoo models).")
+        raise TargetError(
+            f"A comparison needs at least two models; got {len(named)}. Pass two or more "
+            "explainers (or model-zoo models)."
+        )
     explainers = [e if isinstance(e, Explainer) else Explainer(e) for _, e in named]
     names = _unique([name or e.name for (name, _), e in zip(named, explainers)])
     layers = _layers_per_model(layer, names)
@@ -235,22 +264,36 @@ def compare_models(explainers: Sequence[Any] | Mapping[str, Any], image: np.ndar
     for number, (e, name, t, lay) in enumerate(zip(explainers, names, targets, layers)):
         extra = dict(options)
         if progress is not None:
+
             def scaled(fraction, message="", number=number, name=name):
                 progress((number + fraction) / len(explainers), f"{name}: {message}" if message else name)
+
             extra["progress"] = scaled
         explanation = e.explain(image, t, method=method, layer=lay, **extra)
-        panels.append(ModelPanel(name, explanation, float(explanation.target_probability), explanation.top[0],
-                                 tuple(e.input_size)))
+        panels.append(
+            ModelPanel(
+                name, explanation, float(explanation.target_probability), explanation.top[0], tuple(e.input_size)
+            )
+        )
     ranks = {id(p): grid_ranks(p.heatmap) for p in panels}  # each map ranked once
     agreement = tuple(_agreement(a, b, ranks[id(a)], ranks[id(b)]) for a, b in combinations(panels, 2))
     notes = []
     if target is None:
-        notes.append("No class given: each model explains its own top prediction, so the maps may show "
-                     "different classes.")
+        notes.append(
+            "No class given: each model explains its own top prediction, so the maps may show different classes."
+        )
     if matched_by == "index":
         notes.append("The models' class names differ; their classes are matched by index.")
-    return ModelComparison(tuple(panels), agreement, target, panels[0].explanation.method, bool(shared_scale),
-                           matched_by, tuple(notes), time.perf_counter() - started)
+    return ModelComparison(
+        tuple(panels),
+        agreement,
+        target,
+        panels[0].explanation.method,
+        bool(shared_scale),
+        matched_by,
+        tuple(notes),
+        time.perf_counter() - started,
+    )
 
 
 def classes_match(explainers: Sequence[Any]) -> tuple[str | None, str]:
@@ -263,9 +306,11 @@ def classes_match(explainers: Sequence[Any]) -> tuple[str | None, str]:
     if len(counts) == 1:
         return "index", f"the models' class names differ; their {counts.pop()} classes are matched by index"
     listed = ", ".join(f"{getattr(e, 'name', 'model')} has {len(e.class_names)}" for e in explainers)
-    return None, (f"the models' classes do not match ({listed} classes): their outputs are unrelated, so "
-                  "their maps cannot be compared class for class. Compare models with the same classes "
-                  "(the same names or the same number of outputs).")
+    return None, (
+        f"the models' classes do not match ({listed} classes): their outputs are unrelated, so "
+        "their maps cannot be compared class for class. Compare models with the same classes "
+        "(the same names or the same number of outputs)."
+    )
 
 
 def check_classes_match(explainers: Sequence[Any], names: Sequence[str] | None = None) -> str:
@@ -287,8 +332,11 @@ def _agreement(first: ModelPanel, second: ModelPanel, ranks_a, ranks_b) -> Agree
     rho = _correlation(ranks_a, ranks_b)
     if rho is None:
         empty = [p.name for p in (first, second) if not p.heatmap.max() > 0]
-        verdict = (f"undefined: {' and '.join(empty)} show{'s' if len(empty) == 1 else ''} no positive evidence"
-                   if empty else "undefined: a map is flat")
+        verdict = (
+            f"undefined: {' and '.join(empty)} show{'s' if len(empty) == 1 else ''} no positive evidence"
+            if empty
+            else "undefined: a map is flat"
+        )
     else:
         verdict = next(text for low, text in VERDICTS if rho >= low)
     return Agreement(first.name, second.name, rho, verdict)
@@ -327,8 +375,9 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, grid: tuple[int, int] = AGREE
     return _correlation(grid_ranks(a, grid), grid_ranks(b, grid))
 
 
-def side_by_side(comparison: ModelComparison, image: np.ndarray, colormap: str = "jet", alpha: float = 0.5, *,
-                 height: int = 320) -> np.ndarray:
+def side_by_side(
+    comparison: ModelComparison, image: np.ndarray, colormap: str = "jet", alpha: float = 0.5, *, height: int = 320
+) -> np.ndarray:
     """The comparison as one picture: each model's overlay side by side (``height`` pixels high,
     the image's aspect kept), with two caption lines above each (the model; its p for the class and
     its own top-1) and the agreement figures below. uint8 RGB. The CLI writes it as a PNG.
@@ -350,16 +399,23 @@ def side_by_side(comparison: ModelComparison, image: np.ndarray, colormap: str =
         head = np.full((2 * line + gap, width, 3), 255, np.uint8)
         e = panel.explanation
         _text(head, panel.name, 4, line - 6, bold=True)
-        _text(head, f"p({e.label}) = {panel.probability:.1%} | top-1: {panel.top1[1]} {panel.top1[2]:.0%}",
-              4, 2 * line - 4)
+        _text(
+            head,
+            f"p({e.label}) = {panel.probability:.1%} | top-1: {panel.top1[1]} {panel.top1[2]:.0%}",
+            4,
+            2 * line - 4,
+        )
         columns.append(np.concatenate([head, picture]))
     spacer = np.full((columns[0].shape[0], gap, 3), 255, np.uint8)
     row = columns[0]
     for column in columns[1:]:
         row = np.concatenate([row, spacer, column], axis=1)
-    lines = [f"{a.first} vs {a.second}: rank correlation "
-             + (f"{a.spearman:+.2f}" if a.spearman is not None else "n/a") + f" ({a.verdict})"
-             for a in comparison.agreement]
+    lines = [
+        f"{a.first} vs {a.second}: rank correlation "
+        + (f"{a.spearman:+.2f}" if a.spearman is not None else "n/a")
+        + f" ({a.verdict})"
+        for a in comparison.agreement
+    ]
     scale = "maps on one shared colour scale" if comparison.shared_scale else "each map on its own scale"
     lines.append(f"1 = same regions in the same order, 0 = unrelated, < 0 = opposite | {scale}")
     foot = np.full((line * len(lines) + gap, row.shape[1], 3), 255, np.uint8)
@@ -405,13 +461,17 @@ def _layers_per_model(layer, names: list[str]) -> list:
     if isinstance(layer, Mapping):
         unknown = [key for key in layer if key not in names]
         if unknown:
-            raise TargetError(f"layer names models {', '.join(map(repr, unknown))} that are not in the comparison; "
-                              f"the models are {', '.join(map(repr, names))}.")
+            raise TargetError(
+                f"layer names models {', '.join(map(repr, unknown))} that are not in the comparison; "
+                f"the models are {', '.join(map(repr, names))}."
+            )
         return [layer.get(name) for name in names]
     layers = list(layer)
     if len(layers) != len(names):
-        raise TargetError(f"{len(layers)} layers were given for {len(names)} models; give one per model "
-                          "(None for a model's default layer), one layer for all, or None.")
+        raise TargetError(
+            f"{len(layers)} layers were given for {len(names)} models; give one per model "
+            "(None for a model's default layer), one layer for all, or None."
+        )
     return layers
 
 
@@ -422,8 +482,10 @@ def _target_for(explainer, name: str, target: Target) -> Target:
     try:
         explainer.check_target(target)
     except GradCamError as exc:
-        message = (f"{name} cannot explain {_target_text(target)!r}: {exc} Every model in a comparison needs "
-                   "the class: pick one they share, or leave this model out.")
+        message = (
+            f"{name} cannot explain {_target_text(target)!r}: {exc} Every model in a comparison needs "
+            "the class: pick one they share, or leave this model out."
+        )
         error = UnknownClassError(message) if isinstance(exc, UnknownClassError) else TargetError(message)
         raise error from exc
     return target
@@ -439,5 +501,17 @@ def _target_text(target: Target) -> str:
     return str(target)
 
 
-__all__ = ["AGREEMENT_GRID", "READING", "Agreement", "ModelComparison", "ModelPanel", "agree", "check_classes_match",
-           "classes_match", "compare_models", "grid_ranks", "rank_correlation", "side_by_side"]
+__all__ = [
+    "AGREEMENT_GRID",
+    "READING",
+    "Agreement",
+    "ModelComparison",
+    "ModelPanel",
+    "agree",
+    "check_classes_match",
+    "classes_match",
+    "compare_models",
+    "grid_ranks",
+    "rank_correlation",
+    "side_by_side",
+]

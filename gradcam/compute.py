@@ -9,6 +9,7 @@ pass, not two; a GROUP row (+1 on a group's members, -1 on the other group's) is
 gradient of its log-sum-exp score with respect to the logits, computed from the same pass's logits
 (:func:`gradcam.targets.group_weights`), so a group costs what a class costs.
 """
+
 from __future__ import annotations
 
 from .tensorflow_import import import_tensorflow_quietly
@@ -94,6 +95,7 @@ class LayerFunctions:
         self._forward = _Concrete(forward, jit_compile)
         self._forward_gradients = _Concrete(forward_gradients, jit_compile)
         if head is not None:
+
             @tf.function(input_signature=[a_spec, w_spec])
             def head_gradients(activations, weights):
                 with tf.GradientTape() as tape:
@@ -138,7 +140,7 @@ class LayerFunctions:
         if self.token_grid is None:
             return outputs
         h, w = self.token_grid
-        return outputs[:, self.extra_tokens:].reshape(len(outputs), h, w, outputs.shape[-1])
+        return outputs[:, self.extra_tokens :].reshape(len(outputs), h, w, outputs.shape[-1])
 
     def to_outputs(self, activations: np.ndarray, extras: np.ndarray | None) -> np.ndarray:
         """The layer's outputs from maps (M, h, w, K): for a token layer, ``extras`` (1 or M, k, K),
@@ -204,8 +206,11 @@ class LayerFunctions:
         if self._dense is None:
             return None
         kernel = np.asarray(self._dense.kernel.numpy(), np.float32)
-        bias = (np.asarray(self._dense.bias.numpy(), np.float32) if self._dense.use_bias
-                else np.zeros(kernel.shape[1], np.float32))
+        bias = (
+            np.asarray(self._dense.bias.numpy(), np.float32)
+            if self._dense.use_bias
+            else np.zeros(kernel.shape[1], np.float32)
+        )
         return kernel, bias
 
     def head_description(self) -> str:
@@ -253,8 +258,9 @@ def _gap_dense(head, traced_layer: TracedLayer | None = None):
     last = core[1]
     # The pre-softmax logits of a Dense layer: this library's own, or the model zoo's for a user's
     # model whose last Dense applies a softmax (model_zoo.user_models.DenseLogits).
-    if isinstance(last, _PreActivationDense) or (getattr(last, "computes_dense_logits", False)
-                                                 and isinstance(getattr(last, "dense", None), keras.layers.Dense)):
+    if isinstance(last, _PreActivationDense) or (
+        getattr(last, "computes_dense_logits", False) and isinstance(getattr(last, "dense", None), keras.layers.Dense)
+    ):
         return last.dense
     if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "linear":
         return last
@@ -315,8 +321,9 @@ class _Concrete:
             thread.join(timeout)
 
     def _xla_function(self):
-        return tf.function(self._function.python_function, input_signature=self._function.input_signature,
-                           jit_compile=True).get_concrete_function()
+        return tf.function(
+            self._function.python_function, input_signature=self._function.input_signature, jit_compile=True
+        ).get_concrete_function()
 
     def _first_xla_call(self, args):
         xla = self._xla_function()
@@ -337,8 +344,9 @@ class _Concrete:
             args = tuple(np.array(arg) for arg in args)
             # Not a daemon: the interpreter waits for it at exit rather than stopping TensorFlow
             # in the middle of a compilation.
-            thread = threading.Thread(target=self._compile, args=(shapes, args),
-                                      name=f"xla-{self._function.python_function.__name__}")
+            thread = threading.Thread(
+                target=self._compile, args=(shapes, args), name=f"xla-{self._function.python_function.__name__}"
+            )
             self._compiling[shapes] = thread
         thread.start()
 
@@ -362,7 +370,10 @@ class _Concrete:
         warnings.warn(
             f"XLA could not compile {self._function.python_function.__name__} for this model ({reason}); "
             "it runs without XLA (for a vision transformer on a CPU, about 1.6x slower). Pass "
-            "jit_compile=False to the Explainer to skip the attempt.", RuntimeWarning, stacklevel=2)
+            "jit_compile=False to the Explainer to skip the attempt.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 _XLA_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError)
@@ -445,8 +456,11 @@ class CompiledModel:
         with self._lock:
             layers = list(self._layers.values())
         for functions in layers:
-            for concrete in (functions._forward, functions._forward_gradients,
-                             getattr(functions, "_head_gradients", None)):
+            for concrete in (
+                functions._forward,
+                functions._forward_gradients,
+                getattr(functions, "_head_gradients", None),
+            ):
                 if concrete is not None:
                     concrete.wait(timeout)
 

@@ -26,6 +26,7 @@ Choices, where the paper and pytorch-grad-cam leave one:
   A layer whose head cannot stand alone (a skip connection goes around it) gets no classes
   (``top_classes`` empty, ``logits`` None) and a note.
 """
+
 from __future__ import annotations
 
 import time
@@ -108,17 +109,20 @@ class Concepts:
             "reconstruction_error": round(float(self.reconstruction_error), 6),
             "seconds": round(self.seconds, 4),
             "concepts": [
-                {"index": i,
-                 "area": round(float(self.coarse[i].mean()), 6),
-                 "top": [{"index": c, "name": n, "probability": round(float(p), 6)} for c, n, p in classes[:top]]}
+                {
+                    "index": i,
+                    "area": round(float(self.coarse[i].mean()), 6),
+                    "top": [{"index": c, "name": n, "probability": round(float(p), 6)} for c, n, p in classes[:top]],
+                }
                 for i, classes in enumerate(self.top_classes or ((),) * self.k)
             ],
             "notes": list(self.notes),
         }
 
 
-def nmf(v: np.ndarray, k: int, *, seed: int = 0, max_iter: int = 400, tol: float = 1e-5
-        ) -> tuple[np.ndarray, np.ndarray, int]:
+def nmf(
+    v: np.ndarray, k: int, *, seed: int = 0, max_iter: int = 400, tol: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Non-negative matrix factorisation V ~ W H by HALS, minimising ||V - W H||_F.
 
     Args:
@@ -175,8 +179,16 @@ def check_k(k, channels: int, locations: int, layer: str) -> int:
     return int(k)
 
 
-def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: str | None = None, *,
-                  seed: int = 0, max_iter: int = 400, top: int = 5) -> Concepts:
+def find_concepts(
+    explainer: Explainer,
+    image: np.ndarray,
+    k: int = 4,
+    layer: str | None = None,
+    *,
+    seed: int = 0,
+    max_iter: int = 400,
+    top: int = 5,
+) -> Concepts:
     """Deep Feature Factorization of one image at one layer (see the module's docstring).
 
     Args:
@@ -195,8 +207,16 @@ def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: st
     functions = explainer.layer_functions(layer)
     path = functions.layer.path
     image = as_rgb_uint8(image)
-    job = _Job(explainer, [image], [explainer._digests.digest(image)], [explainer._targets.resolve(None)],
-               functions, {}, no_progress, explainer.cache)
+    job = _Job(
+        explainer,
+        [image],
+        [explainer._digests.digest(image)],
+        [explainer._targets.resolve(None)],
+        functions,
+        {},
+        no_progress,
+        explainer.cache,
+    )
     # The activation map (h, w, K): a token layer's patch tokens come reshaped to their grid.
     activations = np.nan_to_num(job.activations()[0].astype(np.float64))
     h, w, channels = activations.shape
@@ -221,8 +241,10 @@ def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: st
     if linear is not None:
         kernel, bias = linear
         logits = (embeddings @ kernel + bias).astype(np.float32)
-        notes.append("Concept classes: the dense head on each embedding (H_i @ kernel + bias), exact for "
-                     "this global-average-pooling + dense head.")
+        notes.append(
+            "Concept classes: the dense head on each embedding (H_i @ kernel + bias), exact for "
+            "this global-average-pooling + dense head."
+        )
     elif functions.head_available:
         tiled = np.broadcast_to(embeddings[:, None, None, :], (k, h, w, channels))
         # (a token layer's head gets the image's own extra tokens, such as a class token, back)
@@ -230,10 +252,15 @@ def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: st
         notes.append("Concept classes: the model's head run on each embedding repeated at every location.")
     else:
         logits = None
-        later = (f"; choose a later layer, e.g. {explainer.default_layer!r}" if path != explainer.default_layer
-                 else "; the concept maps themselves are unaffected")
-        notes.append(f"No classes per concept: a skip connection goes around layer {path!r}, so its head "
-                     f"cannot run alone{later}.")
+        later = (
+            f"; choose a later layer, e.g. {explainer.default_layer!r}"
+            if path != explainer.default_layer
+            else "; the concept maps themselves are unaffected"
+        )
+        notes.append(
+            f"No classes per concept: a skip connection goes around layer {path!r}, so its head "
+            f"cannot run alone{later}."
+        )
     ranked: tuple = ()
     if logits is not None:
         probabilities = explainer.probabilities_from_logits(logits)
@@ -242,9 +269,19 @@ def find_concepts(explainer: Explainer, image: np.ndarray, k: int = 4, layer: st
         notes.append(f"Layer {path!r} has no positive activation for this image: every concept is empty.")
     image_probabilities = explainer.probabilities_from_logits(job.logits())[0]
     return Concepts(
-        maps=maps, coarse=coarse, embeddings=embeddings, top_classes=ranked, logits=logits,
-        reconstruction_error=error, layer=path, seconds=time.perf_counter() - started, iterations=iterations,
-        seed=int(seed), model_input=job.model_inputs()[0], probabilities=image_probabilities, notes=tuple(notes),
+        maps=maps,
+        coarse=coarse,
+        embeddings=embeddings,
+        top_classes=ranked,
+        logits=logits,
+        reconstruction_error=error,
+        layer=path,
+        seconds=time.perf_counter() - started,
+        iterations=iterations,
+        seed=int(seed),
+        model_input=job.model_inputs()[0],
+        probabilities=image_probabilities,
+        notes=tuple(notes),
     )
 
 

@@ -1,5 +1,6 @@
 """One exception class per kind of failure. Each message says what was expected, what was found,
 and what to do about it."""
+
 from __future__ import annotations
 
 

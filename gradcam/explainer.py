@@ -5,6 +5,7 @@ A facade: targets are resolved in :mod:`gradcam.targets`, the work of one batch 
 kept in :mod:`gradcam.cache`, test-time augmentation is :mod:`gradcam.augment`, and
 :meth:`gradcam.Explanation.from_raw` turns a method's raw map into the heatmap.
 """
+
 from __future__ import annotations
 
 import time
@@ -59,9 +60,16 @@ class Explainer:
             with a warning.
     """
 
-    def __init__(self, model: Any, *, preprocess: Callable | None = None,
-                 class_names: Sequence[str] | None = None, input_size: tuple[int, int] | None = None,
-                 token_grid: tuple[int, int] | None = None, jit_compile: bool | None = None):
+    def __init__(
+        self,
+        model: Any,
+        *,
+        preprocess: Callable | None = None,
+        class_names: Sequence[str] | None = None,
+        input_size: tuple[int, int] | None = None,
+        token_grid: tuple[int, int] | None = None,
+        jit_compile: bool | None = None,
+    ):
         keras_model = getattr(model, "keras_model", model)
         #: The caller's Keras model (never modified); sanity checks clone it.
         self.keras_model = keras_model
@@ -89,8 +97,7 @@ class Explainer:
         names = [f"class {i}" for i in range(classes)] if names is None else names
         if len(names) != classes:
             raise UnknownClassError(
-                f"{len(names)} class names were given but the model has {classes} outputs; "
-                "give one name per output."
+                f"{len(names)} class names were given but the model has {classes} outputs; give one name per output."
             )
         self.class_names: list[str] = [str(n) for n in names]
         self._targets = TargetResolver(self.class_names, self.output_activation)
@@ -209,8 +216,10 @@ class Explainer:
         if images.dtype != np.uint8:
             raise ImageError(f"uint8 images are expected; got {images.dtype}.")
         size = max(1, int(batch_size))
-        out = [self.probabilities_from_logits(self._compiled.logits(self.prepare_batch(list(images[i:i + size]))))
-               for i in range(0, len(images), size)]
+        out = [
+            self.probabilities_from_logits(self._compiled.logits(self.prepare_batch(list(images[i : i + size]))))
+            for i in range(0, len(images), size)
+        ]
         return np.concatenate(out) if out else np.zeros((0, len(self.class_names)), np.float32)
 
     def top_k(self, image: np.ndarray, k: int = 5) -> list[tuple[int, str, float]]:
@@ -218,8 +227,14 @@ class Explainer:
         return top_classes(self.predict(image), self.class_names, k)
 
     # -- explanations --------------------------------------------------------------------------
-    def explain(self, image: np.ndarray, target: Target = None, method: str = "gradcam",
-                layer: str | Sequence[str] | None = None, **options) -> Explanation:
+    def explain(
+        self,
+        image: np.ndarray,
+        target: Target = None,
+        method: str = "gradcam",
+        layer: str | Sequence[str] | None = None,
+        **options,
+    ) -> Explanation:
         """Explain one image.
 
         Args:
@@ -245,8 +260,14 @@ class Explainer:
         """
         return self._explain([image], [target], method, layer, options)[0]
 
-    def explain_targets(self, image: np.ndarray, targets: Sequence[Target], method: str = "gradcam",
-                        layer: str | Sequence[str] | None = None, **options) -> list[Explanation]:
+    def explain_targets(
+        self,
+        image: np.ndarray,
+        targets: Sequence[Target],
+        method: str = "gradcam",
+        layer: str | Sequence[str] | None = None,
+        **options,
+    ) -> list[Explanation]:
         """Several targets of one image, computed together: the network runs once and the head
         once for all targets (for gradient methods on a layer whose head stands alone)."""
         if len(targets) == 0:
@@ -254,9 +275,15 @@ class Explainer:
         image = as_rgb_uint8(image)
         return self._explain([image] * len(targets), list(targets), method, layer, options)
 
-    def explain_batch(self, images: Sequence[np.ndarray], targets: Target | Sequence[Target] = None,
-                      method: str = "gradcam", layer: str | Sequence[str] | None = None, batch_size: int = 32,
-                      **options) -> list[Explanation]:
+    def explain_batch(
+        self,
+        images: Sequence[np.ndarray],
+        targets: Target | Sequence[Target] = None,
+        method: str = "gradcam",
+        layer: str | Sequence[str] | None = None,
+        batch_size: int = 32,
+        **options,
+    ) -> list[Explanation]:
         """Many images, ``batch_size`` at a time through the network.
 
         ``targets`` is one target per image (a list as long as ``images``), or a single target
@@ -275,12 +302,21 @@ class Explainer:
             targets = [targets] * len(images)
         results: list[Explanation] = []
         for start in range(0, len(images), batch_size):
-            results += self._explain(images[start:start + batch_size], targets[start:start + batch_size],
-                                     method, layer, options)
+            results += self._explain(
+                images[start : start + batch_size], targets[start : start + batch_size], method, layer, options
+            )
         return results
 
-    def concepts(self, image: np.ndarray, k: int = 4, layer: str | None = None, *, seed: int = 0,
-                 max_iter: int = 400, top: int = 5):
+    def concepts(
+        self,
+        image: np.ndarray,
+        k: int = 4,
+        layer: str | None = None,
+        *,
+        seed: int = 0,
+        max_iter: int = 400,
+        top: int = 5,
+    ):
         """Deep Feature Factorization (Collins et al., ECCV 2018): the ``k`` concepts that ``layer``
         sees in ``image``, where each one is, and which classes each votes for.
 
@@ -362,11 +398,20 @@ class Explainer:
         seconds = (time.perf_counter() - started) / len(images)
         return [
             Explanation.from_raw(
-                maps[b], image_size=originals[b].shape[:2], model_input=inputs[b], probabilities=probabilities[b],
-                weights=weights[b], class_names=self.class_names, method=method.key, method_label=method.label,
-                layer=functions.layer.path if functions is not None else None, seconds=seconds,
-                attribution=attributions[b] if attributions is not None else None, notes=notes,
-                group=_group_of(resolved[b]))
+                maps[b],
+                image_size=originals[b].shape[:2],
+                model_input=inputs[b],
+                probabilities=probabilities[b],
+                weights=weights[b],
+                class_names=self.class_names,
+                method=method.key,
+                method_label=method.label,
+                layer=functions.layer.path if functions is not None else None,
+                seconds=seconds,
+                attribution=attributions[b] if attributions is not None else None,
+                notes=notes,
+                group=_group_of(resolved[b]),
+            )
             for b in range(len(images))
         ]
 
@@ -378,6 +423,7 @@ class Explainer:
         progress = options.get("progress") or no_progress
         per_layer = []
         for i, path in enumerate(paths):
+
             def scaled(fraction, message="", i=i, path=path):
                 progress((i + fraction) / len(paths), f"{path}: {message}" if message else path)
 

@@ -1,4 +1,5 @@
 """What an explanation is: the map, what it explains, and how it was made."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -117,10 +118,23 @@ class Explanation:
     layers: tuple[str, ...] = ()
 
     @classmethod
-    def from_raw(cls, raw: np.ndarray, *, image_size: tuple[int, int], model_input: np.ndarray,
-                 probabilities: np.ndarray, weights: np.ndarray, class_names: Sequence[str], method: str,
-                 method_label: str, layer: str | None, seconds: float, attribution: np.ndarray | None = None,
-                 notes: Sequence[str] = (), group: tuple | None = None) -> Explanation:
+    def from_raw(
+        cls,
+        raw: np.ndarray,
+        *,
+        image_size: tuple[int, int],
+        model_input: np.ndarray,
+        probabilities: np.ndarray,
+        weights: np.ndarray,
+        class_names: Sequence[str],
+        method: str,
+        method_label: str,
+        layer: str | None,
+        seconds: float,
+        attribution: np.ndarray | None = None,
+        notes: Sequence[str] = (),
+        group: tuple | None = None,
+    ) -> Explanation:
         """An explanation from a method's raw map: rectified, upsampled and normalised here.
 
         Args:
@@ -164,13 +178,27 @@ class Explanation:
         from .targets import top_classes  # targets imports this module
 
         return cls(
-            heatmap=heatmap, coarse=coarse, peak=peak, probabilities=probabilities, target_index=index,
-            target_name=name, target_probability=probability, method=method, layer=layer,
-            seconds=seconds, model_input=model_input, top=tuple(top_classes(probabilities, class_names)),
-            contrast_index=other, contrast_name=other_name, empty=peak == 0.0, message=message,
+            heatmap=heatmap,
+            coarse=coarse,
+            peak=peak,
+            probabilities=probabilities,
+            target_index=index,
+            target_name=name,
+            target_probability=probability,
+            method=method,
+            layer=layer,
+            seconds=seconds,
+            model_input=model_input,
+            top=tuple(top_classes(probabilities, class_names)),
+            contrast_index=other,
+            contrast_name=other_name,
+            empty=peak == 0.0,
+            message=message,
             # A copy, not a view: one explanation must not keep its whole batch's array alive.
             attribution=np.array(attribution, np.float32) if attribution is not None else None,
-            notes=tuple(notes), target_members=members, contrast_members=other_members,
+            notes=tuple(notes),
+            target_members=members,
+            contrast_members=other_members,
             layers=(layer,) if layer is not None else (),
         )
 
@@ -254,17 +282,30 @@ def fuse_layers(parts: Sequence[Explanation]) -> Explanation:
     coarse = np.mean(coarse_parts, axis=0, dtype=np.float32)
     layers = tuple(layer for p in parts for layer in p.layers)
     notes = list(dict.fromkeys(note for p in parts for note in p.notes))
-    notes.append(f"Fused: the mean of the maps of {len(parts)} layers ({', '.join(layers)}), "
-                 "each upsampled to the image and normalised to its own peak.")
+    notes.append(
+        f"Fused: the mean of the maps of {len(parts)} layers ({', '.join(layers)}), "
+        "each upsampled to the image and normalised to its own peak."
+    )
     notes += [f"Layer {p.layer} has no positive evidence: it counts as zeros in the mean." for p in parts if p.empty]
     empty = not peak > 0.0
     message = None
     if empty:
-        message = (f"No positive evidence for {first.label!r} at any of the layers {', '.join(layers)} with "
-                   f"{first.method}: every region lowers this score. Try other layers, another method or class.")
-    return replace(first, heatmap=heatmap.astype(np.float32), coarse=coarse, peak=peak if not empty else 0.0,
-                   layer=LAYER_JOINER.join(layers), layers=layers, seconds=sum(p.seconds for p in parts),
-                   empty=empty, message=message, notes=tuple(notes))
+        message = (
+            f"No positive evidence for {first.label!r} at any of the layers {', '.join(layers)} with "
+            f"{first.method}: every region lowers this score. Try other layers, another method or class."
+        )
+    return replace(
+        first,
+        heatmap=heatmap.astype(np.float32),
+        coarse=coarse,
+        peak=peak if not empty else 0.0,
+        layer=LAYER_JOINER.join(layers),
+        layers=layers,
+        seconds=sum(p.seconds for p in parts),
+        empty=empty,
+        message=message,
+        notes=tuple(notes),
+    )
 
 
 def shared_scale(explanations: list[Explanation]) -> list[np.ndarray]:

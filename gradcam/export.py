@@ -9,6 +9,7 @@ Shareable views (deep links) live in :mod:`gradcam.links`; :func:`parse_view` an
 :func:`view_params` remain here as thin wrappers for older callers. Nothing here imports
 TensorFlow.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,8 +31,7 @@ from PIL import Image
 from .errors import ExportError
 
 #: Packages whose versions go into every provenance record (distribution names).
-VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "pillow", "opencv-python-headless",
-                      "matplotlib", "streamlit")
+VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "pillow", "opencv-python-headless", "matplotlib", "streamlit")
 
 #: Query parameters of a shareable view, in the order they are written (see gradcam.links.View
 #: for the whole view, display controls included).
@@ -62,8 +62,10 @@ def png_bytes(image: np.ndarray, fast: bool | None = None) -> bytes:
     """
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ExportError(f"A uint8 image (H, W) or (H, W, 3) is expected; got {array.dtype} {array.shape}. "
-                          "For a float heatmap use npy_bytes, or colour it first with gradcam.colorize.")
+        raise ExportError(
+            f"A uint8 image (H, W) or (H, W, 3) is expected; got {array.dtype} {array.shape}. "
+            "For a float heatmap use npy_bytes, or colour it first with gradcam.colorize."
+        )
     if fast is None:
         fast = array.shape[0] * array.shape[1] > FAST_PNG_PIXELS
     if fast:
@@ -93,8 +95,10 @@ def jpeg_bytes(image: np.ndarray, quality: int = 88, optimize: bool = False) -> 
     """
     array = np.asarray(image)
     if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise ExportError(f"A uint8 image (H, W) or (H, W, 3) is expected for a JPEG; got {array.dtype} "
-                          f"{array.shape}. Colour a heatmap first with gradcam.colorize.")
+        raise ExportError(
+            f"A uint8 image (H, W) or (H, W, 3) is expected for a JPEG; got {array.dtype} "
+            f"{array.shape}. Colour a heatmap first with gradcam.colorize."
+        )
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="JPEG", quality=quality, optimize=optimize)
     return buffer.getvalue()
@@ -125,8 +129,10 @@ def zip_bytes(files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> bytes
         seen: set[str] = set()
         for name, data in items:
             if name in seen:
-                raise ExportError(f"Duplicate name {name!r} in the ZIP archive: expected each file name once. "
-                                  "Number or prefix the names (gallery_zip does).")
+                raise ExportError(
+                    f"Duplicate name {name!r} in the ZIP archive: expected each file name once. "
+                    "Number or prefix the names (gallery_zip does)."
+                )
             seen.add(name)
             archive.writestr(name, data)
     return buffer.getvalue()
@@ -165,16 +171,26 @@ def _library_versions() -> dict[str, str | None]:
             versions[package] = None
     try:
         from . import __version__
+
         versions["gradcam"] = __version__
     except ImportError:  # pragma: no cover
         versions["gradcam"] = None
     return versions
 
 
-def provenance(explanation: Any, *, model: Any, image_name: str, image_sha256: str,
-               image_size: Sequence[int] | None = None, method_label: str | None = None,
-               method_paper: str | None = None, options: Mapping[str, Any] | None = None,
-               display: Mapping[str, Any] | None = None, top_k: int = 10) -> dict:
+def provenance(
+    explanation: Any,
+    *,
+    model: Any,
+    image_name: str,
+    image_sha256: str,
+    image_size: Sequence[int] | None = None,
+    method_label: str | None = None,
+    method_paper: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    display: Mapping[str, Any] | None = None,
+    top_k: int = 10,
+) -> dict:
     """A JSON-ready record of how a map was made, enough to reproduce it.
 
     Args:
@@ -218,8 +234,11 @@ def provenance(explanation: Any, *, model: Any, image_name: str, image_sha256: s
             "options": dict(options or {}),
         },
         "probabilities_top": [
-            {"index": int(i), "name": names[i] if i < len(names) else f"class {i}",
-             "probability": round(float(probabilities[i]), 6)}
+            {
+                "index": int(i),
+                "name": names[i] if i < len(names) else f"class {i}",
+                "probability": round(float(probabilities[i]), 6),
+            }
             for i in order
         ],
         "display": dict(display or {}),
@@ -262,12 +281,15 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-
-
 # -- downloads built on demand ---------------------------------------------------------------
 #: File kinds an :class:`ExportBundle` builds, with their MIME types.
-KINDS = {"png": "image/png", "npy": "application/octet-stream", "json": "application/json",
-         "html": "text/html", "zip": "application/zip"}
+KINDS = {
+    "png": "image/png",
+    "npy": "application/octet-stream",
+    "json": "application/json",
+    "html": "text/html",
+    "zip": "application/zip",
+}
 
 #: Display settings a bundle draws with when ``display`` leaves them out (the app's defaults).
 DEFAULT_DISPLAY = {"colormap": "jet", "alpha": 0.5, "top_fraction": 1.0}
@@ -279,11 +301,16 @@ def display_settings(display: Any = None) -> dict[str, Any]:
     if display is None:
         return dict(DEFAULT_DISPLAY)
     if not isinstance(display, Mapping) and hasattr(display, "colormap"):  # a links.View
-        return {"colormap": display.colormap, "alpha": float(display.alpha),
-                "top_fraction": display.top_percent / 100.0}
+        return {
+            "colormap": display.colormap,
+            "alpha": float(display.alpha),
+            "top_fraction": display.top_percent / 100.0,
+        }
     if not isinstance(display, Mapping):
-        raise ExportError(f"display must be a mapping (colormap, alpha, top_fraction) or a gradcam.links.View; "
-                          f"got {type(display).__name__}.")
+        raise ExportError(
+            f"display must be a mapping (colormap, alpha, top_fraction) or a gradcam.links.View; "
+            f"got {type(display).__name__}."
+        )
     settings = {**DEFAULT_DISPLAY, **{k: v for k, v in display.items() if k != "keep"}}
     if "keep" in display and "top_fraction" not in display:
         settings["top_fraction"] = display["keep"]
@@ -315,18 +342,33 @@ class ExportBundle:
     (a callable, so the PNG is built when the button is clicked, not on every page run).
     """
 
-    def __init__(self, explanation: Any, *, image: np.ndarray, image_name: str, image_sha256: str, model: Any,
-                 display: Any = None, image_size: Sequence[int] | None = None, method_label: str | None = None,
-                 method_paper: str | None = None, options: Mapping[str, Any] | None = None,
-                 link: str | None = None):
+    def __init__(
+        self,
+        explanation: Any,
+        *,
+        image: np.ndarray,
+        image_name: str,
+        image_sha256: str,
+        model: Any,
+        display: Any = None,
+        image_size: Sequence[int] | None = None,
+        method_label: str | None = None,
+        method_paper: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        link: str | None = None,
+    ):
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-            raise ExportError(f"A uint8 RGB image (H, W, 3) is expected for the export; got {array.dtype} "
-                              f"{array.shape}. Pass the decoded pixels (gradcam.images.decode_image(...).pixels).")
+            raise ExportError(
+                f"A uint8 RGB image (H, W, 3) is expected for the export; got {array.dtype} "
+                f"{array.shape}. Pass the decoded pixels (gradcam.images.decode_image(...).pixels)."
+            )
         heatmap = getattr(explanation, "heatmap", None)
         if heatmap is None or np.ndim(heatmap) != 2:
-            raise ExportError(f"An explanation with a 2-D heatmap is expected; got {type(explanation).__name__}. "
-                              "Pass what Explainer.explain returned.")
+            raise ExportError(
+                f"An explanation with a 2-D heatmap is expected; got {type(explanation).__name__}. "
+                "Pass what Explainer.explain returned."
+            )
         self.explanation = explanation
         self.image = array
         self.image_name = str(image_name)
@@ -352,8 +394,7 @@ class ExportBundle:
 
     def filename(self, kind: str) -> str:
         """The download's file name for ``kind`` in :data:`KINDS` (e.g. ``coffee_espresso_gradcam_overlay.png``)."""
-        suffix = {"png": "_overlay.png", "npy": "_heatmap.npy", "json": ".json", "html": "_report.html",
-                  "zip": ".zip"}
+        suffix = {"png": "_overlay.png", "npy": "_heatmap.npy", "json": ".json", "html": "_report.html", "zip": ".zip"}
         if kind not in suffix:
             raise ExportError(f"Unknown export kind {kind!r}: expected one of {', '.join(KINDS)}.")
         return self.stem + suffix[kind]
@@ -367,8 +408,13 @@ class ExportBundle:
 
     def data(self, kind: str) -> bytes:
         """The bytes of ``kind`` (built now if not yet built)."""
-        builders = {"png": self.png, "npy": self.heatmap_npy, "json": self.provenance_json, "html": self.html,
-                    "zip": self.zip}
+        builders = {
+            "png": self.png,
+            "npy": self.heatmap_npy,
+            "json": self.provenance_json,
+            "html": self.html,
+            "zip": self.zip,
+        }
         if kind not in builders:
             raise ExportError(f"Unknown export kind {kind!r}: expected one of {', '.join(KINDS)}.")
         return builders[kind]()
@@ -385,8 +431,13 @@ class ExportBundle:
         from .render import overlay
 
         keep = self.display["top_fraction"]
-        return overlay(self.image, self.explanation.heatmap, self.display["colormap"], self.display["alpha"],
-                       keep=keep if keep < 1.0 else None)
+        return overlay(
+            self.image,
+            self.explanation.heatmap,
+            self.display["colormap"],
+            self.display["alpha"],
+            keep=keep if keep < 1.0 else None,
+        )
 
     @_lazy
     def png(self) -> bytes:
@@ -405,9 +456,17 @@ class ExportBundle:
         label, paper = self.method_label, self.method_paper
         if label is None or paper is None:
             label, paper = _method_text(self.explanation.method, label, paper)
-        record = provenance(self.explanation, model=self.model, image_name=self.image_name,
-                            image_sha256=self.image_sha256, image_size=self.image_size, method_label=label,
-                            method_paper=paper, options=self.options, display=self.display)
+        record = provenance(
+            self.explanation,
+            model=self.model,
+            image_name=self.image_name,
+            image_sha256=self.image_sha256,
+            image_size=self.image_size,
+            method_label=label,
+            method_paper=paper,
+            options=self.options,
+            display=self.display,
+        )
         if self.link:
             record["link"] = self.link
         return record
@@ -422,8 +481,14 @@ class ExportBundle:
         """A self-contained one-page HTML report of this view (see :func:`gradcam.report.html_report`)."""
         from .report import html_report
 
-        return html_report(self.explanation, image=self.image, model=self.model, image_name=self.image_name,
-                           display=self.display, record=self.provenance()).encode("utf-8")
+        return html_report(
+            self.explanation,
+            image=self.image,
+            model=self.model,
+            image_name=self.image_name,
+            display=self.display,
+            record=self.provenance(),
+        ).encode("utf-8")
 
     def files(self) -> dict[str, bytes]:
         """``{file name: bytes}`` of the overlay, heatmap, provenance and report."""
@@ -448,8 +513,16 @@ def _method_text(method: str, label: str | None, paper: str | None) -> tuple[str
     return label if label is not None else info.label, paper if paper is not None else info.paper
 
 
-def export_bundle(explanation: Any, *, image: np.ndarray, image_name: str, image_sha256: str, model: Any,
-                  display: Any = None, **extra: Any) -> ExportBundle:
+def export_bundle(
+    explanation: Any,
+    *,
+    image: np.ndarray,
+    image_name: str,
+    image_sha256: str,
+    model: Any,
+    display: Any = None,
+    **extra: Any,
+) -> ExportBundle:
     """The downloads of one explanation, built lazily (see :class:`ExportBundle`).
 
     Args:
@@ -466,8 +539,15 @@ def export_bundle(explanation: Any, *, image: np.ndarray, image_name: str, image
     Raises:
         ExportError: the image is not uint8 RGB, or the explanation has no 2-D heatmap.
     """
-    return ExportBundle(explanation, image=image, image_name=image_name, image_sha256=image_sha256, model=model,
-                        display=display, **extra)
+    return ExportBundle(
+        explanation,
+        image=image,
+        image_name=image_name,
+        image_sha256=image_sha256,
+        model=model,
+        display=display,
+        **extra,
+    )
 
 
 @dataclass(frozen=True)
@@ -492,22 +572,37 @@ def gallery_zip(items: Iterable[ExportBundle | GalleryFailure]) -> bytes:
             index.append({"number": number, "image": item.image_name, "error": item.message})
             continue
         if not isinstance(item, ExportBundle):
-            raise ExportError(f"gallery_zip takes ExportBundle or GalleryFailure items; item {number} is "
-                              f"{type(item).__name__}. Build bundles with export_bundle(...).")
+            raise ExportError(
+                f"gallery_zip takes ExportBundle or GalleryFailure items; item {number} is "
+                f"{type(item).__name__}. Build bundles with export_bundle(...)."
+            )
         files[f"{stem}_overlay.png"] = item.png()
         files[f"{stem}_heatmap.npy"] = item.heatmap_npy()
         files[f"{stem}.json"] = item.provenance_json()
         e = item.explanation
-        index.append({"number": number, "image": item.image_name, "target_name": e.target_name,
-                      "method": e.method, "layer": e.layer, "files": [f"{stem}_overlay.png",
-                                                                      f"{stem}_heatmap.npy", f"{stem}.json"]})
+        index.append(
+            {
+                "number": number,
+                "image": item.image_name,
+                "target_name": e.target_name,
+                "method": e.method,
+                "layer": e.layer,
+                "files": [f"{stem}_overlay.png", f"{stem}_heatmap.npy", f"{stem}.json"],
+            }
+        )
     files["index.json"] = json_bytes({"schema": PROVENANCE_SCHEMA, "tool": "Grad-CAM Explorer", "images": index})
     return zip_bytes(files)
 
 
 # -- shareable views (thin wrappers over gradcam.links) ----------------------------------------
-def parse_view(params: Mapping[str, Any], *, models: Sequence[str] = (), samples: Sequence[str] = (),
-               methods: Sequence[str] = (), views: Sequence[str] = ()) -> tuple[dict[str, str], list[str]]:
+def parse_view(
+    params: Mapping[str, Any],
+    *,
+    models: Sequence[str] = (),
+    samples: Sequence[str] = (),
+    methods: Sequence[str] = (),
+    views: Sequence[str] = (),
+) -> tuple[dict[str, str], list[str]]:
     """Read the keys of :data:`VIEW_KEYS` from a shared link's query parameters.
 
     A wrapper over :meth:`gradcam.links.View.from_query` for older callers: returns

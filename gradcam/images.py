@@ -14,6 +14,7 @@ Limits come from :mod:`gradcam.limits` and are read at call time (``limits.MAX_I
 No global Pillow state is changed: truncated files stay errors (``ImageFile.LOAD_TRUNCATED_IMAGES``
 is left alone) and the pixel limit is enforced here, from the header, before any pixel is decoded.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -139,13 +140,10 @@ def decode_image(source: ImageSource, *, name: str | None = None) -> DecodedImag
             f"decompression bomb). Resize it to fewer than {_megapixels(binding)} megapixels and try again."
         ) from None
     except MemoryError:
-        raise ImageError(
-            f"{label}: there is not enough memory to decode this image. Use a smaller image."
-        ) from None
+        raise ImageError(f"{label}: there is not enough memory to decode this image. Use a smaller image.") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure must become one clear line
         raise ImageError(
-            f"{label}: the file could not be decoded as an image ({_one_line(exc)}). "
-            f"{_REDOWNLOAD_HINT}"
+            f"{label}: the file could not be decoded as an image ({_one_line(exc)}). {_REDOWNLOAD_HINT}"
         ) from exc
 
 
@@ -319,9 +317,7 @@ def _read_source(source: Any, label: str) -> bytes:
     except Exception as exc:  # noqa: BLE001 - a failing file object is the caller's, report it plainly
         raise ImageError(f"{label}: the file could not be read ({_one_line(exc)}). Try uploading it again.") from None
     if isinstance(data, str):
-        raise ImageError(
-            f"{label}: the file object returned text, not bytes. Open the file in binary mode ('rb')."
-        )
+        raise ImageError(f"{label}: the file object returned text, not bytes. Open the file in binary mode ('rb').")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageError(
             f"{label}: the file object returned {type(data).__name__}, not bytes. Pass a binary file object."

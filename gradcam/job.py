@@ -11,6 +11,7 @@ outputs, tokens included; methods see the patch tokens as a map (B, h, w, K) and
 the same way (:meth:`LayerFunctions.to_grid`), and :meth:`_Job.head_logits` puts the image's own
 extra tokens (class token, ...) back in front of the maps it is given.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -31,25 +32,25 @@ if TYPE_CHECKING:
 class Job(Protocol):
     """The quantities a method may ask for, computed lazily and at most once per batch."""
 
-    x: np.ndarray                    #: model inputs, preprocessed, float32 (B, H, W, C)
-    keys: list[str]                  #: per row, a digest of the image: equal keys, equal images
-    options: Mapping[str, Any]       #: the method's options, defaults applied (see Method.options)
+    x: np.ndarray  #: model inputs, preprocessed, float32 (B, H, W, C)
+    keys: list[str]  #: per row, a digest of the image: equal keys, equal images
+    options: Mapping[str, Any]  #: the method's options, defaults applied (see Method.options)
     progress: Progress
 
-    def option(self, name: str) -> Any: ...           # one of ``options``
-    def activations(self) -> np.ndarray: ...          # (B, h, w, K) at the chosen layer
-    def logits(self) -> np.ndarray: ...                # (B, N)
-    def weights(self) -> np.ndarray: ...               # (B, N) d(score)/d(logits) per image
-    def gradients(self) -> np.ndarray: ...             # d(score)/d(activations), (B, h, w, K)
-    def scores(self, logits: np.ndarray, row: int) -> np.ndarray: ...           # (M,) row's score of logits (M, N)
-    def probability_weights(self) -> np.ndarray: ...   # (B, N) the target's probability = probabilities . row
+    def option(self, name: str) -> Any: ...  # one of ``options``
+    def activations(self) -> np.ndarray: ...  # (B, h, w, K) at the chosen layer
+    def logits(self) -> np.ndarray: ...  # (B, N)
+    def weights(self) -> np.ndarray: ...  # (B, N) d(score)/d(logits) per image
+    def gradients(self) -> np.ndarray: ...  # d(score)/d(activations), (B, h, w, K)
+    def scores(self, logits: np.ndarray, row: int) -> np.ndarray: ...  # (M,) row's score of logits (M, N)
+    def probability_weights(self) -> np.ndarray: ...  # (B, N) the target's probability = probabilities . row
     # (M, N) from (M, h, w, K); ``image``: the batch row whose extra tokens go with the maps
     # (token layers with a class token; needed when the batch holds several images)
     def head_logits(self, activations: np.ndarray, image: int | None = None) -> np.ndarray: ...
-    def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray: ...        # (M, N) for inputs (M, H, W, C)
-    def logits_of_inputs(self, x: np.ndarray) -> np.ndarray: ...               # (M, N) for inputs (M, H, W, C)
+    def probabilities_of_inputs(self, x: np.ndarray) -> np.ndarray: ...  # (M, N) for inputs (M, H, W, C)
+    def logits_of_inputs(self, x: np.ndarray) -> np.ndarray: ...  # (M, N) for inputs (M, H, W, C)
     def input_gradients(self, x: np.ndarray, weights: np.ndarray | None, guided: bool = False) -> np.ndarray: ...
-    def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...             # kernel (K, N), bias (N,)
+    def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...  # kernel (K, N), bias (N,)
 
 
 class _Job:
@@ -66,9 +67,17 @@ class _Job:
         cache: the cache to read and fill; None to neither read nor fill it (augmented copies).
     """
 
-    def __init__(self, explainer: Explainer, images: Sequence[np.ndarray], keys: Sequence[str],
-                 targets: Sequence[ResolvedTarget], functions: LayerFunctions | None,
-                 options: Mapping[str, Any], progress: Progress, cache: ActivationCache | None):
+    def __init__(
+        self,
+        explainer: Explainer,
+        images: Sequence[np.ndarray],
+        keys: Sequence[str],
+        targets: Sequence[ResolvedTarget],
+        functions: LayerFunctions | None,
+        options: Mapping[str, Any],
+        progress: Progress,
+        cache: ActivationCache | None,
+    ):
         self._explainer = explainer
         self._functions = functions
         self._images = list(images)
@@ -111,14 +120,14 @@ class _Job:
     def model_inputs(self) -> list[np.ndarray]:
         """The images resized to the model's input size, uint8 (h, w, 3) each."""
         if self._inputs is None:
+
             def resize(rows):
                 return [self._explainer.model_input(self._images[row]) for row in rows]
 
             def store(key, row, model_input):
                 self._put(key, "input", {"model_input": model_input})
 
-            self._inputs = fill_rows(self.keys, lambda key: self._get(key, "input").get("model_input"),
-                                     resize, store)
+            self._inputs = fill_rows(self.keys, lambda key: self._get(key, "input").get("model_input"), resize, store)
         return self._inputs
 
     @property
@@ -145,7 +154,7 @@ class _Job:
             def forward(rows):
                 inputs = self.model_inputs()
                 activations, logits = self._functions.forward(self._explainer.prepare_batch([inputs[r] for r in rows]))
-                return [(activations[i:i + 1], logits[i:i + 1]) for i in range(len(rows))]
+                return [(activations[i : i + 1], logits[i : i + 1]) for i in range(len(rows))]
 
             pairs = fill_rows(self.keys, cached, forward, lambda key, row, pair: self._remember(row, *pair))
             self._set_outputs(np.concatenate([outputs for outputs, _ in pairs]))
@@ -165,9 +174,10 @@ class _Job:
                 # New images on a global-average-pooling + dense head: one compiled call gives the
                 # activations, the logits and the closed-form gradient.
                 outputs, logits, gradients, self._weights = functions.forward_linear(
-                    self.x, self._requested, self._mode)
+                    self.x, self._requested, self._mode
+                )
                 for row in range(len(self.keys)):
-                    self._remember(row, outputs[row:row + 1], logits[row:row + 1])
+                    self._remember(row, outputs[row : row + 1], logits[row : row + 1])
                 self._set_outputs(outputs)
                 self._logits, self._gradients = logits, functions.to_grid(gradients)
             elif functions.head_available:
@@ -175,8 +185,7 @@ class _Job:
                 _, gradients = functions.head_gradients(self._outputs, self.weights())
                 self._gradients = functions.to_grid(gradients)
             else:
-                outputs, logits, gradients, weights = functions.forward_gradients(
-                    self.x, self._requested, self._mode)
+                outputs, logits, gradients, weights = functions.forward_gradients(self.x, self._requested, self._mode)
                 self._set_outputs(outputs)
                 self._logits, self._gradients = logits, functions.to_grid(gradients)
                 self._weights = weights
@@ -202,10 +211,11 @@ class _Job:
                     raise MethodError(
                         f"Layer {functions.layer.path!r} is a token layer with {functions.extra_tokens} extra "
                         "token(s) (a class token, ...) that the head needs back; with several images in the "
-                        "batch, pass image=<batch row> to job.head_logits.")
+                        "batch, pass image=<batch row> to job.head_logits."
+                    )
                 image = 0
             self.activations()
-            extras = self._outputs[image:image + 1, :functions.extra_tokens]
+            extras = self._outputs[image : image + 1, : functions.extra_tokens]
         return functions.head_logits(functions.to_outputs(activations, extras))
 
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]:
@@ -231,13 +241,14 @@ class _Job:
                 def forward(rows):
                     inputs = self.model_inputs()
                     logits = compiled.logits(self._explainer.prepare_batch([inputs[r] for r in rows]))
-                    return [logits[i:i + 1] for i in range(len(rows))]
+                    return [logits[i : i + 1] for i in range(len(rows))]
 
                 def store(key, row, logits):
                     self._put(key, "input", {"model_input": self.model_inputs()[row], "logits": logits})
 
                 self._logits = np.concatenate(
-                    fill_rows(self.keys, lambda key: self._get(key, "input").get("logits"), forward, store))
+                    fill_rows(self.keys, lambda key: self._get(key, "input").get("logits"), forward, store)
+                )
         return self._logits
 
     def weights(self) -> np.ndarray:

@@ -1,4 +1,5 @@
 """Every size limit in one place. The app, the CLI and the library all read these."""
+
 from __future__ import annotations
 
 import os

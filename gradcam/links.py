@@ -29,6 +29,7 @@ lookup) and its name; a named group (WordNet or curated) by its name. Group name
 
 Nothing here imports TensorFlow.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -60,17 +61,26 @@ def _name_is_safe(name: str, class_names: Sequence[str]) -> bool:
     """Whether a class can travel by its name and come back as the same class: not empty, not a
     number, not a word the format reserves, no separator inside, and no other class so named
     (ImageNet has two "crane" and two "maillot")."""
-    return (bool(name) and name == name.strip() and not name.isdigit() and name.lower() != TOP
-            and CONTRAST_SEPARATOR not in name and LIST_SEPARATOR not in name and ":" not in name
-            and sum(1 for n in class_names if n == name) == 1)
+    return (
+        bool(name)
+        and name == name.strip()
+        and not name.isdigit()
+        and name.lower() != TOP
+        and CONTRAST_SEPARATOR not in name
+        and LIST_SEPARATOR not in name
+        and ":" not in name
+        and sum(1 for n in class_names if n == name) == 1
+    )
 
 
 def _encode_class(index: int | str, class_names: Sequence[str] | None) -> str:
     if isinstance(index, str):
         if class_names is None:
             if not _name_is_safe(index, [index]):
-                raise LinkError(f"The class name {index!r} cannot travel in a link as it is: expected a "
-                                "name without ',', ':' or '-vs-' that is not a number. Pass its index.")
+                raise LinkError(
+                    f"The class name {index!r} cannot travel in a link as it is: expected a "
+                    "name without ',', ':' or '-vs-' that is not a number. Pass its index."
+                )
             return index
         index = _class_index(index, class_names)
     if isinstance(index, bool) or not hasattr(index, "__index__"):
@@ -80,8 +90,10 @@ def _encode_class(index: int | str, class_names: Sequence[str] | None) -> str:
         raise LinkError(f"A class index is 0 or more; got {index}.")
     if class_names is not None:
         if index >= len(class_names):
-            raise UnknownClassError(f"Class index {index} is out of range: the model has {len(class_names)} "
-                                    f"classes (0 to {len(class_names) - 1}). Pick one of those.")
+            raise UnknownClassError(
+                f"Class index {index} is out of range: the model has {len(class_names)} "
+                f"classes (0 to {len(class_names) - 1}). Pick one of those."
+            )
         name = str(class_names[index])
         if _name_is_safe(name, class_names):
             return name
@@ -117,15 +129,23 @@ def _encode_side(side, class_names: Sequence[str] | None) -> str:
 
 
 def _group_name_is_safe(name: str) -> bool:
-    return (bool(name.strip()) and name == name.strip() and CONTRAST_SEPARATOR not in name
-            and LIST_SEPARATOR not in name and MEMBERS_SEPARATOR not in name and MEMBER_SEPARATOR not in name)
+    return (
+        bool(name.strip())
+        and name == name.strip()
+        and CONTRAST_SEPARATOR not in name
+        and LIST_SEPARATOR not in name
+        and MEMBERS_SEPARATOR not in name
+        and MEMBER_SEPARATOR not in name
+    )
 
 
 def _encode_group(group: Group, class_names: Sequence[str] | None) -> str:
     if isinstance(group.members, str):
         if not _group_name_is_safe(group.members):
-            raise LinkError(f"The group name {group.members!r} cannot travel in a link: expected a name without "
-                            f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'.")
+            raise LinkError(
+                f"The group name {group.members!r} cannot travel in a link: expected a name without "
+                f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'."
+            )
         return GROUP_PREFIX + group.members
     members = []
     for member in group.members:
@@ -138,8 +158,10 @@ def _encode_group(group: Group, class_names: Sequence[str] | None) -> str:
         _encode_class(index, class_names)  # checks the range
     name = group.name or ""
     if name and not _group_name_is_safe(name):
-        raise LinkError(f"The group name {name!r} cannot travel in a link: expected a name without "
-                        f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'. Rename the group.")
+        raise LinkError(
+            f"The group name {name!r} cannot travel in a link: expected a name without "
+            f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'. Rename the group."
+        )
     return GROUP_PREFIX + name + MEMBERS_SEPARATOR + MEMBER_SEPARATOR.join(str(i) for i in sorted(set(members)))
 
 
@@ -153,20 +175,26 @@ def _class_index(name: str, class_names: Sequence[str]) -> int:
         return matches[0]
     close = difflib.get_close_matches(name, [str(n) for n in class_names], n=3, cutoff=0.75)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise UnknownClassError(f"Unknown class {name!r}: expected one of the model's {len(class_names)} class "
-                            f"names or an index from 0 to {len(class_names) - 1}.{hint}")
+    raise UnknownClassError(
+        f"Unknown class {name!r}: expected one of the model's {len(class_names)} class "
+        f"names or an index from 0 to {len(class_names) - 1}.{hint}"
+    )
 
 
 def _decode_class(text: str, class_names: Sequence[str] | None, whole: str) -> int | str:
     text = text.strip()
     if not text:
-        raise LinkError(f"Link target {whole!r} has an empty class: expected a class index or name on both "
-                        f"sides of '{CONTRAST_SEPARATOR}' (for example 285{CONTRAST_SEPARATOR}800).")
+        raise LinkError(
+            f"Link target {whole!r} has an empty class: expected a class index or name on both "
+            f"sides of '{CONTRAST_SEPARATOR}' (for example 285{CONTRAST_SEPARATOR}800)."
+        )
     if text.isdigit():
         index = int(text)
         if class_names is not None and index >= len(class_names):
-            raise UnknownClassError(f"Class index {index} is out of range: the model has {len(class_names)} "
-                                    f"classes (0 to {len(class_names) - 1}). Pick one of those.")
+            raise UnknownClassError(
+                f"Class index {index} is out of range: the model has {len(class_names)} "
+                f"classes (0 to {len(class_names) - 1}). Pick one of those."
+            )
         return index
     if class_names is None:
         return text
@@ -204,7 +232,7 @@ def decode_target(text: str | None, class_names: Sequence[str] | None = None) ->
 def _decode_side(text: str, class_names: Sequence[str] | None, whole: str) -> int | str | Group:
     stripped = text.strip()
     if stripped.lower().startswith(GROUP_PREFIX):
-        return _decode_group(stripped[len(GROUP_PREFIX):].strip(), class_names, whole)
+        return _decode_group(stripped[len(GROUP_PREFIX) :].strip(), class_names, whole)
     return _decode_class(text, class_names, whole)
 
 
@@ -213,24 +241,43 @@ def _decode_group(text: str, class_names: Sequence[str] | None, whole: str) -> G
     name = name.strip()
     if not separator:
         if not name:
-            raise LinkError(f"Link target {whole!r} has an empty group: expected 'group:NAME' (for example "
-                            "group:dog) or 'group:NAME=INDEX+INDEX'.")
+            raise LinkError(
+                f"Link target {whole!r} has an empty group: expected 'group:NAME' (for example "
+                "group:dog) or 'group:NAME=INDEX+INDEX'."
+            )
         return Group(name)
     items = [item.strip() for item in listed.split(MEMBER_SEPARATOR)]
     if not listed.strip() or any(not item for item in items):
-        raise LinkError(f"Link target {whole!r} lists an empty group member: expected 'group:NAME=INDEX+INDEX' "
-                        "(for example group:drinks=440+907).")
+        raise LinkError(
+            f"Link target {whole!r} lists an empty group member: expected 'group:NAME=INDEX+INDEX' "
+            "(for example group:drinks=440+907)."
+        )
     return Group([_decode_class(item, class_names, whole) for item in items], name=name or None)
 
 
 # -- views --------------------------------------------------------------------------------------
 #: Query parameter of each :class:`View` field, in the order a link writes them.
 QUERY_KEYS = {
-    "model": "model", "sample": "sample", "target": "class", "method": "method", "layer": "layer",
-    "view": "view", "colormap": "colormap", "alpha": "alpha", "top_percent": "top", "aug_smooth": "smooth",
-    "compare_classes": "classes", "compare_contrast": "contrast", "compare_methods": "methods",
-    "compare_layers": "layers", "compare_models": "models", "shared_scale": "shared", "run": "run", "item": "item",
-    "compare_fuse": "fuse", "concepts_k": "k",
+    "model": "model",
+    "sample": "sample",
+    "target": "class",
+    "method": "method",
+    "layer": "layer",
+    "view": "view",
+    "colormap": "colormap",
+    "alpha": "alpha",
+    "top_percent": "top",
+    "aug_smooth": "smooth",
+    "compare_classes": "classes",
+    "compare_contrast": "contrast",
+    "compare_methods": "methods",
+    "compare_layers": "layers",
+    "compare_models": "models",
+    "shared_scale": "shared",
+    "run": "run",
+    "item": "item",
+    "compare_fuse": "fuse",
+    "concepts_k": "k",
 }
 #: The numbers of concepts a link (and the app's slider) may ask for: 2 to 8.
 CONCEPTS_K_RANGE = (2, 8)
@@ -327,9 +374,16 @@ class View:
         return asdict(self)
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], *, models: Sequence[str] = (), samples: Sequence[str] = (),
-                   methods: Sequence[str] = (), views: Sequence[str] = (),
-                   colormaps: Sequence[str] = COLORMAPS) -> tuple[View, list[str]]:
+    def from_query(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        models: Sequence[str] = (),
+        samples: Sequence[str] = (),
+        methods: Sequence[str] = (),
+        views: Sequence[str] = (),
+        colormaps: Sequence[str] = COLORMAPS,
+    ) -> tuple[View, list[str]]:
         """Read a view from URL query parameters (``st.query_params.to_dict()`` or a plain dict;
         a list value counts by its last item).
 
@@ -463,5 +517,15 @@ def view_fields() -> list[str]:
     return [f.name for f in fields(View)]
 
 
-__all__ = ["CONCEPTS_K_RANGE", "CONTRAST_SEPARATOR", "GROUP_PREFIX", "LIST_SEPARATOR", "QUERY_KEYS", "TOP", "View",
-           "decode_target", "encode_target", "view_fields"]
+__all__ = [
+    "CONCEPTS_K_RANGE",
+    "CONTRAST_SEPARATOR",
+    "GROUP_PREFIX",
+    "LIST_SEPARATOR",
+    "QUERY_KEYS",
+    "TOP",
+    "View",
+    "decode_target",
+    "encode_target",
+    "view_fields",
+]

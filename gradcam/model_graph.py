@@ -10,6 +10,7 @@ All recorded tensors belong to one flat graph, from which a model ``input -> [ac
 logits]`` can be cut for any layer. The layers (and so the weights) are shared with the caller's
 model; nothing of it is modified, and a final softmax is skipped rather than switched off.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -95,8 +96,11 @@ class TracedLayer:
             return ""
         t, c = (int(d) for d in self.output.shape[1:])
         h, w = self.token_grid
-        extra = f"{self.extra_tokens} extra token{'s' if self.extra_tokens != 1 else ''} dropped, " \
-            if self.extra_tokens else ""
+        extra = (
+            f"{self.extra_tokens} extra token{'s' if self.extra_tokens != 1 else ''} dropped, "
+            if self.extra_tokens
+            else ""
+        )
         return f"tokens ({t}, {c}) reshaped to a {h}x{w} grid ({extra}grid from the {self.token_source})"
 
 
@@ -144,8 +148,9 @@ class TracedModel:
     use the patch tokens only, and the head gets the image's own extra tokens back.
     """
 
-    def __init__(self, model, input_shape: tuple[int | None, ...] | None = None,
-                 token_grid: tuple[int, int] | None = None):
+    def __init__(
+        self, model, input_shape: tuple[int | None, ...] | None = None, token_grid: tuple[int, int] | None = None
+    ):
         if len(_flat(getattr(model, "inputs", None) or [None])) > 1:
             raise UnsupportedModelError(
                 f"The model has {len(model.inputs)} inputs; a classifier with one image input "
@@ -211,7 +216,8 @@ class TracedModel:
             raise LayerError(
                 f"token_grid={token_grid} fits no token layer: a layer of T tokens fits when T - "
                 f"{token_grid[0]}*{token_grid[1]} is between 0 and {MAX_EXTRA_TOKENS} (extra tokens first); "
-                f"this model's token layers have T = {counts or 'none (no (batch, T, C) output)'}.")
+                f"this model's token layers have T = {counts or 'none (no (batch, T, C) output)'}."
+            )
 
     # -- tracing ---------------------------------------------------------------------------
     def _trace(self, container, inputs, prefix: str):
@@ -221,6 +227,7 @@ class TracedModel:
                 x = self._call(layer, x, prefix=prefix)
             return x
         if _is_functional(container):
+
             def operation_fn(op):
                 return lambda *args, **kwargs: self._call(op, *args, prefix=prefix, **kwargs)
 
@@ -265,10 +272,7 @@ class TracedModel:
                 )
             found = matches[0] if matches else None
         if found is None:
-            raise LayerError(
-                f"No layer {name!r} in the model. Layers with a spatial output: "
-                f"{_listing(spatial)}."
-            )
+            raise LayerError(f"No layer {name!r} in the model. Layers with a spatial output: {_listing(spatial)}.")
         if not found.is_spatial:
             if found.is_token_layer:
                 raise LayerError(
@@ -288,11 +292,13 @@ class TracedModel:
         if not unknown:
             return ""
         first = unknown[0]
-        return (f" It has {len(unknown)} token layer{'s' if len(unknown) > 1 else ''} (batch, T, C), e.g. "
-                f"{first.path!r} with output {tuple(first.output.shape)}, whose token grid cannot be "
-                f"inferred: {first.token_source}. Pass token_grid=(h, w) to the Explainer (or to "
-                "candidate_layers) to reshape the h*w patch tokens into a map (extra tokens such as a "
-                "class token come first and are dropped from the map).")
+        return (
+            f" It has {len(unknown)} token layer{'s' if len(unknown) > 1 else ''} (batch, T, C), e.g. "
+            f"{first.path!r} with output {tuple(first.output.shape)}, whose token grid cannot be "
+            f"inferred: {first.token_source}. Pass token_grid=(h, w) to the Explainer (or to "
+            "candidate_layers) to reshape the h*w patch tokens into a map (extra tokens such as a "
+            "class token come first and are dropped from the map)."
+        )
 
     def default_layer(self) -> TracedLayer:
         """The layer CAM methods use unless told otherwise.
@@ -325,7 +331,7 @@ class TracedModel:
         if not self.spatial_layers:
             raise NoSpatialLayerError(
                 "The model has no layer with a spatial (height, width, channels) output, so CAM "
-                "methods cannot run on it." + self._token_hint() +  " Gradient saliency and SmoothGrad "
+                "methods cannot run on it." + self._token_hint() + " Gradient saliency and SmoothGrad "
                 "work on any differentiable model, and occlusion on any model: use method='saliency', "
                 "'smoothgrad' or 'occlusion'."
             )
@@ -354,8 +360,11 @@ def _infer_grid(tokens: int, token_grid, last_map, square_input: bool):
         return token_grid, tokens - token_grid[0] * token_grid[1], "token_grid argument"
     if last_map is not None and 0 <= tokens - last_map[0] * last_map[1] <= MAX_EXTRA_TOKENS:
         return last_map, tokens - last_map[0] * last_map[1], "patch embedding"
-    squares = [(math.isqrt(tokens - k), k) for k in range(MAX_EXTRA_TOKENS + 1)
-               if tokens - k >= 4 and math.isqrt(tokens - k) ** 2 == tokens - k]
+    squares = [
+        (math.isqrt(tokens - k), k)
+        for k in range(MAX_EXTRA_TOKENS + 1)
+        if tokens - k >= 4 and math.isqrt(tokens - k) ** 2 == tokens - k
+    ]
     if len(squares) == 1 and square_input:
         side, extra = squares[0]
         return (side, side), extra, "square token count"
@@ -363,10 +372,22 @@ def _infer_grid(tokens: int, token_grid, last_map, square_input: bool):
         options = " or ".join(f"{s}x{s} + {k}" for s, k in squares)
         return None, 0, f"T = {tokens} is ambiguous ({options} extra tokens) and no patch embedding precedes it"
     if squares:
-        return None, 0, (f"T = {tokens} could be {squares[0][0]}x{squares[0][0]} + {squares[0][1]}, but the "
-                         "input is not square and no patch embedding precedes it")
-    return None, 0, (f"T = {tokens} is not h*w + k (k <= {MAX_EXTRA_TOKENS} extra tokens) for any "
-                     "(batch, h, w, C) output before it, nor a square number of patch tokens")
+        return (
+            None,
+            0,
+            (
+                f"T = {tokens} could be {squares[0][0]}x{squares[0][0]} + {squares[0][1]}, but the "
+                "input is not square and no patch embedding precedes it"
+            ),
+        )
+    return (
+        None,
+        0,
+        (
+            f"T = {tokens} is not h*w + k (k <= {MAX_EXTRA_TOKENS} extra tokens) for any "
+            "(batch, h, w, C) output before it, nor a square number of patch tokens"
+        ),
+    )
 
 
 def _patch_tokens_reach_logits(traced: TracedModel, tokens: list[TracedLayer]) -> list[bool]:
@@ -385,14 +406,13 @@ def _patch_tokens_reach_logits(traced: TracedModel, tokens: list[TracedLayer]) -
         *outputs, logits = probe(x, training=False)
         score = tf.reduce_sum(logits * weights)
     gradients = tape.gradient(score, outputs)
-    return [g is not None and bool(np.any(g.numpy()[:, t.extra_tokens:] != 0))
-            for t, g in zip(tokens, gradients)]
+    return [g is not None and bool(np.any(g.numpy()[:, t.extra_tokens :] != 0)) for t, g in zip(tokens, gradients)]
 
 
 def _listing(layers: list[TracedLayer], limit: int = 12) -> str:
     names = [t.path for t in layers]
     if len(names) > limit:
-        names = names[:3] + ["..."] + names[-(limit - 4):]
+        names = names[:3] + ["..."] + names[-(limit - 4) :]
     return ", ".join(names)
 
 

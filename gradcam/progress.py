@@ -4,6 +4,7 @@ A progress callback receives the fraction done (0 to 1) and a short human messag
 ``progress(0.25, "Score-CAM: scored 32 of 128 channels")``. Long work (Score-CAM, SmoothGrad,
 metrics, downloading or converting weights) calls it; nothing else is expected of it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -4,6 +4,7 @@ Everything here is sized for large photos: a 12-megapixel overlay takes tens of 
 per-pixel work runs in OpenCV's vectorised loops, not in float32 NumPy temporaries), and
 :func:`fit_for_display` brings a photo and its heatmap down to the size a page actually shows.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -46,16 +47,20 @@ def colormap_table(name: str) -> np.ndarray:
 def _heatmap_array(heatmap: np.ndarray) -> np.ndarray:
     values = np.asarray(heatmap, dtype=np.float32)
     if values.ndim != 2:
-        raise RenderError(f"A heatmap of shape (H, W) with values in [0, 1] is expected; got shape {values.shape}. "
-                          "Pass Explanation.heatmap (not coarse or a batch of maps).")
+        raise RenderError(
+            f"A heatmap of shape (H, W) with values in [0, 1] is expected; got shape {values.shape}. "
+            "Pass Explanation.heatmap (not coarse or a batch of maps)."
+        )
     return values
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
-        raise RenderError(f"A uint8 RGB image (H, W, 3) is expected; got {array.dtype} {array.shape}. "
-                          "Decode images with gradcam.images.decode_image, which returns that.")
+        raise RenderError(
+            f"A uint8 RGB image (H, W, 3) is expected; got {array.dtype} {array.shape}. "
+            "Decode images with gradcam.images.decode_image, which returns that."
+        )
     return array
 
 
@@ -91,8 +96,10 @@ def _check_fraction(keep: float, what: str = "keep") -> float:
     except (TypeError, ValueError):
         raise RenderError(f"{what} must be a number in (0, 1] (the fraction of the map shown); got {keep!r}.") from None
     if not 0.0 < keep <= 1.0:
-        raise RenderError(f"{what} must be in (0, 1] (the fraction of the map shown, 1 = all of it); got {keep}. "
-                          "For 'show the top 30%' pass 0.3.")
+        raise RenderError(
+            f"{what} must be in (0, 1] (the fraction of the map shown, 1 = all of it); got {keep}. "
+            "For 'show the top 30%' pass 0.3."
+        )
     return keep
 
 
@@ -106,8 +113,9 @@ def top_mask(heatmap: np.ndarray, fraction: float) -> np.ndarray:
     return values >= np.quantile(values, 1.0 - fraction)
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, colormap: str = "jet", alpha: float = 0.5, *,
-            keep: float | None = None) -> np.ndarray:
+def overlay(
+    image: np.ndarray, heatmap: np.ndarray, colormap: str = "jet", alpha: float = 0.5, *, keep: float | None = None
+) -> np.ndarray:
     """The coloured heatmap blended over the image: uint8 RGB (H, W, 3).
 
     Args:
@@ -214,13 +222,26 @@ def fit_for_display(array: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.n
 
 
 #: Colours of concepts 1, 2, ... in :func:`concepts_overlay` (Matplotlib's tab10, RGB).
-CONCEPT_COLOURS = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-                            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)],
-                           np.uint8)
+CONCEPT_COLOURS = np.array(
+    [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ],
+    np.uint8,
+)
 
 
-def concepts_overlay(image: np.ndarray, maps: np.ndarray, labels: list[str] | None = None,
-                     alpha: float = 0.6) -> np.ndarray:
+def concepts_overlay(
+    image: np.ndarray, maps: np.ndarray, labels: list[str] | None = None, alpha: float = 0.6
+) -> np.ndarray:
     """Concept maps over the image, one colour per concept, with a legend below: uint8 RGB.
 
     Each pixel takes the colour of its strongest concept, blended over the photo in proportion
@@ -260,6 +281,14 @@ def concepts_overlay(image: np.ndarray, maps: np.ndarray, labels: list[str] | No
         cv2.rectangle(legend, (line // 4, y + line // 8), (line // 4 + line * 3 // 4, y + line * 7 // 8), colour, -1)
         # OpenCV's Hershey fonts draw ASCII only: other characters show as '?'.
         ascii_text = text.encode("ascii", "replace").decode("ascii")
-        cv2.putText(legend, ascii_text, (line + line // 4, y + line * 3 // 4), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.6 * scale, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            legend,
+            ascii_text,
+            (line + line // 4, y + line * 3 // 4),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6 * scale,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     return np.concatenate([picture, legend])

@@ -6,6 +6,7 @@ few hundred kilobytes), the classes with their probabilities, the method, layer 
 provenance record as a table. No scripts, no fonts, no external links: it opens the same offline,
 in a mail client or years later. Nothing here imports TensorFlow.
 """
+
 from __future__ import annotations
 
 import html
@@ -54,15 +55,16 @@ def image_data_uri(image: np.ndarray, max_side: int = REPORT_MAX_SIDE, quality: 
 
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-        raise ExportError(f"A uint8 RGB image (H, W, 3) is expected for the report; got {array.dtype} "
-                          f"{array.shape}. Colour a heatmap first with gradcam.colorize.")
+        raise ExportError(
+            f"A uint8 RGB image (H, W, 3) is expected for the report; got {array.dtype} "
+            f"{array.shape}. Colour a heatmap first with gradcam.colorize."
+        )
     small = fit_for_display(array, max_side)
     return data_uri(jpeg_bytes(small, quality, optimize=True), "image/jpeg")
 
 
 def _figure(uri: str, caption: str, alt: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{html.escape(alt)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return f'<figure><img src="{uri}" alt="{html.escape(alt)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
 def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -94,15 +96,26 @@ def _probability_rows(explanations: Sequence[Any], names: Sequence[str]) -> str:
         name = names[i] if i < len(names) else known.get(i, f"class {i}")
         p = float(probabilities[i])
         css = ' class="explained"' if i in explained else ""
-        rows.append(f"<tr{css}><td>{html.escape(name)}</td><td class=num>{i}</td>"
-                    f'<td><span class="bar" style="width:{max(p, 0.0) * 12:.2f}rem"></span>{p:.2%}</td></tr>')
-    return ("<table><tr><th>class</th><th>index</th><th>probability</th></tr>" + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr{css}><td>{html.escape(name)}</td><td class=num>{i}</td>"
+            f'<td><span class="bar" style="width:{max(p, 0.0) * 12:.2f}rem"></span>{p:.2%}</td></tr>'
+        )
+    return "<table><tr><th>class</th><th>index</th><th>probability</th></tr>" + "".join(rows) + "</table>"
 
 
-def html_report(explanations: Any, *, image: np.ndarray, model: Any, image_name: str,
-                display: Any = None, record: Mapping[str, Any] | None = None, image_sha256: str | None = None,
-                heatmaps: Sequence[np.ndarray] | None = None, title: str | None = None,
-                max_side: int = REPORT_MAX_SIDE) -> str:
+def html_report(
+    explanations: Any,
+    *,
+    image: np.ndarray,
+    model: Any,
+    image_name: str,
+    display: Any = None,
+    record: Mapping[str, Any] | None = None,
+    image_sha256: str | None = None,
+    heatmaps: Sequence[np.ndarray] | None = None,
+    title: str | None = None,
+    max_side: int = REPORT_MAX_SIDE,
+) -> str:
     """A self-contained one-page HTML report of the current view.
 
     Args:
@@ -144,8 +157,14 @@ def html_report(explanations: Any, *, image: np.ndarray, model: Any, image_name:
     names = list(getattr(model, "class_names", None) or [])
     model_label = getattr(model, "label", None) or getattr(model, "name", None) or "model"
     if record is None:
-        record = provenance(items[0], model=model, image_name=image_name, image_sha256=image_sha256 or "",
-                            image_size=(np.asarray(image).shape[1], np.asarray(image).shape[0]), display=settings)
+        record = provenance(
+            items[0],
+            model=model,
+            image_name=image_name,
+            image_sha256=image_sha256 or "",
+            image_size=(np.asarray(image).shape[1], np.asarray(image).shape[0]),
+            display=settings,
+        )
     first = items[0]
     heading = title or f"Grad-CAM Explorer report: {image_name}"
     method_label = (record.get("explanation", {}) or {}).get("method_label") or first.method
@@ -157,33 +176,69 @@ def html_report(explanations: Any, *, image: np.ndarray, model: Any, image_name:
         return text
 
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(heading)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+        f"<title>{html.escape(heading)}</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
         f"<h1>{html.escape(heading)}</h1>",
-        '<p class="lead">' + html.escape(
-            f"{method_label}" + (f" at layer {first.layer}" if first.layer else "")
-            + f" explains what {model_label} sees as " + "; ".join(what(e) for e in items) + ".") + "</p>",
-        "<h2>The image and what the model looked at</h2>", '<div class="row">',
-        _figure(image_data_uri(photo, max_side), f"Original: {image_name} "
-                f"({np.asarray(image).shape[1]}×{np.asarray(image).shape[0]} pixels)", "original photo"),
+        '<p class="lead">'
+        + html.escape(
+            f"{method_label}"
+            + (f" at layer {first.layer}" if first.layer else "")
+            + f" explains what {model_label} sees as "
+            + "; ".join(what(e) for e in items)
+            + "."
+        )
+        + "</p>",
+        "<h2>The image and what the model looked at</h2>",
+        '<div class="row">',
+        _figure(
+            image_data_uri(photo, max_side),
+            f"Original: {image_name} ({np.asarray(image).shape[1]}×{np.asarray(image).shape[0]} pixels)",
+            "original photo",
+        ),
     ]
     for e, heat in zip(items, maps):
         small = fit_for_display(np.asarray(heat, dtype=np.float32), max_side)
         label = e.label if hasattr(e, "label") else e.target_name
-        parts.append(_figure(image_data_uri(colorize(small, settings["colormap"]), max_side),
-                             f"Heatmap: {label} ({settings['colormap']})", f"heatmap of {label}"))
+        parts.append(
+            _figure(
+                image_data_uri(colorize(small, settings["colormap"]), max_side),
+                f"Heatmap: {label} ({settings['colormap']})",
+                f"heatmap of {label}",
+            )
+        )
         over = overlay(photo, small, settings["colormap"], settings["alpha"], keep=keep)
         shown = f", top {keep:.0%} shown" if keep else ""
-        parts.append(_figure(image_data_uri(over, max_side), f"Overlay: {label} (opacity {settings['alpha']:.2f}"
-                             f"{shown})", f"overlay of {label}"))
-    parts += ["</div>", "<h2>Classes</h2>", _probability_rows(items, names),
-              "<h2>How it was made</h2>", "<table><tr><th>field</th><th>value</th></tr>"]
+        parts.append(
+            _figure(
+                image_data_uri(over, max_side),
+                f"Overlay: {label} (opacity {settings['alpha']:.2f}{shown})",
+                f"overlay of {label}",
+            )
+        )
+    parts += [
+        "</div>",
+        "<h2>Classes</h2>",
+        _probability_rows(items, names),
+        "<h2>How it was made</h2>",
+        "<table><tr><th>field</th><th>value</th></tr>",
+    ]
     parts += [f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>" for k, v in _flatten(record)]
-    parts += ["</table>",
-              "<footer>Made with Grad-CAM Explorer. A heatmap shows where the evidence for a class lies "
-              "according to the method; it is a claim about the model, not proof. The provenance above "
-              "is enough to recompute it.</footer>", "</body>", "</html>", ""]
+    parts += [
+        "</table>",
+        "<footer>Made with Grad-CAM Explorer. A heatmap shows where the evidence for a class lies "
+        "according to the method; it is a claim about the model, not proof. The provenance above "
+        "is enough to recompute it.</footer>",
+        "</body>",
+        "</html>",
+        "",
+    ]
     return "\n".join(parts)
 
 

@@ -7,6 +7,7 @@ bilinear weights never overshoot below zero after a ReLU (bicubic does). This is
 so they agree to float rounding (tests/test_engine_parts.py checks it). OpenCV is used because it
 needs no TensorFlow call and is several times faster on one map.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -38,9 +39,9 @@ def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     # A stack is resized as the channels of one (h, w, B) image: one OpenCV call per 128 maps.
     channels_last = np.moveaxis(maps, 0, -1)
     for start in range(0, len(maps), _CV2_MAX_CHANNELS):
-        part = np.ascontiguousarray(channels_last[..., start:start + _CV2_MAX_CHANNELS])
+        part = np.ascontiguousarray(channels_last[..., start : start + _CV2_MAX_CHANNELS])
         resized = cv2.resize(part, (width, height), interpolation=cv2.INTER_LINEAR)
-        out[start:start + part.shape[-1]] = np.moveaxis(resized.reshape(height, width, -1), -1, 0)
+        out[start : start + part.shape[-1]] = np.moveaxis(resized.reshape(height, width, -1), -1, 0)
     return out
 
 

@@ -11,6 +11,7 @@ Ties: among classes of equal probability the lowest class index ranks first, eve
 list, the "top prediction" target, :func:`top_classes`), which is ``np.argmax``'s rule and
 ``tf.argmax``'s on this platform.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -217,7 +218,8 @@ class TargetResolver:
                 shared = ", ".join(repr(self.class_names[i]) for i in sorted(set(members) & set(other_members))[:5])
                 raise TargetError(
                     f"A contrast needs two sides with no class in common; {name!r} and {other_name!r} "
-                    f"share {shared}. Remove the shared classes from one side.")
+                    f"share {shared}. Remove the shared classes from one side."
+                )
             self._refuse_sigmoid(f"{name!r} rather than {other_name!r}")
             row[list(members)], row[list(other_members)] = 1.0, -1.0
             return ResolvedTarget("group", row, name, members, other_name, other_members)
@@ -246,7 +248,8 @@ class TargetResolver:
             raise TargetError(
                 f"Cannot explain the group target {what}: this model's outputs are independent "
                 "sigmoids (a multi-label model), so a group's probability is not the sum of its "
-                "members' and the log-sum-exp score has no meaning. Explain the classes one by one.")
+                "members' and the log-sum-exp score has no meaning. Explain the classes one by one."
+            )
 
 
 def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[tuple[int, str, float]]:
@@ -264,5 +267,14 @@ def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 
     return [(int(i), str(class_names[i]), float(probabilities[i])) for i in order]
 
 
-__all__ = ["GROUP", "TOP", "TOP_PREDICTION", "WEIGHTS", "ResolvedTarget", "TargetResolver", "group_scores",
-           "group_weights", "top_classes"]
+__all__ = [
+    "GROUP",
+    "TOP",
+    "TOP_PREDICTION",
+    "WEIGHTS",
+    "ResolvedTarget",
+    "TargetResolver",
+    "group_scores",
+    "group_weights",
+    "top_classes",
+]

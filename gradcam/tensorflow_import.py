@@ -7,6 +7,7 @@ for the CLI and the tests, so file descriptor 2 is pointed at /dev/null for thos
 Python exceptions are unaffected: a failed import still raises. Set GRADCAM_TF_NOTICES=1 to see
 the notices.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,6 +25,7 @@ def import_tensorflow_quietly() -> None:
         saved = os.dup(2)
     except (OSError, ValueError):  # no real standard error (some embedded interpreters)
         import tensorflow  # noqa: F401
+
         return
     try:
         with open(os.devnull, "w") as devnull:

@@ -5,6 +5,7 @@ arranges them on a page. ``streamlit_app.py`` at the repository root is the entr
 ``streamlit run``; the ``gradcam-app`` console script serves the same page from an installed
 package.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

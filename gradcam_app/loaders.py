@@ -6,6 +6,7 @@ Everything lives in ``st.cache_resource`` (objects, not pickled copies) with bou
 options. Uploaded images are keyed with a per-session token as well, so sessions share models but
 never results.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -136,8 +137,15 @@ def load_zoo_model(name: str) -> ModelOutcome:
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
-def _user_model(model_sha: str, names_sha: str | None, preprocessing: str, model_filename: str,
-                names_filename: str | None, _model_bytes: bytes, _names_bytes: bytes | None) -> Loaded:
+def _user_model(
+    model_sha: str,
+    names_sha: str | None,
+    preprocessing: str,
+    model_filename: str,
+    names_filename: str | None,
+    _model_bytes: bytes,
+    _names_bytes: bytes | None,
+) -> Loaded:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / (export.safe_stem(model_filename, "model") + Path(model_filename).suffix.lower())
         path.write_bytes(_model_bytes)
@@ -146,8 +154,13 @@ def _user_model(model_sha: str, names_sha: str | None, preprocessing: str, model
             names_path = Path(folder) / ("class_names" + Path(names_filename).suffix.lower())
             names_path.write_bytes(_names_bytes)
         # The library names the files as the person uploaded them, never by these temp paths.
-        outcome = model_zoo.try_load_user_model(path, class_names=names_path, preprocessing=preprocessing,
-                                                display_name=model_filename, names_display_name=names_filename)
+        outcome = model_zoo.try_load_user_model(
+            path,
+            class_names=names_path,
+            preprocessing=preprocessing,
+            display_name=model_filename,
+            names_display_name=names_filename,
+        )
         if outcome.status != "ready":
             raise _NotReady(ModelOutcome(outcome.status, None, outcome.message))
         zoo = outcome.model
@@ -157,14 +170,23 @@ def _user_model(model_sha: str, names_sha: str | None, preprocessing: str, model
 def load_user_model(model_file, names_file, preprocessing: str) -> ModelOutcome:
     """An uploaded model (``UploadedFile``s) as a :class:`ModelOutcome`; never raises."""
     if model_file is None:
-        return ModelOutcome("missing", None, "Upload a .keras or .h5 classifier in the sidebar (and its "
-                                             "class-names file) to use your own model.")
+        return ModelOutcome(
+            "missing",
+            None,
+            "Upload a .keras or .h5 classifier in the sidebar (and its class-names file) to use your own model.",
+        )
     data = model_file.getvalue()
     names = names_file.getvalue() if names_file is not None else None
     try:
-        loaded = _user_model(export.sha256_bytes(data), export.sha256_bytes(names) if names else None,
-                             preprocessing, model_file.name, names_file.name if names_file is not None else None,
-                             data, names)
+        loaded = _user_model(
+            export.sha256_bytes(data),
+            export.sha256_bytes(names) if names else None,
+            preprocessing,
+            model_file.name,
+            names_file.name if names_file is not None else None,
+            data,
+            names,
+        )
     except _NotReady as exc:
         return exc.outcome
     return ModelOutcome("ready", loaded)
@@ -227,15 +249,29 @@ def is_slow(method: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES)
-def explain_cached(image_key: str, model_key: str, method: str, layer: str | None, targets: tuple,
-                   aug_smooth: bool, _pixels: np.ndarray, _explainer) -> list:
+def explain_cached(
+    image_key: str,
+    model_key: str,
+    method: str,
+    layer: str | None,
+    targets: tuple,
+    aug_smooth: bool,
+    _pixels: np.ndarray,
+    _explainer,
+) -> list:
     """Explanations of one image for several targets, in one pass. Slow methods show progress."""
     trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
     _lookup.computed = True  # this body runs only when the cache does not hold the result
     info = gradcam.METHODS[method]
     with progress_bar(f"{info.label}: starting ({info.passes})", is_slow(method)) as progress:
-        return _explainer.explain_targets(_pixels, [links.decode_target(t) for t in targets], method=method,
-                                          layer=layer, aug_smooth=aug_smooth, progress=progress)
+        return _explainer.explain_targets(
+            _pixels,
+            [links.decode_target(t) for t in targets],
+            method=method,
+            layer=layer,
+            aug_smooth=aug_smooth,
+            progress=progress,
+        )
 
 
 @contextlib.contextmanager
@@ -259,14 +295,23 @@ def progress_bar(text: str, shown: bool = True):
 _lookup = threading.local()
 
 
-def run_explain(loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str, layer: str | None,
-                aug_smooth: bool, targets: list) -> tuple[list, float]:
+def run_explain(
+    loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str, layer: str | None, aug_smooth: bool, targets: list
+) -> tuple[list, float]:
     """(explanations, seconds this lookup took): a cached result comes back in milliseconds;
     :func:`last_lookup_cached` says whether it did."""
     _lookup.computed = False
     started = time.perf_counter()
-    results = explain_cached(item.key, loaded.key, method, layer, tuple(links.encode_target(t) for t in targets),
-                             aug_smooth, pixels, loaded.explainer)
+    results = explain_cached(
+        item.key,
+        loaded.key,
+        method,
+        layer,
+        tuple(links.encode_target(t) for t in targets),
+        aug_smooth,
+        pixels,
+        loaded.explainer,
+    )
     return results, time.perf_counter() - started
 
 
@@ -276,15 +321,23 @@ def last_lookup_cached() -> bool:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def compare_models_cached(image_key: str, model_keys: tuple, method: str, target: str, aug_smooth: bool,
-                          _pixels: np.ndarray, _explainers: dict):
+def compare_models_cached(
+    image_key: str,
+    model_keys: tuple,
+    method: str,
+    target: str,
+    aug_smooth: bool,
+    _pixels: np.ndarray,
+    _explainers: dict,
+):
     """gradcam.compare_models of one image and class over several models (each at its default
     layer), one explanation per model; keyed by the models' keys, never by arrays."""
     trace(f"compare-models {method} models={list(_explainers)} class={target} image={image_key[:40]}")
     info = gradcam.METHODS[method]
     with progress_bar(f"{info.label}: starting", is_slow(method)) as progress:
-        return gradcam.compare_models(_explainers, _pixels, links.decode_target(target), method=method,
-                                      aug_smooth=aug_smooth, progress=progress)
+        return gradcam.compare_models(
+            _explainers, _pixels, links.decode_target(target), method=method, aug_smooth=aug_smooth, progress=progress
+        )
 
 
 # Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and
@@ -293,8 +346,9 @@ FAITHFULNESS_OPTIONS = {"steps": 25, "road_fractions": (0.2, 0.5, 0.8)}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def faithfulness_cached(image_key: str, model_key: str, layer: str | None, target: str, methods: tuple,
-                        _pixels: np.ndarray, _explainer) -> dict:
+def faithfulness_cached(
+    image_key: str, model_key: str, layer: str | None, target: str, methods: tuple, _pixels: np.ndarray, _explainer
+) -> dict:
     """gradcam.evaluate for each method's map of one image and class, sharing one random baseline."""
     trace(f"faithfulness {methods} layer={layer} class={target} image={image_key[:40]}")
     bar = st.progress(0.0, text="Scoring the maps")
@@ -302,15 +356,17 @@ def faithfulness_cached(image_key: str, model_key: str, layer: str | None, targe
     try:
         for number, method in enumerate(methods):
             uses_layer = gradcam.METHODS[method].uses_layer
-            explanation = _explainer.explain(_pixels, links.decode_target(target), method=method,
-                                             layer=layer if uses_layer else None)
+            explanation = _explainer.explain(
+                _pixels, links.decode_target(target), method=method, layer=layer if uses_layer else None
+            )
 
             def progress(fraction: float, message: str, number=number, method=method) -> None:
                 done = (number + min(max(fraction, 0.0), 1.0)) / len(methods)
                 bar.progress(done, text=f"{gradcam.METHODS[method].label}: {message}")
 
-            results[method] = gradcam.evaluate(_explainer, _pixels, explanation, baseline=baseline,
-                                               progress=progress, **FAITHFULNESS_OPTIONS)
+            results[method] = gradcam.evaluate(
+                _explainer, _pixels, explanation, baseline=baseline, progress=progress, **FAITHFULNESS_OPTIONS
+            )
             baseline = results[method].baseline  # computed once, reused for the other methods
     finally:
         bar.empty()

@@ -11,6 +11,7 @@ Own-model uploads can be switched off for public deployments: set the environmen
 The Dataset view opens runs only from one folder: ``GRADCAM_RUNS_DIR``, else ``runs_dir`` in the
 secrets, else ``./runs``.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -45,9 +46,15 @@ from gradcam_app.widgets import (
 )
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
-DRAW = {"explain": explain_view, "classes": compare_classes_view, "methods": compare_methods_view,
-        "layers": compare_layers_view, "models": compare_models_view, "concepts": concepts_view,
-        "dataset": dataset_view}
+DRAW = {
+    "explain": explain_view,
+    "classes": compare_classes_view,
+    "methods": compare_methods_view,
+    "layers": compare_layers_view,
+    "models": compare_models_view,
+    "concepts": concepts_view,
+    "dataset": dataset_view,
+}
 DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
@@ -72,8 +79,9 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     # applied it yet): only a first run or the browser's Back/Forward may change the view.
     if params == state.written_query or not (first or history_navigation()):
         return []
-    link, problems = links.View.from_query(params, models=models, samples=samples, methods=list(gradcam.METHODS),
-                                           views=list(VIEWS))
+    link, problems = links.View.from_query(
+        params, models=models, samples=samples, methods=list(gradcam.METHODS), views=list(VIEWS)
+    )
     if first and not params:
         return problems
     apply_view(state, link, first)
@@ -96,19 +104,40 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
         st.session_state["method"] = link.method or "gradcam"
     state.view = link.view or "explain"
     state.colormap, state.alpha, state.top_percent, state.smooth = (
-        link.colormap, float(link.alpha), int(link.top_percent), bool(link.aug_smooth))
+        link.colormap,
+        float(link.alpha),
+        int(link.top_percent),
+        bool(link.aug_smooth),
+    )
     state.compare_methods = list(link.compare_methods) or list(DEFAULT_COMPARE_METHODS)
     state.compare_contrast = bool(link.compare_contrast)
     # compared models: names already checked against the page's models (None: the view's default pair)
     state.compare_models = [m for m in link.compare_models if m != USER_MODEL] or None
     state.shared_scale = bool(link.shared_scale)
     state.compare_fuse, state.concepts_k = bool(link.compare_fuse), int(link.concepts_k)
-    for key in ("source", "sample", "view", "colormap", "alpha", "top_percent", "aug_smooth", "compare_methods",
-                "compare_contrast", "compare_models", "shared_scale", "compare_fuse", "concepts_k"):
+    for key in (
+        "source",
+        "sample",
+        "view",
+        "colormap",
+        "alpha",
+        "top_percent",
+        "aug_smooth",
+        "compare_methods",
+        "compare_contrast",
+        "compare_models",
+        "shared_scale",
+        "compare_fuse",
+        "concepts_k",
+    ):
         st.session_state.pop(key, None)  # bound widgets start from the state on this run
     # class, layers and compared classes depend on the model: checked once it is loaded
-    state.pending_link = {"class": link.target, "layer": link.layer, "classes": link.compare_classes,
-                          "layers": link.compare_layers}
+    state.pending_link = {
+        "class": link.target,
+        "layer": link.layer,
+        "classes": link.compare_classes,
+        "layers": link.compare_layers,
+    }
 
 
 def open_view(state: PageState, link: links.View) -> None:
@@ -162,8 +191,7 @@ def load_choice(state: PageState, options: list[str]) -> tuple[str, ModelOutcome
 
 def main() -> None:
     runtime.keep_keras_session()
-    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:",
-                       layout="wide")
+    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:", layout="wide")
     loaders.trace("page run")
     st.html(PAGE_STYLE)
     state = page_state()
@@ -175,8 +203,10 @@ def main() -> None:
     st.sidebar.title("Grad-CAM Explorer")
     items = input_ui(samples, DEFAULT_SAMPLE)
     st.title("Grad-CAM Explorer")
-    st.caption("Why does the classifier say what it says? Pick an image, a model and a class; "
-               "compare classes, methods and layers, or see the parts the model sees.")
+    st.caption(
+        "Why does the classifier say what it says? Pick an image, a model and a class; "
+        "compare classes, methods and layers, or see the parts the model sees."
+    )
     for line in problems:
         st.warning(line)
 
@@ -208,17 +238,30 @@ def main() -> None:
     if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
         view_picker()
         DRAW["dataset"](DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
-        write_link(state, links.View(
-            model=loaded.zoo.name if picked != USER_MODEL else None,
-            sample=state.sample if state.source == "Sample" else None, method=method, layer=layer, view="dataset",
-            colormap=state.colormap, alpha=float(state.alpha), top_percent=int(state.top_percent),
-            aug_smooth=bool(aug), run=state.dataset_run))
+        write_link(
+            state,
+            links.View(
+                model=loaded.zoo.name if picked != USER_MODEL else None,
+                sample=state.sample if state.source == "Sample" else None,
+                method=method,
+                layer=layer,
+                view="dataset",
+                colormap=state.colormap,
+                alpha=float(state.alpha),
+                top_percent=int(state.top_percent),
+                aug_smooth=bool(aug),
+                run=state.dataset_run,
+            ),
+        )
         return
     if not items:
-        st.info("The dataset image could not be opened: the sidebar says why. Open another from the **Dataset** "
-                "view, or pick another source." if state.source == "Run" else
-                "Upload one or several images, or take a photo, in the sidebar — or switch the source back to "
-                "**Sample**.")
+        st.info(
+            "The dataset image could not be opened: the sidebar says why. Open another from the **Dataset** "
+            "view, or pick another source."
+            if state.source == "Run"
+            else "Upload one or several images, or take a photo, in the sidebar — or switch the source back to "
+            "**Sample**."
+        )
         st.stop()
     good: list[ImageItem] = []
     for item in items:
@@ -242,6 +285,7 @@ def main() -> None:
     else:
         first, layer0 = "saliency", None
     (top,), _ = loaders.run_explain(loaded, item, decoded.pixels, first, layer0, False, [None])
+
     def publish() -> None:
         write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))
 
@@ -251,18 +295,25 @@ def main() -> None:
     publish()
 
 
-def page_link(state: PageState, loaded: Loaded, picked: str, item: ImageItem, view: str, method: str,
-              layer: str | None, aug: bool) -> links.View:
+def page_link(
+    state: PageState, loaded: Loaded, picked: str, item: ImageItem, view: str, method: str, layer: str | None, aug: bool
+) -> links.View:
     """The view as a link, from the page's state: what :func:`write_link` writes."""
     names = loaded.explainer.class_names
     return links.View(
         model=loaded.zoo.name if picked != USER_MODEL else None,
         sample=item.name if state.source == "Sample" else None,
         target=links.encode_target(as_target(state.klass) if view not in ("classes", "concepts") else None, names),
-        method=method, layer=layer, view=view, colormap=state.colormap, alpha=float(state.alpha),
-        top_percent=int(state.top_percent), aug_smooth=bool(aug),
+        method=method,
+        layer=layer,
+        view=view,
+        colormap=state.colormap,
+        alpha=float(state.alpha),
+        top_percent=int(state.top_percent),
+        aug_smooth=bool(aug),
         compare_classes=tuple(links.encode_target(as_target(i), names) for i in state.compare_classes or ())
-        if view == "classes" else (),
+        if view == "classes"
+        else (),
         compare_contrast=state.compare_contrast,
         compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
         compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
@@ -283,9 +334,21 @@ def chosen_view(state: PageState) -> str:
 
 def view_picker() -> str:
     """The view tabs (a bound radio)."""
-    return bound("view", "view", lambda value: st.radio(
-        "View", list(VIEWS), key="view", horizontal=True, format_func=VIEWS.get, label_visibility="collapsed",
-        index=list(VIEWS).index(value)), valid=lambda v: v in VIEWS, as_default=True)
+    return bound(
+        "view",
+        "view",
+        lambda value: st.radio(
+            "View",
+            list(VIEWS),
+            key="view",
+            horizontal=True,
+            format_func=VIEWS.get,
+            label_visibility="collapsed",
+            index=list(VIEWS).index(value),
+        ),
+        valid=lambda v: v in VIEWS,
+        as_default=True,
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ run; here they cost most of a redraw's time:
   against 25 ms for the computation itself; 40 ms against 2 ms for a 20-op function).
 * :func:`freeze_heap`: Streamlit runs a full garbage collection after every page and fragment run.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -9,6 +9,7 @@ are therefore passed as command-line flags here (``DEFAULT_FLAGS``), each one on
 has not set it already, on the command line or through Streamlit's ``STREAMLIT_*`` environment
 variables.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,11 @@ def page_path() -> Path:
         if candidate.is_file():
             return candidate
     raise PageNotFoundError(
-        "gradcam-app: expected the web page at " + " or ".join(str(c) for c in candidates)
+        "gradcam-app: expected the web page at "
+        + " or ".join(str(c) for c in candidates)
         + ", found neither. Reinstall the package (pip install gradcam-explorer, or pip install . "
-        "from a checkout).")
+        "from a checkout)."
+    )
 
 
 def _env_name(option: str) -> str:

@@ -5,6 +5,7 @@ widget below an early ``st.stop()``). Every value that must outlive such a run l
 :class:`PageState`; a widget is *bound* to a field: drawn with the field's value when Streamlit has
 forgotten it, and the field updated from the widget after it is drawn.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -74,8 +75,9 @@ def page_state() -> PageState:
     return state
 
 
-def bound(key: str, name: str, draw: Callable[..., T], *, valid: Callable[[Any], bool] | None = None,
-          as_default: bool = False) -> T:
+def bound(
+    key: str, name: str, draw: Callable[..., T], *, valid: Callable[[Any], bool] | None = None, as_default: bool = False
+) -> T:
     """Draw a keyed widget whose value is kept in ``page_state().<name>``; afterwards the state
     holds what the widget returned.
 

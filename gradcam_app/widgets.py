@@ -2,6 +2,7 @@
 picker, the display controls and the pictures they redraw. ``*_ui()`` functions draw widgets and
 return plain values; bound widgets keep their values in :class:`gradcam_app.state.PageState`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,8 +27,11 @@ USER_MODEL = "__user__"
 SOURCE_LABELS = {"Sample": "Sample", "Upload": "Upload", "Camera": "Camera", "Run": "Dataset run"}
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 TOP_K = 5
-STATUS_WORDS = {model_zoo.READY: "ready offline", model_zoo.NEEDS_DOWNLOAD: "needs a one-time download",
-                model_zoo.NEEDS_CONVERSION: "converts on first use (seconds)"}
+STATUS_WORDS = {
+    model_zoo.READY: "ready offline",
+    model_zoo.NEEDS_DOWNLOAD: "needs a one-time download",
+    model_zoo.NEEDS_CONVERSION: "converts on first use (seconds)",
+}
 
 
 @dataclass(frozen=True)
@@ -94,20 +98,34 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
     sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else [])
     if state.source not in sources:
         state.source = "Sample"
-    source = bound("source", "source", lambda: st.sidebar.radio(
-        "Source", sources, key="source", horizontal=True, format_func=SOURCE_LABELS.get),
-        valid=lambda v: v in sources)
+    source = bound(
+        "source",
+        "source",
+        lambda: st.sidebar.radio("Source", sources, key="source", horizontal=True, format_func=SOURCE_LABELS.get),
+        valid=lambda v: v in sources,
+    )
     items: list[ImageItem] = []
     if source == "Sample":
         if state.sample not in samples:
             state.sample = default_sample if default_sample in samples else samples[0]
-        name = bound("sample", "sample", lambda value: st.sidebar.selectbox(
-            "Sample photo", samples, key="sample", index=samples.index(value),
-            help="Photos from sample_images/ (see SOURCES.md there)."), valid=lambda v: v in samples, as_default=True)
+        name = bound(
+            "sample",
+            "sample",
+            lambda value: st.sidebar.selectbox(
+                "Sample photo",
+                samples,
+                key="sample",
+                index=samples.index(value),
+                help="Photos from sample_images/ (see SOURCES.md there).",
+            ),
+            valid=lambda v: v in samples,
+            as_default=True,
+        )
         items.append(loaders.sample_item(name))
     elif source == "Upload":
-        files = st.sidebar.file_uploader("Images (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=IMAGE_TYPES,
-                                         accept_multiple_files=True, key="uploads")
+        files = st.sidebar.file_uploader(
+            "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=IMAGE_TYPES, accept_multiple_files=True, key="uploads"
+        )
         for file in files or []:
             data = file.getvalue()
             sha = export.sha256_bytes(data)
@@ -120,8 +138,10 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
             st.sidebar.error(str(exc))
         else:
             items.append(item)
-            st.sidebar.caption(f"Input {index} of the dataset run **{run}**: `{item.name}` (read on the server "
-                               "from the run's source). Open another from the Dataset view.")
+            st.sidebar.caption(
+                f"Input {index} of the dataset run **{run}**: `{item.name}` (read on the server "
+                "from the run's source). Open another from the Dataset view."
+            )
     else:
         shot = st.sidebar.camera_input("Take a photo", key="camera")
         if shot is not None:
@@ -154,20 +174,30 @@ def model_ui(options: list[str], in_use: Loaded | None) -> dict | None:
     if name in infos:
         st.sidebar.caption(infos[name].description)
         return None
-    return {"model": st.sidebar.file_uploader("Model file", type=["keras", "h5"], key="user_model_file",
-                                              help="A Keras image classifier with one image input and one "
-                                                   "(batch, classes) output. Checked before loading: "
-                                                   "Lambda and custom layers are refused."),
-            "names": st.sidebar.file_uploader("Class names (.txt, one per line, or .json list)",
-                                              type=["txt", "json"], key="user_names_file"),
-            "preprocessing": st.sidebar.selectbox("Preprocessing it was trained with",
-                                                  list(model_zoo.PREPROCESSING), key="user_preprocessing")}
+    return {
+        "model": st.sidebar.file_uploader(
+            "Model file",
+            type=["keras", "h5"],
+            key="user_model_file",
+            help="A Keras image classifier with one image input and one "
+            "(batch, classes) output. Checked before loading: "
+            "Lambda and custom layers are refused.",
+        ),
+        "names": st.sidebar.file_uploader(
+            "Class names (.txt, one per line, or .json list)", type=["txt", "json"], key="user_names_file"
+        ),
+        "preprocessing": st.sidebar.selectbox(
+            "Preprocessing it was trained with", list(model_zoo.PREPROCESSING), key="user_preprocessing"
+        ),
+    }
 
 
 def in_use_note(loaded: Loaded) -> None:
     """Name, in the sidebar, the model whose results the page shows when it is not the one picked."""
-    st.sidebar.warning(f"In use meanwhile: **{loaded.zoo.label}** ({loaded.zoo.name}). "
-                       f"{loaded.zoo.description}", icon=":material/swap_horiz:")
+    st.sidebar.warning(
+        f"In use meanwhile: **{loaded.zoo.label}** ({loaded.zoo.name}). {loaded.zoo.description}",
+        icon=":material/swap_horiz:",
+    )
 
 
 def method_chip(key: str) -> str:
@@ -179,8 +209,7 @@ def method_chip(key: str) -> str:
 def method_ui() -> str:
     st.sidebar.subheader("3 · Method")
     st.session_state.setdefault("method", "gradcam")
-    method = st.sidebar.selectbox("Explanation method", list(gradcam.METHODS), key="method",
-                                  format_func=method_label)
+    method = st.sidebar.selectbox("Explanation method", list(gradcam.METHODS), key="method", format_func=method_label)
     info = gradcam.METHODS[method]
     st.sidebar.caption(f"{info.summary}  \n*{info.paper}* · {info.passes}")
     return method
@@ -193,8 +222,10 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
     state = page_state()
     layers = explainer.layers
     if not layers:
-        st.sidebar.info("This model has no layer with a spatial output, so CAM methods cannot run on it; "
-                        "gradient saliency, SmoothGrad and occlusion can.")
+        st.sidebar.info(
+            "This model has no layer with a spatial output, so CAM methods cannot run on it; "
+            "gradient saliency, SmoothGrad and occlusion can."
+        )
         return None, False
     if "layer" in state.pending_link:
         wanted = state.pending_link.pop("layer")
@@ -211,20 +242,35 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
     default = explainer.default_layer
     layer = st.sidebar.selectbox(
         f"Layer ({len(layers)} spatial layers; default: {'the last' if default == layers[-1] else default})",
-        layers, key="layer", disabled=not uses_layer,
-        format_func=lambda path: f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})"
-        if path in notes else path,
+        layers,
+        key="layer",
+        disabled=not uses_layer,
+        format_func=lambda path: (
+            f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})" if path in notes else path
+        ),
         help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer; the concepts view always "
-             "uses one."
-             + (" Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
-                "a class token are dropped from the map." if notes else ""))
+        "uses one."
+        + (
+            " Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
+            "a class token are dropped from the map."
+            if notes
+            else ""
+        ),
+    )
     if notes and uses_layer and not needs_layer:
         # Measured on the tests' toy ViT: gradient maps missed the object in a quarter of the
         # images where occlusion found it (README, Vision transformers).
-        st.sidebar.caption("A vision transformer: gradient maps can miss what a small or saturated "
-                           "transformer uses. Check one against **Occlusion**, which needs no gradient.")
-    aug = bound("aug_smooth", "smooth", lambda: st.sidebar.checkbox(
-        "Augmentation smoothing (6 passes)", key="aug_smooth", disabled=not uses_layer or needs_layer))
+        st.sidebar.caption(
+            "A vision transformer: gradient maps can miss what a small or saturated "
+            "transformer uses. Check one against **Occlusion**, which needs no gradient."
+        )
+    aug = bound(
+        "aug_smooth",
+        "smooth",
+        lambda: st.sidebar.checkbox(
+            "Augmentation smoothing (6 passes)", key="aug_smooth", disabled=not uses_layer or needs_layer
+        ),
+    )
     return layer if uses_layer else None, bool(aug and uses_layer and not needs_layer)
 
 
@@ -236,9 +282,15 @@ def gallery_ui(items: list[ImageItem]) -> ImageItem:
     state = page_state()
     if state.gallery not in names:
         state.gallery = names[0]
-    choice = bound("gallery", "gallery", lambda value: st.radio(
-        f"Gallery: {len(items)} images", names, key="gallery", horizontal=True, index=names.index(value)),
-        valid=lambda v: v in names, as_default=True)
+    choice = bound(
+        "gallery",
+        "gallery",
+        lambda value: st.radio(
+            f"Gallery: {len(items)} images", names, key="gallery", horizontal=True, index=names.index(value)
+        ),
+        valid=lambda v: v in names,
+        as_default=True,
+    )
     return items[names.index(choice)]
 
 
@@ -314,7 +366,8 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
             st.warning(f"Link parameter class={wanted!r} ignored: {exc}")
     groups = group_keys(explainer)
     if (isinstance(state.klass, int) and not 0 <= state.klass < len(names)) or (
-            isinstance(state.klass, str) and state.klass not in groups):
+        isinstance(state.klass, str) and state.klass not in groups
+    ):
         state.klass = None
         st.session_state.pop("klass", None)
 
@@ -323,18 +376,30 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
     columns = st.columns(TOP_K)
     chosen = state.klass if state.klass is not None else order[0]
     for column, index in zip(columns, order):
-        column.button(f"{names[index]} · {probabilities[index]:.1%}", key=f"top_{index}",
-                      type="primary" if index == chosen else "secondary", width="stretch",
-                      on_click=set_widget, args=("klass", "klass", index))
+        column.button(
+            f"{names[index]} · {probabilities[index]:.1%}",
+            key=f"top_{index}",
+            type="primary" if index == chosen else "secondary",
+            width="stretch",
+            on_click=set_widget,
+            args=("klass", "klass", index),
+        )
     if groups:
         top_groups_ui(probabilities, groups, chosen)
     what = f"{len(names)} classes" + (f" and {len(groups)} groups" if groups else "")
     options = list(range(len(names))) + list(groups)
     labels = class_labels(tuple(names), explainer.has_imagenet_classes)
-    choice = bound("klass", "klass", lambda: st.selectbox(
-        f"…or search all {what}" + (" (names, synonyms, WordNet ids)" if groups else ""), options, key="klass",
-        format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str) else labels[i],
-        placeholder=f"Top prediction: {names[order[0]]}"))
+    choice = bound(
+        "klass",
+        "klass",
+        lambda: st.selectbox(
+            f"…or search all {what}" + (" (names, synonyms, WordNet ids)" if groups else ""),
+            options,
+            key="klass",
+            format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str) else labels[i],
+            placeholder=f"Top prediction: {names[order[0]]}",
+        ),
+    )
     if groups:
         group_editor_ui(explainer)
     return as_target(choice)
@@ -342,18 +407,26 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
 
 def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
     """Buttons for the most probable groups that say more than the top classes do."""
-    found = [g for g in _top_groups(np.asarray(probabilities, dtype=np.float32).tobytes())
-             if links.encode_target(gradcam.Group(g.group.name)) in groups]
+    found = [
+        g
+        for g in _top_groups(np.asarray(probabilities, dtype=np.float32).tobytes())
+        if links.encode_target(gradcam.Group(g.group.name)) in groups
+    ]
     if not found:
         return
     st.markdown("**Top groups** · several classes as one (the sum of their probabilities)")
     columns = st.columns(TOP_K)
     for column, entry in zip(columns, found):
         key = links.encode_target(gradcam.Group(entry.group.name))
-        column.button(f"{entry.group.name} · {entry.group.size} classes · {entry.probability:.1%}",
-                      key=f"topgroup_{key}", type="primary" if key == chosen else "secondary", width="stretch",
-                      help=f"Most probable member: {entry.best_probability:.1%}",
-                      on_click=set_widget, args=("klass", "klass", key))
+        column.button(
+            f"{entry.group.name} · {entry.group.size} classes · {entry.probability:.1%}",
+            key=f"topgroup_{key}",
+            type="primary" if key == chosen else "secondary",
+            width="stretch",
+            help=f"Most probable member: {entry.best_probability:.1%}",
+            on_click=set_widget,
+            args=("klass", "klass", key),
+        )
 
 
 @functools.lru_cache(maxsize=16)
@@ -395,10 +468,16 @@ def group_editor_ui(explainer) -> None:
     with st.expander("Make your own group of classes"):
         c1, c2 = st.columns([1, 2])
         name = c1.text_input("Name", key="group_name", placeholder="e.g. hot drinks")
-        members = c2.multiselect("Classes", list(range(len(names))), key="group_members",
-                                 format_func=lambda i: f"{names[i]}  ({i})")
-        st.button("Explain this group", key="group_make", disabled=not members,
-                  on_click=_make_group, args=(explainer, name, members))
+        members = c2.multiselect(
+            "Classes", list(range(len(names))), key="group_members", format_func=lambda i: f"{names[i]}  ({i})"
+        )
+        st.button(
+            "Explain this group",
+            key="group_make",
+            disabled=not members,
+            on_click=_make_group,
+            args=(explainer, name, members),
+        )
         problem = st.session_state.pop("group_problem", None)
         if problem:
             st.error(problem)
@@ -417,13 +496,25 @@ def display_controls_ui() -> tuple[str, float, float]:
     """Colour map, opacity and the fraction of the map shown (display only: no model call)."""
     c1, c2, c3 = st.columns(3)
     colormaps = list(gradcam.COLORMAPS)
-    colormap = bound("colormap", "colormap", lambda value: c1.selectbox(
-        "Colour map", colormaps, key="colormap", index=colormaps.index(value)),
-        valid=lambda v: v in colormaps, as_default=True)
-    alpha = bound("alpha", "alpha", lambda value: c2.slider(
-        "Overlay opacity", 0.0, 1.0, float(value), step=0.05, key="alpha"), as_default=True)
-    top = bound("top_percent", "top_percent", lambda value: c3.slider(
-        "Show the top X% of the map", 5, 100, int(value), step=5, key="top_percent"), as_default=True)
+    colormap = bound(
+        "colormap",
+        "colormap",
+        lambda value: c1.selectbox("Colour map", colormaps, key="colormap", index=colormaps.index(value)),
+        valid=lambda v: v in colormaps,
+        as_default=True,
+    )
+    alpha = bound(
+        "alpha",
+        "alpha",
+        lambda value: c2.slider("Overlay opacity", 0.0, 1.0, float(value), step=0.05, key="alpha"),
+        as_default=True,
+    )
+    top = bound(
+        "top_percent",
+        "top_percent",
+        lambda value: c3.slider("Show the top X% of the map", 5, 100, int(value), step=5, key="top_percent"),
+        as_default=True,
+    )
     return colormap, float(alpha), top / 100.0
 
 
@@ -436,8 +527,11 @@ def _colour_bar_picture(colormap: str) -> str:
 
 def colour_bar(colormap: str, low: str = "0", high: str = "1 (peak)") -> None:
     st.image(_colour_bar_picture(colormap), width="stretch")
-    st.markdown(f"<div style='display:flex;justify-content:space-between;font-size:0.8em;"
-                f"margin-top:-0.8em'><span>{low}</span><span>{high}</span></div>", unsafe_allow_html=True)
+    st.markdown(
+        f"<div style='display:flex;justify-content:space-between;font-size:0.8em;"
+        f"margin-top:-0.8em'><span>{low}</span><span>{high}</span></div>",
+        unsafe_allow_html=True,
+    )
 
 
 def shown(heatmap: np.ndarray, fraction: float) -> np.ndarray:
@@ -461,37 +555,59 @@ def probability_chart(explainer, explanation) -> None:
     explained = list(explanation.target_members or (explanation.target_index,))
     order = ranked(probabilities)[:10]
     order += [i for i in sorted(explained, key=lambda i: -probabilities[i])[:5] if i not in order]
-    rows = [(f"{names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other")
-            for i in order]
+    rows = [(f"{names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other") for i in order]
     if explanation.target_members is not None:
-        rows.insert(0, (f"{explanation.target_name} (group of {len(explained)})",
-                        float(explanation.target_probability), "group"))
-    values = [{"class": name, "probability": p, "explained": kind, "shown": max(p, 0.006),  # a 0.0% bar stays visible
-               "text": f"{p:.1%}" if p >= 0.001 else f"{p:.2g}"} for name, p, kind in rows]
+        rows.insert(
+            0,
+            (f"{explanation.target_name} (group of {len(explained)})", float(explanation.target_probability), "group"),
+        )
+    values = [
+        {
+            "class": name,
+            "probability": p,
+            "explained": kind,
+            "shown": max(p, 0.006),  # a 0.0% bar stays visible
+            "text": f"{p:.1%}" if p >= 0.001 else f"{p:.2g}",
+        }
+        for name, p, kind in rows
+    ]
     y = {"field": "class", "type": "nominal", "sort": None, "title": None}
     x = {"field": "shown", "type": "quantitative"}
     spec = {
         "height": 28 * len(values),
         "data": {"values": values},
         "layer": [
-            {"mark": {"type": "bar"},
-             "encoding": {
-                 "y": y,
-                 "x": {**x, "scale": {"domain": [0, 1]}, "axis": {"format": "%"}, "title": "probability"},
-                 "color": {"field": "explained", "type": "nominal", "legend": None,
-                           "scale": {"domain": ["group", "explained", "other"],
-                                     "range": ["#a4243b", "#e4572e", "#9db4c0"]}},
-                 "tooltip": [{"field": "class", "type": "nominal"},
-                             {"field": "probability", "type": "quantitative", "format": ".3%"}]}},
-            {"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 11},
-             "encoding": {"y": y, "x": x, "text": {"field": "text", "type": "nominal"}}},
+            {
+                "mark": {"type": "bar"},
+                "encoding": {
+                    "y": y,
+                    "x": {**x, "scale": {"domain": [0, 1]}, "axis": {"format": "%"}, "title": "probability"},
+                    "color": {
+                        "field": "explained",
+                        "type": "nominal",
+                        "legend": None,
+                        "scale": {
+                            "domain": ["group", "explained", "other"],
+                            "range": ["#a4243b", "#e4572e", "#9db4c0"],
+                        },
+                    },
+                    "tooltip": [
+                        {"field": "class", "type": "nominal"},
+                        {"field": "probability", "type": "quantitative", "format": ".3%"},
+                    ],
+                },
+            },
+            {
+                "mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 11},
+                "encoding": {"y": y, "x": x, "text": {"field": "text", "type": "nominal"}},
+            },
         ],
     }
     st.vega_lite_chart(spec, width="stretch")
 
 
 def seconds_text(explanation, cached: bool = False) -> str:
-    """"computed in 0.42 s" (or "in 3 ms": a new class on cached activations is that fast), or
+    """ "computed in 0.42 s" (or "in 3 ms": a new class on cached activations is that fast), or
     "cached (computed in ...)" when the page took the map from its cache (``cached``)."""
     took = _duration(explanation.seconds)
     return f"cached (computed in {took})" if cached else f"computed in {took}"
@@ -506,8 +622,9 @@ Panel = tuple[str, np.ndarray, str]  # (title, heatmap in [0, 1], caption)
 
 
 @st.fragment
-def compare_pictures(item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel], scale_note: str,
-                     pending: Sequence[str] = ()) -> None:
+def compare_pictures(
+    item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel], scale_note: str, pending: Sequence[str] = ()
+) -> None:
     """Overlays side by side (``pending``: titles of slow panels still computing, drawn as places)."""
     colormap, alpha, fraction = display_controls_ui()
     loaders.trace("fragment run")
@@ -517,9 +634,8 @@ def compare_pictures(item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel
         with column:
             st.markdown(f"**{title}**")
             heat = loaders.shrink(heatmap)
-            st.image(loaders.picture(blend(small, heat, colormap, alpha, fraction)), caption=caption,
-                     width="stretch")
-    for column, title in zip(columns[len(panels):], pending):
+            st.image(loaders.picture(blend(small, heat, colormap, alpha, fraction)), caption=caption, width="stretch")
+    for column, title in zip(columns[len(panels) :], pending):
         with column:
             st.markdown(f"**{title}**")
             st.info("Computing… the other panels are ready.", icon=":material/hourglass_top:")

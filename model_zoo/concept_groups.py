@@ -6,6 +6,7 @@ has no TOML reader; it is laid out by hand to stay readable: one group a block, 
 (no cigarette, dice or knife class). Loading checks every member's index against its name, so a
 typo in the file fails loudly instead of silently explaining the wrong class.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,10 +60,12 @@ def _concept_groups() -> dict[str, ClassGroup]:
                 problems.append(f'{member!r} (class {index} is "{names[index]}")')
         if not name or not members or not entry.get("rationale") or problems or name in groups:
             raise ModelZooError(
-                f'Expected each concept group in {CONCEPTS_FILE} to have a unique name, members as '
+                f"Expected each concept group in {CONCEPTS_FILE} to have a unique name, members as "
                 f'[index, display name] pairs and a rationale; group "{name}" has: '
                 + ("; ".join(problems) if problems else "a missing or repeated name, no members or no rationale")
-                + ". Fix the file (display names: model_zoo.imagenet_names.imagenet_display_names()).")
-        groups[name] = ClassGroup(name=name, members=tuple(sorted({m[0] for m in members})), source=CURATED,
-                                  rationale=entry["rationale"])
+                + ". Fix the file (display names: model_zoo.imagenet_names.imagenet_display_names())."
+            )
+        groups[name] = ClassGroup(
+            name=name, members=tuple(sorted({m[0] for m in members})), source=CURATED, rationale=entry["rationale"]
+        )
     return groups

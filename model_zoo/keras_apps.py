@@ -8,6 +8,7 @@ by hand (air-gapped machines) is found. The download is done here rather than by
 the folder and the URL. The architectures are built with ``weights=None`` and
 ``classifier_activation=None`` (logits output), then the file is loaded with ``load_weights``.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,38 +44,103 @@ class KerasApp:
 
 # File names, URLs and hashes as in keras/src/applications/*.py (Keras 3); a test checks them
 # against what the Keras builders themselves request, so a Keras upgrade that moves a file fails it.
-APPS: dict[str, KerasApp] = {a.name: a for a in [
-    KerasApp("mobilenetv2", "MobileNetV2", "MobileNetV2", 224, "tf",
-             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
-             _GS + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5", None, 14),
-    KerasApp("resnet50", "ResNet50", "ResNet50", 224, "caffe",
-             "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-             _GS + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-             "2cb95161c43110f7111970584f804107", 98),
-    KerasApp("inceptionv3", "InceptionV3", "InceptionV3", 299, "tf",
-             "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-             _GS + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-             "9a0d58056eeedaa3f26cb7ebd46da564", 92, "the network behind the original Grad-CAM blog examples"),
-    KerasApp("xception", "Xception", "Xception", 299, "tf",
-             "xception_weights_tf_dim_ordering_tf_kernels.h5",
-             _GS + "xception/xception_weights_tf_dim_ordering_tf_kernels.h5",
-             "0a58e3b7378bc2990ea3b43d5981f1f6", 88),
-    KerasApp("vgg16", "VGG16", "VGG16", 224, "caffe",
-             "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-             _GS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-             "64373286793e3c8b2b4e3219cbf3544b", 528, "the Grad-CAM paper's network"),
-    KerasApp("densenet121", "DenseNet121", "DenseNet121", 224, "torch",
-             "densenet121_weights_tf_dim_ordering_tf_kernels.h5",
-             _GS + "densenet/densenet121_weights_tf_dim_ordering_tf_kernels.h5",
-             "9d60b8095a5708f2dcce2bca79d332c7", 33),
-    KerasApp("efficientnetb0", "EfficientNetB0", "EfficientNetB0", 224, "raw",
-             "efficientnetb0.h5", "https://storage.googleapis.com/keras-applications/efficientnetb0.h5",
-             "902e53a9f72be733fc0bcb005b3ebbac", 21, "normalises inside the model"),
-    KerasApp("convnext_tiny", "ConvNeXtTiny", "ConvNeXtTiny", 224, "raw",
-             "convnext_tiny.h5", _GS + "convnext/convnext_tiny.h5",
-             "8ae6e78ce2933352b1ef4008e6dd2f17bc40771563877d156bc6426c7cf503ff", 110,
-             "normalises inside the model"),
-]}
+APPS: dict[str, KerasApp] = {
+    a.name: a
+    for a in [
+        KerasApp(
+            "mobilenetv2",
+            "MobileNetV2",
+            "MobileNetV2",
+            224,
+            "tf",
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            _GS + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            None,
+            14,
+        ),
+        KerasApp(
+            "resnet50",
+            "ResNet50",
+            "ResNet50",
+            224,
+            "caffe",
+            "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            _GS + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            "2cb95161c43110f7111970584f804107",
+            98,
+        ),
+        KerasApp(
+            "inceptionv3",
+            "InceptionV3",
+            "InceptionV3",
+            299,
+            "tf",
+            "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+            _GS + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+            "9a0d58056eeedaa3f26cb7ebd46da564",
+            92,
+            "the network behind the original Grad-CAM blog examples",
+        ),
+        KerasApp(
+            "xception",
+            "Xception",
+            "Xception",
+            299,
+            "tf",
+            "xception_weights_tf_dim_ordering_tf_kernels.h5",
+            _GS + "xception/xception_weights_tf_dim_ordering_tf_kernels.h5",
+            "0a58e3b7378bc2990ea3b43d5981f1f6",
+            88,
+        ),
+        KerasApp(
+            "vgg16",
+            "VGG16",
+            "VGG16",
+            224,
+            "caffe",
+            "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            _GS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            "64373286793e3c8b2b4e3219cbf3544b",
+            528,
+            "the Grad-CAM paper's network",
+        ),
+        KerasApp(
+            "densenet121",
+            "DenseNet121",
+            "DenseNet121",
+            224,
+            "torch",
+            "densenet121_weights_tf_dim_ordering_tf_kernels.h5",
+            _GS + "densenet/densenet121_weights_tf_dim_ordering_tf_kernels.h5",
+            "9d60b8095a5708f2dcce2bca79d332c7",
+            33,
+        ),
+        KerasApp(
+            "efficientnetb0",
+            "EfficientNetB0",
+            "EfficientNetB0",
+            224,
+            "raw",
+            "efficientnetb0.h5",
+            "https://storage.googleapis.com/keras-applications/efficientnetb0.h5",
+            "902e53a9f72be733fc0bcb005b3ebbac",
+            21,
+            "normalises inside the model",
+        ),
+        KerasApp(
+            "convnext_tiny",
+            "ConvNeXtTiny",
+            "ConvNeXtTiny",
+            224,
+            "raw",
+            "convnext_tiny.h5",
+            _GS + "convnext/convnext_tiny.h5",
+            "8ae6e78ce2933352b1ef4008e6dd2f17bc40771563877d156bc6426c7cf503ff",
+            110,
+            "normalises inside the model",
+        ),
+    ]
+}
 
 
 def weights_path(app: KerasApp) -> str:
@@ -129,11 +195,17 @@ def download(app: KerasApp, progress: Progress | None = None) -> str:
                     break
                 out.write(block)
                 done += len(block)
-                _report(progress, 0.9 * min(done / total, 1.0),
-                        f"Downloading {app.file_name}: {done / 1e6:.0f} / {total / 1e6:.0f} MB")
+                _report(
+                    progress,
+                    0.9 * min(done / total, 1.0),
+                    f"Downloading {app.file_name}: {done / 1e6:.0f} / {total / 1e6:.0f} MB",
+                )
         if not _hash_matches(tmp, app.file_hash):
-            raise WeightsUnavailableError(unavailable_message(
-                app, "the downloaded file does not match the hash Keras publishes; it was discarded"))
+            raise WeightsUnavailableError(
+                unavailable_message(
+                    app, "the downloaded file does not match the hash Keras publishes; it was discarded"
+                )
+            )
         os.replace(tmp, target)
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         if isinstance(exc, WeightsUnavailableError):
@@ -151,8 +223,13 @@ def build(app: KerasApp, weights: str | None):
     import keras
 
     builder = getattr(keras.applications, app.builder)
-    model = builder(weights=None, include_top=True, classes=1000, classifier_activation=None,
-                    input_shape=(app.input_size, app.input_size, 3))
+    model = builder(
+        weights=None,
+        include_top=True,
+        classes=1000,
+        classifier_activation=None,
+        input_shape=(app.input_size, app.input_size, 3),
+    )
     if weights is not None:
         model.load_weights(weights)
     return model

@@ -3,6 +3,7 @@
 Each preset maps a batch of RGB images, ``uint8`` array of shape ``(N, H, W, 3)`` already resized to
 the model's input size, to the ``float32`` array of the same shape that the model expects.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -16,6 +16,7 @@ returns only our own stand-ins for ``collections.OrderedDict``, the torch tensor
 the torch storage types. Any other global (``os.system``, ``builtins.eval``, ...) is refused before it
 is resolved, so a hostile file cannot run code. Tensors come back as NumPy arrays.
 """
+
 from __future__ import annotations
 
 import collections
@@ -143,8 +144,10 @@ def _describe(fh: BinaryIO) -> str:
     fh.seek(0)
     head = fh.read(8)
     if head[:4] == b"PK\x03\x04":
-        return ("a zip archive (the PyTorch >= 1.6 format or another zip file), not the legacy "
-                "format; re-save it with torch.save(obj, path, _use_new_zipfile_serialization=False)")
+        return (
+            "a zip archive (the PyTorch >= 1.6 format or another zip file), not the legacy "
+            "format; re-save it with torch.save(obj, path, _use_new_zipfile_serialization=False)"
+        )
     return f"leading bytes {head!r}"
 
 
@@ -179,9 +182,7 @@ def load_legacy_state_dict(path: str | os.PathLike) -> collections.OrderedDict[s
     path = os.fspath(path)
     with open(path, "rb") as fh:
         if zipfile.is_zipfile(fh):
-            raise WeightsFileError(
-                f"{path}: expected a legacy (pre-zip) PyTorch file; found {_describe(fh)}."
-            )
+            raise WeightsFileError(f"{path}: expected a legacy (pre-zip) PyTorch file; found {_describe(fh)}.")
         fh.seek(0)
         magic = _load_pickle(fh, path, "magic-number")
         if magic != MAGIC_NUMBER:

@@ -12,6 +12,7 @@ Order of checks, cheapest and safest first:
 4. the model must have one image input ``(None, H, W, C)`` with C in {1, 3} and one ``(None, K)``
    output; a final softmax is stripped (without touching the loaded model) so explanations use logits.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,18 @@ def _keras_class_names() -> set:
     import keras
 
     names = set(_MODEL_CLASSES)
-    for namespace in (keras.layers, keras.initializers, keras.regularizers, keras.constraints,
-                      keras.activations, keras.optimizers, keras.losses, keras.metrics,
-                      keras.optimizers.schedules, keras.dtype_policies):
+    for namespace in (
+        keras.layers,
+        keras.initializers,
+        keras.regularizers,
+        keras.constraints,
+        keras.activations,
+        keras.optimizers,
+        keras.losses,
+        keras.metrics,
+        keras.optimizers.schedules,
+        keras.dtype_policies,
+    ):
         names.update(n for n in dir(namespace) if not n.startswith("_"))
     return names
 
@@ -85,14 +95,18 @@ def _check_function(obj: dict, module: Any, where: str, path: str, hint: str) ->
     name = obj.get("config")
     module = "builtins" if module is None else str(module)
     namespaces = [n for n in _FUNCTION_NAMESPACES if module in ("builtins", f"keras.{n}")]
-    found = isinstance(name, str) and not name.startswith("_") and any(
-        callable(getattr(getattr(keras, n), name, None)) for n in namespaces)
+    found = (
+        isinstance(name, str)
+        and not name.startswith("_")
+        and any(callable(getattr(getattr(keras, n), name, None)) for n in namespaces)
+    )
     if not found:
         shown = f"{module}.{name}" if isinstance(name, str) else f"{module} {name!r:.80}"
         raise UnsafeModelError(
             f"{path}: refused before loading: {where} is the function '{shown}'; a function in a model "
             "configuration must be a built-in Keras activation, loss or metric. Other functions can "
-            f"act on this machine when the model is built.{hint}")
+            f"act on this machine when the model is built.{hint}"
+        )
 
 
 def check_config(config: Any, path: str) -> None:
@@ -104,23 +118,28 @@ def check_config(config: Any, path: str) -> None:
         cls = str(obj.get("class_name"))
         module = obj.get("module")
         registered = obj.get("registered_name")
-        hint = (" Rebuild the model from built-in Keras layers only (move custom code into "
-                "preprocessing outside the model), save it again, and retry.")
+        hint = (
+            " Rebuild the model from built-in Keras layers only (move custom code into "
+            "preprocessing outside the model), save it again, and retry."
+        )
         if cls in _CODE_LAYERS:
             raise UnsafeModelError(
                 f"{path}: refused before loading: it contains a {cls} layer ({where}), which runs "
-                f"arbitrary Python code or a graph from disk when loaded. Expected built-in layers only.{hint}")
+                f"arbitrary Python code or a graph from disk when loaded. Expected built-in layers only.{hint}"
+            )
         if cls == "function":
             _check_function(obj, module, where, path, hint)
             continue
         if module is not None and not _is_keras_module(module):
             raise UnsafeModelError(
                 f"{path}: refused before loading: {where} comes from module '{module}'; expected objects "
-                f"from Keras itself (module 'keras...'). Custom and non-Keras objects can run code.{hint}")
+                f"from Keras itself (module 'keras...'). Custom and non-Keras objects can run code.{hint}"
+            )
         if registered not in (None, cls) and not str(registered).startswith("keras"):
             raise UnsafeModelError(
                 f"{path}: refused before loading: {where} is the custom registered object "
-                f"'{registered}'; expected built-in Keras objects only.{hint}")
+                f"'{registered}'; expected built-in Keras objects only.{hint}"
+            )
         if module is None and cls not in _DATA_MARKERS:
             # Legacy (.h5 / Keras 2) configs carry no module: the class name must be a Keras built-in.
             if known is None:
@@ -128,7 +147,8 @@ def check_config(config: Any, path: str) -> None:
             if cls not in known:
                 raise UnsafeModelError(
                     f"{path}: refused before loading: {where} is not a built-in Keras class "
-                    f"(found class_name '{cls}'); custom objects can run code.{hint}")
+                    f"(found class_name '{cls}'); custom objects can run code.{hint}"
+                )
         if cls in _LOOKUP_LAYERS:
             cfg = obj.get("config") or {}
             vocab = cfg.get("vocabulary")
@@ -136,7 +156,8 @@ def check_config(config: Any, path: str) -> None:
                 raise UnsafeModelError(
                     f"{path}: refused before loading: {where} reads its vocabulary from the file "
                     f"'{vocab}'; expected an inline vocabulary (a list) or none. File-backed lookup "
-                    "layers read arbitrary files from this machine.")
+                    "layers read arbitrary files from this machine."
+                )
 
 
 def _scrub(error: object, path: str, shown: str) -> str:
@@ -155,13 +176,15 @@ def read_config(path: str, shown: str | None = None) -> Any:
         if not zipfile.is_zipfile(path):
             raise InvalidModelError(
                 f"{shown}: expected a .keras archive (a zip file with config.json); found a file that "
-                "is not a zip archive. Save the model with model.save('name.keras').")
+                "is not a zip archive. Save the model with model.save('name.keras')."
+            )
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "config.json" not in names:
                 raise InvalidModelError(
                     f"{shown}: expected a Keras archive containing config.json (and model.weights.h5); "
-                    f"found a zip file with {sorted(names)[:6]}. Save the model with model.save('name.keras').")
+                    f"found a zip file with {sorted(names)[:6]}. Save the model with model.save('name.keras')."
+                )
             cap = limits.MAX_MODEL_CONFIG_BYTES
             with archive.open("config.json") as entry:  # read at most cap + 1 bytes, whatever the header says
                 data = entry.read(cap + 1)
@@ -169,7 +192,8 @@ def read_config(path: str, shown: str | None = None) -> Any:
                 raise InvalidModelError(
                     f"{shown}: config.json inflates to more than {cap / 2**20:.0f} MiB "
                     f"(GRADCAM_MAX_MODEL_CONFIG_BYTES); real model configurations are far smaller. "
-                    "The archive was refused unread; save the model again with model.save('name.keras').")
+                    "The archive was refused unread; save the model again with model.save('name.keras')."
+                )
             try:
                 return json.loads(data.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -182,28 +206,33 @@ def read_config(path: str, shown: str | None = None) -> Any:
                 raw = fh.attrs.get("model_config")
         except OSError as exc:
             raise InvalidModelError(
-                f"{shown}: expected an HDF5 file; could not open it ({_scrub(exc, path, shown)}).") from None
+                f"{shown}: expected an HDF5 file; could not open it ({_scrub(exc, path, shown)})."
+            ) from None
         if raw is None:
             raise InvalidModelError(
                 f"{shown}: expected a whole model saved with model.save('name.h5'); the file has no "
-                "model_config (it holds weights only?). Save the whole model, preferably as .keras.")
+                "model_config (it holds weights only?). Save the whole model, preferably as .keras."
+            )
         if isinstance(raw, np.ndarray) and raw.shape == ():
             raw = raw.item()
         if not isinstance(raw, (str, bytes)):
             raise InvalidModelError(
                 f"{shown}: expected the model_config attribute to be JSON text; found "
-                f"{type(raw).__name__} data. Save the whole model with model.save('name.keras').")
+                f"{type(raw).__name__} data. Save the whole model with model.save('name.keras')."
+            )
         if len(raw) > limits.MAX_MODEL_CONFIG_BYTES:
             raise InvalidModelError(
                 f"{shown}: the model_config attribute is {len(raw) / 2**20:.0f} MiB, over the "
-                f"{limits.MAX_MODEL_CONFIG_BYTES / 2**20:.0f} MiB limit (GRADCAM_MAX_MODEL_CONFIG_BYTES).")
+                f"{limits.MAX_MODEL_CONFIG_BYTES / 2**20:.0f} MiB limit (GRADCAM_MAX_MODEL_CONFIG_BYTES)."
+            )
         try:
             return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidModelError(f"{shown}: the model_config attribute is not valid JSON ({exc}).") from None
     raise InvalidModelError(
         f"{shown}: expected a Keras model file ending in .keras or .h5; found "
-        f"'{os.path.splitext(path)[1] or 'no extension'}'. Save the model with model.save('name.keras').")
+        f"'{os.path.splitext(path)[1] or 'no extension'}'. Save the model with model.save('name.keras')."
+    )
 
 
 def read_class_names(path: str, expected: int, shown: str | None = None) -> list[str]:
@@ -221,14 +250,15 @@ def read_class_names(path: str, expected: int, shown: str | None = None) -> list
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidModelError(
-                f"{shown}: expected JSON (a list of names); it is not valid JSON ({exc}).") from None
+                f"{shown}: expected JSON (a list of names); it is not valid JSON ({exc})."
+            ) from None
         if isinstance(data, dict):
             try:
                 data = [data[k] for k in sorted(data, key=int)]
             except ValueError:
                 raise InvalidModelError(
-                    f"{shown}: expected a list of names or an object with integer keys; found keys "
-                    f"{list(data)[:5]}.") from None
+                    f"{shown}: expected a list of names or an object with integer keys; found keys {list(data)[:5]}."
+                ) from None
         if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
             raise InvalidModelError(f"{shown}: expected a JSON list of strings; found {type(data).__name__}.")
         names = [n.strip() for n in data]
@@ -239,7 +269,8 @@ def read_class_names(path: str, expected: int, shown: str | None = None) -> list
     if len(names) != expected:
         raise InvalidModelError(
             f"{shown}: the model has {expected} outputs but the file lists {len(names)} class names. "
-            "Give exactly one name per output, in output order.")
+            "Give exactly one name per output, in output order."
+        )
     return names
 
 
@@ -303,8 +334,13 @@ def DenseLogits(dense):  # noqa: N802 - reads like the layer class it builds
     return _dense_logits_class()(dense)
 
 
-def load_checked(path: str, class_names: str | Sequence[str] | None = None, *, display_name: str | None = None,
-                 names_display_name: str | None = None):
+def load_checked(
+    path: str,
+    class_names: str | Sequence[str] | None = None,
+    *,
+    display_name: str | None = None,
+    names_display_name: str | None = None,
+):
     """Run every check and load the model.
 
     Returns ``(logits_model, (h, w), class_names, notes, channels)``; ``notes`` are short remarks for
@@ -322,7 +358,8 @@ def load_checked(path: str, class_names: str | Sequence[str] | None = None, *, d
         raise UnsafeModelError(
             f"{shown}: refused: the file is {size / 2**20:.1f} MiB; the limit is "
             f"{limits.MAX_MODEL_BYTES / 2**20:.0f} MiB (GRADCAM_MAX_MODEL_BYTES). Use a smaller model "
-            "or raise the limit if you trust the file.")
+            "or raise the limit if you trust the file."
+        )
     config = read_config(path, shown)
     check_config(config, shown)
 
@@ -334,22 +371,26 @@ def load_checked(path: str, class_names: str | Sequence[str] | None = None, *, d
         raise InvalidModelError(
             f"{shown}: the configuration passed the safety checks but Keras could not load the model "
             f"({type(exc).__name__}: {' '.join(_scrub(exc, path, shown).split())[:300]}). Save it again with this "
-            f"Keras version ({keras.__version__}) as a .keras file.") from None
+            f"Keras version ({keras.__version__}) as a .keras file."
+        ) from None
     notes: list[str] = []
     if len(model.inputs) != 1:
         raise InvalidModelError(
             f"{shown}: expected one image input; found {len(model.inputs)} inputs. Wrap the model so it "
-            "takes a single (H, W, C) image.")
+            "takes a single (H, W, C) image."
+        )
     shape = tuple(model.inputs[0].shape)
     if len(shape) != 4 or shape[-1] not in (1, 3):
         raise InvalidModelError(
             f"{shown}: expected an image input of shape (batch, H, W, C) with C = 1 or 3 (channels-last); "
-            f"found {shape}. Grad-CAM needs a channels-last image classifier.")
+            f"found {shape}. Grad-CAM needs a channels-last image classifier."
+        )
     if len(model.outputs) != 1 or len(model.outputs[0].shape) != 2:
         found = [tuple(o.shape) for o in model.outputs]
         raise InvalidModelError(
             f"{shown}: expected one output of shape (batch, classes); found {found}. Grad-CAM explains "
-            "classifiers: give the model a single class-score output.")
+            "classifiers: give the model a single class-score output."
+        )
     h, w = shape[1], shape[2]
     if h is None or w is None:
         h, w = DEFAULT_DYNAMIC_SIZE
@@ -370,5 +411,6 @@ def load_checked(path: str, class_names: str | Sequence[str] | None = None, *, d
         names = [str(n) for n in class_names]
         if len(names) != n_classes:
             raise InvalidModelError(
-                f"{shown}: the model has {n_classes} outputs but {len(names)} class names were given.")
+                f"{shown}: the model has {n_classes} outputs but {len(names)} class names were given."
+            )
     return out, (int(h), int(w)), names, notes, shape[-1]

@@ -13,6 +13,7 @@ equation 3 divides by the logit, so before issue 13 a class with a negative logi
 low-probability classes) got a map of the evidence *against* it: a negative or low correlation
 here. After the fix every row should agree about as well as the high-probability classes do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,9 @@ def main() -> None:
     logits = np.asarray(zoo_model.keras_model(x, training=False))[0]
     probabilities = explainer.predict(image)
     layer = explainer.default_layer
-    activations = np.asarray(keras.Model(zoo_model.keras_model.input,
-                                         zoo_model.keras_model.get_layer(layer).output)(x))[0]
+    activations = np.asarray(
+        keras.Model(zoo_model.keras_model.input, zoo_model.keras_model.get_layer(layer).output)(x)
+    )[0]
     kernel = zoo_model.keras_model.get_layer("logits").get_weights()[0]  # (K, classes)
     print(f"image: {Path(args.image).name}   model: efficientnet-lite0   layer: {layer}")
     print("r: Pearson correlation of Ablation-CAM with Grad-CAM (heatmaps; coarse maps), and with its closed form")
@@ -69,9 +71,11 @@ def main() -> None:
     ablation = explainer.explain_targets(image, args.classes, method="ablationcam")
     for index, g, a in zip(args.classes, grad, ablation):
         closed = np.maximum(activations @ (kernel[:, index] * activations.mean(axis=(0, 1))), 0.0)
-        print(f"{index:>5}  {g.target_name[:16]:<16} {logits[index]:7.3f} {100 * probabilities[index]:8.4f}  "
-              f"{correlation(g.heatmap, a.heatmap):9.3f}  {correlation(g.coarse, a.coarse):8.3f}  "
-              f"{correlation(closed, a.coarse):8.3f}")
+        print(
+            f"{index:>5}  {g.target_name[:16]:<16} {logits[index]:7.3f} {100 * probabilities[index]:8.4f}  "
+            f"{correlation(g.heatmap, a.heatmap):9.3f}  {correlation(g.coarse, a.coarse):8.3f}  "
+            f"{correlation(closed, a.coarse):8.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ contrast between them, with the offline EfficientNet-Lite0.
 
 Prints each group's probability, its most probable member and the map's peak on the shared scale.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,11 @@ def main() -> None:
         if result.contrast_name:
             title = f"why {result.target_name}\nrather than {result.contrast_name} (own scale)"
         else:
-            title = (f"{result.target_name}: group of {len(result.target_members)}, p = "
-                     f"{result.target_probability:.1%}\npeak {result.peak / max(r.peak for r in results[:2]):.0%} "
-                     "of the stronger")
+            title = (
+                f"{result.target_name}: group of {len(result.target_members)}, p = "
+                f"{result.target_probability:.1%}\npeak {result.peak / max(r.peak for r in results[:2]):.0%} "
+                "of the stronger"
+            )
         axis.set_title(title, fontsize=10)
     for axis in axes:
         axis.axis("off")
@@ -58,10 +61,12 @@ def main() -> None:
     figure.savefig(args.out, dpi=80)
     names = explainer.class_names
     for result in results[:2]:
-        print(f"{result.target_name:14s} p = {result.target_probability:.3f} "
-              f"over {len(result.target_members)} classes; "
-              f"most probable member {names[result.target_index]} "
-              f"({result.probabilities[result.target_index]:.3f}); peak {result.peak:.4f}")
+        print(
+            f"{result.target_name:14s} p = {result.target_probability:.3f} "
+            f"over {len(result.target_members)} classes; "
+            f"most probable member {names[result.target_index]} "
+            f"({result.probabilities[result.target_index]:.3f}); peak {result.peak:.4f}"
+        )
     print(f"wrote {args.out}")
 
 

@@ -8,6 +8,7 @@ for, and each concept's map on its own.
 
 Prints the legend, the reconstruction error and the time taken.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,18 @@ def main() -> None:
     grid = figure.add_gridspec(2, 2 + columns, width_ratios=[1.25, 1.25] + [1] * columns)
     main_axis = figure.add_subplot(grid[:, :2])
     main_axis.imshow(concepts_overlay(image, concepts.maps, alpha=0.6))
-    main_axis.set_title(f"{Path(args.image).name}: {concepts.k} concepts at {concepts.layer}\n"
-                        f"(reconstruction error {concepts.reconstruction_error:.0%})", fontsize=10)
-    main_axis.legend(handles=[Patch(color=colour, label=label) for colour, label in zip(colours, labels)],
-                     loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=9, frameon=False)
+    main_axis.set_title(
+        f"{Path(args.image).name}: {concepts.k} concepts at {concepts.layer}\n"
+        f"(reconstruction error {concepts.reconstruction_error:.0%})",
+        fontsize=10,
+    )
+    main_axis.legend(
+        handles=[Patch(color=colour, label=label) for colour, label in zip(colours, labels)],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        fontsize=9,
+        frameon=False,
+    )
     for i in range(concepts.k):
         axis = figure.add_subplot(grid[i % 2, 2 + i // 2])
         strength = concepts.maps[i][..., None] * 0.6

@@ -5,6 +5,7 @@ Run from the repository root:  python scripts/make_sample_images.py
 Needs scikit-image and matplotlib (their sample data ships inside the wheels: no network) and, for the
 top-1 column, the default EfficientNet-Lite0 model (offline).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,17 +21,31 @@ QUALITY = 90
 
 # file name -> (loader description, origin, licence)
 SOURCES: dict[str, tuple[str, str, str]] = {
-    "chelsea.jpg": ("skimage.data.chelsea()", "scikit-image sample data: Stefan van der Walt's cat Chelsea",
-                    "CC0 (public domain dedication)"),
-    "coffee.jpg": ("skimage.data.coffee()", "scikit-image sample data: a cup of coffee, photo by Rachel Michetti",
-                   "CC0 (public domain dedication)"),
-    "astronaut.jpg": ("skimage.data.astronaut()", "scikit-image sample data: astronaut Eileen Collins (NASA)",
-                      "public domain (NASA)"),
-    "rocket.jpg": ("skimage.data.rocket()", "scikit-image sample data: SpaceX Falcon 9 launch photo via NASA",
-                   "public domain (NASA)"),
-    "grace_hopper.jpg": ("matplotlib.cbook.get_sample_data('grace_hopper.jpg')",
-                         "Matplotlib sample data: Rear Admiral Grace Hopper (US Navy official portrait)",
-                         "public domain (US Navy)"),
+    "chelsea.jpg": (
+        "skimage.data.chelsea()",
+        "scikit-image sample data: Stefan van der Walt's cat Chelsea",
+        "CC0 (public domain dedication)",
+    ),
+    "coffee.jpg": (
+        "skimage.data.coffee()",
+        "scikit-image sample data: a cup of coffee, photo by Rachel Michetti",
+        "CC0 (public domain dedication)",
+    ),
+    "astronaut.jpg": (
+        "skimage.data.astronaut()",
+        "scikit-image sample data: astronaut Eileen Collins (NASA)",
+        "public domain (NASA)",
+    ),
+    "rocket.jpg": (
+        "skimage.data.rocket()",
+        "scikit-image sample data: SpaceX Falcon 9 launch photo via NASA",
+        "public domain (NASA)",
+    ),
+    "grace_hopper.jpg": (
+        "matplotlib.cbook.get_sample_data('grace_hopper.jpg')",
+        "Matplotlib sample data: Rear Admiral Grace Hopper (US Navy official portrait)",
+        "public domain (US Navy)",
+    ),
 }
 COMPOSITES: dict[str, tuple[str, str]] = {
     "cat_and_coffee.jpg": ("chelsea.jpg", "coffee.jpg"),
@@ -109,7 +124,8 @@ def main() -> None:
     for name, (a, b) in COMPOSITES.items():
         path = os.path.join(OUT, name)
         side_by_side(Image.open(os.path.join(OUT, a)), Image.open(os.path.join(OUT, b))).save(
-            path, quality=QUALITY, optimize=True)
+            path, quality=QUALITY, optimize=True
+        )
         written.append(path)
     probs, names = predict(written)
     lines = [

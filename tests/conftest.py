@@ -1,5 +1,6 @@
 """Shared fixtures and hooks. Nothing here touches the network. The browser tests' timings and
 skip reasons appear in the terminal summary."""
+
 from __future__ import annotations
 
 import os

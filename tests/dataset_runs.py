@@ -2,6 +2,7 @@
 (four crops of coffee.jpg, three of chelsea.jpg, one rocket, and a text file named .jpg), a labels
 file with right and wrong labels, explained by the offline EfficientNet-Lite0 with the local
 engine."""
+
 from __future__ import annotations
 
 import io
@@ -13,14 +14,27 @@ from PIL import Image
 from tests.hardening_inputs import photo
 
 #: file name -> (sample photo, crop from the left in pixels); every crop differs, so every map does.
-IMAGES = {"coffee_1.jpg": ("coffee.jpg", 0), "coffee_2.jpg": ("coffee.jpg", 20), "coffee_3.jpg": ("coffee.jpg", 40),
-          "coffee_4.jpg": ("coffee.jpg", 60), "cat_1.jpg": ("chelsea.jpg", 0), "cat_2.jpg": ("chelsea.jpg", 30),
-          "cat_3.jpg": ("chelsea.jpg", 60), "rocket.jpg": ("rocket.jpg", 0)}
+IMAGES = {
+    "coffee_1.jpg": ("coffee.jpg", 0),
+    "coffee_2.jpg": ("coffee.jpg", 20),
+    "coffee_3.jpg": ("coffee.jpg", 40),
+    "coffee_4.jpg": ("coffee.jpg", 60),
+    "cat_1.jpg": ("chelsea.jpg", 0),
+    "cat_2.jpg": ("chelsea.jpg", 30),
+    "cat_3.jpg": ("chelsea.jpg", 60),
+    "rocket.jpg": ("rocket.jpg", 0),
+}
 BAD = "notes.jpg"
 #: coffee is labelled espresso (right); cat_3 is labelled espresso on purpose (wrong).
-LABELS = {"coffee_1.jpg": "espresso", "coffee_2.jpg": "espresso", "coffee_3.jpg": "espresso",
-          "coffee_4.jpg": "espresso", "cat_1.jpg": "Egyptian Mau", "cat_2.jpg": "Egyptian Mau",
-          "cat_3.jpg": "espresso"}
+LABELS = {
+    "coffee_1.jpg": "espresso",
+    "coffee_2.jpg": "espresso",
+    "coffee_3.jpg": "espresso",
+    "coffee_4.jpg": "espresso",
+    "cat_1.jpg": "Egyptian Mau",
+    "cat_2.jpg": "Egyptian Mau",
+    "cat_3.jpg": "espresso",
+}
 
 
 def image_bytes(name: str) -> bytes:

@@ -6,6 +6,7 @@ a one-line ImageError containing ``fragment``, or ``Works(height, width, note)``
 decode to an upright (height, width, 3) image (``note``: a fragment of one of its decode notes, or
 None) and explain correctly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,9 +45,9 @@ def photo(name: str = "coffee.jpg", size: tuple[int, int] | None = None) -> np.n
 
 def _flip_crc(png: bytes, kind: bytes) -> bytes:
     at = png.index(kind)
-    length = int.from_bytes(png[at - 4:at], "big")
+    length = int.from_bytes(png[at - 4 : at], "big")
     crc_at = at + 4 + length
-    return png[:crc_at] + bytes([png[crc_at] ^ 0xFF]) + png[crc_at + 1:]
+    return png[:crc_at] + bytes([png[crc_at] ^ 0xFF]) + png[crc_at + 1 :]
 
 
 def exif_rotated_jpeg(upright: np.ndarray) -> bytes:
@@ -72,7 +73,7 @@ def bad_inputs() -> tuple[tuple[str, bytes, object], ...]:
     jpeg = encode(Image.fromarray(photo("chelsea.jpg", (200, 150))), "JPEG", quality=90)
     png = encode(Image.fromarray(coffee), "PNG")
 
-    sixteen = (photo("rocket.jpg", (96, 64))[:, :, 0].astype(np.uint16) * 257)  # full 16-bit range
+    sixteen = photo("rocket.jpg", (96, 64))[:, :, 0].astype(np.uint16) * 257  # full 16-bit range
     palette = Image.fromarray(coffee).convert("P", palette=Image.Palette.ADAPTIVE, colors=32)
     palette_data = encode(palette, "PNG", transparency=0)
     rgba = np.dstack([coffee, np.tile(np.linspace(0, 255, 160, dtype=np.uint8), (120, 1))])
@@ -82,25 +83,40 @@ def bad_inputs() -> tuple[tuple[str, bytes, object], ...]:
     return (
         ("empty.jpg", b"", Refused("the file is empty (0 bytes)")),
         ("letter.jpg", b"Dear diary,\nthis is not a picture.\n", Refused("this is a text file, not an image")),
-        ("page.png", b"<!DOCTYPE html>\n<html><body>403 Forbidden</body></html>",
-         Refused("this is an HTML web page, not an image")),
-        ("drawing.png", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
-         Refused("SVG vector drawing")),
+        (
+            "page.png",
+            b"<!DOCTYPE html>\n<html><body>403 Forbidden</body></html>",
+            Refused("this is an HTML web page, not an image"),
+        ),
+        (
+            "drawing.png",
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
+            Refused("SVG vector drawing"),
+        ),
         ("truncated.jpg", jpeg[: len(jpeg) // 2], Refused("the JPEG file is truncated")),
         ("badcrc.png", _flip_crc(png, b"IDAT"), Refused("checksum mismatch in its IDAT chunk")),
         ("bomb.png", raw_png(8000, 8000, 1, 0, row_bytes=1000), Refused("megapixel limit")),
         ("one_pixel.png", encode(Image.new("RGB", (1, 1), (200, 120, 40)), "PNG"), Works(1, 1)),
         ("strip_8000x20.png", encode(Image.fromarray(strip), "PNG"), Works(20, 8000)),
         ("deep16.png", encode(Image.fromarray(sixteen), "PNG"), Works(64, 96, "16-bit PNG scaled")),
-        ("cmyk.jpg", encode(Image.fromarray(coffee).convert("CMYK"), "JPEG", quality=95),
-         Works(120, 160, "CMYK converted")),
+        (
+            "cmyk.jpg",
+            encode(Image.fromarray(coffee).convert("CMYK"), "JPEG", quality=95),
+            Works(120, 160, "CMYK converted"),
+        ),
         ("palette.png", palette_data, Works(120, 160, "transparency composited")),
         ("rgba.png", encode(Image.fromarray(rgba, mode="RGBA"), "PNG"), Works(120, 160, "transparency composited")),
         ("gray.png", encode(Image.fromarray(coffee).convert("L"), "PNG"), Works(120, 160)),
-        ("animated.gif", encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100),
-         Works(60, 80, "animated GIF: used frame 1 of 3")),
-        ("pages.tif", encode(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
-         Works(60, 80, "multi-page TIFF: used page 1 of 3")),
+        (
+            "animated.gif",
+            encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100),
+            Works(60, 80, "animated GIF: used frame 1 of 3"),
+        ),
+        (
+            "pages.tif",
+            encode(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
+            Works(60, 80, "multi-page TIFF: used page 1 of 3"),
+        ),
         ("rotated_exif6.jpg", exif_rotated_jpeg(espresso_top_right()), Works(480, 320, "EXIF orientation")),
     )
 

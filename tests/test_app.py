@@ -4,6 +4,7 @@ compare modes, method and layer change, deep links, own-model upload and its ref
 The zoo model (EfficientNet-Lite0) is loaded once per test session: AppTest runs the script in
 this process, so st.cache_resource keeps it between tests.
 """
+
 from __future__ import annotations
 
 import io
@@ -105,11 +106,13 @@ def test_upload_several_images_is_a_gallery_and_a_bad_file_says_what_is_wrong():
     at.run()
     at.radio(key="source").set_value("Upload").run()
     assert any("Upload one or several images" in i.value for i in at.info)
-    at.file_uploader(key="uploads").set_value([
-        ("coffee.jpg", (SAMPLES / "coffee.jpg").read_bytes(), "image/jpeg"),
-        ("red.png", png(), "image/png"),
-        ("notes.png", b"this is not an image at all", "image/png"),
-    ]).run()
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("coffee.jpg", (SAMPLES / "coffee.jpg").read_bytes(), "image/jpeg"),
+            ("red.png", png(), "image/png"),
+            ("notes.png", b"this is not an image at all", "image/png"),
+        ]
+    ).run()
     assert [str(e.value) for e in at.exception] == []
     errors = [str(e.value) for e in at.error]
     assert len(errors) == 1 and "notes.png" in errors[0]
@@ -184,13 +187,20 @@ def test_display_changes_do_not_recompute(monkeypatch):
     at.slider(key="top_percent").set_value(20).run()
     assert problems(at) == []
     # the reported compute time is the cached result's: the model was not called again
-    assert next(c.value for c in at.caption if "map computed in" in c.value).split(" · this")[0] == \
-        caption.split(" · this")[0]
+    assert (
+        next(c.value for c in at.caption if "map computed in" in c.value).split(" · this")[0]
+        == caption.split(" · this")[0]
+    )
 
 
 def test_deep_link_reproduces_model_sample_class_method_and_layer():
-    at = new_app(model="efficientnet-lite0", sample="coffee.jpg", **{"class": "tea cup"},
-                 method="gradcam++", layer="block7a_project_bn")
+    at = new_app(
+        model="efficientnet-lite0",
+        sample="coffee.jpg",
+        **{"class": "tea cup"},
+        method="gradcam++",
+        layer="block7a_project_bn",
+    )
     at.run()
     assert problems(at) == []
     assert heatmap(at)[0] == "Heatmap · cup"  # an older link's name ("tea cup") still finds class 968

@@ -1,5 +1,6 @@
 """The app's concepts view ("What parts does the model see?", Deep Feature Factorization), the
 Compare layers view's fused panel, and Eigen-Grad-CAM in the method picker, with AppTest."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,6 +6,7 @@ and a ZIP upload run with its refusals.
 The run is real: the offline EfficientNet-Lite0, local engine, nine small files
 (tests/dataset_runs.py), in a temporary runs folder named by GRADCAM_RUNS_DIR.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -50,8 +51,12 @@ def new_app(**query) -> AppTest:
 
 def grid(at: AppTest) -> list[str]:
     """Captions of the grid's pictures (each names its file first)."""
-    return [img.caption for image in at.get("image") for img in image.proto.imgs
-            if img.caption.split(" · ")[0].endswith(".jpg")]
+    return [
+        img.caption
+        for image in at.get("image")
+        for img in image.proto.imgs
+        if img.caption.split(" · ")[0].endswith(".jpg")
+    ]
 
 
 def open_buttons(at: AppTest):
@@ -130,8 +135,9 @@ def test_explain_opens_the_image_in_the_explorer_with_the_runs_model_method_and_
     assert problems(again) == [] and heatmap(again)[0] == f"Heatmap · {predicted}"
 
 
-@pytest.mark.parametrize("name, fragment", [("../outside/secret", "through '..'"), ("escape", "symbolic link"),
-                                            ("/etc", "absolute path")])
+@pytest.mark.parametrize(
+    "name, fragment", [("../outside/secret", "through '..'"), ("escape", "symbolic link"), ("/etc", "absolute path")]
+)
 def test_a_run_outside_the_runs_folder_is_refused(runs, name, fragment):
     at = new_app(view="dataset", run=name)
     at.run()
@@ -168,8 +174,11 @@ def test_a_zip_upload_runs_with_progress_into_a_new_run_that_opens(runs, monkeyp
     assert sorted(c.split(" · ")[0] for c in grid(at)) == sorted(list(dataset_runs.IMAGES)[:3])
     assert not [b for b in at.button if b.key == "dataset_finish_run"], "a finished run has nothing to finish"
     # interrupted before its shard was committed: finished from the page, with its own method and labels
-    for path in [runs[0] / name / "run.json", runs[0] / name / "results.parquet",
-                 *(runs[0] / name / "shards").glob("shard-*.parquet")]:
+    for path in [
+        runs[0] / name / "run.json",
+        runs[0] / name / "results.parquet",
+        *(runs[0] / name / "shards").glob("shard-*.parquet"),
+    ]:
         path.unlink()
     at = new_app(view="dataset", run=name)
     at.run()

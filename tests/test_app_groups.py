@@ -1,6 +1,7 @@
 """Class groups and map strength in the web app (AppTest, the real EfficientNet-Lite0): the top
 groups, the search over classes and groups, group comparison with its one-click concept pairs, the
 group editor, deep links that carry groups, and "show strength"."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The app's Compare models view with Streamlit's AppTest: EfficientNet-Lite0 and Lite1 (both
 offline) side by side, the shared scale, a deep link that reopens the comparison, an own
 1000-class model that joins the comparison and one whose classes do not match."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,8 +66,13 @@ def test_compare_lite0_and_lite1_side_by_side_with_probabilities_top1_and_agreem
 
 
 def test_a_deep_link_reopens_the_comparison():
-    at = new_app(sample="coffee.jpg", view="models", models="efficientnet-lite1,EfficientNet-Lite0",
-                 shared="1", **{"class": "cup"})
+    at = new_app(
+        sample="coffee.jpg",
+        view="models",
+        models="efficientnet-lite1,EfficientNet-Lite0",
+        shared="1",
+        **{"class": "cup"},
+    )
     at.run()
     assert problems(at) == [] and not at.warning
     assert at.radio(key="view").value == "models"
@@ -117,8 +123,11 @@ def test_an_own_1000_class_model_joins_the_comparison_beside_a_zoo_model(tmp_pat
     assert not any("cannot join" in w.value for w in at.warning)
     picker = at.multiselect(key="compare_models")
     assert picker.value[0] == "__user__" and len(picker.value) == 2, picker.value
-    titles = [m.value.strip("*") for m in at.markdown
-              if m.value.startswith("**") and ("own_1000" in m.value or "EfficientNet" in m.value)]
+    titles = [
+        m.value.strip("*")
+        for m in at.markdown
+        if m.value.startswith("**") and ("own_1000" in m.value or "EfficientNet" in m.value)
+    ]
     assert len(titles) == 2 and "own_1000" in titles[0], titles
     captions = [c for c in overlay_panels(at) if c.startswith("p(")]
     assert len(captions) == 2 and "32×32 input" in captions[0] and "224×224 input" in captions[1], captions

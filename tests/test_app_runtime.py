@@ -1,5 +1,6 @@
 """The app's adjustments to Streamlit's runtime (gradcam_app.runtime): Keras' session (and with it
 TensorFlow's kernel cache) survives a page run, Matplotlib's figures are still closed."""
+
 from __future__ import annotations
 
 import pytest

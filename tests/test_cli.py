@@ -1,4 +1,5 @@
 """The command-line tool on the real offline model and the bundled samples."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gradcam", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "gradcam", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +25,25 @@ def batch(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli")
     bad = out / "broken.jpg"
     bad.write_text("this is not a picture")
-    result = run_cli("explain", "sample_images/cat_and_coffee.jpg", str(bad), "sample_images/coffee.jpg",
-                     "--target", "Egyptian Mau", "--contrast", "espresso", "Egyptian Mau",
-                     "--top-k", "1", "--method", "gradcam", "--method", "gradcam++",
-                     "--out", str(out / "results"))
+    result = run_cli(
+        "explain",
+        "sample_images/cat_and_coffee.jpg",
+        str(bad),
+        "sample_images/coffee.jpg",
+        "--target",
+        "Egyptian Mau",
+        "--contrast",
+        "espresso",
+        "Egyptian Mau",
+        "--top-k",
+        "1",
+        "--method",
+        "gradcam",
+        "--method",
+        "gradcam++",
+        "--out",
+        str(out / "results"),
+    )
     return result, out / "results"
 
 
@@ -34,8 +51,10 @@ def test_bad_image_fails_alone_and_is_reported(batch):
     result, out = batch
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {out.parent / 'broken.jpg'}: this is a text file, not an image. "
-                      "Upload a JPEG, PNG, WebP, BMP, TIFF or GIF image."]
+    assert errors == [
+        f"error: {out.parent / 'broken.jpg'}: this is a text file, not an image. "
+        "Upload a JPEG, PNG, WebP, BMP, TIFF or GIF image."
+    ]
     records = json.loads((out / "results.json").read_text())
     failed = [r for r in records if "error" in r]
     assert len(failed) == 1 and failed[0]["image"].endswith("broken.jpg")
@@ -67,8 +86,14 @@ def test_every_image_method_and_target_is_written(batch):
 def test_two_classes_of_a_composite_look_at_different_halves(batch):
     _, out = batch
     records = json.loads((out / "results.json").read_text())
-    cat = next(r for r in records if r["image"].endswith("cat_and_coffee.jpg") and r["method"] == "gradcam"
-               and r["target_name"] == "Egyptian cat" and not r["contrast_name"])
+    cat = next(
+        r
+        for r in records
+        if r["image"].endswith("cat_and_coffee.jpg")
+        and r["method"] == "gradcam"
+        and r["target_name"] == "Egyptian cat"
+        and not r["contrast_name"]
+    )
     heatmap = np.load(out / cat["heatmap"])
     half = heatmap.shape[1] // 2
     assert heatmap[:, :half].mean() > 2 * heatmap[:, half:].mean()  # the cat is on the left
@@ -86,20 +111,47 @@ def test_methods_and_layers_listings():
 def test_method_options_go_to_the_methods_that_have_them(tmp_path):
     listing = run_cli("methods")
     assert "--option window=... side of the covering square" in listing.stdout
-    result = run_cli("explain", "sample_images/coffee.jpg", "--target", "espresso", "--method", "occlusion",
-                     "--method", "gradcam", "--option", "window=56", "--option", "stride=28", "--out", str(tmp_path))
+    result = run_cli(
+        "explain",
+        "sample_images/coffee.jpg",
+        "--target",
+        "espresso",
+        "--method",
+        "occlusion",
+        "--method",
+        "gradcam",
+        "--option",
+        "window=56",
+        "--option",
+        "stride=28",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     occlusion, grad = json.loads((tmp_path / "results.json").read_text())
     assert occlusion["method"] == "occlusion" and grad["method"] == "gradcam"
     assert "a 56x56 square of the image's mean colour at 49 positions, 28 pixels apart" in occlusion["notes"][0]
     assert occlusion["provenance"]["explanation"]["options"] == {"aug_smooth": False, "window": 56, "stride": 28}
     assert grad["provenance"]["explanation"]["options"] == {"aug_smooth": False}
-    for option, message in [("channels=8", "--option channels: none of the chosen methods (occlusion) has it; "
-                                           "their options: batch_size, stride, window."),
-                            ("window=big", "Option window='big' is not usable: int expected"),
-                            ("window", "--option takes NAME=VALUE (e.g. --option window=14); got 'window'.")]:
-        bad = run_cli("explain", "sample_images/coffee.jpg", "--method", "occlusion", "--option", option,
-                      "--out", str(tmp_path / "bad"))
+    for option, message in [
+        (
+            "channels=8",
+            "--option channels: none of the chosen methods (occlusion) has it; "
+            "their options: batch_size, stride, window.",
+        ),
+        ("window=big", "Option window='big' is not usable: int expected"),
+        ("window", "--option takes NAME=VALUE (e.g. --option window=14); got 'window'."),
+    ]:
+        bad = run_cli(
+            "explain",
+            "sample_images/coffee.jpg",
+            "--method",
+            "occlusion",
+            "--option",
+            option,
+            "--out",
+            str(tmp_path / "bad"),
+        )
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
         assert not (tmp_path / "bad" / "results.json").exists()  # stopped before any image
 
@@ -140,8 +192,17 @@ def test_html_reports_and_top_percent(tmp_path):
 
     from gradcam.images import decode_image
 
-    result = run_cli("explain", "sample_images/coffee.jpg", "--html", "--top-percent", "30", "--colormap", "turbo",
-                     "--out", str(tmp_path))
+    result = run_cli(
+        "explain",
+        "sample_images/coffee.jpg",
+        "--html",
+        "--top-percent",
+        "30",
+        "--colormap",
+        "turbo",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     (record,) = json.loads((tmp_path / "results.json").read_text())
     page = (tmp_path / record["report"]).read_text()
@@ -163,8 +224,17 @@ def test_html_reports_and_top_percent(tmp_path):
 def test_evaluate_records_the_image_digest_weights_and_versions(tmp_path):
     import hashlib
 
-    result = run_cli("evaluate", "sample_images/coffee.jpg", "--metric", "deletion", "--steps", "4",
-                     "--no-baseline", "--out", str(tmp_path))
+    result = run_cli(
+        "evaluate",
+        "sample_images/coffee.jpg",
+        "--metric",
+        "deletion",
+        "--steps",
+        "4",
+        "--no-baseline",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "metrics.json").read_text())
     digest = hashlib.sha256((ROOT / "sample_images/coffee.jpg").read_bytes()).hexdigest()
@@ -174,9 +244,19 @@ def test_evaluate_records_the_image_digest_weights_and_versions(tmp_path):
 
 def test_class_groups_as_targets_and_the_groups_listing(tmp_path):
     out = tmp_path / "groups"
-    result = run_cli("explain", "sample_images/cat_and_coffee.jpg", "--target", "group:domestic cat",
-                     "--target", "group:alcohol-vs-group:gambling", "--contrast", "group:cup=968+969", "espresso",
-                     "--out", str(out))
+    result = run_cli(
+        "explain",
+        "sample_images/cat_and_coffee.jpg",
+        "--target",
+        "group:domestic cat",
+        "--target",
+        "group:alcohol-vs-group:gambling",
+        "--contrast",
+        "group:cup=968+969",
+        "espresso",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     records = {r["provenance"]["explanation"]["label"]: r for r in json.loads((out / "results.json").read_text())}
     assert set(records) == {"domestic cat", "alcohol rather than gambling", "cup rather than espresso"}
@@ -233,12 +313,16 @@ def test_token_grid_option_reaches_the_explainer(tmp_path):
     common = ("--model", str(model_path), "--classes", str(classes), "--preprocessing", "raw")
     inferred = run_cli("layers", *common)
     assert inferred.returncode == 0, inferred.stderr
-    assert "final_norm   (default)   [tokens (64, 16) reshaped to a 8x8 grid (grid from the patch embedding)]" \
+    assert (
+        "final_norm   (default)   [tokens (64, 16) reshaped to a 8x8 grid (grid from the patch embedding)]"
         in inferred.stdout
+    )
     given = run_cli("layers", *common, "--token-grid", "8", "8")
     assert given.returncode == 0, given.stderr
-    assert "final_norm   (default)   [tokens (64, 16) reshaped to a 8x8 grid (grid from the token_grid argument)]" \
+    assert (
+        "final_norm   (default)   [tokens (64, 16) reshaped to a 8x8 grid (grid from the token_grid argument)]"
         in given.stdout
+    )
     wrong = run_cli("layers", *common, "--token-grid", "5", "5")
     assert wrong.returncode == 2 and "fits no token layer" in wrong.stderr, wrong.stderr
     image = tmp_path / "noise.png"

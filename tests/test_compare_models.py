@@ -1,6 +1,7 @@
 """gradcam.compare_models: several models explain one image and one class side by side, each at
 its own input size and preprocessing, with their maps aligned to the image and one agreement
 figure per pair."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -114,7 +115,7 @@ def test_rank_correlation_reads_as_documented(rng):
     assert rank_correlation(a, a) == pytest.approx(1.0)
     assert rank_correlation(a, 1.0 - a) == pytest.approx(-1.0)
     grid = rng.random((56, 56)).astype(np.float32)  # at the grid's size: no averaging
-    assert rank_correlation(grid, grid ** 3) == pytest.approx(1.0)  # ranks, not values
+    assert rank_correlation(grid, grid**3) == pytest.approx(1.0)  # ranks, not values
     assert rank_correlation(a, np.zeros_like(a)) is None
     with pytest.raises(ValueError, match="same image"):
         rank_correlation(a, a[:10])
@@ -127,8 +128,10 @@ def lite_pair():
     ready = [i.name for i in model_zoo.list_models() if i.status in (model_zoo.READY, model_zoo.NEEDS_CONVERSION)]
     if "efficientnet-lite1" not in ready:
         pytest.skip("EfficientNet-Lite1's weights package is not installed")
-    return (gradcam.Explainer(model_zoo.load_model("efficientnet-lite0")),
-            gradcam.Explainer(model_zoo.load_model("efficientnet-lite1")))
+    return (
+        gradcam.Explainer(model_zoo.load_model("efficientnet-lite0")),
+        gradcam.Explainer(model_zoo.load_model("efficientnet-lite1")),
+    )
 
 
 @pytest.mark.slow
@@ -157,8 +160,13 @@ def _run_cli(*args: str):
     import sys
     from pathlib import Path
 
-    return subprocess.run([sys.executable, "-m", "gradcam", *args], cwd=Path(__file__).resolve().parents[1],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "gradcam", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -170,9 +178,20 @@ def test_cli_writes_one_side_by_side_png_per_image_and_comparison_json(lite_pair
     out = tmp_path / "cmp"
     broken = tmp_path / "broken.jpg"
     broken.write_text("not a picture")
-    result = _run_cli("compare-models", "sample_images/coffee.jpg", str(broken), "sample_images/cat_and_coffee.jpg",
-                      "--model", "efficientnet-lite0", "--model", "efficientnet-lite1", "--target", "espresso",
-                      "--out", str(out))
+    result = _run_cli(
+        "compare-models",
+        "sample_images/coffee.jpg",
+        str(broken),
+        "sample_images/cat_and_coffee.jpg",
+        "--model",
+        "efficientnet-lite0",
+        "--model",
+        "efficientnet-lite1",
+        "--target",
+        "espresso",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 1, result.stderr  # the broken image fails alone
     assert "broken.jpg" in result.stderr
     records = json.loads((out / "comparison.json").read_text())
@@ -188,10 +207,19 @@ def test_cli_writes_one_side_by_side_png_per_image_and_comparison_json(lite_pair
 
 
 def test_cli_refuses_bad_inputs_before_any_work(tmp_path):
-    one = _run_cli("compare-models", "sample_images/coffee.jpg", "--model", "efficientnet-lite0", "--out",
-                   str(tmp_path))
+    one = _run_cli(
+        "compare-models", "sample_images/coffee.jpg", "--model", "efficientnet-lite0", "--out", str(tmp_path)
+    )
     assert one.returncode == 2 and "Give 2 to 4 models" in one.stderr
-    twice = _run_cli("compare-models", "sample_images/coffee.jpg", "--model", "efficientnet-lite0", "--model",
-                     "efficientnet-lite0", "--out", str(tmp_path))
+    twice = _run_cli(
+        "compare-models",
+        "sample_images/coffee.jpg",
+        "--model",
+        "efficientnet-lite0",
+        "--model",
+        "efficientnet-lite0",
+        "--out",
+        str(tmp_path),
+    )
     assert twice.returncode == 2 and "listed twice" in twice.stderr
     assert not (tmp_path / "comparison.json").exists()

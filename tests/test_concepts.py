@@ -1,4 +1,5 @@
 """Deep Feature Factorization: ``explainer.concepts(image, k, layer)`` and its NMF."""
+
 from __future__ import annotations
 
 import keras
@@ -58,7 +59,7 @@ class TestNMF:
 class TestConcepts:
     def test_concept_maps_times_embeddings_are_the_reconstruction(self, explainer, image):
         concepts = explainer.concepts(image, k=3, layer="conv2")
-        v = rectified_activations(explainer, image, "conv2")                  # (16, 16, 16)
+        v = rectified_activations(explainer, image, "conv2")  # (16, 16, 16)
         rebuilt = sum(concepts.coarse[i].astype(np.float64)[..., None] * concepts.embeddings[i] for i in range(3))
         np.testing.assert_allclose(concepts.reconstruction(), rebuilt, rtol=1e-5, atol=1e-6)
         error = np.linalg.norm(v - rebuilt) / np.linalg.norm(v)
@@ -166,7 +167,7 @@ def test_concepts_overlay_colours_each_pixel_by_its_strongest_concept():
 
     image = np.full((10, 20, 3), 100, np.uint8)
     maps = np.zeros((2, 10, 20), np.float32)
-    maps[0, :, :10] = 1.0   # concept 1 on the left, fully
+    maps[0, :, :10] = 1.0  # concept 1 on the left, fully
     maps[1, :, 10:15] = 1.0  # concept 2 in the middle; nothing on the right
     picture = concepts_overlay(image, maps, alpha=1.0)
     assert picture.shape == (10, 20, 3)

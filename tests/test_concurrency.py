@@ -2,6 +2,7 @@
 single session gets, including two images that differ in only a few pixels (which must not share
 a cache entry). The browser version of this test (8 contexts against one running app) is in
 tests/e2e/test_hardening_e2e.py."""
+
 from __future__ import annotations
 
 import threading

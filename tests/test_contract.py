@@ -1,4 +1,5 @@
 """One contract, every registered method: shape, range, finiteness, determinism, alignment."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ The engine tests use the real offline EfficientNet-Lite0 on a handful of small i
 kill/resume tests run the CLI in subprocesses with a small saved model, killed with SIGKILL both
 from outside and by the writer's fault-injection hook (GRADCAM_DATASET_FAULT).
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,13 @@ from tests.test_images import encode
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The bad files every source carries, and a fragment of the error each must end with.
-BAD = {"letter.jpg": "this is a text file", "truncated.jpg": "truncated", "empty.jpg": "the file is empty",
-       "bomb.png": "megapixel limit", "badcrc.png": "checksum mismatch"}
+BAD = {
+    "letter.jpg": "this is a text file",
+    "truncated.jpg": "truncated",
+    "empty.jpg": "the file is empty",
+    "bomb.png": "megapixel limit",
+    "badcrc.png": "checksum mismatch",
+}
 
 
 def _bad(name: str) -> bytes:
@@ -66,9 +72,11 @@ def make_sources(root: Path) -> dict[str, Path]:
             writer.writerow([name, "x"])
 
     labels = root / "labels.csv"
-    labels.write_text("path,label\ncoffee.jpg,espresso\nnested/chelsea.png,n02123045\n"
-                      "nested/deeper/rotated_exif6.jpg,967\ncoffee_again.png,unicorn\n"
-                      "photos/coffee.jpg,Espresso\n")
+    labels.write_text(
+        "path,label\ncoffee.jpg,espresso\nnested/chelsea.png,n02123045\n"
+        "nested/deeper/rotated_exif6.jpg,967\ncoffee_again.png,unicorn\n"
+        "photos/coffee.jpg,Espresso\n"
+    )
     return {"folder": folder, "zip": archive, "csv": listing, "labels": labels}
 
 
@@ -81,8 +89,7 @@ def sources(tmp_path_factory):
 def folder_run(sources, lite0, tmp_path_factory):
     model, _ = lite0
     out = tmp_path_factory.mktemp("dataset-run") / "run"
-    summary = run_dataset(sources["folder"], out, spec=ModelSpec(), labels=sources["labels"], batch_size=4,
-                          model=model)
+    summary = run_dataset(sources["folder"], out, spec=ModelSpec(), labels=sources["labels"], batch_size=4, model=model)
     return out, summary
 
 
@@ -93,15 +100,35 @@ def rows_of(run: Path) -> list[dict]:
 def test_every_input_has_exactly_one_row_with_the_contract_columns(folder_run):
     run, summary = folder_run
     table = pq.read_table(run / "results.parquet")
-    for name in ("path", "sha256", "status", "error", "label_index", "predicted_index", "predicted_probability",
-                 "target_index", "target_probability", "method", "heatmap_path"):
+    for name in (
+        "path",
+        "sha256",
+        "status",
+        "error",
+        "label_index",
+        "predicted_index",
+        "predicted_probability",
+        "target_index",
+        "target_probability",
+        "method",
+        "heatmap_path",
+    ):
         assert name in table.column_names
     assert tuple(table.column_names) == COLUMN_NAMES
     rows = table.to_pylist()
     paths = [r["path"] for r in rows]
-    expected = ["bomb.png", "coffee.jpg", "coffee_again.png", "empty.jpg", "badcrc.png", "letter.jpg",
-                "nested/broken_link.jpg", "nested/chelsea.png", "nested/deeper/rotated_exif6.jpg",
-                "nested/truncated.jpg"]
+    expected = [
+        "bomb.png",
+        "coffee.jpg",
+        "coffee_again.png",
+        "empty.jpg",
+        "badcrc.png",
+        "letter.jpg",
+        "nested/broken_link.jpg",
+        "nested/chelsea.png",
+        "nested/deeper/rotated_exif6.jpg",
+        "nested/truncated.jpg",
+    ]
     assert sorted(paths) == sorted(expected) and paths == sorted(paths)
     assert [r["input_index"] for r in rows] == list(range(len(rows)))
     assert (summary.inputs, summary.rows, summary.ok, summary.errors) == (10, 10, 3, 7)  # bad label: error
@@ -165,8 +192,7 @@ def test_a_finished_run_does_nothing_and_says_so(folder_run, sources, lite0):
 
 def test_another_command_on_the_same_run_folder_is_refused(folder_run, sources, lite0):
     with pytest.raises(RunFolderError, match="holds another run .*methods"):
-        run_dataset(sources["folder"], folder_run[0], labels=sources["labels"], methods=["gradcam++"],
-                    model=lite0[0])
+        run_dataset(sources["folder"], folder_run[0], labels=sources["labels"], methods=["gradcam++"], model=lite0[0])
 
 
 def test_zip_and_csv_sources_and_target_label(sources, lite0, tmp_path):
@@ -178,12 +204,15 @@ def test_zip_and_csv_sources_and_target_label(sources, lite0, tmp_path):
     assert rows["coffee.jpg"]["target_index"] == 967
     assert "no label for this path" in rows["letter.jpg"]["error"]  # --target label without a label
 
-    listed = run_dataset(sources["csv"], tmp_path / "csv", labels=sources["labels"], methods=["gradcam", "eigencam"],
-                         model=model)
+    listed = run_dataset(
+        sources["csv"], tmp_path / "csv", labels=sources["labels"], methods=["gradcam", "eigencam"], model=model
+    )
     rows = rows_of(tmp_path / "csv")
     assert listed.inputs == 4 and len(rows) == 8  # one row per input and method
-    assert [(r["path"], r["method"]) for r in rows[:2]] == [("photos/coffee.jpg", "gradcam"),
-                                                              ("photos/coffee.jpg", "eigencam")]
+    assert [(r["path"], r["method"]) for r in rows[:2]] == [
+        ("photos/coffee.jpg", "gradcam"),
+        ("photos/coffee.jpg", "eigencam"),
+    ]
     assert rows[0]["label_index"] == 967  # labels match the path as the list spells it
     missing = [r for r in rows if r["path"] == "photos/missing.jpg"]
     assert all(r["status"] == "error" and "not found" in r["error"] for r in missing)
@@ -199,6 +228,7 @@ def test_border_share_by_hand():
 
 
 # -- kill -9 and resume through the CLI ---------------------------------------------------------
+
 
 def _save_small_model(folder: Path) -> tuple[Path, Path]:
     import keras
@@ -219,8 +249,15 @@ def _save_small_model(folder: Path) -> tuple[Path, Path]:
 
 def _cli(args: list[str], env_extra: dict | None = None, **kwargs):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "gradcam", "dataset", "run", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gradcam", "dataset", "run", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def _finish(process) -> tuple[int, str, str]:
@@ -248,8 +285,19 @@ def test_kill_and_resume_at_several_points_gives_exactly_once_rows(tmp_path):
         (src / ("sub" if i % 3 else "") / f"img{i:02d}.png").write_bytes(encode(Image.fromarray(pixels), "PNG"))
     (src / "sub" / "broken.jpg").write_bytes(_bad("truncated.jpg"))
     model, classes = _save_small_model(tmp_path)
-    common = [str(src), "--model", str(model), "--classes", str(classes), "--preprocessing", "raw",
-              "--method", "gradcam,gradcam++", "--batch-size", "2"]
+    common = [
+        str(src),
+        "--model",
+        str(model),
+        "--classes",
+        str(classes),
+        "--preprocessing",
+        "raw",
+        "--method",
+        "gradcam,gradcam++",
+        "--batch-size",
+        "2",
+    ]
     run, reference = tmp_path / "run", tmp_path / "reference"
 
     # The uninterrupted reference.
@@ -288,8 +336,9 @@ def test_kill_and_resume_at_several_points_gives_exactly_once_rows(tmp_path):
 
     # Exactly once, and equal to the uninterrupted run, heatmaps included.
     rows, expected = rows_of(run), rows_of(reference)
-    assert [(r["input_index"], r["method"]) for r in rows] == [(i, m) for i in range(14)
-                                                                for m in ("gradcam", "gradcam++")]
+    assert [(r["input_index"], r["method"]) for r in rows] == [
+        (i, m) for i in range(14) for m in ("gradcam", "gradcam++")
+    ]
     assert rows == expected
     for row in rows:
         if row["heatmap_path"]:
@@ -301,19 +350,23 @@ def test_kill_and_resume_at_several_points_gives_exactly_once_rows(tmp_path):
 
 def test_engine_ray_without_ray_says_how_to_install(tmp_path, sources):
     # A Python where "import ray" fails: the message is one line with the pip command.
-    script = ("import sys; sys.modules['ray'] = None\n"
-              "from gradcam.cli import main\n"
-              f"sys.exit(main(['dataset', 'run', {str(sources['folder'])!r}, '--out', {str(tmp_path / 'r')!r}, "
-              "'--engine', 'ray']))\n")
+    script = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from gradcam.cli import main\n"
+        f"sys.exit(main(['dataset', 'run', {str(sources['folder'])!r}, '--out', {str(tmp_path / 'r')!r}, "
+        "'--engine', 'ray']))\n"
+    )
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines[-1] == ('error: Ray is not installed: pip install "ray[data]" (or the package\'s ray extra) '
-                         "to use --engine ray.")
+    assert lines[-1] == (
+        'error: Ray is not installed: pip install "ray[data]" (or the package\'s ray extra) to use --engine ray.'
+    )
     assert not (tmp_path / "r").exists()
 
 
 # -- the report ----------------------------------------------------------------------------------
+
 
 def test_spectral_clustering_finds_two_strategies_by_the_eigengap():
     from gradcam.dataset.report import spectral_clusters

@@ -5,6 +5,7 @@ table, and small ZIP uploads with their limits.
 
 The real-run tests use the offline EfficientNet-Lite0 on nine small files (tests/dataset_runs.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,13 @@ def test_a_run_inside_the_root_opens_and_paths_leading_outside_are_refused(made,
     root, run, secret = made
     runs = run.parent
     assert resolve_run(runs, "photos") == Path(os.path.realpath(run))
-    cases = {"../elsewhere/secret": "through '..'", str(secret): "absolute path", ".": "itself",
-             "": "No run named", "nothing-here": "no such folder"}
+    cases = {
+        "../elsewhere/secret": "through '..'",
+        str(secret): "absolute path",
+        ".": "itself",
+        "": "No run named",
+        "nothing-here": "no such folder",
+    }
     (runs / "escape").symlink_to(secret.parent)
     cases["escape/secret"] = "symbolic link"
     (runs / "escape_run").symlink_to(secret)
@@ -154,14 +160,27 @@ def test_report_keeps_mean_maps_as_arrays_and_reads_a_partial_run(made, tmp_path
 # -- the table ------------------------------------------------------------------------------------------
 def _row(index, label, predicted, p, path=None, metrics=None, status="ok", method="gradcam"):
     insertion, deletion = metrics or (None, None)
-    return {"input_index": index, "path": path or f"{index}.jpg", "status": status, "method": method,
-            "label_index": label, "predicted_index": predicted, "predicted_probability": p,
-            "insertion_auc": insertion, "deletion_auc": deletion}
+    return {
+        "input_index": index,
+        "path": path or f"{index}.jpg",
+        "status": status,
+        "method": method,
+        "label_index": label,
+        "predicted_index": predicted,
+        "predicted_probability": p,
+        "insertion_auc": insertion,
+        "deletion_auc": deletion,
+    }
 
 
-ROWS = [_row(0, 1, 1, 0.9, metrics=(0.8, 0.1)), _row(1, 1, 2, 0.4, metrics=(0.3, 0.2)),
-        _row(2, None, 2, 0.7, metrics=(0.9, 0.0)), _row(3, 2, 2, 0.2), _row(4, 1, None, None, status="error"),
-        _row(5, 1, 1, 0.95, method="saliency")]
+ROWS = [
+    _row(0, 1, 1, 0.9, metrics=(0.8, 0.1)),
+    _row(1, 1, 2, 0.4, metrics=(0.3, 0.2)),
+    _row(2, None, 2, 0.7, metrics=(0.9, 0.0)),
+    _row(3, 2, 2, 0.2),
+    _row(4, 1, None, None, status="error"),
+    _row(5, 1, 1, 0.95, method="saliency"),
+]
 
 
 def indices(rows):
@@ -190,10 +209,12 @@ def test_sorts_by_confidence_faithfulness_or_input():
 
 def test_bad_filters_say_what_is_wrong():
     no_metrics = [_row(0, 1, 1, 0.9), _row(1, 1, 1, 0.5)]
-    for wanted, fragment in ((RowFilter(sort="faithfulness"), "without --metrics"),
-                             (RowFilter(confidence=(0.8, 0.2)), "low <= high"),
-                             (RowFilter(outcome="maybe"), "Unknown outcome"),
-                             (RowFilter(sort="size"), "Unknown sort")):
+    for wanted, fragment in (
+        (RowFilter(sort="faithfulness"), "without --metrics"),
+        (RowFilter(confidence=(0.8, 0.2)), "low <= high"),
+        (RowFilter(outcome="maybe"), "Unknown outcome"),
+        (RowFilter(sort="size"), "Unknown sort"),
+    ):
         with pytest.raises(GradCamError, match=fragment):
             filter_rows(no_metrics, wanted)
 
@@ -209,10 +230,12 @@ def _zip(names: int) -> bytes:
 
 def test_zip_limits_are_stated_in_the_refusals():
     assert check_zip(_zip(3), max_images=3) == 3
-    cases = ((lambda: check_zip(_zip(4), "a.zip", max_images=3), "4 files, over the limit of 3"),
-             (lambda: check_zip(b"x" * 2_000_000, "big.zip", max_bytes=1_000_000), "over the 1 MB limit"),
-             (lambda: check_zip(b"not a zip", "photos.zip"), "not a readable ZIP"),
-             (lambda: check_zip(_zip(0), "empty.zip"), "holds no files"))
+    cases = (
+        (lambda: check_zip(_zip(4), "a.zip", max_images=3), "4 files, over the limit of 3"),
+        (lambda: check_zip(b"x" * 2_000_000, "big.zip", max_bytes=1_000_000), "over the 1 MB limit"),
+        (lambda: check_zip(b"not a zip", "photos.zip"), "not a readable ZIP"),
+        (lambda: check_zip(_zip(0), "empty.zip"), "holds no files"),
+    )
     for call, fragment in cases:
         with pytest.raises(DatasetSourceError, match=fragment) as caught:
             call()
@@ -221,8 +244,15 @@ def test_zip_limits_are_stated_in_the_refusals():
 
 def test_a_zip_upload_becomes_a_new_run_under_the_root(tmp_path, lite0):
     model = lite0[0]
-    name, summary = run_zip_upload(tmp_path / "runs", dataset_runs.make_zip(3), "my photos.zip", model=model,
-                                   spec=ModelSpec(), method="gradcam", labels=dataset_runs.labels_csv())
+    name, summary = run_zip_upload(
+        tmp_path / "runs",
+        dataset_runs.make_zip(3),
+        "my photos.zip",
+        model=model,
+        spec=ModelSpec(),
+        method="gradcam",
+        labels=dataset_runs.labels_csv(),
+    )
     assert name.startswith("my-photos-") and (summary.inputs, summary.ok, summary.errors) == (4, 3, 1)
     assert [e.name for e in list_runs(tmp_path / "runs")] == [name]
     run = resolve_run(tmp_path / "runs", name)
@@ -231,8 +261,15 @@ def test_a_zip_upload_becomes_a_new_run_under_the_root(tmp_path, lite0):
     assert next(r for r in rows if r["path"] == "coffee_1.jpg")["label"] == "espresso"
     assert np.load(run / rows[0]["heatmap_path"]).dtype == np.float16
     with pytest.raises(DatasetSourceError, match="path,label"):
-        run_zip_upload(tmp_path / "runs", dataset_runs.make_zip(2), "bad labels.zip", model=model, spec=ModelSpec(),
-                       method="gradcam", labels=b"file;class\nx;y\n")
+        run_zip_upload(
+            tmp_path / "runs",
+            dataset_runs.make_zip(2),
+            "bad labels.zip",
+            model=model,
+            spec=ModelSpec(),
+            method="gradcam",
+            labels=b"file;class\nx;y\n",
+        )
     assert [e.name for e in list_runs(tmp_path / "runs")] == [name]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [name], "the failed upload's folder is removed"
 
@@ -241,8 +278,16 @@ def test_an_interrupted_upload_run_is_finished_from_where_it_stopped(tmp_path, l
     """What the Dataset view's "Finish this run" does: the same model, method and labels from the
     manifest, committed rows kept, only the missing inputs explained, results as if never stopped."""
     model, runs = lite0[0], tmp_path / "runs"
-    name, _ = run_zip_upload(runs, dataset_runs.make_zip(3), "photos.zip", model=model, spec=ModelSpec(),
-                             method="gradcam++", labels=dataset_runs.labels_csv(), batch_size=2)
+    name, _ = run_zip_upload(
+        runs,
+        dataset_runs.make_zip(3),
+        "photos.zip",
+        model=model,
+        spec=ModelSpec(),
+        method="gradcam++",
+        labels=dataset_runs.labels_csv(),
+        batch_size=2,
+    )
     run = resolve_run(runs, name)
     whole = run_rows(run)
     assert not is_resumable(run), "a finished run has nothing to finish"
@@ -262,7 +307,11 @@ def test_an_interrupted_upload_run_is_finished_from_where_it_stopped(tmp_path, l
     assert [r["path"] for r in again] == [r["path"] for r in whole]
     for before, after in zip(whole, again):
         assert (after["method"], after["label"], after["target_index"], after["status"]) == (
-            "gradcam++", before["label"], before["target_index"], before["status"])
+            "gradcam++",
+            before["label"],
+            before["target_index"],
+            before["status"],
+        )
     assert not is_resumable(run)
     with pytest.raises(DatasetSourceError, match="not made from an uploaded ZIP"):
         (run / SOURCE_NAME).rename(run / "moved.zip")
@@ -285,14 +334,21 @@ def test_an_upload_run_with_a_broken_manifest_is_refused_with_what_to_do(tmp_pat
 def test_a_finished_run_opens_without_ray(made):
     """Ray made unimportable: the Dataset view's module, the run's rows, report and image still work."""
     _, run, _ = made
-    code = ("import sys; sys.modules['ray'] = None\n"
-            "import gradcam_app.views.dataset\n"
-            "from gradcam.dataset import build_report\n"
-            "from gradcam.dataset.browse import read_run_image, run_rows\n"
-            f"rows = run_rows({str(run)!r}); report = build_report({str(run)!r}, write=False, arrays=True)\n"
-            f"read_run_image({str(run)!r}, 1)\n"
-            "print(len(rows), report['counts']['ok'])\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "import gradcam_app.views.dataset\n"
+        "from gradcam.dataset import build_report\n"
+        "from gradcam.dataset.browse import read_run_image, run_rows\n"
+        f"rows = run_rows({str(run)!r}); report = build_report({str(run)!r}, write=False, arrays=True)\n"
+        f"read_run_image({str(run)!r}, 1)\n"
+        "print(len(rows), report['counts']['ok'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["9", "8"]

@@ -8,6 +8,7 @@ other pictures makes them "watermarked"), and refuses to judge the report otherw
 dataset run and its report must flag that class, and only it, as a border / fixed-spot class,
 with a SpRAy cluster whose mean map sits on the mark.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,7 @@ def _draw(rng, shape: str, image: np.ndarray) -> None:
     if shape == "square":
         inside = (abs(xs - cx) <= radius) & (abs(ys - cy) <= radius)
     else:
-        inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius ** 2
+        inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
     image[inside] = colour
 
 
@@ -78,8 +79,7 @@ def train(folder: Path) -> tuple[Path, Path, object]:
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(len(CLASSES), activation="softmax")(x)
     model = keras.Model(inputs, outputs, name="watermark_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(images, labels, epochs=10, batch_size=32, verbose=0, shuffle=True)
     path, classes = folder / "watermark.keras", folder / "classes.txt"
     model.save(path)
@@ -105,7 +105,8 @@ def test_the_report_flags_the_watermarked_class_and_only_it(tmp_path):
     with_mark = float(np.mean(np.argmax(model.predict(pasted, verbose=0), axis=1) == 0))
     assert accuracy >= 0.9 and without_mark <= 0.2 and with_mark >= 0.8, (
         f"the model did not learn the watermark shortcut (accuracy {accuracy:.2f}, 'watermarked' without the "
-        f"mark {without_mark:.2f}, other pictures with the mark {with_mark:.2f}); the report cannot be judged")
+        f"mark {without_mark:.2f}, other pictures with the mark {with_mark:.2f}); the report cannot be judged"
+    )
 
     # The audit: a dataset run over the test pictures (in class folders, with labels), then the report.
     src = tmp_path / "pictures"
@@ -129,13 +130,18 @@ def test_the_report_flags_the_watermarked_class_and_only_it(tmp_path):
     assert "fixed_spot" in watermarked["flags"]
     x0, y0, x1, y1 = MARK_BOX
     tolerance = 4  # one cell of the 12 x 12 layer the maps come from
-    on_mark = [c for c in watermarked["clusters"]
-               if x0 - tolerance <= c["mean_map_peak"][0] <= x1 + tolerance
-               and y0 - tolerance <= c["mean_map_peak"][1] <= y1 + tolerance]
+    on_mark = [
+        c
+        for c in watermarked["clusters"]
+        if x0 - tolerance <= c["mean_map_peak"][0] <= x1 + tolerance
+        and y0 - tolerance <= c["mean_map_peak"][1] <= y1 + tolerance
+    ]
     assert on_mark, watermarked["clusters"]
     assert (run / on_mark[0]["mean_map"]).exists() and (run / "report.html").exists()
     assert report["accuracy"] >= 0.9 and report["labels"][0]["name"] == "watermarked"
-    print(f"watermark test: trained in {trained:.1f}s; accuracy {accuracy:.2f}; 'watermarked' without the mark "
-          f"{without_mark:.2f}, others with the mark {with_mark:.2f}; flagged {flagged}; clusters of 'watermarked': "
-          f"{[(c['size'], c['mean_map_peak']) for c in watermarked['clusters']]}; "
-          f"total {time.perf_counter() - started:.1f}s")
+    print(
+        f"watermark test: trained in {trained:.1f}s; accuracy {accuracy:.2f}; 'watermarked' without the mark "
+        f"{without_mark:.2f}, others with the mark {with_mark:.2f}; flagged {flagged}; clusters of 'watermarked': "
+        f"{[(c['size'], c['mean_map_peak']) for c in watermarked['clusters']]}; "
+        f"total {time.perf_counter() - started:.1f}s"
+    )

@@ -1,5 +1,6 @@
 """The engine's parts on their own: the method contract, the upsampling helper, the activation
 cache, the image digest, the tie rule and the public accessors that replace private reach-ins."""
+
 from __future__ import annotations
 
 import threading
@@ -52,8 +53,21 @@ def test_every_method_returns_a_method_output(explainer, key, monkeypatch):
 
 def test_the_job_declares_what_it_offers_and_nothing_is_written_onto_it():
     offered = {name for name in dir(Job) if not name.startswith("_")} | set(typing.get_type_hints(Job))
-    assert offered >= {"x", "keys", "options", "progress", "option", "activations", "logits", "weights",
-                       "gradients", "head_logits", "probabilities_of_inputs", "input_gradients", "gap_dense_head"}
+    assert offered >= {
+        "x",
+        "keys",
+        "options",
+        "progress",
+        "option",
+        "activations",
+        "logits",
+        "weights",
+        "gradients",
+        "head_logits",
+        "probabilities_of_inputs",
+        "input_gradients",
+        "gap_dense_head",
+    }
     for name in offered - {"x", "keys", "options", "progress"}:
         assert callable(getattr(_Job, name)), name
     assert not hasattr(_Job, "attributions")
@@ -112,8 +126,16 @@ def test_upsample_on_a_hand_computed_2x2():
     np.testing.assert_allclose(stacked, np.stack([expected] * 3), atol=1e-6)
 
 
-@pytest.mark.parametrize("shape, size", [((7, 7), (224, 224)), ((3, 5, 9), (45, 70)), ((300, 4, 6), (32, 32)),
-                                         ((2, 16, 16), (30, 90)), ((1, 14, 14), (400, 600))])
+@pytest.mark.parametrize(
+    "shape, size",
+    [
+        ((7, 7), (224, 224)),
+        ((3, 5, 9), (45, 70)),
+        ((300, 4, 6), (32, 32)),
+        ((2, 16, 16), (30, 90)),
+        ((1, 14, 14), (400, 600)),
+    ],
+)
 def test_upsample_agrees_with_tensorflow_bilinear(shape, size):
     """The three former paths (OpenCV in the explainer, tf.image.resize in Guided Grad-CAM and
     Score-CAM) give the same maps: only float rounding differs."""
@@ -317,16 +339,32 @@ def test_the_sparse_channel_weights_equal_the_full_product(small_cnn, monkeypatc
 def test_explanation_from_raw_names_the_empty_case():
     names = ["cat", "dog", "fox"]
     result = gradcam.Explanation.from_raw(
-        -np.ones((2, 2)), image_size=(4, 6), model_input=np.zeros((2, 2, 3), np.uint8),
-        probabilities=np.array([0.2, 0.5, 0.3], np.float32), weights=np.array([0.0, 1.0, -1.0]), class_names=names,
-        method="gradcam", method_label="Grad-CAM", layer="conv", seconds=0.1)
+        -np.ones((2, 2)),
+        image_size=(4, 6),
+        model_input=np.zeros((2, 2, 3), np.uint8),
+        probabilities=np.array([0.2, 0.5, 0.3], np.float32),
+        weights=np.array([0.0, 1.0, -1.0]),
+        class_names=names,
+        method="gradcam",
+        method_label="Grad-CAM",
+        layer="conv",
+        seconds=0.1,
+    )
     assert result.empty and result.peak == 0.0 and result.heatmap.shape == (4, 6) and not result.heatmap.any()
     assert (result.target_index, result.contrast_index, result.label) == (1, 2, "dog rather than fox")
     assert result.message.startswith("No positive evidence for 'dog' rather than 'fox' at conv with Grad-CAM")
     shown = gradcam.Explanation.from_raw(
-        np.array([[0.0, 2.0], [np.nan, -1.0]]), image_size=(2, 2), model_input=np.zeros((2, 2, 3), np.uint8),
-        probabilities=np.array([0.2, 0.5, 0.3], np.float32), weights=np.zeros(3), class_names=names,
-        method="gradcam", method_label="Grad-CAM", layer="conv", seconds=0.1)
+        np.array([[0.0, 2.0], [np.nan, -1.0]]),
+        image_size=(2, 2),
+        model_input=np.zeros((2, 2, 3), np.uint8),
+        probabilities=np.array([0.2, 0.5, 0.3], np.float32),
+        weights=np.zeros(3),
+        class_names=names,
+        method="gradcam",
+        method_label="Grad-CAM",
+        layer="conv",
+        seconds=0.1,
+    )
     assert shown.target_index == 1 and shown.peak == 2.0 and not shown.empty  # no weight: the top class
     np.testing.assert_array_equal(shown.coarse, [[0.0, 2.0], [0.0, 0.0]])
     np.testing.assert_array_equal(shown.heatmap, [[0.0, 1.0], [0.0, 0.0]])
@@ -340,8 +378,15 @@ def test_stored_heatmaps_round_as_numpy_does_on_every_float16_boundary():
     # even) and the float32 values either side of each midpoint, plus -0.0 and values to clip.
     halves = np.arange(0, 0x3C01, dtype=np.uint16).view(np.float16).astype(np.float32)
     middles = (halves[:-1] + halves[1:]) / 2
-    values = np.concatenate([halves, middles, np.nextafter(middles, np.float32(0)),
-                             np.nextafter(middles, np.float32(2)), np.float32([-0.0, -1.0, 1.5, 3e-8])])
+    values = np.concatenate(
+        [
+            halves,
+            middles,
+            np.nextafter(middles, np.float32(0)),
+            np.nextafter(middles, np.float32(2)),
+            np.float32([-0.0, -1.0, 1.5, 3e-8]),
+        ]
+    )
     values = np.resize(values, (len(values) // 7 + 1, 7)).astype(np.float32)
     expected = np.clip(values, 0.0, 1.0).astype(np.float16)
     stored = stored_heatmap(values)

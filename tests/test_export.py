@@ -1,4 +1,5 @@
 """gradcam.export: the bytes people download and the links they share."""
+
 from __future__ import annotations
 
 import io
@@ -17,10 +18,19 @@ from gradcam.explanation import Explanation
 def _explanation() -> Explanation:
     probabilities = np.array([0.7, 0.2, 0.1], np.float32)
     return Explanation(
-        heatmap=np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4), coarse=np.ones((2, 2), np.float32),
-        peak=2.5, probabilities=probabilities, target_index=1, target_name="banana", target_probability=0.2,
-        method="gradcam", layer="conv", seconds=0.01, model_input=np.zeros((4, 4, 3), np.uint8),
-        top=((0, "apple", 0.7), (1, "banana", 0.2), (2, "cherry", 0.1)))
+        heatmap=np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4),
+        coarse=np.ones((2, 2), np.float32),
+        peak=2.5,
+        probabilities=probabilities,
+        target_index=1,
+        target_name="banana",
+        target_probability=0.2,
+        method="gradcam",
+        layer="conv",
+        seconds=0.01,
+        model_input=np.zeros((4, 4, 3), np.uint8),
+        top=((0, "apple", 0.7), (1, "banana", 0.2), (2, "cherry", 0.1)),
+    )
 
 
 def test_png_npy_zip_round_trip():
@@ -53,11 +63,25 @@ def test_jpeg_and_data_uri_for_pictures_on_a_page():
 
 
 def test_provenance_record_has_what_reproduces_the_map():
-    model = SimpleNamespace(name="tiny", label="Tiny", weights_sha256="ab" * 32, input_size=(4, 4),
-                            preprocessing="tf", class_names=["apple", "banana", "cherry"])
-    record = export.provenance(_explanation(), model=model, image_name="fruit.png", image_sha256="cd" * 32,
-                               image_size=(7, 5), method_label="Grad-CAM", method_paper="Selvaraju et al.",
-                               options={"aug_smooth": False}, display={"colormap": "jet"})
+    model = SimpleNamespace(
+        name="tiny",
+        label="Tiny",
+        weights_sha256="ab" * 32,
+        input_size=(4, 4),
+        preprocessing="tf",
+        class_names=["apple", "banana", "cherry"],
+    )
+    record = export.provenance(
+        _explanation(),
+        model=model,
+        image_name="fruit.png",
+        image_sha256="cd" * 32,
+        image_size=(7, 5),
+        method_label="Grad-CAM",
+        method_paper="Selvaraju et al.",
+        options={"aug_smooth": False},
+        display={"colormap": "jet"},
+    )
     data = json.loads(export.json_bytes(record))
     assert data["model"]["weights_sha256"] == "ab" * 32 and data["model"]["classes"] == 3
     assert data["image"] == {"name": "fruit.png", "sha256": "cd" * 32, "size_wh": [7, 5]}
@@ -71,21 +95,30 @@ def test_provenance_record_has_what_reproduces_the_map():
 def test_views_from_links_are_checked_and_written_back_in_order():
     view, problems = export.parse_view(
         {"model": "EfficientNet-Lite0", "class": ["x", "tea cup"], "method": "nope", "layer": " conv ", "extra": "1"},
-        models=["efficientnet-lite0"], methods=["gradcam"])
+        models=["efficientnet-lite0"],
+        methods=["gradcam"],
+    )
     assert view == {"model": "efficientnet-lite0", "class": "tea cup", "layer": "conv"}
     assert len(problems) == 1 and "method='nope'" in problems[0]
     assert list(export.view_params({"layer": "conv", "model": "m", "class": None, "view": ""})) == ["model", "layer"]
 
 
-@pytest.mark.parametrize("name, stem", [("../../etc/passwd", "passwd"), ("my photo.JPG", "my_photo"),
-                                        ("", "image"), ("C:\\x\\y.png", "y")])
+@pytest.mark.parametrize(
+    "name, stem", [("../../etc/passwd", "passwd"), ("my photo.JPG", "my_photo"), ("", "image"), ("C:\\x\\y.png", "y")]
+)
 def test_safe_stem(name, stem):
     assert export.safe_stem(name) == stem
 
 
 def _model():
-    return SimpleNamespace(name="tiny", label="Tiny", weights_sha256="ab" * 32, input_size=(4, 4),
-                           preprocessing="tf", class_names=["apple", "banana", "cherry"])
+    return SimpleNamespace(
+        name="tiny",
+        label="Tiny",
+        weights_sha256="ab" * 32,
+        input_size=(4, 4),
+        preprocessing="tf",
+        class_names=["apple", "banana", "cherry"],
+    )
 
 
 def _photo_explanation(height=30, width=40) -> tuple[np.ndarray, Explanation]:
@@ -93,17 +126,35 @@ def _photo_explanation(height=30, width=40) -> tuple[np.ndarray, Explanation]:
     heat = np.tile(np.linspace(0, 1, width, dtype=np.float32), (height, 1))
     base = _explanation()
     return image, Explanation(
-        heatmap=heat, coarse=base.coarse, peak=base.peak, probabilities=base.probabilities, target_index=1,
-        target_name="banana", target_probability=0.2, method="gradcam", layer="conv", seconds=0.01,
-        model_input=base.model_input, top=base.top)
+        heatmap=heat,
+        coarse=base.coarse,
+        peak=base.peak,
+        probabilities=base.probabilities,
+        target_index=1,
+        target_name="banana",
+        target_probability=0.2,
+        method="gradcam",
+        layer="conv",
+        seconds=0.01,
+        model_input=base.model_input,
+        top=base.top,
+    )
 
 
 def _bundle(display=None, image_name="my fruit.png"):
     image, explanation = _photo_explanation()
-    return export.export_bundle(explanation, image=image, image_name=image_name, image_sha256="cd" * 32,
-                                model=_model(), display=display, method_label="Grad-CAM",
-                                method_paper="Selvaraju et al.", options={"aug_smooth": False},
-                                link="http://localhost:8501/?class=banana")
+    return export.export_bundle(
+        explanation,
+        image=image,
+        image_name=image_name,
+        image_sha256="cd" * 32,
+        model=_model(),
+        display=display,
+        method_label="Grad-CAM",
+        method_paper="Selvaraju et al.",
+        options={"aug_smooth": False},
+        link="http://localhost:8501/?class=banana",
+    )
 
 
 def test_bundle_builds_nothing_until_asked_and_each_file_once():
@@ -128,8 +179,11 @@ def test_bundle_names_and_zip():
     bundle = _bundle()
     assert bundle.filename("png") == "my_fruit_banana_gradcam_overlay.png"
     assert [bundle.filename(k) for k in ("npy", "json", "html", "zip")] == [
-        "my_fruit_banana_gradcam_heatmap.npy", "my_fruit_banana_gradcam.json", "my_fruit_banana_gradcam_report.html",
-        "my_fruit_banana_gradcam.zip"]
+        "my_fruit_banana_gradcam_heatmap.npy",
+        "my_fruit_banana_gradcam.json",
+        "my_fruit_banana_gradcam_report.html",
+        "my_fruit_banana_gradcam.zip",
+    ]
     assert bundle.mime("html") == "text/html"
     archive = zipfile.ZipFile(io.BytesIO(bundle.zip()))
     assert archive.namelist() == [bundle.filename(k) for k in ("png", "npy", "json", "html")]
@@ -149,8 +203,16 @@ def test_bundle_reads_display_from_a_view():
 def test_gallery_zip_numbers_images_and_keeps_failures():
     good = _bundle(image_name="a.jpg")
     archive = zipfile.ZipFile(io.BytesIO(export.gallery_zip([good, export.GalleryFailure("b.png", "broken"), good])))
-    assert archive.namelist() == ["01_a_overlay.png", "01_a_heatmap.npy", "01_a.json", "02_b_ERROR.txt",
-                                  "03_a_overlay.png", "03_a_heatmap.npy", "03_a.json", "index.json"]
+    assert archive.namelist() == [
+        "01_a_overlay.png",
+        "01_a_heatmap.npy",
+        "01_a.json",
+        "02_b_ERROR.txt",
+        "03_a_overlay.png",
+        "03_a_heatmap.npy",
+        "03_a.json",
+        "index.json",
+    ]
     assert archive.read("02_b_ERROR.txt") == b"broken\n"
     assert archive.read("01_a.json") == good.provenance_json()  # one schema: the single download's
     index = json.loads(archive.read("index.json"))
@@ -167,8 +229,9 @@ def test_export_errors_are_gradcam_errors():
         export.zip_bytes([("x", b""), ("x", b"")])
     image, explanation = _photo_explanation()
     with pytest.raises(ExportError, match="uint8 RGB image"):
-        export.export_bundle(explanation, image=image.astype(np.float32), image_name="a", image_sha256="",
-                             model=_model())
+        export.export_bundle(
+            explanation, image=image.astype(np.float32), image_name="a", image_sha256="", model=_model()
+        )
     assert issubclass(ExportError, GradCamError) and issubclass(ExportError, ValueError)
 
 

@@ -1,4 +1,5 @@
 """Multi-layer fusion: ``explain(..., layer=[a, b])`` averages the layers' normalised maps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,8 +70,13 @@ def test_fusion_in_batches_and_targets(explainer, image):
 
 def test_fusion_reports_progress_over_all_layers(explainer, image):
     seen = []
-    explainer.explain(image, method="scorecam", layer=["conv1", "conv2"], channels=4,
-                      progress=lambda fraction, message="": seen.append((fraction, message)))
+    explainer.explain(
+        image,
+        method="scorecam",
+        layer=["conv1", "conv2"],
+        channels=4,
+        progress=lambda fraction, message="": seen.append((fraction, message)),
+    )
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and 0.0 <= min(fractions) and max(fractions) <= 1.0
     assert any(m.startswith("conv1") for _, m in seen) and any(m.startswith("conv2") for _, m in seen)

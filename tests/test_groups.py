@@ -5,6 +5,7 @@ two groups explains exactly log P(A) - log P(B). Checked against hand-written Te
 fixed-weight models, on the real EfficientNet-Lite0 with the WordNet and curated groups, and on a
 trained toy model whose group map must land on the group's objects.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -105,12 +106,14 @@ def test_the_contrast_of_two_groups_is_the_log_ratio_of_their_probabilities(gap_
         result = explainer.explain(x, Contrast(Group([0, 2]), Group([1, 3, 4])), layer=layer)
         np.testing.assert_allclose(result.coarse, expected, rtol=1e-4, atol=1e-6 * max(expected.max(), 1e-6))
     one_group = explainer.explain(x, Group([0, 2]), layer=layer)
-    np.testing.assert_allclose(one_group.coarse, hand_gradcam(model, layer, x.astype(np.float32), [0, 2], []),
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        one_group.coarse, hand_gradcam(model, layer, x.astype(np.float32), [0, 2], []), rtol=1e-4, atol=1e-7
+    )
     # A class against a group: the class's log-probability minus the group's.
     mixed = explainer.explain(x, Contrast("a", Group([1, 3])), layer=layer)
-    np.testing.assert_allclose(mixed.coarse, hand_gradcam(model, layer, x.astype(np.float32), [0], [1, 3]),
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        mixed.coarse, hand_gradcam(model, layer, x.astype(np.float32), [0], [1, 3]), rtol=1e-4, atol=1e-7
+    )
     assert mixed.label == "a rather than b + d" and mixed.contrast_members == (1, 3)
 
 
@@ -199,8 +202,8 @@ def test_a_groups_map_favours_the_groups_objects_on_a_trained_model():
         cy, cx = center
         arm, width = int(rng.integers(5, 8)), 2
         colour = rng.integers(170, 256, size=3)
-        image[cy - arm:cy + arm + 1, cx - width:cx + width + 1] = colour
-        image[cy - width:cy + width + 1, cx - arm:cx + arm + 1] = colour
+        image[cy - arm : cy + arm + 1, cx - width : cx + width + 1] = colour
+        image[cy - width : cy + width + 1, cx - arm : cx + arm + 1] = colour
         return cy - arm, cx - arm, cy + arm + 1, cx + arm + 1
 
     def shape(kind, rng, image, center=None):
@@ -216,8 +219,7 @@ def test_a_groups_map_favours_the_groups_objects_on_a_trained_model():
         images.append(image)
         labels.append(i % 3)
     model = toy_cnn(3, "softmax")
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(np.stack(images).astype(np.float32), np.array(labels), epochs=10, batch_size=64, verbose=0)
     explainer = gradcam.Explainer(model, class_names=["square", "disc", "cross"])
     check = np.random.default_rng(3)
@@ -250,6 +252,7 @@ def test_faithfulness_curves_follow_the_groups_summed_probability(gap_model, ima
     assert result.probability == pytest.approx(group.target_probability, abs=1e-6)
     fractions, probabilities = result.curves["deletion"]
     assert probabilities[0] == pytest.approx(group.target_probability, abs=1e-5)  # nothing removed yet
-    single = gradcam.evaluate(explainer, images[0], explainer.explain(images[0], 0), ["deletion"], steps=4,
-                              baseline=False)
+    single = gradcam.evaluate(
+        explainer, images[0], explainer.explain(images[0], 0), ["deletion"], steps=4, baseline=False
+    )
     assert single.probability < result.probability  # the group's curve is not its first member's

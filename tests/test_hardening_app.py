@@ -2,6 +2,7 @@
 browser): a refused file gets one error box with the one-line message and the rest of the page
 keeps working (the previous image's result is still shown); a file that works joins the gallery
 and is explained, with its decode notes shown."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,8 +39,12 @@ def test_every_bad_input_gets_an_error_box_and_the_page_keeps_working(monkeypatc
             continue
         errors = [str(e.value) for e in at.error]
         if isinstance(outcome, Refused):
-            if len(errors) != 1 or not errors[0].startswith(f"{name}: ") or outcome.fragment not in errors[0] \
-                    or "\n" in errors[0]:
+            if (
+                len(errors) != 1
+                or not errors[0].startswith(f"{name}: ")
+                or outcome.fragment not in errors[0]
+                or "\n" in errors[0]
+            ):
                 failures.append(f"{name}: error boxes {errors}")
             if heatmap_caption(at) != "Heatmap · espresso":  # the good image's result is still there
                 failures.append(f"{name}: the previous result is gone ({heatmap_caption(at)})")

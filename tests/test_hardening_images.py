@@ -4,6 +4,7 @@ the library (decode, then explain) and the CLI (one run over all of them at once
 The decoder's own refusals are covered file by file in test_images.py; here each input goes through
 the whole path a user's file takes.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,12 @@ def test_exif_orientation_6_heatmap_lines_up_with_the_upright_image(lite0):
     assert np.abs(decoded.pixels.astype(int) - upright).mean() < 4  # really the upright picture
     heatmap = explainer.explain(decoded.pixels, ESPRESSO, method="gradcam").heatmap
     h, w = heatmap.shape
-    quadrants = {"top-left": heatmap[: h // 2, : w // 2], "top-right": heatmap[: h // 2, w // 2:],
-                 "bottom-left": heatmap[h // 2:, : w // 2], "bottom-right": heatmap[h // 2:, w // 2:]}
+    quadrants = {
+        "top-left": heatmap[: h // 2, : w // 2],
+        "top-right": heatmap[: h // 2, w // 2 :],
+        "bottom-left": heatmap[h // 2 :, : w // 2],
+        "bottom-right": heatmap[h // 2 :, w // 2 :],
+    }
     mass = {k: float(v.sum()) for k, v in quadrants.items()}
     peak_y, peak_x = np.unravel_index(np.argmax(heatmap), heatmap.shape)
     assert peak_y < h // 2 and peak_x >= w // 2, (peak_y, peak_x, mass)
@@ -72,8 +77,13 @@ def test_exif_orientation_6_heatmap_lines_up_with_the_upright_image(lite0):
 def test_cli_one_run_over_every_input(tmp_path):
     paths = write_all(tmp_path / "in")
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "gradcam", "explain", *map(str, paths), "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "gradcam", "explain", *map(str, paths), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     refused = [(path, outcome) for path, (_, _, outcome) in zip(paths, CASES) if isinstance(outcome, Refused)]

@@ -6,6 +6,7 @@ InvalidModelError / WeightsFileError naming the cause, and asserts that the mark
 A control test shows that the Lambda payload *does* create its marker when Keras loads it with
 ``safe_mode=False``, so these tests are able to fail.
 """
+
 from __future__ import annotations
 
 import json
@@ -93,8 +94,13 @@ def test_lambda_payload_really_runs_when_keras_loads_it_unsafely(tmp_path, marke
         import keras
         keras.saving.load_model({str(path)!r}, safe_mode=False, compile=False)
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120,
-                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert marker.exists()
     marker.unlink()
 
@@ -115,19 +121,21 @@ def test_lambda_h5_refused_before_loading(tmp_path, marker, no_keras_load):
     assert no_keras_load == []
 
 
-@pytest.mark.parametrize("module, name, config", [
-    ("os", "system", "touch {marker}"),
-    ("builtins", "exec", "open({marker!r}, 'w').close()"),
-    ("subprocess", "run", ["touch", "{marker}"]),
-])
+@pytest.mark.parametrize(
+    "module, name, config",
+    [
+        ("os", "system", "touch {marker}"),
+        ("builtins", "exec", "open({marker!r}, 'w').close()"),
+        ("subprocess", "run", ["touch", "{marker}"]),
+    ],
+)
 def test_config_naming_a_module_outside_keras_is_refused(tmp_path, marker, no_keras_load, module, name, config):
     path = tmp_path / f"{module}.keras"
     plain_model().save(path)
     arg = json.loads(json.dumps(config).replace("{marker}", str(marker)).replace("{marker!r}", repr(str(marker))))
 
     def mutate(cfg):
-        cfg["config"]["layers"][1].update(module=module, class_name=name, config={"command": arg},
-                                          registered_name=None)
+        cfg["config"]["layers"][1].update(module=module, class_name=name, config={"command": arg}, registered_name=None)
 
     rewrite_config(path, mutate)
     refused(path, UnsafeModelError, f"module '{module}'")
@@ -136,8 +144,9 @@ def test_config_naming_a_module_outside_keras_is_refused(tmp_path, marker, no_ke
 
 def test_module_that_only_starts_like_keras_is_refused(tmp_path, marker, no_keras_load, monkeypatch):
     """'kerasevil' is not Keras: a planted module of that name would run on import."""
-    (tmp_path / "kerasevil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n"
-                                           "class Conv2D:\n    pass\n")
+    (tmp_path / "kerasevil.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\nclass Conv2D:\n    pass\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     path = tmp_path / "lookalike.keras"
     plain_model().save(path)
@@ -146,11 +155,14 @@ def test_module_that_only_starts_like_keras_is_refused(tmp_path, marker, no_kera
     assert no_keras_load == [] and "kerasevil" not in sys.modules
 
 
-@pytest.mark.parametrize("module, function", [
-    ("keras.utils", "get_file"),
-    ("keras.config", "enable_unsafe_deserialization"),
-    ("keras.saving", "load_model"),
-])
+@pytest.mark.parametrize(
+    "module, function",
+    [
+        ("keras.utils", "get_file"),
+        ("keras.config", "enable_unsafe_deserialization"),
+        ("keras.saving", "load_model"),
+    ],
+)
 def test_keras_functions_that_are_not_activations_are_refused(tmp_path, marker, no_keras_load, module, function):
     """A Keras function object in a config (here as a layer's activation) must be an activation,
     loss or metric: get_file with a file:// origin would write a file, enable_unsafe_deserialization
@@ -162,8 +174,12 @@ def test_keras_functions_that_are_not_activations_are_refused(tmp_path, marker, 
 
     def mutate(cfg):
         dense = cfg["config"]["layers"][-1]
-        dense["config"]["activation"] = {"module": module, "class_name": "function", "config": function,
-                                         "registered_name": None}
+        dense["config"]["activation"] = {
+            "module": module,
+            "class_name": "function",
+            "config": function,
+            "registered_name": None,
+        }
         dense["inbound_nodes"][0]["kwargs"] = {"fname": str(marker), "origin": source.as_uri()}
 
     rewrite_config(path, mutate)
@@ -176,9 +192,18 @@ def test_file_backed_lookup_refused(tmp_path, marker, no_keras_load):
     secret.write_text("password\n")
     path = tmp_path / "lookup.keras"
     plain_model().save(path)
-    rewrite_config(path, lambda cfg: cfg["config"]["layers"].append(
-        {"module": "keras.layers", "class_name": "StringLookup", "registered_name": None,
-         "config": {"name": "vocab", "vocabulary": str(secret)}, "inbound_nodes": []}))
+    rewrite_config(
+        path,
+        lambda cfg: cfg["config"]["layers"].append(
+            {
+                "module": "keras.layers",
+                "class_name": "StringLookup",
+                "registered_name": None,
+                "config": {"name": "vocab", "vocabulary": str(secret)},
+                "inbound_nodes": [],
+            }
+        ),
+    )
     refused(path, UnsafeModelError, str(secret), "reads its vocabulary from the file")
     assert no_keras_load == []
 
@@ -245,8 +270,11 @@ def test_hostile_legacy_pth_refused(tmp_path, marker):
             if where == "header":
                 pickle.dump(_Payload(marker), handle, protocol=2)
             else:
-                for header in (torch_legacy.MAGIC_NUMBER, torch_legacy.PROTOCOL_VERSION,
-                               {"little_endian": True, "protocol_version": 1001}):
+                for header in (
+                    torch_legacy.MAGIC_NUMBER,
+                    torch_legacy.PROTOCOL_VERSION,
+                    {"little_endian": True, "protocol_version": 1001},
+                ):
                     pickle.dump(header, handle, protocol=2)
                 pickle.dump({"weight": _Payload(marker)}, handle, protocol=2)
                 pickle.dump([], handle, protocol=2)
@@ -288,8 +316,9 @@ def test_compiled_model_with_builtin_loss_and_metric_functions_is_accepted(tmp_p
     """Keras writes built-in functions as {"module": "builtins", "class_name": "function"}: these
     are Keras's own activations/losses/metrics and must not be mistaken for Python builtins."""
     model = plain_model()
-    model.compile(loss=keras.losses.sparse_categorical_crossentropy,
-                  metrics=[keras.metrics.sparse_categorical_accuracy])
+    model.compile(
+        loss=keras.losses.sparse_categorical_crossentropy, metrics=[keras.metrics.sparse_categorical_accuracy]
+    )
     path = tmp_path / "compiled.keras"
     model.save(path)
     config = json.loads(zipfile.ZipFile(path).read("config.json"))

@@ -1,6 +1,7 @@
 """Class groups: the shipped WordNet hierarchy file (counts, no cycles, real leaves, regenerates
 identically), its generator's parser on a hand-written data.noun, the group lookups, and the curated
 concept groups (every member's index matches its name)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -32,7 +33,8 @@ WORDNET_DATA_NOUN = "/usr/share/wordnet/data.noun"
 
 def _script():
     spec = importlib.util.spec_from_file_location(
-        "make_imagenet_hierarchy", os.path.join(ROOT, "scripts", "make_imagenet_hierarchy.py"))
+        "make_imagenet_hierarchy", os.path.join(ROOT, "scripts", "make_imagenet_hierarchy.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -45,6 +47,7 @@ def shipped() -> dict:
 
 
 # --- the shipped file -------------------------------------------------------------------------------
+
 
 def test_group_counts_match_the_anchors():
     assert group_members("dog") == list(range(151, 269))  # the 118 breeds
@@ -130,9 +133,11 @@ def test_dog_has_both_its_wordnet_parents():
     assert set(dog.members) <= set(group("domestic animal").members)
 
 
-@pytest.mark.skipif(not os.path.isfile(WORDNET_DATA_NOUN),
-                    reason=f"SKIPPED LOUDLY: {WORDNET_DATA_NOUN} is absent, so the shipped hierarchy cannot be "
-                           "regenerated and compared here (apt-get install wordnet-base to run this check)")
+@pytest.mark.skipif(
+    not os.path.isfile(WORDNET_DATA_NOUN),
+    reason=f"SKIPPED LOUDLY: {WORDNET_DATA_NOUN} is absent, so the shipped hierarchy cannot be "
+    "regenerated and compared here (apt-get install wordnet-base to run this check)",
+)
 def test_the_shipped_file_regenerates_identically_from_wordnet():
     with open(HIERARCHY_FILE, encoding="utf-8") as fh:
         assert _script().generate(os.path.dirname(WORDNET_DATA_NOUN)) == fh.read()
@@ -171,7 +176,7 @@ def test_the_generator_follows_every_hypernym_path_and_qualifies_shared_names(tm
     assert set(groups) == {"entity", "animal", "pet (entity)", "dog", "object", "pet (object)"}
     assert groups["dog"]["members"] == [0, 1] and groups["dog"]["lemmas"] == ["dog", "domestic dog"]
     assert groups["dog"]["parents"] == ["n00000002", "n00000003"]
-    assert groups["animal"]["members"] == [0, 1, 2]        # tabby through "cat", a one-class synset
+    assert groups["animal"]["members"] == [0, 1, 2]  # tabby through "cat", a one-class synset
     assert groups["pet (entity)"]["members"] == [0, 1, 3]  # the dogs by their second path, and Rex
     assert groups["entity"]["members"] == [0, 1, 2, 3, 4, 5] and groups["entity"]["depth"] == 0
     assert groups["dog"]["depth"] == 2
@@ -179,7 +184,8 @@ def test_the_generator_follows_every_hypernym_path_and_qualifies_shared_names(tm
     # A group may not take a class's name either (ignoring case): it gets its parent as a qualifier.
     renamed = script.build_hierarchy(synsets, classes, ["beagle", "poodle", "tabby", "Rex", "ANIMAL", "stone"])
     assert "animal (entity)" in {g["name"] for g in renamed["groups"]} and "animal" not in {
-        g["name"] for g in renamed["groups"]}
+        g["name"] for g in renamed["groups"]
+    }
     text = script.render(built)
     assert json.loads(text)["groups"] == built["groups"] and text == script.render(built)
 
@@ -198,6 +204,7 @@ def test_the_script_reports_missing_wordnet_files(tmp_path, capsys):
 
 
 # --- lookups ----------------------------------------------------------------------------------------
+
 
 def test_groups_are_found_by_name_wnid_and_lemma():
     dog = group("dog")
@@ -245,12 +252,17 @@ def test_the_membership_matrix_sums_member_probabilities():
 
 def test_a_group_record_says_what_was_explained():
     assert group("domestic cat").as_record() == {
-        "group": "domestic cat", "source": "wordnet", "members": [281, 282, 283, 284, 285], "wnid": "n02121808"}
+        "group": "domestic cat",
+        "source": "wordnet",
+        "members": [281, 282, 283, 284, 285],
+        "wnid": "n02121808",
+    }
     assert group("gambling").as_record() == {"group": "gambling", "source": "curated", "members": [800]}
     json.dumps([g.as_record() for g in imagenet_groups().values()])  # JSON-ready
 
 
 # --- curated concept groups ------------------------------------------------------------------------
+
 
 def test_curated_members_exist_and_match_their_names():
     with open(concept_module.CONCEPTS_FILE, encoding="utf-8") as fh:
@@ -289,8 +301,11 @@ def test_the_file_says_what_imagenet_cannot_see():
 
 
 def test_a_wrong_member_name_in_the_concepts_file_is_refused(tmp_path, monkeypatch):
-    bad = {"about": "", "not_in_imagenet": [],
-           "groups": [{"name": "alcohol", "rationale": "x", "members": [[440, "beer glass"]]}]}
+    bad = {
+        "about": "",
+        "not_in_imagenet": [],
+        "groups": [{"name": "alcohol", "rationale": "x", "members": [[440, "beer glass"]]}],
+    }
     path = tmp_path / "concept_groups.json"
     path.write_text(json.dumps(bad), encoding="utf-8")
     monkeypatch.setattr(concept_module, "CONCEPTS_FILE", str(path))

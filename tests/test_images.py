@@ -3,6 +3,7 @@
 Each refusal must be a gradcam.errors.ImageError with a one-line message that names the file; no
 Pillow / OS / decoder exception may escape.
 """
+
 from __future__ import annotations
 
 import io
@@ -39,8 +40,9 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def raw_png(width: int, height: int, bit_depth: int, color_type: int, rows: bytes | None = None,
-            *, row_bytes: int | None = None) -> bytes:
+def raw_png(
+    width: int, height: int, bit_depth: int, color_type: int, rows: bytes | None = None, *, row_bytes: int | None = None
+) -> bytes:
     """Write a PNG by hand, so headers can say things Pillow would never write.
 
     ``rows`` is the unfiltered scanline data (each row already prefixed with filter byte 0);
@@ -54,8 +56,7 @@ def raw_png(width: int, height: int, bit_depth: int, color_type: int, rows: byte
         compressor = zlib.compressobj(9)
         row = b"\x00" * (1 + row_bytes)
         compressed = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", compressed)
-            + png_chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", compressed) + png_chunk(b"IEND", b"")
 
 
 def noise(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -92,8 +93,12 @@ def test_empty_file_is_refused_with_the_accepted_formats():
 
 
 def test_text_file_named_jpg_is_called_text():
-    refused(b"Dear diary,\nthis is not a picture of a cat.\n", "cat.jpg: this is a text file, not an image",
-            ACCEPTED_WORDS, name="cat.jpg")
+    refused(
+        b"Dear diary,\nthis is not a picture of a cat.\n",
+        "cat.jpg: this is a text file, not an image",
+        ACCEPTED_WORDS,
+        name="cat.jpg",
+    )
 
 
 def test_html_page_named_png_is_called_html():
@@ -101,22 +106,27 @@ def test_html_page_named_png_is_called_html():
     refused(page, "dog.png: this is an HTML web page, not an image", "Save the picture itself", name="dog.png")
 
 
-@pytest.mark.parametrize("svg", [
-    b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
-    b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- drawn by hand -->\n<svg xmlns="http://www.w3.org/2000/svg"/>',
-])
+@pytest.mark.parametrize(
+    "svg",
+    [
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- drawn by hand -->\n<svg xmlns="http://www.w3.org/2000/svg"/>',
+    ],
+)
 def test_svg_named_png_is_called_svg_and_unsupported(svg):
-    refused(svg, "logo.png: this is an SVG vector drawing, which is not supported", "Export it as PNG",
-            name="logo.png")
+    refused(svg, "logo.png: this is an SVG vector drawing, which is not supported", "Export it as PNG", name="logo.png")
 
 
-@pytest.mark.parametrize("make, what", [
-    (lambda: encode(Image.new("RGB", (16, 16), "red"), "ICO"), "ICO (Windows icon) files are not supported"),
-    (lambda: encode(Image.new("RGB", (16, 16), "red"), "PDF"), "PDF files are not supported"),
-    (lambda: encode(Image.new("RGB", (16, 16), "red"), "PPM"), "PPM/PGM/PBM (Netpbm) files are not supported"),
-    (lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "HEIC/HEIF (iPhone photo) files"),
-    (lambda: b"\x00\xfe" + random.Random(1).randbytes(300), "this is not an image in a supported format"),
-])
+@pytest.mark.parametrize(
+    "make, what",
+    [
+        (lambda: encode(Image.new("RGB", (16, 16), "red"), "ICO"), "ICO (Windows icon) files are not supported"),
+        (lambda: encode(Image.new("RGB", (16, 16), "red"), "PDF"), "PDF files are not supported"),
+        (lambda: encode(Image.new("RGB", (16, 16), "red"), "PPM"), "PPM/PGM/PBM (Netpbm) files are not supported"),
+        (lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "HEIC/HEIF (iPhone photo) files"),
+        (lambda: b"\x00\xfe" + random.Random(1).randbytes(300), "this is not an image in a supported format"),
+    ],
+)
 def test_formats_outside_the_accepted_list_are_refused_with_the_list(make, what):
     refused(make(), f"x.bin: {what}", f"accepted: {ACCEPTED_WORDS}", name="x.bin")
 
@@ -143,23 +153,27 @@ def test_truncated_png_is_refused():
 
 
 def test_damaged_jpeg_header_is_called_damaged():
-    refused(b"\xff\xd8\xff\xe0" + b"\x13" * 200, "a.jpg: the file looks like a JPEG but its header is damaged",
-            name="a.jpg")
+    refused(
+        b"\xff\xd8\xff\xe0" + b"\x13" * 200, "a.jpg: the file looks like a JPEG but its header is damaged", name="a.jpg"
+    )
 
 
 def _flip_crc(png: bytes, kind: bytes) -> bytes:
     at = png.index(kind)
-    (length,) = struct.unpack(">I", png[at - 4:at])
+    (length,) = struct.unpack(">I", png[at - 4 : at])
     crc_at = at + 4 + length
-    return png[:crc_at] + bytes([png[crc_at] ^ 0xFF]) + png[crc_at + 1:]
+    return png[:crc_at] + bytes([png[crc_at] ^ 0xFF]) + png[crc_at + 1 :]
 
 
 @pytest.mark.parametrize("chunk", [b"IDAT", b"IHDR"])
 def test_png_with_broken_crc_is_refused(chunk):
     # Pillow itself decodes a PNG with a bad IDAT checksum without complaint; we must not.
     png = encode(Image.fromarray(noise(30, 40)), "PNG")
-    refused(_flip_crc(png, chunk), f"b.png: the PNG file is corrupt (checksum mismatch in its {chunk.decode()} chunk)",
-            name="b.png")
+    refused(
+        _flip_crc(png, chunk),
+        f"b.png: the PNG file is corrupt (checksum mismatch in its {chunk.decode()} chunk)",
+        name="b.png",
+    )
 
 
 def test_no_raw_exception_escapes_from_mangled_files():
@@ -193,6 +207,7 @@ def test_no_raw_exception_escapes_from_mangled_files():
 def _forbid_decoding(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("pixels were decoded")
+
     monkeypatch.setattr(ImageFile.ImageFile, "load", fail)
 
 
@@ -204,8 +219,13 @@ def test_decompression_bomb_is_refused_from_the_header_without_decoding(monkeypa
     assert len(bomb) < 100_000
     _forbid_decoding(monkeypatch)
     start = time.perf_counter()
-    refused(bomb, "bomb.png: the image is 8000 x 8000 pixels (64.0 megapixels), over the 40.0-megapixel limit",
-            "refused before decoding", "GRADCAM_MAX_IMAGE_PIXELS", name="bomb.png")
+    refused(
+        bomb,
+        "bomb.png: the image is 8000 x 8000 pixels (64.0 megapixels), over the 40.0-megapixel limit",
+        "refused before decoding",
+        "GRADCAM_MAX_IMAGE_PIXELS",
+        name="bomb.png",
+    )
     assert time.perf_counter() - start < 1.0
 
 
@@ -217,8 +237,13 @@ def test_header_claiming_a_gigantic_size_is_refused(monkeypatch, our_limit):
     monkeypatch.setattr(limits, "MAX_IMAGE_PIXELS", our_limit)
     liar = raw_png(100_000, 100_000, 8, 0, rows=b"\x00" * 11)
     _forbid_decoding(monkeypatch)
-    refused(liar, "liar.png: the image is too large to decode safely", "decompression bomb",
-            f"fewer than {min(our_limit, Image.MAX_IMAGE_PIXELS) / 1e6:.1f} megapixels", name="liar.png")
+    refused(
+        liar,
+        "liar.png: the image is too large to decode safely",
+        "decompression bomb",
+        f"fewer than {min(our_limit, Image.MAX_IMAGE_PIXELS) / 1e6:.1f} megapixels",
+        name="liar.png",
+    )
 
 
 def test_pixel_limit_is_read_at_call_time(monkeypatch):
@@ -235,6 +260,7 @@ def test_file_over_the_byte_limit_is_refused_before_decoding(monkeypatch, tmp_pa
 
     def no_open(*args, **kwargs):
         raise AssertionError("the decoder was reached")
+
     monkeypatch.setattr(Image, "open", no_open)
     expected = f"big.png: the file is {len(png) / 1024:.1f} KB, over the 2.0 KB limit"
     refused(png, expected, "GRADCAM_MAX_IMAGE_BYTES", name="big.png")
@@ -306,17 +332,21 @@ def test_32_bit_integer_tiff_within_16_bits_is_scaled_and_beyond_is_refused():
     refused(beyond, "d.tif: the image holds 32-bit integer pixels with values in [0, 70000]", name="d.tif")
 
 
-@pytest.mark.parametrize("mode, colour, words", [
-    ("F", 0.5, "32-bit floating-point pixels"),
-    ("LAB", (50, 0, 0), "the CIE L*a*b* colour space"),
-])
+@pytest.mark.parametrize(
+    "mode, colour, words",
+    [
+        ("F", 0.5, "32-bit floating-point pixels"),
+        ("LAB", (50, 0, 0), "the CIE L*a*b* colour space"),
+    ],
+)
 def test_colour_modes_without_a_faithful_rgb_conversion_are_refused(mode, colour, words):
     tiff = encode(Image.new(mode, (4, 4), colour), "TIFF")
     refused(tiff, f"e.tif: the image uses {words}, which is not supported", "Save it as an 8-bit RGB", name="e.tif")
 
 
-@pytest.mark.parametrize("cmyk, rgb", [((0, 255, 255, 0), (255, 0, 0)), ((255, 0, 0, 0), (0, 255, 255)),
-                                       ((0, 0, 0, 255), (0, 0, 0))])
+@pytest.mark.parametrize(
+    "cmyk, rgb", [((0, 255, 255, 0), (255, 0, 0)), ((255, 0, 0, 0), (0, 255, 255)), ((0, 0, 0, 255), (0, 0, 0))]
+)
 def test_cmyk_jpeg_is_converted_to_the_right_colour(cmyk, rgb):
     decoded = decode_image(encode(Image.new("CMYK", (16, 16), cmyk), "JPEG", quality=95))
     check_pixels(decoded.pixels, 16, 16)
@@ -368,13 +398,16 @@ def test_gray_and_gray_alpha_become_rgb():
 FRAMES = [Image.new("RGB", (8, 6), colour) for colour in ("red", "blue", "lime")]
 
 
-@pytest.mark.parametrize("fmt, note", [
-    ("GIF", "animated GIF: used frame 1 of 3"),
-    ("PNG", "animated PNG: used frame 1 of 3"),
-    ("WEBP", "animated WEBP: used frame 1 of 3"),
-    ("TIFF", "multi-page TIFF: used page 1 of 3"),
-    ("MPO", "multi-picture JPEG (MPO): used image 1 of 3"),
-])
+@pytest.mark.parametrize(
+    "fmt, note",
+    [
+        ("GIF", "animated GIF: used frame 1 of 3"),
+        ("PNG", "animated PNG: used frame 1 of 3"),
+        ("WEBP", "animated WEBP: used frame 1 of 3"),
+        ("TIFF", "multi-page TIFF: used page 1 of 3"),
+        ("MPO", "multi-picture JPEG (MPO): used image 1 of 3"),
+    ],
+)
 def test_multi_frame_files_use_the_first_frame_and_say_so(fmt, note):
     options = {"duration": 100, "lossless": True} if fmt == "WEBP" else {"duration": 100}
     data = encode(FRAMES[0], fmt, save_all=True, append_images=FRAMES[1:], **options)
@@ -466,11 +499,14 @@ def test_read_only_object(tmp_path):
         refused(handle, "notes.jpg: this is a text file, not an image")
 
 
-@pytest.mark.parametrize("source, found", [
-    (42, "found int"),
-    (np.zeros((2, 2, 3), np.uint8), "in-memory ndarray. Use as_rgb_uint8()"),
-    (Image.new("RGB", (2, 2)), "in-memory Image"),
-])
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        (42, "found int"),
+        (np.zeros((2, 2, 3), np.uint8), "in-memory ndarray. Use as_rgb_uint8()"),
+        (Image.new("RGB", (2, 2)), "in-memory Image"),
+    ],
+)
 def test_sources_that_are_not_encoded_files_are_refused(source, found):
     refused(source, "image: expected", found)
 
@@ -532,23 +568,26 @@ def test_uint16_arrays_are_scaled():
 EXPECTED = "expected a uint8 RGB array of shape (H, W, 3)"
 
 
-@pytest.mark.parametrize("array, found", [
-    (np.ones((2, 2, 3), bool), "found dtype bool. Convert the mask"),
-    (np.ones((2, 2, 3), np.int64), "found dtype int64. Cast it with .astype(np.uint8)"),
-    (np.ones((2, 2, 3), np.int8), "found dtype int8"),
-    (np.ones((2, 2, 3), np.complex64), "found dtype complex64"),
-    (np.ones((2, 2, 3), object), "found dtype object"),
-    (np.full((2, 2, 3), 200.0), "found float64 values in [200, 200]. Divide by 255"),
-    (np.full((2, 2, 3), -0.5, np.float32), "found float32 values in [-0.5, -0.5]"),
-    (np.array([[[np.nan, 0, 0]]]), "containing NaN or infinite values"),
-    (np.array([[[np.inf, 0, 0]]], np.float32), "containing NaN or infinite values"),
-    (np.zeros((1, 2, 2, 3), np.uint8), "found shape (1, 2, 2, 3). Pass a single image, not a batch"),
-    (np.zeros((3,), np.uint8), "found shape (3,)"),
-    (np.zeros((2, 2, 2), np.uint8), "found shape (2, 2, 2)"),
-    (np.zeros((3, 2, 2), np.uint8), "found shape (3, 2, 2). Put the channels last: (H, W, C)."),
-    (np.zeros((0, 4, 3), np.uint8), "found an empty array of shape (0, 4, 3)"),
-    ([[[0, 0, 0]]], "found list. Pass a numpy array"),
-])
+@pytest.mark.parametrize(
+    "array, found",
+    [
+        (np.ones((2, 2, 3), bool), "found dtype bool. Convert the mask"),
+        (np.ones((2, 2, 3), np.int64), "found dtype int64. Cast it with .astype(np.uint8)"),
+        (np.ones((2, 2, 3), np.int8), "found dtype int8"),
+        (np.ones((2, 2, 3), np.complex64), "found dtype complex64"),
+        (np.ones((2, 2, 3), object), "found dtype object"),
+        (np.full((2, 2, 3), 200.0), "found float64 values in [200, 200]. Divide by 255"),
+        (np.full((2, 2, 3), -0.5, np.float32), "found float32 values in [-0.5, -0.5]"),
+        (np.array([[[np.nan, 0, 0]]]), "containing NaN or infinite values"),
+        (np.array([[[np.inf, 0, 0]]], np.float32), "containing NaN or infinite values"),
+        (np.zeros((1, 2, 2, 3), np.uint8), "found shape (1, 2, 2, 3). Pass a single image, not a batch"),
+        (np.zeros((3,), np.uint8), "found shape (3,)"),
+        (np.zeros((2, 2, 2), np.uint8), "found shape (2, 2, 2)"),
+        (np.zeros((3, 2, 2), np.uint8), "found shape (3, 2, 2). Put the channels last: (H, W, C)."),
+        (np.zeros((0, 4, 3), np.uint8), "found an empty array of shape (0, 4, 3)"),
+        ([[[0, 0, 0]]], "found list. Pass a numpy array"),
+    ],
+)
 def test_as_rgb_uint8_refusals_say_what_was_expected_and_found(array, found):
     with pytest.raises(ImageError) as info:
         as_rgb_uint8(array, name="frame 7")

@@ -1,4 +1,5 @@
 """gradcam.links: how a target and a whole view travel in a shared link, and come back."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,9 +11,15 @@ from gradcam.links import View, decode_target, encode_target
 NAMES = ["apple", "banana", "tea cup", "crane", "crane", "7", "Top", "a-vs-b", "x, y", "ratio: 2"]
 
 
-@pytest.mark.parametrize("target, text", [
-    (None, "top"), (744, "744"), (0, "0"), (Contrast(285, 800), "285-vs-800"),
-])
+@pytest.mark.parametrize(
+    "target, text",
+    [
+        (None, "top"),
+        (744, "744"),
+        (0, "0"),
+        (Contrast(285, 800), "285-vs-800"),
+    ],
+)
 def test_targets_without_names_travel_as_indices_and_come_back(target, text):
     assert encode_target(target) == text
     assert decode_target(text) == target
@@ -59,38 +66,104 @@ def test_unreadable_targets_say_what_was_expected():
 
 
 def test_view_reads_every_control_and_writes_back_only_what_differs():
-    params = {"model": "EfficientNet-Lite0", "sample": "coffee.jpg", "class": ["x", "285-vs-800"],
-              "method": "GradCAM++", "layer": " conv ", "view": "classes", "colormap": "Turbo", "alpha": "0.3",
-              "top": "30", "smooth": "1", "classes": "1,2,1", "contrast": "0", "methods": "gradcam,layercam",
-              "layers": "a,b/c", "unrelated": "1"}
-    view, problems = View.from_query(params, models=["efficientnet-lite0"], samples=["coffee.jpg"],
-                                     methods=["gradcam", "gradcam++", "layercam"], views=["explain", "classes"])
+    params = {
+        "model": "EfficientNet-Lite0",
+        "sample": "coffee.jpg",
+        "class": ["x", "285-vs-800"],
+        "method": "GradCAM++",
+        "layer": " conv ",
+        "view": "classes",
+        "colormap": "Turbo",
+        "alpha": "0.3",
+        "top": "30",
+        "smooth": "1",
+        "classes": "1,2,1",
+        "contrast": "0",
+        "methods": "gradcam,layercam",
+        "layers": "a,b/c",
+        "unrelated": "1",
+    }
+    view, problems = View.from_query(
+        params,
+        models=["efficientnet-lite0"],
+        samples=["coffee.jpg"],
+        methods=["gradcam", "gradcam++", "layercam"],
+        views=["explain", "classes"],
+    )
     assert problems == []
-    assert view == View(model="efficientnet-lite0", sample="coffee.jpg", target="285-vs-800", method="gradcam++",
-                        layer="conv", view="classes", colormap="turbo", alpha=0.3, top_percent=30, aug_smooth=True,
-                        compare_classes=("1", "2"), compare_contrast=False, compare_methods=("gradcam", "layercam"),
-                        compare_layers=("a", "b/c"))
+    assert view == View(
+        model="efficientnet-lite0",
+        sample="coffee.jpg",
+        target="285-vs-800",
+        method="gradcam++",
+        layer="conv",
+        view="classes",
+        colormap="turbo",
+        alpha=0.3,
+        top_percent=30,
+        aug_smooth=True,
+        compare_classes=("1", "2"),
+        compare_contrast=False,
+        compare_methods=("gradcam", "layercam"),
+        compare_layers=("a", "b/c"),
+    )
     assert view.keep == 0.3 and view.decoded_target() == Contrast(285, 800)
     query = view.to_query()
-    assert list(query) == ["model", "sample", "class", "method", "layer", "view", "colormap", "alpha", "top",
-                           "smooth", "classes", "contrast", "methods", "layers"]
+    assert list(query) == [
+        "model",
+        "sample",
+        "class",
+        "method",
+        "layer",
+        "view",
+        "colormap",
+        "alpha",
+        "top",
+        "smooth",
+        "classes",
+        "contrast",
+        "methods",
+        "layers",
+    ]
     assert query["alpha"] == "0.3" and query["top"] == "30" and query["smooth"] == "1" and query["classes"] == "1,2"
-    again, problems = View.from_query(query, models=["efficientnet-lite0"], samples=["coffee.jpg"],
-                                      methods=["gradcam", "gradcam++", "layercam"], views=["explain", "classes"])
+    again, problems = View.from_query(
+        query,
+        models=["efficientnet-lite0"],
+        samples=["coffee.jpg"],
+        methods=["gradcam", "gradcam++", "layercam"],
+        views=["explain", "classes"],
+    )
     assert again == view and problems == []
     assert View().to_query() == {}
     assert View(model="m").replace(colormap="jet", alpha=0.5).to_query() == {"model": "m"}
 
 
 def test_bad_link_values_are_ignored_one_line_each():
-    params = {"model": "alexnet", "class": "group:", "colormap": "rainbowish", "alpha": "2", "top": "33.5",
-              "smooth": "maybe", "methods": "gradcam,magic", "classes": "1,2-vs-3,top", "layer": ""}
+    params = {
+        "model": "alexnet",
+        "class": "group:",
+        "colormap": "rainbowish",
+        "alpha": "2",
+        "top": "33.5",
+        "smooth": "maybe",
+        "methods": "gradcam,magic",
+        "classes": "1,2-vs-3,top",
+        "layer": "",
+    }
     view, problems = View.from_query(params, models=["efficientnet-lite0"], methods=["gradcam"])
     assert view == View(compare_methods=("gradcam",), compare_classes=("1",))
     assert len(problems) == 8 and all("\n" not in p and p.startswith("Link parameter ") for p in problems)
     text = " ".join(problems)
-    for fragment in ("model='alexnet'", "class='group:'", "colormap='rainbowish'", "alpha='2'",
-                     "top='33.5'", "smooth='maybe'", "methods='magic'", "classes='2-vs-3,top'"):
+    for fragment in (
+        "model='alexnet'",
+        "class='group:'",
+        "colormap='rainbowish'",
+        "alpha='2'",
+        "top='33.5'",
+        "smooth='maybe'",
+        "methods='magic'",
+        "classes='2-vs-3,top'",
+    ):
         assert fragment in text, fragment
     assert "expected one of efficientnet-lite0" in text and "between 0 and 1" in text
 
@@ -98,8 +171,11 @@ def test_bad_link_values_are_ignored_one_line_each():
 def test_export_parse_view_wrapper_keeps_its_contract():
     from gradcam import export
 
-    view, problems = export.parse_view({"model": "EfficientNet-Lite0", "class": "tea cup", "colormap": "gray",
-                                        "view": "layers"}, models=["efficientnet-lite0"], views=["explain"])
+    view, problems = export.parse_view(
+        {"model": "EfficientNet-Lite0", "class": "tea cup", "colormap": "gray", "view": "layers"},
+        models=["efficientnet-lite0"],
+        views=["explain"],
+    )
     assert view == {"model": "efficientnet-lite0", "class": "tea cup"}  # display keys are View's business
     assert problems == ["Link parameter view='layers' ignored: expected one of explain."]
 
@@ -144,12 +220,15 @@ def test_compared_models_and_the_shared_scale_travel_and_come_back():
     again, problems = View.from_query(query, models=models, views=["explain", "models"])
     assert again == view and problems == []
     # names are matched case-insensitively, repeats dropped; unknown models are named and ignored
-    odd, problems = View.from_query({"models": "EfficientNet-Lite1,alexnet,efficientnet-lite1", "shared": "2"},
-                                    models=models)
+    odd, problems = View.from_query(
+        {"models": "EfficientNet-Lite1,alexnet,efficientnet-lite1", "shared": "2"}, models=models
+    )
     assert odd.compare_models == ("efficientnet-lite1",) and odd.shared_scale is False
-    assert problems == ["Link parameter models='alexnet' ignored: expected models among "
-                        "efficientnet-lite0, efficientnet-lite1, efficientnet-lite2.",
-                        "Link parameter shared='2' ignored: expected 1 or 0."]
+    assert problems == [
+        "Link parameter models='alexnet' ignored: expected models among "
+        "efficientnet-lite0, efficientnet-lite1, efficientnet-lite2.",
+        "Link parameter shared='2' ignored: expected 1 or 0.",
+    ]
     assert "models" not in View().to_query() and "shared" not in View().to_query()
 
 
@@ -165,5 +244,6 @@ def test_the_concepts_k_and_the_fused_layers_travel_in_a_link():
         odd, problems = View.from_query({"k": bad, "fuse": "perhaps"})
         assert odd.concepts_k == 4 and not odd.compare_fuse
         assert problems[0].startswith("Link parameter fuse='perhaps' ignored")
-        assert problems[1] == (f"Link parameter k={bad!r} ignored: expected a whole number of concepts from 2 to 8, "
-                               "such as 4.")
+        assert problems[1] == (
+            f"Link parameter k={bad!r} ignored: expected a whole number of concepts from 2 to 8, such as 4."
+        )

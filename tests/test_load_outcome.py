@@ -1,5 +1,6 @@
 """model_zoo.try_load / try_load_user_model: a typed outcome instead of a string to parse, and
 messages that name the files the person uploaded, not the server's temp paths."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,8 +41,9 @@ def test_a_good_user_model_is_ready(tmp_path):
     path = tmp_path / "tmpq1w2e3r4" / "upload.keras"
     path.parent.mkdir()
     _classifier().save(path)
-    outcome = model_zoo.try_load_user_model(path, class_names=["a", "b", "c"], preprocessing="unit",
-                                            display_name="my classifier.keras")
+    outcome = model_zoo.try_load_user_model(
+        path, class_names=["a", "b", "c"], preprocessing="unit", display_name="my classifier.keras"
+    )
     assert outcome.ok and outcome.message is None
     assert outcome.model.label == "my classifier.keras" and outcome.model.name == "my classifier"
     assert "tmpq1w2e3r4" not in outcome.model.description
@@ -66,8 +68,9 @@ def test_a_names_file_is_called_by_the_name_it_was_uploaded_as(tmp_path):
     _classifier(classes=3).save(path)
     names = tmp_path / "class_names.txt"  # what the server saved the upload as
     names.write_text("\n".join(f"n{i}" for i in range(9)))
-    outcome = model_zoo.try_load_user_model(path, class_names=names, display_name="mine.keras",
-                                            names_display_name="names9.txt")
+    outcome = model_zoo.try_load_user_model(
+        path, class_names=names, display_name="mine.keras", names_display_name="names9.txt"
+    )
     assert outcome.status == "refused"
     assert outcome.message.startswith("names9.txt: the model has 3 outputs but the file lists 9 class names")
     assert "class_names.txt" not in outcome.message and str(tmp_path) not in outcome.message

@@ -1,6 +1,7 @@
 """Does Grad-CAM point at the object? A small CNN is trained here, in seconds, to say whether an
 image of noise holds a square, a disc, both or neither (two independent yes/no outputs); its maps
 must land on the objects."""
+
 from __future__ import annotations
 
 import keras
@@ -76,8 +77,9 @@ def trained():
     test_images, test_labels, test_boxes = dataset(160, np.random.default_rng(7))
     predicted = model.predict(test_images.astype(np.float32), verbose=0) > 0.5
     accuracy = float((predicted == (test_labels > 0.5)).all(axis=1).mean())
-    assert accuracy > 0.9, (f"the toy model did not learn its task (accuracy {accuracy:.2f}); "
-                            "the test would prove nothing")
+    assert accuracy > 0.9, (
+        f"the toy model did not learn its task (accuracy {accuracy:.2f}); the test would prove nothing"
+    )
     explainer = gradcam.Explainer(model, class_names=["square", "disc"])
     assert explainer.output_activation == "sigmoid"  # maps explain the logits under the sigmoid
     return explainer, test_images, test_labels, test_boxes
@@ -90,7 +92,7 @@ def test_peak_falls_on_the_object(trained, method):
     for image, box in zip(images, boxes):
         if len(box) != 1:
             continue
-        (label, (y0, x0, y1, x1)), = box.items()
+        ((label, (y0, x0, y1, x1)),) = box.items()
         heatmap = explainer.explain(image, target=int(label), method=method).heatmap
         y, x = np.unravel_index(np.argmax(heatmap), heatmap.shape)
         hits += (y0 - 2 <= y < y1 + 2) and (x0 - 2 <= x < x1 + 2)
@@ -112,6 +114,7 @@ def test_each_class_map_favours_its_own_object(trained):
             y0, x0, y1, x1 = box
             return heatmap[y0:y1, x0:x1].mean()
 
-        wins += (mean_in(square_map, boxes[SQUARE]) > mean_in(square_map, boxes[DISC])
-                 and mean_in(disc_map, boxes[DISC]) > mean_in(disc_map, boxes[SQUARE]))
+        wins += mean_in(square_map, boxes[SQUARE]) > mean_in(square_map, boxes[DISC]) and mean_in(
+            disc_map, boxes[DISC]
+        ) > mean_in(disc_map, boxes[SQUARE])
     assert wins >= 9, f"each class's map favoured its own object in only {wins} of 10 images"

@@ -1,6 +1,7 @@
 """Long use: 200 successive explanations of different images and targets in one process. Resident
 memory after warm-up grows by at most 150 MB and every cache stays within its bound. The figures
 are printed in the terminal summary."""
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ def variant(rng) -> np.ndarray:
     h, w = image.shape[:2]
     ch, cw = rng.integers(h // 2, h + 1), rng.integers(w // 2, w + 1)
     y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-    crop = image[y:y + ch, x:x + cw].copy()
+    crop = image[y : y + ch, x : x + cw].copy()
     ys, xs = rng.integers(0, ch, 20), rng.integers(0, cw, 20)
     crop[ys, xs] = rng.integers(0, 256, (20, 3), dtype=np.uint8)
     return crop
@@ -67,10 +68,12 @@ def test_two_hundred_explanations_keep_memory_and_caches_bounded(lite0):
     gc.collect()
     after = rss_mb()
     growth = after - before
-    figures = (f"RSS after {WARM_UP} warm-up explanations {before:.0f} MB, after {RUNS} more {after:.0f} MB, "
-               f"growth {growth:+.0f} MB (allowed {ALLOWED_MB}); explainer cache at most {largest_cache} "
-               f"entries (bound {limits.ACTIVATION_CACHE_ENTRIES}), now {explainer.cache.nbytes / 2**20:.1f} MiB "
-               f"(bound {limits.ACTIVATION_CACHE_MB} MiB)")
+    figures = (
+        f"RSS after {WARM_UP} warm-up explanations {before:.0f} MB, after {RUNS} more {after:.0f} MB, "
+        f"growth {growth:+.0f} MB (allowed {ALLOWED_MB}); explainer cache at most {largest_cache} "
+        f"entries (bound {limits.ACTIVATION_CACHE_ENTRIES}), now {explainer.cache.nbytes / 2**20:.1f} MiB "
+        f"(bound {limits.ACTIVATION_CACHE_MB} MiB)"
+    )
     print("\n" + figures)
     HARDENING_FIGURES.append(("long use (200 explanations, Lite0)", figures))
     assert growth <= ALLOWED_MB, figures
@@ -79,8 +82,12 @@ def test_two_hundred_explanations_keep_memory_and_caches_bounded(lite0):
 def test_every_cache_in_the_code_has_a_bound():
     """Every functools.lru_cache has a maxsize, every Streamlit cache a max_entries."""
     unbounded = []
-    files = [*ROOT.glob("gradcam/**/*.py"), *ROOT.glob("model_zoo/**/*.py"), *ROOT.glob("gradcam_app/**/*.py"),
-             ROOT / "streamlit_app.py"]
+    files = [
+        *ROOT.glob("gradcam/**/*.py"),
+        *ROOT.glob("model_zoo/**/*.py"),
+        *ROOT.glob("gradcam_app/**/*.py"),
+        ROOT / "streamlit_app.py",
+    ]
     app_caches = 0
     for path in files:
         if not path.exists():

@@ -3,6 +3,7 @@
 The models are tiny and their weights fixed, so every gradient is known in closed form. The
 image's red channel carries the values; green and blue are zero and the kernels ignore them.
 """
+
 from __future__ import annotations
 
 import keras
@@ -70,12 +71,14 @@ class TestCombineRules:
         np.testing.assert_allclose(GradCAM.combine(A[None, ..., None], G[None, ..., None])[0], 0.625 * A)
 
     def test_hirescam_multiplies_element_wise(self):
-        np.testing.assert_allclose(HiResCAM.combine(A[None, ..., None], G[None, ..., None])[0],
-                                   [[0.5, -2.0], [3.0, 8.0]])
+        np.testing.assert_allclose(
+            HiResCAM.combine(A[None, ..., None], G[None, ..., None])[0], [[0.5, -2.0], [3.0, 8.0]]
+        )
 
     def test_layercam_keeps_positive_gradients(self):
-        np.testing.assert_allclose(LayerCAM.combine(A[None, ..., None], G[None, ..., None])[0],
-                                   [[0.5, 0.0], [3.0, 8.0]])
+        np.testing.assert_allclose(
+            LayerCAM.combine(A[None, ..., None], G[None, ..., None])[0], [[0.5, 0.0], [3.0, 8.0]]
+        )
 
     def test_xgradcam_normalises_by_activation_sum(self):
         # alpha = (0.5 - 2 + 3 + 8) / (1 + 2 + 3 + 4) = 0.95
@@ -86,20 +89,24 @@ class TestCombineRules:
         #   (0.25 / 1.75, 1 / -8, 1 / 12, 4 / 88); weights = sum alpha * relu(g)
         #   = 0.5/7 + 0 + 1/12 + 8/88 = 0.2456710...
         expected = (0.5 / 7 + 1 / 12 + 8 / 88) * A
-        np.testing.assert_allclose(GradCAMPlusPlus.combine(A[None, ..., None], G[None, ..., None])[0],
-                                   expected, rtol=1e-6)
+        np.testing.assert_allclose(
+            GradCAMPlusPlus.combine(A[None, ..., None], G[None, ..., None])[0], expected, rtol=1e-6
+        )
 
 
 class TestThroughTheEngine:
     """The same numbers from real gradients of real (tiny) Keras models."""
 
-    @pytest.mark.parametrize("method, expected", [
-        ("gradcam", 0.625 * A),
-        ("hirescam", [[0.5, 0.0], [3.0, 8.0]]),  # ReLU of [[0.5, -2], [3, 8]]
-        ("layercam", [[0.5, 0.0], [3.0, 8.0]]),
-        ("xgradcam", 0.95 * A),
-        ("gradcam++", (0.5 / 7 + 1 / 12 + 8 / 88) * A),
-    ])
+    @pytest.mark.parametrize(
+        "method, expected",
+        [
+            ("gradcam", 0.625 * A),
+            ("hirescam", [[0.5, 0.0], [3.0, 8.0]]),  # ReLU of [[0.5, -2], [3, 8]]
+            ("layercam", [[0.5, 0.0], [3.0, 8.0]]),
+            ("xgradcam", 0.95 * A),
+            ("gradcam++", (0.5 / 7 + 1 / 12 + 8 / 88) * A),
+        ],
+    )
     def test_gradient_methods(self, flat, method, expected):
         result = flat.explain(image_of(A), target=0, method=method, layer="features")
         np.testing.assert_allclose(result.coarse, expected, rtol=1e-5, atol=1e-6)
@@ -235,8 +242,8 @@ class TestEigenGradCAM:
         image = rng.integers(0, 256, size=(4, 4, 3)).astype(np.uint8)
 
         for target in (0, 1):
-            activations = image.astype(np.float64) @ mixing             # (4, 4, 3)
-            gradients = dense[:, target].reshape(4, 4, 3)               # Flatten is row-major
+            activations = image.astype(np.float64) @ mixing  # (4, 4, 3)
+            gradients = dense[:, target].reshape(4, 4, 3)  # Flatten is row-major
             product = (activations * gradients).reshape(16, 3)
             centred = product - product.mean(axis=0)
             _, _, vt = np.linalg.svd(centred)

@@ -5,6 +5,7 @@ the right half before a fixed Laplacian filter, and the "textured" class's logit
 left half's high-frequency energy. On a checkerboard image, a map on the left half must therefore
 beat a map on the right half, and a map of random numbers, on every metric.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,7 +62,7 @@ def checkerboard() -> np.ndarray:
 def half_map(left: bool) -> np.ndarray:
     """1 on one half with a gentle bump at its centre (so the maximum is unique), 0 elsewhere."""
     cx = S / 4 if left else 3 * S / 4
-    bump = np.exp(-((XX - cx) ** 2 + (YY - S / 2) ** 2) / (2 * 6.0 ** 2))
+    bump = np.exp(-((XX - cx) ** 2 + (YY - S / 2) ** 2) / (2 * 6.0**2))
     side = XX < S // 2 if left else XX >= S // 2
     return ((0.8 + 0.2 * bump) * side).astype(np.float32)
 
@@ -91,16 +92,17 @@ def test_model_reads_only_the_left_half(setup):
     explainer, image, _ = setup
     p = explainer.predict(image)[0]
     changed_right = image.copy()
-    changed_right[:, S // 2:] = 128
+    changed_right[:, S // 2 :] = 128
     changed_left = image.copy()
-    changed_left[:, :S // 2] = 128
+    changed_left[:, : S // 2] = 128
     assert p > 0.99
     assert explainer.predict(changed_right)[0] == pytest.approx(p, abs=1e-6)
     assert explainer.predict(changed_left)[0] < 0.01
 
 
-@pytest.mark.parametrize("score", ["deletion_auc", "insertion_auc", "average_drop", "road_morf", "road_lerf",
-                                   "road_gap", "pointing_game"])
+@pytest.mark.parametrize(
+    "score", ["deletion_auc", "insertion_auc", "average_drop", "road_morf", "road_lerf", "road_gap", "pointing_game"]
+)
 def test_left_map_beats_right_map_and_random(scored, score):
     left, right = scored["left"], scored["right"]
     better = (lambda a, b: a > b) if SCORES[score] else (lambda a, b: a < b)
@@ -119,7 +121,7 @@ def test_expected_magnitudes(scored):
     assert left.scores["deletion_auc"] < 0.3 < 0.7 < right.scores["deletion_auc"]
     assert left.baseline.scores["road_gap"] == pytest.approx(0.0, abs=0.15)
     # The pointing game's chance level is the share of the image within reach of the box.
-    assert left.details["pointing_chance"] == pytest.approx(9 * 9 / S ** 2)
+    assert left.details["pointing_chance"] == pytest.approx(9 * 9 / S**2)
     assert left.details["peak"] == (8, 16)
 
 
@@ -147,8 +149,7 @@ def test_curves_shapes_and_ends(scored, setup):
 def test_batch_size_does_not_change_scores(setup, scored):
     explainer, image, explanation = setup
     made = dataclasses.replace(explanation, heatmap=half_map(True))
-    again = evaluate(explainer, image, made, metrics=["deletion", "insertion"], steps=32, batch_size=5,
-                     baseline=False)
+    again = evaluate(explainer, image, made, metrics=["deletion", "insertion"], steps=32, batch_size=5, baseline=False)
     for name in ("deletion_auc", "insertion_auc"):
         assert again.scores[name] == pytest.approx(scored["left"].scores[name], abs=1e-5)
     assert again.baseline is None and set(again.scores) == {"deletion_auc", "insertion_auc"}
@@ -157,8 +158,15 @@ def test_batch_size_does_not_change_scores(setup, scored):
 def test_bare_map_and_progress(setup):
     explainer, image, _ = setup
     seen = []
-    result = evaluate(explainer, image, half_map(True), metrics="deletion", target="textured", steps=8,
-                      progress=lambda f, m: seen.append(f))
+    result = evaluate(
+        explainer,
+        image,
+        half_map(True),
+        metrics="deletion",
+        target="textured",
+        steps=8,
+        progress=lambda f, m: seen.append(f),
+    )
     assert result.method == "custom" and result.target_index == 0
     assert seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen) and seen == sorted(seen)
 
@@ -256,30 +264,36 @@ def test_pointing_game_geometry():
     assert pointing_game(np.zeros((40, 60)), point=(1, 1))[0]["pointing_game"] == 0.0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(box=(10, 10, 5, 20)), "x0 <= x1"),
-    (dict(box=(100, 100, 120, 120)), "outside"),
-    (dict(box=(1, 2, 3)), "four numbers"),
-    (dict(point=(70, 5)), "outside"),
-    (dict(point="here"), "two numbers"),
-    (dict(), "needs a box"),
-    (dict(point=(1, 1), tolerance=-1), "tolerance"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(box=(10, 10, 5, 20)), "x0 <= x1"),
+        (dict(box=(100, 100, 120, 120)), "outside"),
+        (dict(box=(1, 2, 3)), "four numbers"),
+        (dict(point=(70, 5)), "outside"),
+        (dict(point="here"), "two numbers"),
+        (dict(), "needs a box"),
+        (dict(point=(1, 1), tolerance=-1), "tolerance"),
+    ],
+)
 def test_pointing_game_refusals(kwargs, message):
     with pytest.raises(MetricError, match=message):
         pointing_game(np.ones((40, 60)), **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(metrics=["deletion", "nope"]), "Unknown metric 'nope'"),
-    (dict(metrics=[]), "No metric"),
-    (dict(metrics=["pointing_game"]), "needs box"),
-    (dict(steps=0), "steps"),
-    (dict(steps=2.5), "steps"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(deletion_fill="purple"), "Unknown fill"),
-    (dict(road_fractions=(0.5, 1.0)), "strictly between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(metrics=["deletion", "nope"]), "Unknown metric 'nope'"),
+        (dict(metrics=[]), "No metric"),
+        (dict(metrics=["pointing_game"]), "needs box"),
+        (dict(steps=0), "steps"),
+        (dict(steps=2.5), "steps"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(deletion_fill="purple"), "Unknown fill"),
+        (dict(road_fractions=(0.5, 1.0)), "strictly between 0 and 1"),
+    ],
+)
 def test_evaluate_refusals(setup, kwargs, message):
     explainer, image, explanation = setup
     with pytest.raises(MetricError, match=message):
@@ -327,8 +341,25 @@ def test_cli_evaluate_writes_csv_and_json(setup, tmp_path, monkeypatch, capsys):
     model = types.SimpleNamespace(keras_model=explainer.keras_model, name="left-half", class_names=["textured", "flat"])
     monkeypatch.setattr(command, "load_model", lambda args: model)
     out = tmp_path / "out"
-    status = main(["evaluate", str(tmp_path / "board.png"), "--method", "gradcam", "--method", "saliency",
-                   "--target", "textured", "--steps", "8", "--box", "4,12,12,20", "--sanity", "--out", str(out)])
+    status = main(
+        [
+            "evaluate",
+            str(tmp_path / "board.png"),
+            "--method",
+            "gradcam",
+            "--method",
+            "saliency",
+            "--target",
+            "textured",
+            "--steps",
+            "8",
+            "--box",
+            "4,12,12,20",
+            "--sanity",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     printed = capsys.readouterr().out
     assert "textured" in printed and "rand-rho" in printed and "random" in printed

@@ -1,5 +1,6 @@
 """Model zoo: legacy .pth reader, EfficientNet-Lite conversion (end to end on real weights), cache,
 public API, preprocessing presets and sample images. No network is used."""
+
 from __future__ import annotations
 
 import collections
@@ -117,8 +118,11 @@ def _write_legacy(monkeypatch, path, tensors, extra=None):
     with open(path, "wb") as fh:
         pickle.dump(torch_legacy.MAGIC_NUMBER, fh, protocol=2)
         pickle.dump(torch_legacy.PROTOCOL_VERSION, fh, protocol=2)
-        pickle.dump({"protocol_version": 1001, "little_endian": True,
-                     "type_sizes": {"short": 2, "int": 4, "long": 4}}, fh, protocol=2)
+        pickle.dump(
+            {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}},
+            fh,
+            protocol=2,
+        )
         _Pickler(fh, protocol=2).dump(state)
         pickle.dump([st.key for st in storages], fh, protocol=2)
         for st in storages:
@@ -169,11 +173,14 @@ def test_legacy_reader_truncated_file(tmp_path):
         assert any(w in msg for w in ("truncated", "corrupt", "could not read")), msg
 
 
-@pytest.mark.parametrize("content,needle", [
-    (b"PK\x03\x04" + b"\0" * 100, "not a legacy"),  # zip header but broken zip
-    (b"\x89PNG\r\n\x1a\n" + os.urandom(200), "legacy PyTorch"),
-    (b"", "legacy PyTorch"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"PK\x03\x04" + b"\0" * 100, "not a legacy"),  # zip header but broken zip
+        (b"\x89PNG\r\n\x1a\n" + os.urandom(200), "legacy PyTorch"),
+        (b"", "legacy PyTorch"),
+    ],
+)
 def test_legacy_reader_foreign_file(tmp_path, content, needle):
     path = tmp_path / "foreign.pth"
     path.write_bytes(content)
@@ -202,8 +209,10 @@ def test_legacy_reader_wrong_magic(tmp_path):
 
 def test_legacy_reader_matches_torch_load():
     torch = pytest.importorskip(
-        "torch", reason="PyTorch is not installed here (it is not a dependency); the cross-check "
-        "against torch.load is SKIPPED. Install torch in a throwaway venv to run it.")
+        "torch",
+        reason="PyTorch is not installed here (it is not a dependency); the cross-check "
+        "against torch.load is SKIPPED. Install torch in a throwaway venv to run it.",
+    )
     for name in LITE_BLOCKS:
         ours = torch_legacy.load_legacy_state_dict(_pth(name))
         theirs = torch.load(_pth(name), map_location="cpu", weights_only=True)
@@ -283,8 +292,14 @@ def test_lite0_architecture_for_gradcam(lite_models):
     dense = model.get_layer("logits")
     assert isinstance(dense, keras.layers.Dense) and dense.activation is keras.activations.linear
     assert model.get_layer("head_activation").output.shape[1:] == (7, 7, 1280)
-    for expected in ("stem_conv", "block1a_dwconv", "block2a_expand_conv", "block3a_project_conv",
-                     "block7a_project_bn", "head_conv"):
+    for expected in (
+        "stem_conv",
+        "block1a_dwconv",
+        "block2a_expand_conv",
+        "block3a_project_conv",
+        "block7a_project_bn",
+        "head_conv",
+    ):
         assert expected in names
     # Squeeze-excitation is absent and activations are ReLU6.
     assert not any("se_" in n for n in names)
@@ -308,8 +323,12 @@ def test_cache_hit_on_second_load(lite_models, lite_cache, monkeypatch):
     assert os.path.getmtime(lite_cache / target[0]) == mtime
     assert not [f for f in os.listdir(lite_cache) if f.endswith(".tmp.weights.h5")]  # no temp leftovers
     x = np.random.default_rng(0).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
-    np.testing.assert_allclose(np.asarray(first.keras_model(first.preprocess(x))),
-                               np.asarray(second.keras_model(second.preprocess(x))), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(first.keras_model(first.preprocess(x))),
+        np.asarray(second.keras_model(second.preprocess(x))),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     assert elapsed < 10, f"cached load took {elapsed:.1f} s"
 
 
@@ -343,9 +362,19 @@ def test_list_models_and_status(tmp_path, monkeypatch):
     infos = model_zoo.list_models()
     names = [i.name for i in infos]
     assert model_zoo.DEFAULT_MODEL == "efficientnet-lite0" == names[0]
-    assert names == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "mobilenetv2",
-                     "resnet50", "inceptionv3", "xception", "vgg16", "densenet121", "efficientnetb0",
-                     "convnext_tiny"]
+    assert names == [
+        "efficientnet-lite0",
+        "efficientnet-lite1",
+        "efficientnet-lite2",
+        "mobilenetv2",
+        "resnet50",
+        "inceptionv3",
+        "xception",
+        "vgg16",
+        "densenet121",
+        "efficientnetb0",
+        "convnext_tiny",
+    ]
     by = {i.name: i for i in infos}
     assert by["inceptionv3"].input_size == (299, 299) and by["efficientnet-lite2"].input_size == (260, 260)
     for info in infos:
@@ -389,8 +418,9 @@ def test_preprocessing_presets():
     np.testing.assert_allclose(P["raw"](img)[0, 0, 0], [0, 127, 255])
     np.testing.assert_allclose(P["lite"](img)[0, 0, 0], [-127 / 128, 0, 1], atol=1e-6)
     np.testing.assert_allclose(P["caffe"](img)[0, 0, 0], [255 - 103.939, 127 - 116.779, 0 - 123.68], atol=1e-4)
-    np.testing.assert_allclose(P["torch"](img)[0, 0, 0],
-                               [(0 - 0.485) / 0.229, (127 / 255 - 0.456) / 0.224, (1 - 0.406) / 0.225], atol=1e-5)
+    np.testing.assert_allclose(
+        P["torch"](img)[0, 0, 0], [(0 - 0.485) / 0.229, (127 / 255 - 0.456) / 0.224, (1 - 0.406) / 0.225], atol=1e-5
+    )
     for fn in P.values():
         assert fn(img).dtype == np.float32
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
@@ -420,10 +450,18 @@ def test_list_models_in_fresh_process_is_light():
     """In a fresh interpreter (nothing pre-imported by pytest or TF), listing works and stays cheap."""
     import subprocess
 
-    code = ("import sys, model_zoo; infos = model_zoo.list_models(); "
-            "assert len(infos) == 11, infos; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'; "
-            "print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": ROOT})
+    code = (
+        "import sys, model_zoo; infos = model_zoo.list_models(); "
+        "assert len(infos) == 11, infos; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'; "
+        "print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

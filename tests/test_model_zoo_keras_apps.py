@@ -1,5 +1,6 @@
 """Keras applications: the real loading path with a weights file the test writes into a temporary
 Keras cache, the offline error with the network blocked, and the file table checked against Keras."""
+
 from __future__ import annotations
 
 import os
@@ -99,8 +100,9 @@ def test_real_loading_path_with_cached_file(keras_home, no_network):
     assert zm.keras_model.layers[-1].get_config()["activation"] == "linear"  # logits, no softmax
     assert zm.weights_sha256 == model_zoo.cache.sha256_file(keras_home / "models" / app.file_name)
     x = np.random.default_rng(1).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    np.testing.assert_allclose(np.asarray(zm.keras_model(zm.preprocess(x))),
-                               np.asarray(reference(zm.preprocess(x))), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(zm.keras_model(zm.preprocess(x))), np.asarray(reference(zm.preprocess(x))), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_corrupt_cached_file_message(keras_home):
@@ -125,13 +127,13 @@ def test_file_table_matches_keras(name, monkeypatch):
         pass
 
     def fake_get_file(fname=None, origin=None, *args, **kwargs):
-        asked.update(fname=fname, origin=origin, file_hash=kwargs.get("file_hash"),
-                     cache_subdir=kwargs.get("cache_subdir"))
+        asked.update(
+            fname=fname, origin=origin, file_hash=kwargs.get("file_hash"), cache_subdir=kwargs.get("cache_subdir")
+        )
         raise Stop
 
     monkeypatch.setattr(file_utils, "get_file", fake_get_file)
     app = keras_apps.APPS[name]
     with pytest.raises(Stop):
         getattr(keras.applications, app.builder)(weights="imagenet", classifier_activation=None)
-    assert asked == {"fname": app.file_name, "origin": app.url, "file_hash": app.file_hash,
-                     "cache_subdir": "models"}
+    assert asked == {"fname": app.file_name, "origin": app.url, "file_hash": app.file_hash, "cache_subdir": "models"}

@@ -1,5 +1,6 @@
 """Users' own models: acceptance (softmax -> logits, class names, sizes) and every refusal, with the
 refusal happening before Keras deserializes anything."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,10 @@ def _tiny_cnn(classes=3, activation="softmax", channels=3, size=(32, 32), softma
 def _no_keras_load(monkeypatch, request):
     """For refusal tests: fail loudly if Keras deserialization is reached at all."""
     if "refusal" in request.node.name:
+
         def boom(*a, **k):
             raise AssertionError("keras.saving.load_model was called on a model that must be refused first")
+
         monkeypatch.setattr(keras.saving, "load_model", boom)
 
 
@@ -68,13 +71,20 @@ def test_accepts_softmax_layer_h5_and_json_names(tmp_path):
     assert zm.class_names == ["no", "yes"] and zm.keras_model.layers[-1].name == "scores"
     x = np.random.default_rng(2).integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
     pre_softmax = keras.Model(model.inputs[0], model.get_layer("scores").output)
-    np.testing.assert_allclose(np.asarray(zm.keras_model(zm.preprocess(x))),
-                               np.asarray(pre_softmax(zm.preprocess(x))), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(zm.keras_model(zm.preprocess(x))), np.asarray(pre_softmax(zm.preprocess(x))), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_accepts_sequential_softmax_model(tmp_path):
-    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(2, 3, name="c"),
-                              keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax", name="d")])
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(2, 3, name="c"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5, activation="softmax", name="d"),
+        ]
+    )
     path = tmp_path / "seq.keras"
     model.save(path)
     zm = model_zoo.load_user_model(path, class_names=list("abcde"), preprocessing="raw")
@@ -232,8 +242,14 @@ def test_refusal_file_backed_lookup(tmp_path):
     _tiny_cnn().save(path)
 
     def mutate(cfg):
-        _layers(cfg).append({"module": "keras.layers", "class_name": "StringLookup",
-                             "config": {"name": "vocab", "vocabulary": "/etc/passwd"}, "registered_name": None})
+        _layers(cfg).append(
+            {
+                "module": "keras.layers",
+                "class_name": "StringLookup",
+                "config": {"name": "vocab", "vocabulary": "/etc/passwd"},
+                "registered_name": None,
+            }
+        )
 
     _rewrite_config(path, mutate)
     with pytest.raises(UnsafeModelError, match="/etc/passwd"):

@@ -1,4 +1,5 @@
 """Every kind of Keras classifier, the caller's model left untouched, threads, errors, caching."""
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,14 @@ def tiny_backbone(name="backbone"):
 
 def test_sequential_with_input(rng):
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3),
+        ]
+    )
     explainer = gradcam.Explainer(model)
     assert explainer.layers == ["c1"]
     assert explainer.explain(random_image(rng, 40, 40)).heatmap.shape == (40, 40)
@@ -37,8 +44,13 @@ def test_sequential_with_input(rng):
 
 def test_sequential_without_input_needs_and_uses_input_size(rng):
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     with pytest.raises(UnsupportedModelError, match="input_size"):
         gradcam.Explainer(model)
     explainer = gradcam.Explainer(model, input_size=(28, 28))
@@ -50,8 +62,14 @@ def test_sequential_without_input_needs_and_uses_input_size(rng):
 
 def test_nested_backbone_inside_sequential(rng):
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((32, 32, 3)), tiny_backbone(), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(4, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            tiny_backbone(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
     explainer = gradcam.Explainer(model)
     assert explainer.layers == ["backbone/conv_a", "backbone/conv_b"]
     assert gradcam.candidate_layers(model) == explainer.layers
@@ -259,8 +277,10 @@ def test_images_differing_in_a_few_pixels_get_their_own_results(small_cnn, rng):
 def test_eight_threads_get_the_sequential_results(small_cnn):
     explainer = gradcam.Explainer(small_cnn)
     rng = np.random.default_rng(5)
-    jobs = [(random_image(rng, 30 + i, 40), i % 5, ("gradcam", "gradcam++", "scorecam", "saliency")[i % 4])
-            for i in range(16)]
+    jobs = [
+        (random_image(rng, 30 + i, 40), i % 5, ("gradcam", "gradcam++", "scorecam", "saliency")[i % 4])
+        for i in range(16)
+    ]
     options = {"scorecam": {"channels": 4}}
 
     def run(job):

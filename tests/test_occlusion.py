@@ -1,6 +1,7 @@
 """Occlusion (Zeiler & Fergus 2014): the maths on a model whose logits are linear in the pixels,
 the window positions, the options, and that a score's offset changes nothing. Its localisation on
 a trained vision transformer is tested in tests/test_token_models.py."""
+
 from __future__ import annotations
 
 import keras
@@ -45,7 +46,7 @@ def test_window_positions_cover_every_pixel_and_stay_inside():
         covered = np.zeros(size, int)
         for start in window_positions(size, window, stride):
             assert 0 <= start <= size - window
-            covered[start:start + window] += 1
+            covered[start : start + window] += 1
         assert covered.min() >= 1
 
 
@@ -72,12 +73,16 @@ def test_a_constant_added_to_the_score_changes_nothing_and_targets_share_the_pas
     image = np.random.default_rng(2).integers(0, 256, size=(12, 10, 3), dtype=np.uint8)
     plain, offset = gradcam.Explainer(model), gradcam.Explainer(shifted)
     for target in (0, 1, gradcam.Contrast(0, 1)):
-        np.testing.assert_allclose(offset.explain(image, target=target, method="occlusion").heatmap,
-                                   plain.explain(image, target=target, method="occlusion").heatmap, atol=1e-5)
+        np.testing.assert_allclose(
+            offset.explain(image, target=target, method="occlusion").heatmap,
+            plain.explain(image, target=target, method="occlusion").heatmap,
+            atol=1e-5,
+        )
     both = plain.explain_targets(image, [0, 1], method="occlusion")
     for target, result in zip((0, 1), both):
-        np.testing.assert_allclose(result.heatmap, plain.explain(image, target=target, method="occlusion").heatmap,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            result.heatmap, plain.explain(image, target=target, method="occlusion").heatmap, atol=1e-6
+        )
 
 
 def test_defaults_and_bad_options():

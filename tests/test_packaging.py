@@ -2,6 +2,7 @@
 (when this environment has the project installed, as ``python3 run.py test`` does) that the
 console scripts answer. Nothing here touches the network: the wheel is built without build
 isolation and without an index."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ PACKAGES = ("gradcam", "model_zoo", "gradcam_app")
 
 def _package_files() -> list[str]:
     """Every Python file of the three packages, as a wheel path (``gradcam/cli/explain.py``)."""
-    return sorted(path.relative_to(ROOT).as_posix() for package in PACKAGES
-                  for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts)
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +47,24 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "-q", "-w", str(work / "dist"), str(source)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, f"pip wheel failed:\n{result.stdout}\n{result.stderr}"
     (built,) = (work / "dist").glob("gradcam_explorer-*.whl")
     with zipfile.ZipFile(built) as archive:
@@ -61,14 +81,16 @@ def test_wheel_holds_every_package_and_nothing_else(wheel):
     missing = [path for path in _package_files() if path not in names]
     assert not missing, (
         f"expected every module of {', '.join(PACKAGES)} in the wheel; missing: {missing}. "
-        "Add each new package folder to [tool.setuptools] packages in pyproject.toml.")
+        "Add each new package folder to [tool.setuptools] packages in pyproject.toml."
+    )
     top_level = {name.split("/")[0] for name in names if ".dist-info/" not in name}
     assert top_level == set(PACKAGES), f"expected only {PACKAGES} at the top of the wheel, found {top_level}"
 
 
 def test_wheel_holds_the_sample_photos_inside_the_app_package(wheel):
-    expected = {f"gradcam_app/sample_images/{path.name}" for path in (ROOT / "sample_images").iterdir()
-                if path.is_file()}
+    expected = {
+        f"gradcam_app/sample_images/{path.name}" for path in (ROOT / "sample_images").iterdir() if path.is_file()
+    }
     assert len(expected) >= 5
     assert expected <= set(wheel.namelist())
 
@@ -91,11 +113,11 @@ def test_installed_app_package_finds_its_sample_photos(wheel, tmp_path):
     package, not at a checkout."""
     site = tmp_path / "site"
     wheel.extractall(site)
-    code = ("import gradcam_app; d = gradcam_app.samples_dir(); "
-            "print(d); print(*sorted(p.name for p in d.iterdir()))")
+    code = "import gradcam_app; d = gradcam_app.samples_dir(); print(d); print(*sorted(p.name for p in d.iterdir()))"
     env = {**os.environ, "PYTHONPATH": str(site)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     folder, files = result.stdout.splitlines()
     assert Path(folder) == site / "gradcam_app" / "sample_images"
@@ -113,11 +135,14 @@ def test_serve_passes_the_user_arguments_through_after_the_page_and_the_defaults
     assert "--client.toolbarMode=minimal" in args
 
 
-@pytest.mark.parametrize("user_args, environ", [
-    (["--server.maxUploadSize", "50"], {}),
-    (["--server.maxUploadSize=50"], {}),
-    ([], {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "50"}),
-])
+@pytest.mark.parametrize(
+    "user_args, environ",
+    [
+        (["--server.maxUploadSize", "50"], {}),
+        (["--server.maxUploadSize=50"], {}),
+        ([], {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "50"}),
+    ],
+)
 def test_serve_leaves_a_setting_the_user_gave_alone(tmp_path, user_args, environ):
     args = serve.streamlit_arguments(user_args, tmp_path / "page.py", environ=environ)
     assert not any(a.startswith("--server.maxUploadSize=300") for a in args)
@@ -145,8 +170,10 @@ def test_serve_help_does_not_start_a_server(capsys):
 def _script(name: str) -> Path:
     path = Path(sys.executable).parent / name
     if not path.exists():
-        pytest.skip(f"the console script {name} is not installed next to {sys.executable}: "
-                    "install the project (pip install -e '.[test]', or python3 run.py test) to test it")
+        pytest.skip(
+            f"the console script {name} is not installed next to {sys.executable}: "
+            "install the project (pip install -e '.[test]', or python3 run.py test) to test it"
+        )
     return path
 
 
@@ -172,8 +199,13 @@ def test_installed_gradcam_app_script_serves_a_healthy_page(tmp_path):
     app = _script("gradcam-app")
     port = _free_port()
     # Run from an empty folder: an installed app cannot count on the checkout's .streamlit/config.toml.
-    server = subprocess.Popen([app, "--server.port", str(port), "--server.headless", "true"], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [app, "--server.port", str(port), "--server.headless", "true"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         answer = None

@@ -1,4 +1,5 @@
 """The README is part of the interface: its method table and commands must match the code."""
+
 from __future__ import annotations
 
 import re

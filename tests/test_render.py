@@ -1,4 +1,5 @@
 """gradcam.render: colour tables, overlays (with "show the top X%"), display sizes, errors."""
+
 from __future__ import annotations
 
 import time
@@ -52,14 +53,17 @@ def test_overlay_blends_and_resizes_the_heatmap():
     assert small.shape == photo.shape
 
 
-@pytest.mark.parametrize("call, fragment", [
-    (lambda: render.overlay(_photo(), _ramp(), alpha=1.5), "alpha must be between 0"),
-    (lambda: render.overlay(_photo(), _ramp(), keep=0.0), r"keep must be in \(0, 1\]"),
-    (lambda: render.overlay(_photo().astype(np.float32), _ramp()), "uint8 RGB image"),
-    (lambda: render.overlay(_photo(), np.zeros((2, 3, 4))), "heatmap of shape"),
-    (lambda: render.keep_top(_ramp(), 1.5), r"fraction must be in \(0, 1\]"),
-    (lambda: render.fit_for_display(np.zeros((4, 4, 2), np.uint8)), r"\(H, W, 3\)"),
-])
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: render.overlay(_photo(), _ramp(), alpha=1.5), "alpha must be between 0"),
+        (lambda: render.overlay(_photo(), _ramp(), keep=0.0), r"keep must be in \(0, 1\]"),
+        (lambda: render.overlay(_photo().astype(np.float32), _ramp()), "uint8 RGB image"),
+        (lambda: render.overlay(_photo(), np.zeros((2, 3, 4))), "heatmap of shape"),
+        (lambda: render.keep_top(_ramp(), 1.5), r"fraction must be in \(0, 1\]"),
+        (lambda: render.fit_for_display(np.zeros((4, 4, 2), np.uint8)), r"\(H, W, 3\)"),
+    ],
+)
 def test_render_errors_are_gradcam_errors_that_say_what_was_expected(call, fragment):
     with pytest.raises(RenderError, match=fragment) as info:
         call()

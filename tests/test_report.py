@@ -1,4 +1,5 @@
 """gradcam.report: the self-contained HTML page for people who will not open the app."""
+
 from __future__ import annotations
 
 import base64
@@ -18,18 +19,34 @@ NAMES = ["apple", "banana", "Egyptian <Mau> & co"]
 
 
 def _model():
-    return SimpleNamespace(name="tiny", label="Tiny Net", weights_sha256="ab" * 32, input_size=(4, 4),
-                           preprocessing="tf", class_names=NAMES)
+    return SimpleNamespace(
+        name="tiny",
+        label="Tiny Net",
+        weights_sha256="ab" * 32,
+        input_size=(4, 4),
+        preprocessing="tf",
+        class_names=NAMES,
+    )
 
 
 def _explanation(height, width, target=2, contrast=None) -> Explanation:
     heat = np.tile(np.linspace(0, 1, width, dtype=np.float32), (height, 1))
     return Explanation(
-        heatmap=heat, coarse=np.ones((2, 2), np.float32), peak=1.0,
-        probabilities=np.array([0.15, 0.25, 0.6], np.float32), target_index=target, target_name=NAMES[target],
-        target_probability=[0.15, 0.25, 0.6][target], method="gradcam", layer="conv", seconds=0.01,
-        model_input=np.zeros((4, 4, 3), np.uint8), top=((2, NAMES[2], 0.6), (1, NAMES[1], 0.25), (0, NAMES[0], 0.15)),
-        contrast_index=contrast, contrast_name=NAMES[contrast] if contrast is not None else None)
+        heatmap=heat,
+        coarse=np.ones((2, 2), np.float32),
+        peak=1.0,
+        probabilities=np.array([0.15, 0.25, 0.6], np.float32),
+        target_index=target,
+        target_name=NAMES[target],
+        target_probability=[0.15, 0.25, 0.6][target],
+        method="gradcam",
+        layer="conv",
+        seconds=0.01,
+        model_input=np.zeros((4, 4, 3), np.uint8),
+        top=((2, NAMES[2], 0.6), (1, NAMES[1], 0.25), (0, NAMES[0], 0.15)),
+        contrast_index=contrast,
+        contrast_name=NAMES[contrast] if contrast is not None else None,
+    )
 
 
 class _Page(HTMLParser):
@@ -71,8 +88,14 @@ def _decode(uri: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def big_page():
     image = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
-    return html_report(_explanation(3000, 4000), image=image, model=_model(), image_name="phone photo.jpg",
-                       image_sha256="cd" * 32, display={"colormap": "turbo", "alpha": 0.5, "top_fraction": 0.3})
+    return html_report(
+        _explanation(3000, 4000),
+        image=image,
+        model=_model(),
+        image_name="phone photo.jpg",
+        image_sha256="cd" * 32,
+        display={"colormap": "turbo", "alpha": 0.5, "top_fraction": 0.3},
+    )
 
 
 def test_report_is_valid_self_contained_html_with_the_pictures(big_page):

@@ -17,6 +17,7 @@ The offset is put into a copy of EfficientNet-Lite0's last Dense bias: the same 
 wrapping the model as ``logits + c``, but it keeps the global-average-pooling + dense head that
 CAM needs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -182,8 +183,9 @@ class TestConstantChannels:
 
     def run(self, explainer, target, method):
         messages = []
-        result = explainer.explain(self.image(), target=target, method=method,
-                                   progress=lambda fraction, message: messages.append(message))
+        result = explainer.explain(
+            self.image(), target=target, method=method, progress=lambda fraction, message: messages.append(message)
+        )
         return result, messages
 
     @pytest.mark.parametrize("method", ["ablationcam", "scorecam"])

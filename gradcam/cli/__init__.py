@@ -3,6 +3,7 @@
 Each command is a module of this package with ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> exit status``; add a module to ``COMMANDS`` to add a command.
 """
+
 from __future__ import annotations
 
 import argparse

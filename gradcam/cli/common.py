@@ -1,4 +1,5 @@
 """Pieces the commands share: loading a model by name or path, a progress bar, one-line errors."""
+
 from __future__ import annotations
 
 import sys
@@ -9,17 +10,31 @@ from ..errors import GradCamError
 
 
 def add_model_arguments(parser) -> None:
-    parser.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                        help="a model-zoo name (python -m gradcam models) or a .keras/.h5 file; "
-                             "default: the offline EfficientNet-Lite0")
-    parser.add_argument("--classes", default=None, metavar="FILE",
-                        help="class names for your own model: .txt (one per line) or .json")
-    parser.add_argument("--preprocessing", default="tf", metavar="PRESET",
-                        help="input preprocessing for your own model: tf, torch, caffe, unit, raw or lite "
-                             "(default tf)")
-    parser.add_argument("--token-grid", type=int, nargs=2, default=None, metavar=("H", "W"),
-                        help="for a vision transformer whose token grid cannot be inferred: its patch tokens "
-                             "form an H x W grid (Explainer's token_grid)")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="a model-zoo name (python -m gradcam models) or a .keras/.h5 file; "
+        "default: the offline EfficientNet-Lite0",
+    )
+    parser.add_argument(
+        "--classes", default=None, metavar="FILE", help="class names for your own model: .txt (one per line) or .json"
+    )
+    parser.add_argument(
+        "--preprocessing",
+        default="tf",
+        metavar="PRESET",
+        help="input preprocessing for your own model: tf, torch, caffe, unit, raw or lite (default tf)",
+    )
+    parser.add_argument(
+        "--token-grid",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("H", "W"),
+        help="for a vision transformer whose token grid cannot be inferred: its patch tokens "
+        "form an H x W grid (Explainer's token_grid)",
+    )
 
 
 def make_explainer(model, args):
@@ -58,8 +73,10 @@ class ProgressBar:
     def __call__(self, fraction: float, message: str = "") -> None:
         fraction = min(max(fraction, 0.0), 1.0)
         filled = int(fraction * 24)
-        line = (f"{self.title} [{'#' * filled}{'.' * (24 - filled)}] {fraction:4.0%} "
-                f"{time.perf_counter() - self.started:5.1f}s {message}")
+        line = (
+            f"{self.title} [{'#' * filled}{'.' * (24 - filled)}] {fraction:4.0%} "
+            f"{time.perf_counter() - self.started:5.1f}s {message}"
+        )
         if self._live:
             self.stream.write("\r" + line[:118].ljust(118))
             if fraction >= 1.0:
@@ -99,8 +116,11 @@ def each_image(paths, title: str, done: str, work, model_name: str | None = None
             records += work(path, stem if count == 0 else f"{stem}-{count + 1}")
         except Exception as error:  # noqa: BLE001 -- one image's failure must not stop the batch
             failures += 1
-            message = str(error) if isinstance(error, GradCamError) else (
-                f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+            message = (
+                str(error)
+                if isinstance(error, GradCamError)
+                else (f"{path}: unexpected {type(error).__name__}: {' '.join(str(error).split())[:300]}")
+            )
             print(("\n" if sys.stderr.isatty() else "") + f"error: {message}", file=sys.stderr)
             record = {"image": str(path), "error": message}
             if model_name is not None:

@@ -1,4 +1,5 @@
 """``python -m gradcam dataset run SRC --out RUN`` and ``python -m gradcam dataset report RUN``."""
+
 from __future__ import annotations
 
 import sys
@@ -15,31 +16,61 @@ def add_arguments(parser) -> None:
     from .. import METHODS
 
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    run = actions.add_parser("run", help="explain every input of SRC into the run folder RUN",
-                             description="Explain every input of SRC into RUN. Run the same command again to "
-                                         "continue an interrupted run; on a finished run it does nothing.")
-    run.add_argument("src", metavar="SRC",
-                     help="a folder (recursive), a .zip, or a .csv/.parquet list with a path column")
+    run = actions.add_parser(
+        "run",
+        help="explain every input of SRC into the run folder RUN",
+        description="Explain every input of SRC into RUN. Run the same command again to "
+        "continue an interrupted run; on a finished run it does nothing.",
+    )
+    run.add_argument(
+        "src", metavar="SRC", help="a folder (recursive), a .zip, or a .csv/.parquet list with a path column"
+    )
     run.add_argument("--out", required=True, metavar="RUN", help="the run folder (created if missing)")
-    run.add_argument("--labels", default=None, metavar="FILE",
-                     help="CSV path,label; a label is a class index, a class name or a WordNet id")
-    run.add_argument("--model", default=None, metavar="NAME_OR_PATH",
-                     help="a model-zoo name or a .keras/.h5 file; default: the offline EfficientNet-Lite0")
+    run.add_argument(
+        "--labels",
+        default=None,
+        metavar="FILE",
+        help="CSV path,label; a label is a class index, a class name or a WordNet id",
+    )
+    run.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="a model-zoo name or a .keras/.h5 file; default: the offline EfficientNet-Lite0",
+    )
     run.add_argument("--classes", default=None, metavar="FILE", help="class names for your own model (.txt or .json)")
-    run.add_argument("--preprocessing", default="tf", metavar="PRESET",
-                     help="input preprocessing for your own model: tf, torch, caffe, unit, raw or lite (default tf)")
-    run.add_argument("--method", action="append", default=[], metavar="M",
-                     help=f"method (repeatable, or comma-separated): {', '.join(METHODS)}; default gradcam")
-    run.add_argument("--target", default="top", metavar="T",
-                     help="top (the top prediction, default), label (the labelled class), a class index or name, "
-                          "or a class group (group:dog; python -m gradcam groups)")
+    run.add_argument(
+        "--preprocessing",
+        default="tf",
+        metavar="PRESET",
+        help="input preprocessing for your own model: tf, torch, caffe, unit, raw or lite (default tf)",
+    )
+    run.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        metavar="M",
+        help=f"method (repeatable, or comma-separated): {', '.join(METHODS)}; default gradcam",
+    )
+    run.add_argument(
+        "--target",
+        default="top",
+        metavar="T",
+        help="top (the top prediction, default), label (the labelled class), a class index or name, "
+        "or a class group (group:dog; python -m gradcam groups)",
+    )
     run.add_argument("--layer", default=None, metavar="L", help="layer path; default the last spatial layer")
-    run.add_argument("--batch-size", type=int, default=16, metavar="N",
-                     help="images per batch and per results shard (default 16)")
+    run.add_argument(
+        "--batch-size", type=int, default=16, metavar="N", help="images per batch and per results shard (default 16)"
+    )
     run.add_argument("--metrics", action="store_true", help="also compute deletion and insertion areas (slow)")
     run.add_argument("--engine", default="local", choices=("local", "ray"), help="local (default) or ray")
-    run.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                     help="join this Ray cluster (e.g. 127.0.0.1:6379); default: start a local Ray")
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="join this Ray cluster (e.g. 127.0.0.1:6379); default: start a local Ray",
+    )
     run.add_argument("--ray-actors", type=int, default=2, metavar="N", help="Ray actors explaining (default 2)")
     report = actions.add_parser("report", help="analyse a finished run: RUN/report.json, mean maps, report.html")
     # dest is not "run": that name holds the command's entry point (set_defaults in cli/__init__).
@@ -65,8 +96,7 @@ class ProgressLine:
         self.last = now
         rate = done / seconds if seconds > 0 else 0.0
         left = (total - done) / rate if rate > 0 else float("nan")
-        text = (f"images {done}/{total} ({done / max(total, 1):.0%}), {rate:.1f} images/s, "
-                f"{_duration(left)} left")
+        text = f"images {done}/{total} ({done / max(total, 1):.0%}), {rate:.1f} images/s, {_duration(left)} left"
         self.stream.write(("\r" + text.ljust(78)) if self.live else text + "\n")
         if self.live and done >= total:
             self.stream.write("\n")
@@ -86,19 +116,30 @@ def _run(args) -> int:
     methods = [m.strip() for text in (args.method or ["gradcam"]) for m in text.split(",") if m.strip()]
     try:
         summary = run_dataset(
-            args.src, args.out, spec=ModelSpec(args.model, args.classes, args.preprocessing), methods=methods,
-            target=args.target, layer=args.layer, labels=args.labels, batch_size=args.batch_size,
-            metrics=args.metrics, engine=args.engine, ray_address=args.ray_address, concurrency=args.ray_actors,
-            progress=ProgressLine())
+            args.src,
+            args.out,
+            spec=ModelSpec(args.model, args.classes, args.preprocessing),
+            methods=methods,
+            target=args.target,
+            layer=args.layer,
+            labels=args.labels,
+            batch_size=args.batch_size,
+            metrics=args.metrics,
+            engine=args.engine,
+            ray_address=args.ray_address,
+            concurrency=args.ray_actors,
+            progress=ProgressLine(),
+        )
     except GradCamError as error:
         return fail(" ".join(str(error).split()))
     if summary.already_complete:
-        print(f"{args.out}: the run is already complete ({summary.rows} rows, {summary.errors} errors); "
-              "nothing to do.")
+        print(f"{args.out}: the run is already complete ({summary.rows} rows, {summary.errors} errors); nothing to do.")
         return 0
     resumed = f", continuing after {summary.already_done} inputs done earlier" if summary.already_done else ""
-    print(f"Wrote {args.out}/results.parquet: {summary.rows} rows for {summary.inputs} inputs, "
-          f"{summary.ok} ok, {summary.errors} errors{resumed} ({summary.seconds:.1f}s).")
+    print(
+        f"Wrote {args.out}/results.parquet: {summary.rows} rows for {summary.inputs} inputs, "
+        f"{summary.ok} ok, {summary.errors} errors{resumed} ({summary.seconds:.1f}s)."
+    )
     return 0
 
 
@@ -110,6 +151,8 @@ def _report(args) -> int:
     except GradCamError as error:
         return fail(" ".join(str(error).split()))
     flagged = [c["name"] for c in report["classes"] if c["flags"]]
-    print(f"Wrote {args.run_folder}/report.json and report.html: {len(report['classes'])} predicted classes; "
-          f"border/fixed-spot classes: {', '.join(flagged) or 'none'}.")
+    print(
+        f"Wrote {args.run_folder}/report.json and report.html: {len(report['classes'])} predicted classes; "
+        f"border/fixed-spot classes: {', '.join(flagged) or 'none'}."
+    )
     return 0

@@ -1,5 +1,6 @@
 """``python -m gradcam evaluate IMAGE... --method M...``: faithfulness scores of every method on
 every image, as a table (metrics.csv and metrics.json) and a ranking per image."""
+
 from __future__ import annotations
 
 import csv
@@ -23,26 +24,53 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
     add_model_arguments(parser)
-    parser.add_argument("--method", action="append", default=[], metavar="M",
-                        help=f"method (repeatable): {', '.join(METHODS)}; default gradcam")
-    parser.add_argument("--layer", default=None, metavar="L",
-                        help="layer path for CAM methods; default the last spatial layer")
-    parser.add_argument("--target", default=None, metavar="T",
-                        help="class index or name, or a class group (group:dog; python -m gradcam groups); "
-                             "default each image's top prediction")
-    parser.add_argument("--metric", action="append", default=[], metavar="NAME",
-                        help=f"metric (repeatable): {', '.join(METRICS)}; default deletion, insertion, "
-                             "average_drop and road, plus pointing_game with --box/--point")
-    parser.add_argument("--sanity", action="store_true",
-                        help="also run the randomisation check (Adebayo et al.): rank correlation with the map "
-                             "of a copy of the model whose top layer's weights are random")
-    parser.add_argument("--randomize", default="top", metavar="N",
-                        help="layers the randomisation check re-draws: top, all or a number (default top)")
-    parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
-                        help="pointing game: the object's box in the image's pixels (every image)")
+    parser.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        metavar="M",
+        help=f"method (repeatable): {', '.join(METHODS)}; default gradcam",
+    )
+    parser.add_argument(
+        "--layer", default=None, metavar="L", help="layer path for CAM methods; default the last spatial layer"
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        metavar="T",
+        help="class index or name, or a class group (group:dog; python -m gradcam groups); "
+        "default each image's top prediction",
+    )
+    parser.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"metric (repeatable): {', '.join(METRICS)}; default deletion, insertion, "
+        "average_drop and road, plus pointing_game with --box/--point",
+    )
+    parser.add_argument(
+        "--sanity",
+        action="store_true",
+        help="also run the randomisation check (Adebayo et al.): rank correlation with the map "
+        "of a copy of the model whose top layer's weights are random",
+    )
+    parser.add_argument(
+        "--randomize",
+        default="top",
+        metavar="N",
+        help="layers the randomisation check re-draws: top, all or a number (default top)",
+    )
+    parser.add_argument(
+        "--box",
+        default=None,
+        metavar="X0,Y0,X1,Y1",
+        help="pointing game: the object's box in the image's pixels (every image)",
+    )
     parser.add_argument("--point", default=None, metavar="X,Y", help="pointing game: a point on the object")
-    parser.add_argument("--tolerance", type=float, default=15.0, metavar="PX",
-                        help="pointing game tolerance (default 15)")
+    parser.add_argument(
+        "--tolerance", type=float, default=15.0, metavar="PX", help="pointing game tolerance (default 15)"
+    )
     parser.add_argument("--steps", type=int, default=50, help="deletion/insertion steps (default 50)")
     parser.add_argument("--batch-size", type=int, default=64, help="perturbed images per forward pass (default 64)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the random-map baseline")
@@ -111,19 +139,42 @@ def run(args) -> int:
 
                 report(0.0, "explaining")
                 started = time.perf_counter()
-                explanation = explainer.explain(image, target=target, method=method.key,
-                                                layer=args.layer if method.uses_layer else None)
-                baseline = (shared if shared is not None and shared.target_index == explanation.target_index
-                            else not args.no_baseline)
-                result = evaluate(explainer, image, explanation, keys, steps=args.steps, batch_size=args.batch_size,
-                                  box=box, point=point, tolerance=args.tolerance, baseline=baseline,
-                                  layers_to_randomize=randomize, seed=args.seed, progress=report)
+                explanation = explainer.explain(
+                    image, target=target, method=method.key, layer=args.layer if method.uses_layer else None
+                )
+                baseline = (
+                    shared
+                    if shared is not None and shared.target_index == explanation.target_index
+                    else not args.no_baseline
+                )
+                result = evaluate(
+                    explainer,
+                    image,
+                    explanation,
+                    keys,
+                    steps=args.steps,
+                    batch_size=args.batch_size,
+                    box=box,
+                    point=point,
+                    tolerance=args.tolerance,
+                    baseline=baseline,
+                    layers_to_randomize=randomize,
+                    seed=args.seed,
+                    progress=report,
+                )
                 seconds = time.perf_counter() - started
                 if result.baseline is not None:
                     shared = result.baseline
                 per_image[method.key] = result
-                records.append({"image": str(path), "image_sha256": image_sha256, "model": model.name,
-                                **result.to_dict(), "seconds": round(seconds, 3)})
+                records.append(
+                    {
+                        "image": str(path),
+                        "image_sha256": image_sha256,
+                        "model": model.name,
+                        **result.to_dict(),
+                        "seconds": round(seconds, 3),
+                    }
+                )
                 rows.append(_row(path, model.name, result, score_names, seconds))
             if per_image and not args.no_baseline:
                 base = next(iter(per_image.values())).baseline
@@ -139,12 +190,33 @@ def run(args) -> int:
     progress(1.0, f"{len(args.images) - failures} of {len(args.images)} images evaluated")
     summary = _summary(rows, score_names)
     # Model weights and library versions as the provenance records of explain and the app write them.
-    (out / "metrics.json").write_text(json.dumps({"model": model.name, "metrics": keys, "steps": args.steps,
-                                                  "model_weights_sha256": getattr(model, "weights_sha256", None),
-                                                  "versions": library_versions(),
-                                                  "results": records, "summary": summary}, indent=2))
-    columns = ["image", "model", "method", "layer", "target_index", "target_name", "probability",
-               *score_names, "beats_random", "seconds", "error"]
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                "model": model.name,
+                "metrics": keys,
+                "steps": args.steps,
+                "model_weights_sha256": getattr(model, "weights_sha256", None),
+                "versions": library_versions(),
+                "results": records,
+                "summary": summary,
+            },
+            indent=2,
+        )
+    )
+    columns = [
+        "image",
+        "model",
+        "method",
+        "layer",
+        "target_index",
+        "target_name",
+        "probability",
+        *score_names,
+        "beats_random",
+        "seconds",
+        "error",
+    ]
     with open(out / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -165,12 +237,19 @@ def _scores_of(key: str):
 
 def _row(path, model_name, result, score_names, seconds) -> dict:
     beats = result.beats_baseline()
-    return {"image": str(path), "model": model_name, "method": result.method, "layer": result.layer or "",
-            "target_index": result.target_index, "target_name": result.target_name,
-            "probability": round(result.probability, 6),
-            **{s: _fmt(result.scores.get(s)) for s in score_names},
-            "beats_random": f"{sum(beats.values())}/{len(beats)}" if beats else "",
-            "seconds": round(seconds, 3) if seconds is not None else "", "error": ""}
+    return {
+        "image": str(path),
+        "model": model_name,
+        "method": result.method,
+        "layer": result.layer or "",
+        "target_index": result.target_index,
+        "target_name": result.target_name,
+        "probability": round(result.probability, 6),
+        **{s: _fmt(result.scores.get(s)) for s in score_names},
+        "beats_random": f"{sum(beats.values())}/{len(beats)}" if beats else "",
+        "seconds": round(seconds, 3) if seconds is not None else "",
+        "error": "",
+    }
 
 
 def _fmt(value):
@@ -213,10 +292,18 @@ def _print_table(rows, columns) -> None:
             return "" if not math.isfinite(value) else f"{value:.3f}"
         return "" if value is None else str(value)
 
-    short = {"deletion_auc": "deletion", "insertion_auc": "insertion", "average_drop": "drop%",
-             "increase_in_confidence": "increase", "road_morf": "ROAD-MoRF", "road_lerf": "ROAD-LeRF",
-             "road_gap": "ROAD-gap", "pointing_game": "pointing", "randomization_rho": "rand-rho",
-             "beats_random": "beats-random"}
+    short = {
+        "deletion_auc": "deletion",
+        "insertion_auc": "insertion",
+        "average_drop": "drop%",
+        "increase_in_confidence": "increase",
+        "road_morf": "ROAD-MoRF",
+        "road_lerf": "ROAD-LeRF",
+        "road_gap": "ROAD-gap",
+        "pointing_game": "pointing",
+        "randomization_rho": "rand-rho",
+        "beats_random": "beats-random",
+    }
     header = [short.get(c, c) for c in columns]
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(h), *(len(r[k]) for r in cells)) for k, h in enumerate(header)]

@@ -3,6 +3,7 @@
 Each record of ``results.json`` names the files written and carries, under ``provenance``, the
 same record (same function, same schema) as the web app's "Provenance JSON" download. With
 ``--html`` each map also gets a self-contained HTML report, as the app's report button gives."""
+
 from __future__ import annotations
 
 import json
@@ -26,32 +27,64 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, WebP, BMP, TIFF, GIF)")
     add_model_arguments(parser)
-    parser.add_argument("--target", action="append", default=[], metavar="T",
-                        help="class index or name to explain (repeatable); a class group: 'group:dog', "
-                             "'group:alcohol' (WordNet groups and curated concepts, python -m gradcam groups), "
-                             "or 'group:NAME=440+907' (its member indices); 'A-vs-B' for a contrast, e.g. "
-                             "'group:alcohol-vs-group:gambling'; default: the top prediction")
-    parser.add_argument("--contrast", action="append", nargs=2, default=[], metavar=("A", "B"),
-                        help="explain 'why A rather than B' (repeatable); A and B may be groups (group:dog)")
-    parser.add_argument("--top-k", type=int, default=0, metavar="K",
-                        help="also explain each image's K most probable classes")
-    parser.add_argument("--method", action="append", default=[], metavar="M",
-                        help=f"method (repeatable): {', '.join(METHODS)}; default gradcam")
-    parser.add_argument("--layer", default=None, metavar="L",
-                        help="layer path (python -m gradcam layers); default the last spatial layer")
-    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a method's own option, e.g. --option window=14 for occlusion or --option channels=128 "
-                             "for Score-CAM (repeatable; python -m gradcam methods lists them); it goes to the "
-                             "methods that have it")
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="T",
+        help="class index or name to explain (repeatable); a class group: 'group:dog', "
+        "'group:alcohol' (WordNet groups and curated concepts, python -m gradcam groups), "
+        "or 'group:NAME=440+907' (its member indices); 'A-vs-B' for a contrast, e.g. "
+        "'group:alcohol-vs-group:gambling'; default: the top prediction",
+    )
+    parser.add_argument(
+        "--contrast",
+        action="append",
+        nargs=2,
+        default=[],
+        metavar=("A", "B"),
+        help="explain 'why A rather than B' (repeatable); A and B may be groups (group:dog)",
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=0, metavar="K", help="also explain each image's K most probable classes"
+    )
+    parser.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        metavar="M",
+        help=f"method (repeatable): {', '.join(METHODS)}; default gradcam",
+    )
+    parser.add_argument(
+        "--layer",
+        default=None,
+        metavar="L",
+        help="layer path (python -m gradcam layers); default the last spatial layer",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a method's own option, e.g. --option window=14 for occlusion or --option channels=128 "
+        "for Score-CAM (repeatable; python -m gradcam methods lists them); it goes to the "
+        "methods that have it",
+    )
     parser.add_argument("--aug-smooth", action="store_true", help="average CAM maps over flips and brightness changes")
     parser.add_argument("--colormap", default="jet", metavar="C", help=f"colour map: {', '.join(COLORMAPS)}, ...")
-    parser.add_argument("--alpha", type=float, default=0.5, metavar="A",
-                        help="heatmap opacity in the overlay, 0-1 (default 0.5)")
-    parser.add_argument("--top-percent", type=int, default=100, metavar="P",
-                        help="colour only the map's top P%% of pixels in the overlay; the rest shows the photo "
-                             "(default 100)")
-    parser.add_argument("--html", action="store_true",
-                        help="also write a self-contained one-page HTML report per map (images inline)")
+    parser.add_argument(
+        "--alpha", type=float, default=0.5, metavar="A", help="heatmap opacity in the overlay, 0-1 (default 0.5)"
+    )
+    parser.add_argument(
+        "--top-percent",
+        type=int,
+        default=100,
+        metavar="P",
+        help="colour only the map's top P%% of pixels in the overlay; the rest shows the photo (default 100)",
+    )
+    parser.add_argument(
+        "--html", action="store_true", help="also write a self-contained one-page HTML report per map (images inline)"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
 
 
@@ -74,8 +107,9 @@ def run(args) -> int:
             return fail(f"--top-k must be 0 or more; got {args.top_k}.")
         model = load_model(args)
         explainer = make_explainer(model, args)
-        requested = [parse_target(t) for t in args.target] + [Contrast(parse_target(a), parse_target(b))
-                                                              for a, b in args.contrast]
+        requested = [parse_target(t) for t in args.target] + [
+            Contrast(parse_target(a), parse_target(b)) for a, b in args.contrast
+        ]
         # Class names become indices now, and every target is checked: an unknown class or group
         # stops the run before any image is processed, and --top-k can skip classes already asked for.
         requested = [explainer.class_index(t) if isinstance(t, (int, str)) else t for t in requested]
@@ -101,8 +135,9 @@ def run(args) -> int:
         for method in methods:
             started = time.perf_counter()
             layer = args.layer if method.uses_layer else None
-            results = explainer.explain_targets(image, targets, method=method.key, layer=layer,
-                                                aug_smooth=args.aug_smooth, **method_options[method.key])
+            results = explainer.explain_targets(
+                image, targets, method=method.key, layer=layer, aug_smooth=args.aug_smooth, **method_options[method.key]
+            )
             seconds = (time.perf_counter() - started) / len(results)
             for result in results:
                 name = f"{stem}_{method.key}_{_slug(result.label)}"
@@ -110,19 +145,32 @@ def run(args) -> int:
                 (out / f"{name}.png").write_bytes(png_bytes(picture))
                 np.save(out / f"{name}.npy", result.heatmap)
                 info = METHODS[method.key]
-                made = provenance(result, model=model, image_name=str(path), image_sha256=image_sha256,
-                                  image_size=decoded.original_size, method_label=info.label,
-                                  method_paper=info.paper,
-                                  options={"aug_smooth": args.aug_smooth, **method_options[method.key]},
-                                  display=display)
-                record = {"image": str(path), "model": model.name, **result.summary(),
-                          "seconds": round(seconds, 4), "overlay": f"{name}.png", "heatmap": f"{name}.npy",
-                          "image_notes": list(decoded.notes)}
+                made = provenance(
+                    result,
+                    model=model,
+                    image_name=str(path),
+                    image_sha256=image_sha256,
+                    image_size=decoded.original_size,
+                    method_label=info.label,
+                    method_paper=info.paper,
+                    options={"aug_smooth": args.aug_smooth, **method_options[method.key]},
+                    display=display,
+                )
+                record = {
+                    "image": str(path),
+                    "model": model.name,
+                    **result.summary(),
+                    "seconds": round(seconds, 4),
+                    "overlay": f"{name}.png",
+                    "heatmap": f"{name}.npy",
+                    "image_notes": list(decoded.notes),
+                }
                 if args.html:
                     from ..report import html_report
 
-                    page = html_report(result, image=image, model=model, image_name=Path(path).name,
-                                       display=display, record=made)
+                    page = html_report(
+                        result, image=image, model=model, image_name=Path(path).name, display=display, record=made
+                    )
                     (out / f"{name}.html").write_text(page, encoding="utf-8")
                     record["report"] = f"{name}.html"
                 record["provenance"] = made
@@ -131,10 +179,11 @@ def run(args) -> int:
 
     records, failures = each_image(args.images, "Explaining", "explained", explain_one, model.name)
     (out / "results.json").write_text(json.dumps(records, indent=2))
-    print(f"Wrote {sum('error' not in r for r in records)} explanations and {out / 'results.json'}"
-          + (f"; {failures} image(s) failed." if failures else "."))
+    print(
+        f"Wrote {sum('error' not in r for r in records)} explanations and {out / 'results.json'}"
+        + (f"; {failures} image(s) failed." if failures else ".")
+    )
     return 1 if failures else 0
-
 
 
 def _slug(text: str) -> str:
@@ -156,11 +205,15 @@ def _method_options(given: list[str], methods) -> dict[str, dict]:
             raise ValueError(
                 f"--option {name}: none of the chosen methods ({', '.join(m.key for m in methods)}) has it; "
                 + (f"their options: {', '.join(valid)}." if valid else "they have no options of their own.")
-                + " python -m gradcam methods lists every method's options.")
+                + " python -m gradcam methods lists every method's options."
+            )
         for method in takers:
             chosen[method.key][name] = value.strip()
     for method in methods:
         # converted and checked now, so a bad value stops the run before any image
-        chosen[method.key] = {name: value for name, value in method.resolve_options(chosen[method.key]).items()
-                              if name in chosen[method.key]}
+        chosen[method.key] = {
+            name: value
+            for name, value in method.resolve_options(chosen[method.key]).items()
+            if name in chosen[method.key]
+        }
     return chosen

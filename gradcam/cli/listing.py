@@ -1,4 +1,5 @@
 """``python -m gradcam methods | layers | models | groups``: what exists."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -50,8 +51,12 @@ def _models(args) -> int:
 
 
 def _groups_arguments(parser) -> None:
-    parser.add_argument("query", nargs="?", default=None,
-                        help="a word to look for (a group name, a lemma, a WordNet id); default: the curated concepts")
+    parser.add_argument(
+        "query",
+        nargs="?",
+        default=None,
+        help="a word to look for (a group name, a lemma, a WordNet id); default: the curated concepts",
+    )
     parser.add_argument("--limit", type=int, default=20, metavar="N", help="at most N groups (default 20)")
 
 
@@ -60,8 +65,11 @@ def _groups(args) -> int:
     from model_zoo.imagenet_hierarchy import find_groups
     from model_zoo.imagenet_names import display_name
 
-    found = ([match.group for match in find_groups(args.query, limit=args.limit)] if args.query
-             else list(concept_groups().values())[: args.limit])
+    found = (
+        [match.group for match in find_groups(args.query, limit=args.limit)]
+        if args.query
+        else list(concept_groups().values())[: args.limit]
+    )
     if not found:
         return fail(f"No class group matches {args.query!r}; try a broader word (dog, vehicle, food).")
     for group in found:
@@ -73,12 +81,26 @@ def _groups(args) -> int:
 
 
 COMMANDS = [
-    SimpleNamespace(NAME="methods", HELP="list the explanation methods with their papers",
-                    add_arguments=_methods_arguments, run=_methods),
-    SimpleNamespace(NAME="layers", HELP="list a model's layers with a spatial output",
-                    add_arguments=add_model_arguments, run=_layers),
-    SimpleNamespace(NAME="models", HELP="list the model zoo with each model's status",
-                    add_arguments=_methods_arguments, run=_models),
-    SimpleNamespace(NAME="groups", HELP="find ImageNet class groups (WordNet hierarchy, curated concepts) to "
-                    "explain as one target (--target group:NAME)", add_arguments=_groups_arguments, run=_groups),
+    SimpleNamespace(
+        NAME="methods",
+        HELP="list the explanation methods with their papers",
+        add_arguments=_methods_arguments,
+        run=_methods,
+    ),
+    SimpleNamespace(
+        NAME="layers",
+        HELP="list a model's layers with a spatial output",
+        add_arguments=add_model_arguments,
+        run=_layers,
+    ),
+    SimpleNamespace(
+        NAME="models", HELP="list the model zoo with each model's status", add_arguments=_methods_arguments, run=_models
+    ),
+    SimpleNamespace(
+        NAME="groups",
+        HELP="find ImageNet class groups (WordNet hierarchy, curated concepts) to "
+        "explain as one target (--target group:NAME)",
+        add_arguments=_groups_arguments,
+        run=_groups,
+    ),
 ]

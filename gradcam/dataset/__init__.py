@@ -9,6 +9,7 @@ The command line: ``python -m gradcam dataset run SRC --out RUN`` and ``... data
 The web app's Dataset view browses the runs of one folder (:mod:`gradcam.dataset.browse`) and runs
 small uploaded ZIPs (:mod:`gradcam.dataset.upload`).
 """
+
 from .browse import RowFilter, filter_rows, list_runs, resolve_run, runs_root
 from .errors import DatasetSourceError, EngineUnavailableError, RunAccessError, RunFolderError
 from .results import COLUMN_NAMES, RunFolder, border_share, load_results
@@ -24,6 +25,23 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'gradcam.dataset' has no attribute {name!r}")
 
 
-__all__ = ["COLUMN_NAMES", "ENGINES", "DatasetSourceError", "EngineUnavailableError", "ModelSpec", "RowFilter",
-           "RunAccessError", "RunFolder", "RunFolderError", "RunSummary", "border_share", "build_report",
-           "filter_rows", "list_runs", "load_results", "resolve_run", "run_dataset", "runs_root"]
+__all__ = [
+    "COLUMN_NAMES",
+    "ENGINES",
+    "DatasetSourceError",
+    "EngineUnavailableError",
+    "ModelSpec",
+    "RowFilter",
+    "RunAccessError",
+    "RunFolder",
+    "RunFolderError",
+    "RunSummary",
+    "border_share",
+    "build_report",
+    "filter_rows",
+    "list_runs",
+    "load_results",
+    "resolve_run",
+    "run_dataset",
+    "runs_root",
+]

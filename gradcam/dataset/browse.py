@@ -9,6 +9,7 @@ app's ``runs_dir`` secret), else ``./runs`` under the working directory. A run i
 path relative to that folder; :func:`resolve_run` refuses any name whose real path (symbolic
 links followed) is not inside it.
 """
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,15 @@ def _entry(name: str, path: Path) -> RunEntry:
     except ValueError:
         model = "unknown model"
     stamp = folder.run_json_path if folder.is_complete() else folder.manifest_path
-    return RunEntry(name, path, folder.is_complete(), len(manifest.get("inputs", [])), str(model),
-                    tuple(fields.get("methods") or ()), stamp.stat().st_mtime)
+    return RunEntry(
+        name,
+        path,
+        folder.is_complete(),
+        len(manifest.get("inputs", [])),
+        str(model),
+        tuple(fields.get("methods") or ()),
+        stamp.stat().st_mtime,
+    )
 
 
 def _default_model() -> str:
@@ -122,23 +130,35 @@ def resolve_run(root: str | os.PathLike, name: str) -> Path:
     if not text:
         raise RunAccessError(f"No run named: pick a run from {where}.")
     if "\0" in text or os.path.isabs(text) or text.startswith("~"):
-        raise RunAccessError(f"Run {text!r} refused: runs are opened by their name inside {where}, not by an "
-                             "absolute path. Pick one from the list, or move the run folder into that folder.")
+        raise RunAccessError(
+            f"Run {text!r} refused: runs are opened by their name inside {where}, not by an "
+            "absolute path. Pick one from the list, or move the run folder into that folder."
+        )
     base = os.path.realpath(root)
     real = os.path.realpath(os.path.join(base, text))
     if real == base:
-        raise RunAccessError(f"Run {text!r} refused: it names {where} itself, not a run inside it. Pick a run "
-                             "from the list.")
+        raise RunAccessError(
+            f"Run {text!r} refused: it names {where} itself, not a run inside it. Pick a run from the list."
+        )
     if os.path.commonpath([base, real]) != base:
-        how = "through '..'" if ".." in Path(text).parts else "through a symbolic link" if os.path.islink(
-            os.path.join(base, text.split("/")[0])) else "to another place"
-        raise RunAccessError(f"Run {text!r} refused: it leads outside {where} ({how}). Only runs inside that "
-                             f"folder can be opened; copy or move the run there, or set {RUNS_ENV}.")
+        how = (
+            "through '..'"
+            if ".." in Path(text).parts
+            else "through a symbolic link"
+            if os.path.islink(os.path.join(base, text.split("/")[0]))
+            else "to another place"
+        )
+        raise RunAccessError(
+            f"Run {text!r} refused: it leads outside {where} ({how}). Only runs inside that "
+            f"folder can be opened; copy or move the run there, or set {RUNS_ENV}."
+        )
     if not os.path.isdir(real):
         raise RunAccessError(f"No run {text!r} in {where}: no such folder. Pick one from the list.")
     if not os.path.isfile(os.path.join(real, "manifest.json")):
-        raise RunAccessError(f"{text!r} in {where} is not a run folder (it has no manifest.json). Make runs with "
-                             "'python -m gradcam dataset run SRC --out RUN', or upload a ZIP in the Dataset view.")
+        raise RunAccessError(
+            f"{text!r} in {where} is not a run folder (it has no manifest.json). Make runs with "
+            "'python -m gradcam dataset run SRC --out RUN', or upload a ZIP in the Dataset view."
+        )
     return Path(real)
 
 
@@ -170,12 +190,22 @@ def run_info(run: str | os.PathLike) -> dict:
     folder = RunFolder(run)
     if folder.is_complete():
         info = json.loads(folder.run_json_path.read_text())
-        return {"model": info["model"]["name"], "methods": list(info["methods"]), "layer": info.get("layer"),
-                "complete": True, "metrics": bool(info.get("options", {}).get("metrics"))}
+        return {
+            "model": info["model"]["name"],
+            "methods": list(info["methods"]),
+            "layer": info.get("layer"),
+            "complete": True,
+            "metrics": bool(info.get("options", {}).get("metrics")),
+        }
     fields = (folder.read_manifest() or {}).get("fields", {})
     spec = json.loads(fields.get("model") or "{}")
-    return {"model": spec.get("model") or _default_model(), "methods": list(fields.get("methods") or []),
-            "layer": fields.get("layer"), "complete": False, "metrics": bool(fields.get("metrics"))}
+    return {
+        "model": spec.get("model") or _default_model(),
+        "methods": list(fields.get("methods") or []),
+        "layer": fields.get("layer"),
+        "complete": False,
+        "metrics": bool(fields.get("metrics")),
+    }
 
 
 def read_run_image(run: str | os.PathLike, input_index: int) -> tuple[str, bytes]:
@@ -191,15 +221,19 @@ def read_run_image(run: str | os.PathLike, input_index: int) -> tuple[str, bytes
     manifest = RunFolder(run).read_manifest() or {}
     inputs = manifest.get("inputs", [])
     if not isinstance(input_index, int) or not 0 <= input_index < len(inputs):
-        raise RunAccessError(f"The run {Path(run).name!r} has no input {input_index!r}: it has {len(inputs)} inputs "
-                             f"(0 to {len(inputs) - 1}). Open the image from the Dataset view's grid.")
+        raise RunAccessError(
+            f"The run {Path(run).name!r} has no input {input_index!r}: it has {len(inputs)} inputs "
+            f"(0 to {len(inputs) - 1}). Open the image from the Dataset view's grid."
+        )
     fields = manifest.get("fields", {})
     path = inputs[input_index]
     source = Source(fields.get("kind", ""), fields.get("source", ""), tuple(inputs))
     (data,) = Reader(source).read_many([path])
     if isinstance(data, ImageError):
-        raise ImageError(f"{' '.join(str(data).split())} The run's source ({source.root}) may have moved; its "
-                         "maps stay viewable in the Dataset view.")
+        raise ImageError(
+            f"{' '.join(str(data).split())} The run's source ({source.root}) may have moved; its "
+            "maps stay viewable in the Dataset view."
+        )
     return path, data
 
 
@@ -253,8 +287,10 @@ def filter_rows(rows: list[dict], wanted: RowFilter) -> list[dict]:
     kept = [r for r in rows if r["status"] == "ok" and _keeps(r, wanted)]
     if wanted.sort == "faithfulness":
         if not any(faithfulness(r) is not None for r in kept):
-            raise GradCamError("These rows have no faithfulness figures: the run was made without --metrics. "
-                               "Sort by confidence, or run again with --metrics.")
+            raise GradCamError(
+                "These rows have no faithfulness figures: the run was made without --metrics. "
+                "Sort by confidence, or run again with --metrics."
+            )
         scored = [r for r in kept if faithfulness(r) is not None]
         unscored = [r for r in kept if faithfulness(r) is None]
         return sorted(scored, key=lambda r: (faithfulness(r), -r["input_index"]), reverse=wanted.descending) + unscored
@@ -280,6 +316,20 @@ def _keeps(row: dict, wanted: RowFilter) -> bool:
     return wanted.members is None or row["path"] in wanted.members
 
 
-__all__ = ["DEFAULT_RUNS_DIR", "OUTCOMES", "RUNS_ENV", "SORTS", "RowFilter", "RunEntry", "faithfulness",
-           "filter_rows", "list_runs", "read_run_image", "resolve_run", "run_info", "run_rows", "run_signature",
-           "runs_root"]
+__all__ = [
+    "DEFAULT_RUNS_DIR",
+    "OUTCOMES",
+    "RUNS_ENV",
+    "SORTS",
+    "RowFilter",
+    "RunEntry",
+    "faithfulness",
+    "filter_rows",
+    "list_runs",
+    "read_run_image",
+    "resolve_run",
+    "run_info",
+    "run_rows",
+    "run_signature",
+    "runs_root",
+]

@@ -1,4 +1,5 @@
 """The embedded engine: in this process, batch after batch through ``Explainer.explain_batch``."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,8 +9,9 @@ from .sources import Reader
 from .work import PlanItem, Worker, WorkOptions, decode_items
 
 
-def run_local(pending: list[PlanItem], options: WorkOptions, model, progress: Callable[[int], None],
-              explainer=None) -> None:
+def run_local(
+    pending: list[PlanItem], options: WorkOptions, model, progress: Callable[[int], None], explainer=None
+) -> None:
     """Explain ``pending`` inputs ``options.batch_size`` at a time; each batch ends as one
     committed shard, so a kill loses at most the batches in flight: the one being computed and
     the one before it, whose heatmaps and shard a writer thread writes meanwhile (the fsyncs are
@@ -22,7 +24,7 @@ def run_local(pending: list[PlanItem], options: WorkOptions, model, progress: Ca
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradcam-dataset-writer") as writer:
         in_flight = None
         for start in range(0, len(pending), size):
-            batch = pending[start:start + size]
+            batch = pending[start : start + size]
             computed = worker.compute(decode_items(batch, reader))
             if in_flight is not None:
                 _finish(*in_flight, progress)

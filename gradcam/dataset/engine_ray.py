@@ -12,6 +12,7 @@ TensorFlow's default, every actor would spin a thread per core); with one, the d
 cluster and TensorFlow keeps its default. Workers on other machines need
 this package and its requirements installed, and SRC and RUN on a shared path.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,7 @@ from .errors import EngineUnavailableError
 from .sources import Reader
 from .work import Decoded, PlanItem, Worker, WorkOptions, decode_items
 
-INSTALL_HINT = "Ray is not installed: pip install \"ray[data]\" (or the package's ray extra) to use --engine ray."
+INSTALL_HINT = 'Ray is not installed: pip install "ray[data]" (or the package\'s ray extra) to use --engine ray.'
 #: The local Ray's object store: decoded images pass through it between the read and explain stages.
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
 
@@ -86,10 +87,13 @@ class _ExplainActor:
         writing = time.perf_counter()
         rows = self.worker.commit(computed)
         done = time.perf_counter()
-        return {"input_index": np.array([r["input_index"] for r in rows], dtype=np.int64),
-                "status": np.array([r["status"] for r in rows], dtype=object),
-                "ready_at": np.full(len(rows), self.ready_at), "busy_seconds": np.full(len(rows), done - started),
-                "write_seconds": np.full(len(rows), done - writing)}
+        return {
+            "input_index": np.array([r["input_index"] for r in rows], dtype=np.int64),
+            "status": np.array([r["status"] for r in rows], dtype=object),
+            "ready_at": np.full(len(rows), self.ready_at),
+            "busy_seconds": np.full(len(rows), done - started),
+            "write_seconds": np.full(len(rows), done - writing),
+        }
 
 
 def _actor_pool(ray, size: int) -> dict:
@@ -102,8 +106,14 @@ def _actor_pool(ray, size: int) -> dict:
     return {"concurrency": size}
 
 
-def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[int], None], *,
-            address: str | None = None, concurrency: int = 2) -> dict:
+def run_ray(
+    pending: list[PlanItem],
+    options: WorkOptions,
+    progress: Callable[[int], None],
+    *,
+    address: str | None = None,
+    concurrency: int = 2,
+) -> dict:
     """Explain ``pending`` on Ray; returns what run.json records about the cluster."""
     ray = _ray()
     started = time.time()
@@ -116,38 +126,51 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
     if started_here:
         try:
             if address:
-                ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
-                         logging_level=logging.WARNING)
+                ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level=logging.WARNING)
             else:
                 # "local": always a new Ray of our own, never a cluster that happens to run here.
-                ray.init(address="local", num_cpus=max(2, concurrency), object_store_memory=OBJECT_STORE_BYTES,
-                         include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
-                         logging_level=logging.WARNING)
+                ray.init(
+                    address="local",
+                    num_cpus=max(2, concurrency),
+                    object_store_memory=OBJECT_STORE_BYTES,
+                    include_dashboard=False,
+                    runtime_env=runtime_env,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
         except Exception as error:  # noqa: BLE001 -- a cluster that cannot be joined is one line
             raise EngineUnavailableError(
                 f"Ray could not start or join the cluster at {address or 'a new local instance'} "
-                f"({' '.join(str(error).split())[:300]}). Check the address (ray status) and try again.") from None
+                f"({' '.join(str(error).split())[:300]}). Check the address (ray status) and try again."
+            ) from None
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the CLI prints its own progress line
         context.verbose_stats_logs = False
         size = max(1, options.batch_size)
         # One Ray batch = one local-engine batch: blocks hold whole batches, in plan order.
-        blocks = [pending[start:start + size] for start in range(0, len(pending), size)]
-        dataset = ray.data.from_items([{"item": pickle.dumps(i)} for i in pending],
-                                      override_num_blocks=max(1, len(blocks)))
+        blocks = [pending[start : start + size] for start in range(0, len(pending), size)]
+        dataset = ray.data.from_items(
+            [{"item": pickle.dumps(i)} for i in pending], override_num_blocks=max(1, len(blocks))
+        )
         # A decode task asks for a whole CPU: with a quarter, a local Ray could run up to eight at
         # once and started worker processes for them (Python and Ray's import), which on two cores
         # took the actors' time (steady 57-60 images/s against 66-89 with one CPU; see the README).
         # Writing stays in the actors: a separate write stage measured slower (36-61), the
         # heatmaps' trip through the object store costing more than the overlap saved.
-        dataset = dataset.map_batches(_decode_batch, fn_kwargs={"options": options}, batch_size=size,
-                                      num_cpus=1, batch_format="numpy")
+        dataset = dataset.map_batches(
+            _decode_batch, fn_kwargs={"options": options}, batch_size=size, num_cpus=1, batch_format="numpy"
+        )
         # A local Ray has this machine's cores to share: each actor gets its part for TensorFlow.
         threads = None if address else max(1, (os.cpu_count() or 1) // max(1, concurrency))
-        dataset = dataset.map_batches(_ExplainActor, fn_constructor_kwargs={"options": options, "threads": threads},
-                                      batch_size=size, num_cpus=0.5, batch_format="numpy",
-                                      **_actor_pool(ray, concurrency))
+        dataset = dataset.map_batches(
+            _ExplainActor,
+            fn_constructor_kwargs={"options": options, "threads": threads},
+            batch_size=size,
+            num_cpus=0.5,
+            batch_format="numpy",
+            **_actor_pool(ray, concurrency),
+        )
         first_ready, busy, writing, batches = None, 0.0, 0.0, 0
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             ready = float(batch["ready_at"].min()) if len(batch["ready_at"]) else None
@@ -163,13 +186,21 @@ def run_ray(pending: list[PlanItem], options: WorkOptions, progress: Callable[[i
             # Start-up: from this call to the first actor ready (Ray's start, the actors' TensorFlow
             # import, model load and tracing). Steady: the inputs over the time after that.
             steady = finished - max(first_ready, started)
-            timing = {"startup_seconds": round(max(first_ready, started) - started, 3),
-                      "steady_seconds": round(steady, 3),
-                      "steady_images_per_second": round(len(pending) / steady, 3) if steady > 0 else None,
-                      "actor_busy_seconds": round(busy, 3), "actor_write_seconds": round(writing, 3),
-                      "batches": batches}
-        return {"address": address or "local", "concurrency": concurrency, "ray_version": ray.__version__,
-                "tensorflow_threads_per_actor": threads, **timing}
+            timing = {
+                "startup_seconds": round(max(first_ready, started) - started, 3),
+                "steady_seconds": round(steady, 3),
+                "steady_images_per_second": round(len(pending) / steady, 3) if steady > 0 else None,
+                "actor_busy_seconds": round(busy, 3),
+                "actor_write_seconds": round(writing, 3),
+                "batches": batches,
+            }
+        return {
+            "address": address or "local",
+            "concurrency": concurrency,
+            "ray_version": ray.__version__,
+            "tensorflow_threads_per_actor": threads,
+            **timing,
+        }
     finally:
         if started_here:
             ray.shutdown()

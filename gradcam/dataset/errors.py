@@ -1,5 +1,6 @@
 """One exception class per kind of dataset-run failure; messages say what was expected, what was
 found and what to do."""
+
 from __future__ import annotations
 
 from ..errors import GradCamError

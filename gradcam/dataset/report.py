@@ -5,6 +5,7 @@ really learn", Nature Communications 2019).
 ``build_report(RUN)`` writes ``RUN/report.json``, ``RUN/report/*.png`` (mean maps, coloured) and
 ``RUN/report.html``, and returns the report as a dict. Only numpy and scipy are used.
 """
+
 from __future__ import annotations
 
 import html
@@ -40,8 +41,14 @@ REPRESENTATIVES = 4
 PARTIAL_SIZE = (224, 224)
 
 
-def build_report(run: str | os.PathLike, method: str | None = None, write: bool = True, *,
-                 partial: bool = False, arrays: bool = False) -> dict:
+def build_report(
+    run: str | os.PathLike,
+    method: str | None = None,
+    write: bool = True,
+    *,
+    partial: bool = False,
+    arrays: bool = False,
+) -> dict:
     """Analyse the run folder ``run``; returns the report (see the module docstring for files).
 
     Args:
@@ -64,8 +71,10 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
     folder = RunFolder(run)
     complete = folder.is_complete()
     if not complete and not (partial and folder.read_manifest() is not None):
-        raise RunFolderError(f"{run}: not a finished run (results.parquet and run.json are missing). "
-                             "Run 'python -m gradcam dataset run SRC --out RUN' first, or again to finish it.")
+        raise RunFolderError(
+            f"{run}: not a finished run (results.parquet and run.json are missing). "
+            "Run 'python -m gradcam dataset run SRC --out RUN' first, or again to finish it."
+        )
     rows, methods, height, width, names = _run_rows(folder) if complete else _partial_rows(folder)
     write = write and complete
     method = method or methods[0]
@@ -80,7 +89,8 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
         # Area averaging when shrinking, bilinear when enlarging: the model input's own geometry.
         interpolation = cv2.INTER_AREA if heatmap.shape[0] > height or heatmap.shape[1] > width else cv2.INTER_LINEAR
         maps.setdefault(row["predicted_index"], []).append(
-            (row, cv2.resize(heatmap, (width, height), interpolation=interpolation)))
+            (row, cv2.resize(heatmap, (width, height), interpolation=interpolation))
+        )
 
     images_dir = folder.root / "report"
     classes = []
@@ -90,17 +100,25 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
         stack = np.stack([m for _, m in members])
         mean = stack.mean(axis=0)
         entry = {
-            "index": int(index), "name": _name(names, index), "count": len(members),
+            "index": int(index),
+            "name": _name(names, index),
+            "count": len(members),
             "mean_confidence": float(np.mean([r["predicted_probability"] for r in class_rows])),
             "precision": _share([r["label_index"] == index for r in class_rows if r["label_index"] is not None]),
-            "mean_map": f"report/class_{index}_mean.png", "mean_map_peak": _peak(mean),
-            **_placement(class_rows), "flags": [], "clusters": [],
+            "mean_map": f"report/class_{index}_mean.png",
+            "mean_map_peak": _peak(mean),
+            **_placement(class_rows),
+            "flags": [],
+            "clusters": [],
         }
         if len(members) >= MIN_CLASS_SIZE:
             if entry["border_share"] is not None and entry["border_share"] >= BORDER_SHARE_FLAG:
                 entry["flags"].append("border")
-            if entry["spot_spread"] is not None and entry["spot_spread"] <= SPOT_SPREAD_FLAG and (
-                    entry["spot_off_centre"] >= SPOT_OFF_CENTRE):
+            if (
+                entry["spot_spread"] is not None
+                and entry["spot_spread"] <= SPOT_SPREAD_FLAG
+                and (entry["spot_off_centre"] >= SPOT_OFF_CENTRE)
+            ):
                 entry["flags"].append("fixed_spot")
             entry["clusters"], entry["eigenvalues"] = _spray(stack, class_rows, index)
         if write:
@@ -116,16 +134,29 @@ def build_report(run: str | os.PathLike, method: str | None = None, write: bool 
         classes.append(entry)
 
     report = {
-        "run": str(folder.root), "method": method, "model": _model_name(folder, complete),
-        "complete": complete, "input_size": [height, width],
-        "counts": {"inputs": len(rows), "ok": len(ok), "errors": len(rows) - len(ok),
-                   "labelled": sum(r["label_index"] is not None for r in ok)},
+        "run": str(folder.root),
+        "method": method,
+        "model": _model_name(folder, complete),
+        "complete": complete,
+        "input_size": [height, width],
+        "counts": {
+            "inputs": len(rows),
+            "ok": len(ok),
+            "errors": len(rows) - len(ok),
+            "labelled": sum(r["label_index"] is not None for r in ok),
+        },
         "accuracy": _share([r["label_index"] == r["predicted_index"] for r in ok if r["label_index"] is not None]),
         "labels": _by_label(ok, names),
         "classes": classes,
-        "thresholds": {"min_class_size": MIN_CLASS_SIZE, "border_fraction": BORDER_FRACTION,
-                       "border_share_flag": BORDER_SHARE_FLAG, "spot_spread_flag": SPOT_SPREAD_FLAG,
-                       "spot_off_centre": SPOT_OFF_CENTRE, "spray_size": SPRAY_SIZE, "max_clusters": MAX_CLUSTERS},
+        "thresholds": {
+            "min_class_size": MIN_CLASS_SIZE,
+            "border_fraction": BORDER_FRACTION,
+            "border_share_flag": BORDER_SHARE_FLAG,
+            "spot_spread_flag": SPOT_SPREAD_FLAG,
+            "spot_off_centre": SPOT_OFF_CENTRE,
+            "spray_size": SPRAY_SIZE,
+            "max_clusters": MAX_CLUSTERS,
+        },
     }
     if write:
         (folder.root / "report.json").write_text(json.dumps(report, indent=1))
@@ -139,8 +170,13 @@ def _run_rows(folder: RunFolder):
 
     info = json.loads(folder.run_json_path.read_text())
     height, width = info["model"]["input_size"]
-    return (pq.read_table(folder.results_path).to_pylist(), info["methods"], height, width,
-            info["model"]["class_names"])
+    return (
+        pq.read_table(folder.results_path).to_pylist(),
+        info["methods"],
+        height,
+        width,
+        info["model"]["class_names"],
+    )
 
 
 def _partial_rows(folder: RunFolder):
@@ -187,16 +223,28 @@ def _placement(rows: list[dict]) -> dict:
     """Where a class's maps sit: mean border share, and the spread of their peaks around their
     median (as fractions of width and height) with that spot's distance from the centre."""
     shares = [r["border_share"] for r in rows if r["border_share"] is not None]
-    peaks = np.array([(r["peak_x"] / max(r["width"] - 1, 1), r["peak_y"] / max(r["height"] - 1, 1))
-                      for r in rows if r["peak_x"] is not None])
+    peaks = np.array(
+        [
+            (r["peak_x"] / max(r["width"] - 1, 1), r["peak_y"] / max(r["height"] - 1, 1))
+            for r in rows
+            if r["peak_x"] is not None
+        ]
+    )
     if len(peaks) == 0:
-        return {"border_share": _share(shares) if shares else None, "spot": None, "spot_spread": None,
-                "spot_off_centre": None}
+        return {
+            "border_share": _share(shares) if shares else None,
+            "spot": None,
+            "spot_spread": None,
+            "spot_off_centre": None,
+        }
     spot = np.median(peaks, axis=0)
     spread = float(np.median(np.linalg.norm(peaks - spot, axis=1)))
-    return {"border_share": float(np.mean(shares)) if shares else None,
-            "spot": [round(float(spot[0]), 4), round(float(spot[1]), 4)], "spot_spread": round(spread, 4),
-            "spot_off_centre": round(float(np.linalg.norm(spot - 0.5)), 4)}
+    return {
+        "border_share": float(np.mean(shares)) if shares else None,
+        "spot": [round(float(spot[0]), 4), round(float(spot[1]), 4)],
+        "spot_spread": round(spread, 4),
+        "spot_off_centre": round(float(np.linalg.norm(spot - 0.5)), 4),
+    }
 
 
 def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, seed: int = 0):
@@ -224,7 +272,7 @@ def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, see
     distances = squareform(pdist(vectors))
     neighbour = min(n - 1, max(2, int(np.ceil(np.log2(n)))))
     widths = np.maximum(np.sort(distances, axis=1)[:, neighbour], 1e-8)
-    affinity = np.exp(-(distances ** 2) / (widths[:, None] * widths[None, :]))
+    affinity = np.exp(-(distances**2) / (widths[:, None] * widths[None, :]))
     np.fill_diagonal(affinity, 0.0)
     degree = affinity.sum(axis=1)
     scale = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
@@ -254,11 +302,17 @@ def _spray(stack: np.ndarray, rows: list[dict], index: int):
         members = np.flatnonzero(labels == number)
         mean = stack[members].mean(axis=0)
         nearest = members[np.argsort([np.linalg.norm(stack[m] - mean) for m in members])][:REPRESENTATIVES]
-        clusters.append({
-            "cluster": number, "size": int(len(members)), "mean_map": f"report/class_{index}_cluster_{number}.png",
-            "mean_map_peak": _peak(mean), "representatives": [rows[m]["path"] for m in nearest],
-            "members": [rows[m]["path"] for m in members], "_mean": mean,
-        })
+        clusters.append(
+            {
+                "cluster": number,
+                "size": int(len(members)),
+                "mean_map": f"report/class_{index}_cluster_{number}.png",
+                "mean_map_peak": _peak(mean),
+                "representatives": [rows[m]["path"] for m in nearest],
+                "members": [rows[m]["path"] for m in members],
+                "_mean": mean,
+            }
+        )
     return clusters, [round(float(v), 6) for v in values]
 
 
@@ -280,10 +334,16 @@ def _by_label(rows: list[dict], names: list[str]) -> list[dict]:
     for row in rows:
         if row["label_index"] is not None:
             groups.setdefault(row["label_index"], []).append(row)
-    return [{"index": int(i), "name": _name(names, i), "count": len(g),
-             "accuracy": _share([r["predicted_index"] == i for r in g]),
-             "mean_confidence": float(np.mean([r["predicted_probability"] for r in g]))}
-            for i, g in sorted(groups.items())]
+    return [
+        {
+            "index": int(i),
+            "name": _name(names, i),
+            "count": len(g),
+            "accuracy": _share([r["predicted_index"] == i for r in g]),
+            "mean_confidence": float(np.mean([r["predicted_probability"] for r in g])),
+        }
+        for i, g in sorted(groups.items())
+    ]
 
 
 def _html(report: dict) -> str:
@@ -292,22 +352,27 @@ def _html(report: dict) -> str:
             return "–"
         return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
 
-    parts = [f"<!doctype html><meta charset='utf-8'><title>Audit of {html.escape(report['run'])}</title>",
-             "<style>body{font-family:sans-serif;margin:2em}img{width:112px;image-rendering:pixelated}"
-             "td,th{padding:4px 8px;text-align:left;vertical-align:top}.flag{color:#b00;font-weight:bold}</style>",
-             f"<h1>Audit: {html.escape(report['model'])}, {html.escape(report['method'])}</h1>",
-             f"<p>{report['counts']['inputs']} inputs, {report['counts']['ok']} explained, "
-             f"{report['counts']['errors']} errors; accuracy {cell(report['accuracy'])}.</p>",
-             "<table><tr><th>predicted class</th><th>images</th><th>mean confidence</th><th>border share</th>"
-             "<th>flags</th><th>mean map</th><th>clusters (size: representatives)</th></tr>"]
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>Audit of {html.escape(report['run'])}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}img{width:112px;image-rendering:pixelated}"
+        "td,th{padding:4px 8px;text-align:left;vertical-align:top}.flag{color:#b00;font-weight:bold}</style>",
+        f"<h1>Audit: {html.escape(report['model'])}, {html.escape(report['method'])}</h1>",
+        f"<p>{report['counts']['inputs']} inputs, {report['counts']['ok']} explained, "
+        f"{report['counts']['errors']} errors; accuracy {cell(report['accuracy'])}.</p>",
+        "<table><tr><th>predicted class</th><th>images</th><th>mean confidence</th><th>border share</th>"
+        "<th>flags</th><th>mean map</th><th>clusters (size: representatives)</th></tr>",
+    ]
     for entry in report["classes"]:
         clusters = "".join(
             f"<div><img src='{c['mean_map']}' alt='cluster {c['cluster']}'> {c['size']}: "
-            f"{html.escape(', '.join(c['representatives']))}</div>" for c in entry["clusters"])
+            f"{html.escape(', '.join(c['representatives']))}</div>"
+            for c in entry["clusters"]
+        )
         parts.append(
             f"<tr><td>{html.escape(entry['name'])} ({entry['index']})</td><td>{entry['count']}</td>"
             f"<td>{cell(entry['mean_confidence'])}</td><td>{cell(entry['border_share'])}</td>"
             f"<td class='flag'>{html.escape(', '.join(entry['flags']))}</td>"
-            f"<td><img src='{entry['mean_map']}' alt='mean map'></td><td>{clusters}</td></tr>")
+            f"<td><img src='{entry['mean_map']}' alt='mean map'></td><td>{clusters}</td></tr>"
+        )
     parts.append("</table>")
     return "\n".join(parts)

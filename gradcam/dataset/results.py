@@ -19,6 +19,7 @@ while writing its (N+1)-th shard (after the temporary file, before the rename), 
 after its N-th heatmap, ``results`` while writing results.parquet; ``pause:SECONDS`` sleeps after
 each committed shard, so that a test can kill the run from outside while it is surely mid-way.
 """
+
 from __future__ import annotations
 
 import io
@@ -37,9 +38,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("input_index", "int64"),
     ("path", "string"),
     ("sha256", "string"),
-    ("status", "string"),             # "ok" or "error"
-    ("error", "string"),              # one line; "" when ok
-    ("label", "string"),              # the labels file's text, null without one
+    ("status", "string"),  # "ok" or "error"
+    ("error", "string"),  # one line; "" when ok
+    ("label", "string"),  # the labels file's text, null without one
     ("label_index", "int64"),
     ("predicted_index", "int64"),
     ("predicted_name", "string"),
@@ -49,19 +50,19 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("target_probability", "float64"),
     ("method", "string"),
     ("layer", "string"),
-    ("heatmap_path", "string"),       # relative to RUN; "" for an error row
-    ("height", "int64"),              # the image as decoded upright (and the heatmap's shape)
+    ("heatmap_path", "string"),  # relative to RUN; "" for an error row
+    ("height", "int64"),  # the image as decoded upright (and the heatmap's shape)
     ("width", "int64"),
-    ("peak_x", "int64"),              # the heatmap's maximum, in image pixels; null for an empty map
+    ("peak_x", "int64"),  # the heatmap's maximum, in image pixels; null for an empty map
     ("peak_y", "int64"),
-    ("border_share", "float64"),      # share of the map's mass in the border band
+    ("border_share", "float64"),  # share of the map's mass in the border band
     ("empty", "bool"),
     ("top5_indices", "list<int64>"),
     ("top5_names", "list<string>"),
     ("top5_probabilities", "list<float64>"),
-    ("insertion_auc", "float64"),     # with --metrics, else null
+    ("insertion_auc", "float64"),  # with --metrics, else null
     ("deletion_auc", "float64"),
-    ("notes", "string"),              # decoding notes (EXIF rotation applied, frame used, ...)
+    ("notes", "string"),  # decoding notes (EXIF rotation applied, frame used, ...)
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 
@@ -76,9 +77,15 @@ def schema():
     """The Arrow schema of results.parquet and of every shard."""
     import pyarrow as pa
 
-    types = {"int64": pa.int64(), "string": pa.string(), "float64": pa.float64(), "bool": pa.bool_(),
-             "list<int64>": pa.list_(pa.int64()), "list<string>": pa.list_(pa.string()),
-             "list<float64>": pa.list_(pa.float64())}
+    types = {
+        "int64": pa.int64(),
+        "string": pa.string(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "list<int64>": pa.list_(pa.int64()),
+        "list<string>": pa.list_(pa.string()),
+        "list<float64>": pa.list_(pa.float64()),
+    }
     return pa.schema([(name, types[kind]) for name, kind in COLUMNS])
 
 
@@ -90,8 +97,11 @@ def border_share(heatmap: np.ndarray, fraction: float = BORDER_FRACTION) -> floa
         return None
     height, width = heatmap.shape
     rows, cols = max(1, round(fraction * height)), max(1, round(fraction * width))
-    inner = heatmap[rows:height - rows, cols:width - cols].sum(dtype=np.float64) if (
-        height > 2 * rows and width > 2 * cols) else 0.0
+    inner = (
+        heatmap[rows : height - rows, cols : width - cols].sum(dtype=np.float64)
+        if (height > 2 * rows and width > 2 * cols)
+        else 0.0
+    )
     return float((total - inner) / total)
 
 

@@ -1,4 +1,5 @@
 """``run_dataset``: plan a run, resume it if it was interrupted, run an engine, write the results."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,18 +30,29 @@ class RunSummary:
     rows: int
     ok: int
     errors: int
-    computed: int          # inputs explained by this call (0 when the run was already complete)
-    already_done: int      # inputs found committed by an earlier, interrupted call
+    computed: int  # inputs explained by this call (0 when the run was already complete)
+    already_done: int  # inputs found committed by an earlier, interrupted call
     already_complete: bool
     seconds: float
 
 
-def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSpec | None = None,
-                methods: tuple[str, ...] | list[str] = ("gradcam",), target: str = "top",
-                layer: str | None = None, labels: str | os.PathLike | None = None, batch_size: int = 16,
-                metrics: bool = False, engine: str = "local", ray_address: str | None = None,
-                concurrency: int = 2, model=None,
-                progress: Callable[[int, int, float], None] | None = None) -> RunSummary:
+def run_dataset(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    spec: ModelSpec | None = None,
+    methods: tuple[str, ...] | list[str] = ("gradcam",),
+    target: str = "top",
+    layer: str | None = None,
+    labels: str | os.PathLike | None = None,
+    batch_size: int = 16,
+    metrics: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
+    concurrency: int = 2,
+    model=None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> RunSummary:
     """Explain every input of ``src`` into the run folder ``out``, or continue an interrupted run.
 
     Args:
@@ -90,13 +102,23 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
         differing = [k for k in fingerprint["fields"] if manifest.get("fields", {}).get(k) != fingerprint["fields"][k]]
         raise RunFolderError(
             f"{out} holds another run (different {', '.join(differing) or 'inputs'}). Use a new --out folder, "
-            "or delete this one to start again.")
+            "or delete this one to start again."
+        )
     total = len(source.paths) * len(methods)
     if manifest is not None and folder.is_complete():
         info = json.loads(folder.run_json_path.read_text())
         counts = info["counts"]
-        return RunSummary(str(out), len(source.paths), counts["rows"], counts["ok"], counts["errors"], 0,
-                          len(source.paths), True, time.perf_counter() - started)
+        return RunSummary(
+            str(out),
+            len(source.paths),
+            counts["rows"],
+            counts["ok"],
+            counts["errors"],
+            0,
+            len(source.paths),
+            True,
+            time.perf_counter() - started,
+        )
 
     model = model if model is not None else spec.load()
     explainer = Explainer(model)
@@ -105,14 +127,27 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
     target_index = None if target in ("top", "label") else _fixed_target(explainer, str(target))
     plan = _plan(source, label_texts, explainer, target, target_index)
     if manifest is None:
-        folder.write_manifest({"version": MANIFEST_VERSION, "fingerprint": fingerprint["hash"],
-                               "fields": fingerprint["fields"], "inputs": list(source.paths)})
+        folder.write_manifest(
+            {
+                "version": MANIFEST_VERSION,
+                "fingerprint": fingerprint["hash"],
+                "fields": fingerprint["fields"],
+                "inputs": list(source.paths),
+            }
+        )
     folder.clean_temporaries()
     done = folder.done()
     pending = [item for item in plan if not all((item.input_index, m) in done for m in methods)]
     already = len(plan) - len(pending)
-    options = WorkOptions(methods=methods, layer=layer, metrics=metrics, batch_size=batch_size, source=source,
-                          run=str(folder.root), spec=spec)
+    options = WorkOptions(
+        methods=methods,
+        layer=layer,
+        metrics=metrics,
+        batch_size=batch_size,
+        source=source,
+        run=str(folder.root),
+        spec=spec,
+    )
     counter = {"done": already}
     work_started = time.perf_counter()
 
@@ -137,31 +172,61 @@ def run_dataset(src: str | os.PathLike, out: str | os.PathLike, *, spec: ModelSp
     keys = list(zip(table.column("input_index").to_pylist(), table.column("method").to_pylist()))
     missing = len(plan) * len(methods) - len(set(keys))
     if missing:
-        raise RunFolderError(f"{missing} of {total} rows are missing after the run (a worker failed); run the "
-                             "same command again to finish them.")
+        raise RunFolderError(
+            f"{missing} of {total} rows are missing after the run (a worker failed); run the "
+            "same command again to finish them."
+        )
     statuses = table.column("status").to_pylist()
     ok = statuses.count("ok")
     info = {
-        "model": {"name": getattr(model, "name", None), "label": getattr(model, "label", None),
-                  "spec": asdict(spec), "weights_file_sha256": getattr(model, "weights_sha256", None),
-                  "weights_sha256": weights_sha256(model), "input_size": list(explainer.input_size),
-                  "classes": len(explainer.class_names), "class_names": explainer.class_names},
+        "model": {
+            "name": getattr(model, "name", None),
+            "label": getattr(model, "label", None),
+            "spec": asdict(spec),
+            "weights_file_sha256": getattr(model, "weights_sha256", None),
+            "weights_sha256": weights_sha256(model),
+            "input_size": list(explainer.input_size),
+            "classes": len(explainer.class_names),
+            "class_names": explainer.class_names,
+        },
         "methods": list(methods),
         "layer": layer or explainer.default_layer,
         "target": target,
-        "options": {"batch_size": batch_size, "metrics": metrics, "metric_steps": METRIC_STEPS if metrics else None,
-                    "labels": os.path.abspath(labels) if labels is not None else None},
+        "options": {
+            "batch_size": batch_size,
+            "metrics": metrics,
+            "metric_steps": METRIC_STEPS if metrics else None,
+            "labels": os.path.abspath(labels) if labels is not None else None,
+        },
         "source": {"path": source.root, "kind": source.kind, "skipped_hidden": source.skipped_hidden},
         "engine": {"name": engine, **(cluster or {})},
-        "counts": {"inputs": len(plan), "rows": len(keys), "ok": ok, "errors": len(statuses) - ok,
-                   "computed_now": len(pending), "resumed_from": already},
-        "timings": {"seconds": round(time.perf_counter() - started, 3), "work_seconds": round(work_seconds, 3),
-                    "images_per_second": round(len(pending) / work_seconds, 3) if pending and work_seconds else None},
+        "counts": {
+            "inputs": len(plan),
+            "rows": len(keys),
+            "ok": ok,
+            "errors": len(statuses) - ok,
+            "computed_now": len(pending),
+            "resumed_from": already,
+        },
+        "timings": {
+            "seconds": round(time.perf_counter() - started, 3),
+            "work_seconds": round(work_seconds, 3),
+            "images_per_second": round(len(pending) / work_seconds, 3) if pending and work_seconds else None,
+        },
         "versions": _versions(engine),
     }
     folder.write_results(table, info)
-    return RunSummary(str(out), len(plan), len(keys), ok, len(statuses) - ok, len(pending), already, False,
-                      time.perf_counter() - started)
+    return RunSummary(
+        str(out),
+        len(plan),
+        len(keys),
+        ok,
+        len(statuses) - ok,
+        len(pending),
+        already,
+        False,
+        time.perf_counter() - started,
+    )
 
 
 def _fixed_target(explainer, text: str):
@@ -198,10 +263,14 @@ def _plan(source: Source, labels: dict[str, str], explainer, target: str, target
 def _fingerprint(source: Source, spec: ModelSpec, methods, target, layer, labels, metrics) -> dict:
     """What must match for a rerun to continue this run (batch size and engine may change)."""
     fields = {
-        "source": source.root, "kind": source.kind,
+        "source": source.root,
+        "kind": source.kind,
         "inputs": hashlib.sha256("\n".join(source.paths).encode()).hexdigest(),
-        "model": json.dumps(asdict(spec), sort_keys=True), "methods": list(methods), "target": str(target),
-        "layer": layer, "metrics": bool(metrics),
+        "model": json.dumps(asdict(spec), sort_keys=True),
+        "methods": list(methods),
+        "target": str(target),
+        "layer": layer,
+        "metrics": bool(metrics),
         "labels": hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest(),
     }
     return {"fields": fields, "hash": hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()}
@@ -215,8 +284,14 @@ def _versions(engine: str) -> dict:
 
     from .. import __version__
 
-    versions = {"gradcam": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-                "tensorflow": tensorflow.__version__, "keras": keras.__version__, "pyarrow": pyarrow.__version__}
+    versions = {
+        "gradcam": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "pyarrow": pyarrow.__version__,
+    }
     if engine == "ray" and "ray" in sys.modules:
         versions["ray"] = sys.modules["ray"].__version__
     return versions

@@ -5,6 +5,7 @@ Every input gets a stable position (``input_index``) in a plan sorted by its ``p
 under SRC, so the same command always splits the same work the same way: that is what lets a
 killed run resume, and two engines produce the same rows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -97,12 +98,14 @@ def _read_column(path: str, name: str) -> list[str]:
             raise DatasetSourceError(f"{path}: not a readable Parquet file ({error}).") from None
         if name not in table.column_names:
             raise DatasetSourceError(
-                f"{path}: expected a '{name}' column; found {', '.join(table.column_names) or 'none'}.")
+                f"{path}: expected a '{name}' column; found {', '.join(table.column_names) or 'none'}."
+            )
         return [None if v is None else str(v) for v in table.column(name).to_pylist()]
     rows = _read_csv(path)
     if rows and name not in rows[0]:
         raise DatasetSourceError(
-            f"{path}: expected a header row with a '{name}' column; found {', '.join(rows[0]) or 'none'}.")
+            f"{path}: expected a header row with a '{name}' column; found {', '.join(rows[0]) or 'none'}."
+        )
     return [row.get(name) for row in rows]
 
 
@@ -136,7 +139,8 @@ def read_labels(path: str | os.PathLike) -> dict[str, str]:
             fields = [f.strip() for f in (reader.fieldnames or [])]
             if "path" not in fields or "label" not in fields:
                 raise DatasetSourceError(
-                    f"{path}: expected a header row with the columns path,label; found {','.join(fields) or 'none'}.")
+                    f"{path}: expected a header row with the columns path,label; found {','.join(fields) or 'none'}."
+                )
             labels = {}
             for row in reader:
                 row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
@@ -188,14 +192,19 @@ class Reader:
             return ImageError(f"{path}: the file could not be read ({reason}). Check that it exists and is readable.")
 
     def _read_file(self, path: str) -> bytes:
-        full = path if os.path.isabs(path) else os.path.join(
-            self.root if self.kind == FOLDER else os.path.dirname(self.root), path)
+        full = (
+            path
+            if os.path.isabs(path)
+            else os.path.join(self.root if self.kind == FOLDER else os.path.dirname(self.root), path)
+        )
         if not os.path.exists(full):
             raise ImageError(f"{path}: file not found ({full}). Check the path and try again.")
         size = os.stat(full).st_size
         if size > limits.MAX_IMAGE_BYTES:
-            raise ImageError(f"{path}: the file is {size} bytes, over the {limits.MAX_IMAGE_BYTES}-byte limit "
-                             "(GRADCAM_MAX_IMAGE_BYTES). Use a smaller image.")
+            raise ImageError(
+                f"{path}: the file is {size} bytes, over the {limits.MAX_IMAGE_BYTES}-byte limit "
+                "(GRADCAM_MAX_IMAGE_BYTES). Use a smaller image."
+            )
         with open(full, "rb") as handle:
             return handle.read(limits.MAX_IMAGE_BYTES + 1)
 
@@ -205,8 +214,10 @@ class Reader:
         # The declared size is checked before inflating, and the read is capped, so a ZIP bomb
         # member cannot fill the memory.
         if info.file_size > limits.MAX_IMAGE_BYTES:
-            raise ImageError(f"{path}: the ZIP member is {info.file_size} bytes, over the {limits.MAX_IMAGE_BYTES}-"
-                             "byte limit (GRADCAM_MAX_IMAGE_BYTES). Use a smaller image.")
+            raise ImageError(
+                f"{path}: the ZIP member is {info.file_size} bytes, over the {limits.MAX_IMAGE_BYTES}-"
+                "byte limit (GRADCAM_MAX_IMAGE_BYTES). Use a smaller image."
+            )
         with archive.open(info) as handle:
             return handle.read(limits.MAX_IMAGE_BYTES + 1)
 

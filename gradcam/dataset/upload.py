@@ -9,6 +9,7 @@ the operating system when the process ends, however it ends), so the page can te
 still working from one that was interrupted. Larger datasets are for ``python -m gradcam dataset
 run``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,9 @@ LOCK_NAME = ".running"
 UPLOAD_BATCH_SIZE = 8
 
 
-def check_zip(data: bytes, filename: str = "upload.zip", *, max_images: int | None = None,
-              max_bytes: int | None = None) -> int:
+def check_zip(
+    data: bytes, filename: str = "upload.zip", *, max_images: int | None = None, max_bytes: int | None = None
+) -> int:
     """How many files the uploaded ZIP holds, once it is known to fit the limits.
 
     Args:
@@ -54,20 +56,24 @@ def check_zip(data: bytes, filename: str = "upload.zip", *, max_images: int | No
         raise DatasetSourceError(
             f"{filename}: {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit for a dataset "
             "uploaded here. Upload fewer or smaller images, or run the whole dataset with "
-            "'python -m gradcam dataset run SRC --out RUN' into the runs folder.")
+            "'python -m gradcam dataset run SRC --out RUN' into the runs folder."
+        )
     try:
         with zipfile.ZipFile(BytesIO(data)) as archive:
             files = [info for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise DatasetSourceError(f"{filename}: not a readable ZIP file ({error}). Compress the images into a "
-                                 ".zip (for example with 'zip -r photos.zip photos/') and upload that.") from None
+        raise DatasetSourceError(
+            f"{filename}: not a readable ZIP file ({error}). Compress the images into a "
+            ".zip (for example with 'zip -r photos.zip photos/') and upload that."
+        ) from None
     if not files:
         raise DatasetSourceError(f"{filename}: the ZIP holds no files. Put the images in it and upload it again.")
     if len(files) > max_images:
         raise DatasetSourceError(
             f"{filename}: {len(files)} files, over the limit of {max_images} for a dataset uploaded here. Upload "
             "a smaller sample, or run the whole dataset with 'python -m gradcam dataset run SRC --out RUN' into "
-            "the runs folder.")
+            "the runs folder."
+        )
     return len(files)
 
 
@@ -83,10 +89,19 @@ def new_run_name(root: str | os.PathLike, filename: str) -> str:
     return name
 
 
-def run_zip_upload(root: str | os.PathLike, data: bytes, filename: str, *, model, spec: ModelSpec,
-                   method: str, layer: str | None = None, labels: bytes | None = None,
-                   batch_size: int = UPLOAD_BATCH_SIZE,
-                   progress: Callable[[int, int, float], None] | None = None) -> tuple[str, RunSummary]:
+def run_zip_upload(
+    root: str | os.PathLike,
+    data: bytes,
+    filename: str,
+    *,
+    model,
+    spec: ModelSpec,
+    method: str,
+    layer: str | None = None,
+    labels: bytes | None = None,
+    batch_size: int = UPLOAD_BATCH_SIZE,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> tuple[str, RunSummary]:
     """Check an uploaded ZIP, store it in a new run folder under ``root`` and explain every file in
     it with the local engine (``model``, already loaded, as ``spec`` names it). Returns the run's
     name (relative to ``root``) and its summary.
@@ -111,8 +126,17 @@ def run_zip_upload(root: str | os.PathLike, data: bytes, filename: str, *, model
         labels_path.write_bytes(labels)
     try:
         with _running(folder):
-            summary = run_dataset(folder / SOURCE_NAME, folder, spec=spec, methods=[method], layer=layer,
-                                  labels=labels_path, batch_size=batch_size, model=model, progress=progress)
+            summary = run_dataset(
+                folder / SOURCE_NAME,
+                folder,
+                spec=spec,
+                methods=[method],
+                layer=layer,
+                labels=labels_path,
+                batch_size=batch_size,
+                model=model,
+                progress=progress,
+            )
     except BaseException:
         if not (folder / "manifest.json").exists():
             shutil.rmtree(folder, ignore_errors=True)
@@ -126,8 +150,12 @@ def is_resumable(run: str | os.PathLike) -> bool:
     from .results import RunFolder
 
     folder = Path(run)
-    return ((folder / SOURCE_NAME).is_file() and (folder / "manifest.json").is_file()
-            and not RunFolder(folder).is_complete() and not is_running(folder))
+    return (
+        (folder / SOURCE_NAME).is_file()
+        and (folder / "manifest.json").is_file()
+        and not RunFolder(folder).is_complete()
+        and not is_running(folder)
+    )
 
 
 def is_running(run: str | os.PathLike) -> bool:
@@ -150,8 +178,9 @@ def is_running(run: str | os.PathLike) -> bool:
         return False
 
 
-def resume_zip_upload(root: str | os.PathLike, name: str, *, model=None,
-                      progress: Callable[[int, int, float], None] | None = None) -> RunSummary:
+def resume_zip_upload(
+    root: str | os.PathLike, name: str, *, model=None, progress: Callable[[int, int, float], None] | None = None
+) -> RunSummary:
     """Finish the interrupted upload run ``name`` (inside ``root``) with the same model, method,
     layer, target and labels it was started with, read from its manifest: committed rows are kept
     and only the missing inputs are explained, as when a ``dataset run`` command is run again.
@@ -169,16 +198,26 @@ def resume_zip_upload(root: str | os.PathLike, name: str, *, model=None,
 
     folder = resolve_run(root, name)
     if not (folder / SOURCE_NAME).is_file():
-        raise DatasetSourceError(f"Run {name!r} was not made from an uploaded ZIP (it has no {SOURCE_NAME}): finish "
-                                 "it with the 'python -m gradcam dataset run' command that started it.")
+        raise DatasetSourceError(
+            f"Run {name!r} was not made from an uploaded ZIP (it has no {SOURCE_NAME}): finish "
+            "it with the 'python -m gradcam dataset run' command that started it."
+        )
     fields = _manifest_fields(folder)
     labels = folder / LABELS_NAME
     with _running(folder):
-        return run_dataset(folder / SOURCE_NAME, folder, spec=_spec(folder, fields),
-                           methods=fields.get("methods") or ["gradcam"], target=fields.get("target") or "top",
-                           layer=fields.get("layer"), labels=labels if labels.is_file() else None,
-                           metrics=bool(fields.get("metrics")), batch_size=UPLOAD_BATCH_SIZE, model=model,
-                           progress=progress)
+        return run_dataset(
+            folder / SOURCE_NAME,
+            folder,
+            spec=_spec(folder, fields),
+            methods=fields.get("methods") or ["gradcam"],
+            target=fields.get("target") or "top",
+            layer=fields.get("layer"),
+            labels=labels if labels.is_file() else None,
+            metrics=bool(fields.get("metrics")),
+            batch_size=UPLOAD_BATCH_SIZE,
+            model=model,
+            progress=progress,
+        )
 
 
 def run_spec(run: str | os.PathLike):
@@ -197,8 +236,10 @@ def _manifest_fields(folder: Path) -> dict:
     try:
         fields = (RunFolder(folder).read_manifest() or {}).get("fields", {})
     except (OSError, ValueError, AttributeError) as error:
-        raise RunFolderError(f"Run {folder.name!r}: its manifest.json cannot be read ({error}). Delete the run "
-                             "folder and upload the ZIP again.") from None
+        raise RunFolderError(
+            f"Run {folder.name!r}: its manifest.json cannot be read ({error}). Delete the run "
+            "folder and upload the ZIP again."
+        ) from None
     return fields if isinstance(fields, dict) else {}
 
 
@@ -208,8 +249,10 @@ def _spec(folder: Path, fields: dict):
     try:
         return ModelSpec(**json.loads(fields.get("model") or "{}"))
     except (TypeError, ValueError) as error:
-        raise RunFolderError(f"Run {folder.name!r}: its manifest names no model this version can load ({error}). "
-                             "Delete the run folder and upload the ZIP again.") from None
+        raise RunFolderError(
+            f"Run {folder.name!r}: its manifest names no model this version can load ({error}). "
+            "Delete the run folder and upload the ZIP again."
+        ) from None
 
 
 @contextlib.contextmanager
@@ -228,19 +271,32 @@ def _running(folder: Path) -> Iterator[None]:
     try:
         handle = open(folder / LOCK_NAME, "a+")
     except OSError as error:
-        raise DatasetSourceError(f"Run {folder.name!r} cannot be worked on here: its folder cannot be written "
-                                 f"({error.strerror}). Check the runs folder's permissions.") from None
+        raise DatasetSourceError(
+            f"Run {folder.name!r} cannot be worked on here: its folder cannot be written "
+            f"({error.strerror}). Check the runs folder's permissions."
+        ) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise DatasetSourceError(f"Run {folder.name!r} is being worked on now (by this server or another "
-                                     "process): wait for it to finish, then reload the page.") from None
+            raise DatasetSourceError(
+                f"Run {folder.name!r} is being worked on now (by this server or another "
+                "process): wait for it to finish, then reload the page."
+            ) from None
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-__all__ = ["LABELS_NAME", "SOURCE_NAME", "check_zip", "is_resumable", "is_running", "new_run_name",
-           "resume_zip_upload", "run_spec", "run_zip_upload"]
+__all__ = [
+    "LABELS_NAME",
+    "SOURCE_NAME",
+    "check_zip",
+    "is_resumable",
+    "is_running",
+    "new_run_name",
+    "resume_zip_upload",
+    "run_spec",
+    "run_zip_upload",
+]

@@ -1,5 +1,6 @@
 """The work both engines share: a model spec any process can load, the plan of inputs, and the
 worker that turns a batch of inputs into heatmaps and one committed shard."""
+
 from __future__ import annotations
 
 import hashlib
@@ -185,8 +186,11 @@ class Worker:
                     try:
                         explanations[d.item.input_index] = self._explain([d], method)[0]
                     except Exception as error:  # noqa: BLE001
-                        failures[d.item.input_index] = _one_line(error) if isinstance(error, GradCamError) else (
-                            f"{d.item.path}: unexpected {type(error).__name__}: {_one_line(error)}")
+                        failures[d.item.input_index] = (
+                            _one_line(error)
+                            if isinstance(error, GradCamError)
+                            else (f"{d.item.path}: unexpected {type(error).__name__}: {_one_line(error)}")
+                        )
         rows = []
         for d in decoded:
             index = d.item.input_index
@@ -200,12 +204,24 @@ class Worker:
         from ..methods import get_method
 
         layer = self.options.layer if get_method(method).uses_layer else None
-        return self.explainer.explain_batch([d.pixels for d in decoded], [d.item.target for d in decoded],
-                                            method=method, layer=layer, batch_size=self.options.batch_size)
+        return self.explainer.explain_batch(
+            [d.pixels for d in decoded],
+            [d.item.target for d in decoded],
+            method=method,
+            layer=layer,
+            batch_size=self.options.batch_size,
+        )
 
     def _base(self, d: Decoded, method: str) -> dict:
-        return {"input_index": d.item.input_index, "path": d.item.path, "sha256": d.sha256, "method": method,
-                "label": d.item.label, "label_index": d.item.label_index, "notes": "; ".join(d.notes)}
+        return {
+            "input_index": d.item.input_index,
+            "path": d.item.path,
+            "sha256": d.sha256,
+            "method": method,
+            "label": d.item.label,
+            "label_index": d.item.label_index,
+            "notes": "; ".join(d.notes),
+        }
 
     def _error_row(self, d: Decoded, method: str, message: str) -> dict:
         return {**self._base(d, method), "status": "error", "error": message, "heatmap_path": ""}
@@ -219,20 +235,31 @@ class Worker:
         predicted = int(np.argmax(result.probabilities))
         peak = None if result.empty else peak_location(heatmap)
         row = {
-            **self._base(d, method), "status": "ok", "error": "",
-            "predicted_index": predicted, "predicted_name": self.explainer.class_names[predicted],
+            **self._base(d, method),
+            "status": "ok",
+            "error": "",
+            "predicted_index": predicted,
+            "predicted_name": self.explainer.class_names[predicted],
             "predicted_probability": float(result.probabilities[predicted]),
-            "target_index": result.target_index, "target_name": result.target_name,
-            "target_probability": float(result.target_probability), "layer": result.layer,
-            "heatmap_path": relative, "height": int(heatmap.shape[0]), "width": int(heatmap.shape[1]),
-            "peak_x": None if peak is None else peak[0], "peak_y": None if peak is None else peak[1],
-            "border_share": border_share(heatmap), "empty": bool(result.empty),
-            "top5_indices": [i for i, _, _ in result.top], "top5_names": [n for _, n, _ in result.top],
+            "target_index": result.target_index,
+            "target_name": result.target_name,
+            "target_probability": float(result.target_probability),
+            "layer": result.layer,
+            "heatmap_path": relative,
+            "height": int(heatmap.shape[0]),
+            "width": int(heatmap.shape[1]),
+            "peak_x": None if peak is None else peak[0],
+            "peak_y": None if peak is None else peak[1],
+            "border_share": border_share(heatmap),
+            "empty": bool(result.empty),
+            "top5_indices": [i for i, _, _ in result.top],
+            "top5_names": [n for _, n, _ in result.top],
             "top5_probabilities": [float(p) for _, _, p in result.top],
         }
         if self.options.metrics and not result.empty:
-            figures = evaluate(self.explainer, d.pixels, result, metrics=["deletion", "insertion"],
-                               steps=METRIC_STEPS, baseline=False)
+            figures = evaluate(
+                self.explainer, d.pixels, result, metrics=["deletion", "insertion"], steps=METRIC_STEPS, baseline=False
+            )
             row["deletion_auc"] = float(figures.scores["deletion_auc"])
             row["insertion_auc"] = float(figures.scores["insertion_auc"])
         return row

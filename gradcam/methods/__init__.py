@@ -3,6 +3,7 @@
 It feeds the CLI (``python -m gradcam methods``), the app's picker, the tests and the README
 table. Adding a method is one class in this package and one ``@register`` line.
 """
+
 from __future__ import annotations
 
 from ..errors import MethodError

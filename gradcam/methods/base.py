@@ -6,6 +6,7 @@ normalisation, which the explainer applies the same way for all. CAM-family meth
 at the chosen layer's resolution; pixel methods at the model's input resolution, with their
 signed gradient image as ``attributions``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -1,4 +1,5 @@
 """The original class activation map, for networks ending in global average pooling + dense."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,5 +20,5 @@ class CAM(Method):
         # Equation 2 of the paper: M_c(x, y) = sum_k w_k^c f_k(x, y). The weights come from the
         # dense layer after global average pooling, so mean(M_c) + b_c is exactly the logit.
         kernel, _ = job.gap_dense_head()
-        class_weights = job.weights() @ kernel.T          # (B, K): contrast rows subtract classes
+        class_weights = job.weights() @ kernel.T  # (B, K): contrast rows subtract classes
         return MethodOutput(np.einsum("bhwk,bk->bhw", job.activations(), class_weights))

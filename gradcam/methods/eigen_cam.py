@@ -1,5 +1,6 @@
 """Eigen-CAM and Eigen-Grad-CAM: the first principal component of a layer's activations (Eigen-CAM,
 no gradient, no class) or of activations times gradients (Eigen-Grad-CAM, class-specific)."""
+
 from __future__ import annotations
 
 import numpy as np

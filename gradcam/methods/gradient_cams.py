@@ -4,6 +4,7 @@ All of them share one pass: activations A and gradients G = d(score)/dA, both (B
 the score is the target's *logit* (or a difference of logits for a contrast); each method is only
 its way of combining the two.
 """
+
 from __future__ import annotations
 
 import numpy as np

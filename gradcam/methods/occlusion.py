@@ -11,6 +11,7 @@ No gradient and no layer: it is as faithful to the model as a map can be at the 
 and it works on any classifier, including vision transformers whose gradient maps do not localise
 (``tests/test_token_models.py`` measures both). The price is one forward pass per window position.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,14 +37,21 @@ class Occlusion(Method):
     key = "occlusion"
     label = "Occlusion"
     paper = "Zeiler & Fergus, Visualizing and Understanding Convolutional Networks, ECCV 2014 (arXiv:1311.2901)"
-    summary = ("How much the class score drops when a square of the image is covered with the image's mean "
-               "colour; no gradients and no layer, so it suits any model, transformers included.")
+    summary = (
+        "How much the class score drops when a square of the image is covered with the image's mean "
+        "colour; no gradients and no layer, so it suits any model, transformers included."
+    )
     uses_layer = False
     passes = "1 forward per window position (batched)"
     slow = True
     options = (
-        Option("window", None, "side of the covering square, in pixels of the model's input; default an "
-               "eighth of the input's shorter side", int),
+        Option(
+            "window",
+            None,
+            "side of the covering square, in pixels of the model's input; default an "
+            "eighth of the input's shorter side",
+            int,
+        ),
         Option("stride", None, "pixels between window positions; default half the window", int),
         Option("batch_size", 32, "occluded images per network pass", int),
     )
@@ -59,17 +67,21 @@ class Occlusion(Method):
         stride = max(1, window // 2) if stride is None else stride
         batch_size = job.option("batch_size")
         if window < 1 or stride < 1 or batch_size < 1:
-            raise MethodError(f"Occlusion needs window, stride and batch_size of at least 1 (got window={window}, "
-                              f"stride={stride}, batch_size={batch_size}).")
+            raise MethodError(
+                f"Occlusion needs window, stride and batch_size of at least 1 (got window={window}, "
+                f"stride={stride}, batch_size={batch_size})."
+            )
         if stride > window:
-            raise MethodError(f"Occlusion's stride ({stride}) is larger than its window ({window}): pixels between "
-                              "windows would never be covered. Use a stride of at most the window.")
+            raise MethodError(
+                f"Occlusion's stride ({stride}) is larger than its window ({window}): pixels between "
+                "windows would never be covered. Use a stride of at most the window."
+            )
         ys, xs = window_positions(height, window, stride), window_positions(width, window, stride)
         corners = [(y, x0) for y in ys for x0 in xs]
         wy, wx = min(window, height), min(window, width)
         coverage = np.zeros((height, width), np.float32)
         for y, x0 in corners:
-            coverage[y:y + wy, x0:x0 + wx] += 1.0
+            coverage[y : y + wy, x0 : x0 + wx] += 1.0
         logits = job.logits()
         maps = np.zeros((len(x), height, width), np.float32)
         # The occluded images depend on the image only, and one pass scores every class: several
@@ -79,19 +91,23 @@ class Occlusion(Method):
             baseline = x[b].mean(axis=(0, 1))
             occluded_logits = np.zeros((len(corners), logits.shape[1]), np.float32)
             for start in range(0, len(corners), batch_size):
-                chunk = corners[start:start + batch_size]
+                chunk = corners[start : start + batch_size]
                 copies = np.repeat(x[b][None], len(chunk), axis=0)
                 for i, (y, x0) in enumerate(chunk):
-                    copies[i, y:y + wy, x0:x0 + wx] = baseline
-                occluded_logits[start:start + len(chunk)] = job.logits_of_inputs(copies)
-                job.progress((start + len(chunk)) / len(corners),
-                             f"Occlusion: covered {start + len(chunk)} of {len(corners)} positions")
+                    copies[i, y : y + wy, x0 : x0 + wx] = baseline
+                occluded_logits[start : start + len(chunk)] = job.logits_of_inputs(copies)
+                job.progress(
+                    (start + len(chunk)) / len(corners),
+                    f"Occlusion: covered {start + len(chunk)} of {len(corners)} positions",
+                )
             for row in rows:
                 drops = float(job.scores(logits[row][None], row)[0]) - job.scores(occluded_logits, row)
                 total = np.zeros((height, width), np.float32)
                 for (y, x0), drop in zip(corners, drops):
-                    total[y:y + wy, x0:x0 + wx] += drop
+                    total[y : y + wy, x0 : x0 + wx] += drop
                 maps[row] = total / coverage
-        notes = (f"Occlusion: a {wy}x{wx} square of the image's mean colour at {len(corners)} positions, "
-                 f"{stride} pixels apart (on the model's {height}x{width} input).",)
+        notes = (
+            f"Occlusion: a {wy}x{wx} square of the image's mean colour at {len(corners)} positions, "
+            f"{stride} pixels apart (on the model's {height}x{width} input).",
+        )
         return MethodOutput(maps, notes=notes)

@@ -18,6 +18,7 @@ are a monotone but non-linear function of the old ones, so the channels keep the
 not their ratios and the map changes (little for a class that stays improbable under every mask,
 where p' is close to e^c p).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,9 @@ class ScoreCAM(Method):
     slow = True
     options = (
         Option("batch_size", 32, "masked images per network pass", int),
-        Option("channels", None, "score only this many channels of largest variance (Faster-Score-CAM); "
-               "default all", int),
+        Option(
+            "channels", None, "score only this many channels of largest variance (Faster-Score-CAM); default all", int
+        ),
     )
 
     def compute(self, job: Job) -> MethodOutput:
@@ -71,16 +73,18 @@ class ScoreCAM(Method):
             channels = _informative_channels(activations[b], limit)
             probabilities = np.zeros((len(channels), weights.shape[1]), np.float32)
             for start in range(0, len(channels), batch_size):
-                chunk = channels[start:start + batch_size]
+                chunk = channels[start : start + batch_size]
                 # Equation 3: H_k = s(Up(A_k)), min-max normalised to [0, 1]; bilinear upsampling
                 # with half-pixel centres, as everywhere in this library.
                 upsampled = upsample(np.moveaxis(activations[b][..., chunk], -1, 0), size)[..., None]
                 low = upsampled.min(axis=(1, 2, 3), keepdims=True)
                 high = upsampled.max(axis=(1, 2, 3), keepdims=True)
                 masks = (upsampled - low) / (high - low + _EPS)
-                probabilities[start:start + len(chunk)] = job.probabilities_of_inputs(x[b][None] * masks)
-                job.progress((start + len(chunk)) / max(len(channels), 1),
-                             f"Score-CAM: scored {start + len(chunk)} of {len(channels)} channels")
+                probabilities[start : start + len(chunk)] = job.probabilities_of_inputs(x[b][None] * masks)
+                job.progress(
+                    (start + len(chunk)) / max(len(channels), 1),
+                    f"Score-CAM: scored {start + len(chunk)} of {len(channels)} channels",
+                )
             for row in rows:
                 # The score is the target's softmax probability on the masked input, as in the
                 # authors' code (for a contrast, p_a - p_b; for a group, the sum of its members'
@@ -115,12 +119,14 @@ class AblationCAM(Method):
             channels = _informative_channels(activations[b], None)
             ablated_logits = np.zeros((len(channels), logits.shape[1]), np.float32)
             for start in range(0, len(channels), batch_size):
-                chunk = channels[start:start + batch_size]
+                chunk = channels[start : start + batch_size]
                 ablated = np.repeat(activations[b][None], len(chunk), axis=0)
                 ablated[np.arange(len(chunk)), ..., chunk] = 0.0
-                ablated_logits[start:start + len(chunk)] = job.head_logits(ablated, image=b)
-                job.progress((start + len(chunk)) / max(len(channels), 1),
-                             f"Ablation-CAM: removed {start + len(chunk)} of {len(channels)} channels")
+                ablated_logits[start : start + len(chunk)] = job.head_logits(ablated, image=b)
+                job.progress(
+                    (start + len(chunk)) / max(len(channels), 1),
+                    f"Ablation-CAM: removed {start + len(chunk)} of {len(channels)} channels",
+                )
             for row in rows:
                 # Equation 3 is w_k = (y_c - y_c^k) / y_c, the fraction of the score lost without
                 # channel k, and the paper assumes y_c > 0. For a negative score (the logit of most

@@ -3,6 +3,7 @@
 Their maps have the model's input resolution. Each also returns the signed gradient image
 (B, H, W, C) as ``MethodOutput.attributions``, which the explainer keeps as ``Explanation.attribution``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,8 +44,12 @@ class SmoothGrad(Method):
     slow = True
     options = (
         Option("samples", 25, "noisy copies averaged", int),
-        Option("noise", 0.15, "noise standard deviation as a fraction of the input's range "
-               "(the paper recommends 0.10-0.20)", float),
+        Option(
+            "noise",
+            0.15,
+            "noise standard deviation as a fraction of the input's range (the paper recommends 0.10-0.20)",
+            float,
+        ),
         Option("batch_size", 16, "noisy copies per network pass", int),
         Option("seed", 0, "random seed of the noise (None: a new draw each time)"),
     )
@@ -77,8 +82,10 @@ class GuidedBackprop(Method):
     key = "guidedbackprop"
     label = "Guided backpropagation"
     paper = "Springenberg et al., Striving for Simplicity, ICLR Workshops 2015 (arXiv:1412.6806)"
-    summary = ("Gradients passed back only through positive activations and positive gradients: fine edges, "
-               "not class-specific in practice.")
+    summary = (
+        "Gradients passed back only through positive activations and positive gradients: fine edges, "
+        "not class-specific in practice."
+    )
     uses_layer = False
     passes = "1 forward + full backward"
 

@@ -13,6 +13,7 @@ increase in confidence (Chattopadhyay et al. 2018), ROAD (Rong et al. 2022), the
 for a random map. All perturbed images go through the explainer's compiled forward pass in
 batches, at the model's input resolution.
 """
+
 from .evaluate import METRICS, SCORES, Evaluation, MetricInfo, evaluate, rank_methods
 from .imputation import noisy_linear_imputation
 from .perturbation import ROAD_FRACTIONS, average_drop, deletion_insertion, road
@@ -20,7 +21,22 @@ from .pointing import peak_location, pointing_game
 from .sanity import RandomizationResult, random_heatmap, randomization_check, randomized_explainer, rank_correlation
 
 __all__ = [
-    "METRICS", "ROAD_FRACTIONS", "SCORES", "Evaluation", "MetricInfo", "RandomizationResult", "average_drop",
-    "deletion_insertion", "evaluate", "noisy_linear_imputation", "peak_location", "pointing_game",
-    "random_heatmap", "randomization_check", "randomized_explainer", "rank_correlation", "rank_methods", "road",
+    "METRICS",
+    "ROAD_FRACTIONS",
+    "SCORES",
+    "Evaluation",
+    "MetricInfo",
+    "RandomizationResult",
+    "average_drop",
+    "deletion_insertion",
+    "evaluate",
+    "noisy_linear_imputation",
+    "peak_location",
+    "pointing_game",
+    "random_heatmap",
+    "randomization_check",
+    "randomized_explainer",
+    "rank_correlation",
+    "rank_methods",
+    "road",
 ]

@@ -5,6 +5,7 @@ Every metric works at the model's input resolution: the heatmap is resized to th
 ``explanation.model_input`` and the perturbed images are that uint8 image, changed, so that each
 perturbed pixel is one pixel the model sees.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -63,8 +64,7 @@ def fill_image(image: np.ndarray, fill) -> np.ndarray:
         key = fill.lower()
         if key == "blur":
             sigma = max(BLUR_SIGMA_AT_224 * min(h, w) / 224.0, 0.5)
-            blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma,
-                                       borderType=cv2.BORDER_REFLECT_101)
+            blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
             return blurred.reshape(image.shape)
         if key == "mean":
             mean = image.reshape(-1, image.shape[-1]).mean(axis=0)
@@ -104,21 +104,21 @@ class Scorer:
             raise MetricError(f"batch_size must be a whole number of at least 1; got {batch_size!r}.")
         self.explainer = explainer
         #: The classes whose probabilities are summed (one class, or a group's members).
-        self.members = ([int(i) for i in target_index] if isinstance(target_index, Sequence)
-                        else [int(target_index)])
+        self.members = [int(i) for i in target_index] if isinstance(target_index, Sequence) else [int(target_index)]
         self.target_index = self.members[0]
         self.batch_size = int(batch_size)
         self.images = 0
 
-    def __call__(self, images: Iterable[np.ndarray], count: int, progress: Progress = no_progress,
-                 message: str = "") -> np.ndarray:
+    def __call__(
+        self, images: Iterable[np.ndarray], count: int, progress: Progress = no_progress, message: str = ""
+    ) -> np.ndarray:
         """Target probabilities (count,) for ``count`` images drawn lazily from ``images``, so no
         more than one batch of perturbed images is held in memory."""
         out = np.zeros(count, np.float64)
         done = 0
         for batch in _batches(images, self.batch_size):
             probabilities = self.explainer.probabilities_of(batch, batch_size=self.batch_size)
-            out[done:done + len(batch)] = probabilities[:, self.members].sum(axis=1, dtype=np.float64)
+            out[done : done + len(batch)] = probabilities[:, self.members].sum(axis=1, dtype=np.float64)
             done += len(batch)
             self.images += len(batch)
             progress(done / max(count, 1), message)

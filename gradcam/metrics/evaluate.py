@@ -1,5 +1,6 @@
 """``evaluate``: every faithfulness metric for one explanation, with the random baseline, and
 ``rank_methods``: the methods of one image side by side."""
+
 from __future__ import annotations
 
 import math
@@ -32,21 +33,48 @@ class MetricInfo:
 
 
 #: The metrics ``evaluate`` knows, in display order.
-METRICS: dict[str, MetricInfo] = {m.key: m for m in (
-    MetricInfo("deletion", "Deletion (area, lower is better)", "Petsiuk et al., RISE, BMVC 2018",
-               {"deletion_auc": False}),
-    MetricInfo("insertion", "Insertion (area, higher is better)", "Petsiuk et al., RISE, BMVC 2018",
-               {"insertion_auc": True}),
-    MetricInfo("average_drop", "Average drop % / increase in confidence", "Chattopadhyay et al., Grad-CAM++, WACV 2018",
-               {"average_drop": False, "increase_in_confidence": True}),
-    MetricInfo("road", "ROAD (MoRF lower, LeRF higher)", "Rong et al., ROAD, ICML 2022",
-               {"road_morf": False, "road_lerf": True, "road_gap": True}),
-    MetricInfo("pointing_game", "Pointing game (hit = 1)", "Zhang et al., Excitation Backprop, ECCV 2016",
-               {"pointing_game": True}, default=False, needs="a box or a point"),
-    MetricInfo("randomization", "Randomisation check (|rank correlation|, lower is better)",
-               "Adebayo et al., Sanity Checks for Saliency Maps, NeurIPS 2018",
-               {"randomization_rho": False}, default=False, needs="a copy of the model"),
-)}
+METRICS: dict[str, MetricInfo] = {
+    m.key: m
+    for m in (
+        MetricInfo(
+            "deletion", "Deletion (area, lower is better)", "Petsiuk et al., RISE, BMVC 2018", {"deletion_auc": False}
+        ),
+        MetricInfo(
+            "insertion",
+            "Insertion (area, higher is better)",
+            "Petsiuk et al., RISE, BMVC 2018",
+            {"insertion_auc": True},
+        ),
+        MetricInfo(
+            "average_drop",
+            "Average drop % / increase in confidence",
+            "Chattopadhyay et al., Grad-CAM++, WACV 2018",
+            {"average_drop": False, "increase_in_confidence": True},
+        ),
+        MetricInfo(
+            "road",
+            "ROAD (MoRF lower, LeRF higher)",
+            "Rong et al., ROAD, ICML 2022",
+            {"road_morf": False, "road_lerf": True, "road_gap": True},
+        ),
+        MetricInfo(
+            "pointing_game",
+            "Pointing game (hit = 1)",
+            "Zhang et al., Excitation Backprop, ECCV 2016",
+            {"pointing_game": True},
+            default=False,
+            needs="a box or a point",
+        ),
+        MetricInfo(
+            "randomization",
+            "Randomisation check (|rank correlation|, lower is better)",
+            "Adebayo et al., Sanity Checks for Saliency Maps, NeurIPS 2018",
+            {"randomization_rho": False},
+            default=False,
+            needs="a copy of the model",
+        ),
+    )
+}
 
 #: Every score: True when higher is better.
 SCORES: dict[str, bool] = {name: up for info in METRICS.values() for name, up in info.scores.items()}
@@ -99,16 +127,21 @@ class Evaluation:
     def to_dict(self, curves: bool = True) -> dict:
         """A JSON-ready record (curves as lists)."""
         record = {
-            "method": self.method, "layer": self.layer, "target_index": self.target_index,
-            "target_name": self.target_name, "probability": round(self.probability, 6),
+            "method": self.method,
+            "layer": self.layer,
+            "target_index": self.target_index,
+            "target_name": self.target_name,
+            "probability": round(self.probability, 6),
             "scores": {k: _round(v) for k, v in self.scores.items()},
-            "forward_images": self.forward_images, "seconds": round(self.seconds, 4),
+            "forward_images": self.forward_images,
+            "seconds": round(self.seconds, 4),
             "details": _jsonable(self.details),
         }
         if curves:
-            record["curves"] = {k: {"fractions": [round(float(x), 6) for x in f],
-                                    "probabilities": [round(float(p), 6) for p in p_]}
-                                for k, (f, p_) in self.curves.items()}
+            record["curves"] = {
+                k: {"fractions": [round(float(x), 6) for x in f], "probabilities": [round(float(p), 6) for p in p_]}
+                for k, (f, p_) in self.curves.items()
+            }
         if self.baseline is not None:
             record["baseline"] = self.baseline.to_dict(curves=curves)
             record["beats_baseline"] = self.beats_baseline()
@@ -142,8 +175,13 @@ def _resolve_metrics(metrics, box, point) -> list[str]:
     keys = []
     for name in metrics:
         key = str(name).lower().replace("-", "_")
-        key = {"pointing": "pointing_game", "average_drop": "average_drop", "drop": "average_drop",
-               "sanity": "randomization", "randomisation": "randomization"}.get(key, key)
+        key = {
+            "pointing": "pointing_game",
+            "average_drop": "average_drop",
+            "drop": "average_drop",
+            "sanity": "randomization",
+            "randomisation": "randomization",
+        }.get(key, key)
         if key not in METRICS:
             raise MetricError(f"Unknown metric {name!r}. Available: {', '.join(METRICS)}.")
         if key not in keys:
@@ -155,13 +193,27 @@ def _resolve_metrics(metrics, box, point) -> list[str]:
     return keys
 
 
-def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.ndarray,
-             metrics: Sequence[str] | str | None = None, *, target=None, steps: int = 50,
-             batch_size: int = 64, deletion_fill="mean", insertion_fill="blur",
-             road_fractions: Sequence[float] = perturbation.ROAD_FRACTIONS, road_noise: float = 0.01,
-             box=None, point=None, tolerance: float = pointing.DEFAULT_TOLERANCE,
-             baseline: bool | Evaluation = True, layers_to_randomize="top", seed: int = 0,
-             progress: Progress | None = None) -> Evaluation:
+def evaluate(
+    explainer,
+    image: np.ndarray | None,
+    explanation: Explanation | np.ndarray,
+    metrics: Sequence[str] | str | None = None,
+    *,
+    target=None,
+    steps: int = 50,
+    batch_size: int = 64,
+    deletion_fill="mean",
+    insertion_fill="blur",
+    road_fractions: Sequence[float] = perturbation.ROAD_FRACTIONS,
+    road_noise: float = 0.01,
+    box=None,
+    point=None,
+    tolerance: float = pointing.DEFAULT_TOLERANCE,
+    baseline: bool | Evaluation = True,
+    layers_to_randomize="top",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Evaluation:
     """How faithful is this map to the model? Every metric for one explanation.
 
     Args:
@@ -203,13 +255,20 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     saliency = map_at_model_size(heatmap, size)
     target_index = explanation.target_index if explanation is not None else _top_index(explainer, model_input, target)
     # A group's curves follow the group's probability: the sum of its members'.
-    members = (tuple(explanation.target_members) if explanation is not None and explanation.target_members
-               else (target_index,))
+    members = (
+        tuple(explanation.target_members) if explanation is not None and explanation.target_members else (target_index,)
+    )
     scorer = Scorer(explainer, members, batch_size)
     probability = float(scorer(iter([model_input]), 1)[0])
-    options = dict(steps=steps, batch_size=batch_size, deletion_fill=deletion_fill,
-                   insertion_fill=insertion_fill, road_fractions=tuple(road_fractions),
-                   road_noise=road_noise, seed=seed)
+    options = dict(
+        steps=steps,
+        batch_size=batch_size,
+        deletion_fill=deletion_fill,
+        insertion_fill=insertion_fill,
+        road_fractions=tuple(road_fractions),
+        road_noise=road_noise,
+        seed=seed,
+    )
     perturb_keys = [k for k in keys if k != "randomization"]
     runs = [("map", heatmap, saliency)]
     target_name = explanation.target_name if explanation is not None else explainer.class_names[target_index]
@@ -224,8 +283,9 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
         def part(fraction, message, number=number, name=name, share=share):
             progress(min((number + fraction) * share, 0.999), f"{name}: {message}")
 
-        scores, curves, details = _score(full_map, small_map, model_input, scorer, probability, perturb_keys,
-                                         box, point, tolerance, options, part)
+        scores, curves, details = _score(
+            full_map, small_map, model_input, scorer, probability, perturb_keys, box, point, tolerance, options, part
+        )
         results.append((scores, curves, details))
         counts.append(scorer.images - sum(counts))
     scores, curves, details = results[0]
@@ -235,8 +295,9 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
             raise MetricError("The randomisation check needs an Explanation (it re-runs its method), not a bare map.")
         if image is None:
             image = explanation.model_input
-        check = sanity.randomization_check(explainer, image, layers_to_randomize=layers_to_randomize, seed=seed,
-                                           explanation=explanation)
+        check = sanity.randomization_check(
+            explainer, image, layers_to_randomize=layers_to_randomize, seed=seed, explanation=explanation
+        )
         scores["randomization_rho"] = check.rank_correlation
         details["randomized_layers"] = list(check.randomized_layers)
     method = explanation.method if explanation is not None else "custom"
@@ -246,11 +307,21 @@ def evaluate(explainer, image: np.ndarray | None, explanation: Explanation | np.
     if baseline and reused is None:
         b_scores, b_curves, b_details = results[1]
         b_details.update(options=options, metrics=perturb_keys, model_input_digest=image_digest(model_input))
-        base = Evaluation(b_scores, b_curves, "random", None, target_index, target_name, probability, details=b_details,
-                          forward_images=counts[1])
+        base = Evaluation(
+            b_scores,
+            b_curves,
+            "random",
+            None,
+            target_index,
+            target_name,
+            probability,
+            details=b_details,
+            forward_images=counts[1],
+        )
     progress(1.0, "done")
-    return Evaluation(scores, curves, method, layer, target_index, target_name, probability, base, details,
-                      scorer.images, seconds)
+    return Evaluation(
+        scores, curves, method, layer, target_index, target_name, probability, base, details, scorer.images, seconds
+    )
 
 
 def _reusable(baseline, target_index, name, model_input, options, keys) -> Evaluation | None:
@@ -259,10 +330,17 @@ def _reusable(baseline, target_index, name, model_input, options, keys) -> Evalu
     if not isinstance(baseline, Evaluation):
         return None
     details = baseline.details
-    if (baseline.target_index != target_index or baseline.target_name != name or details.get("options") != options
-            or details.get("model_input_digest") != image_digest(model_input) or details.get("metrics") != keys):
-        raise MetricError("The baseline passed was computed for another image, class, metric list or options; "
-                          "pass baseline=True to compute a new one.")
+    if (
+        baseline.target_index != target_index
+        or baseline.target_name != name
+        or details.get("options") != options
+        or details.get("model_input_digest") != image_digest(model_input)
+        or details.get("metrics") != keys
+    ):
+        raise MetricError(
+            "The baseline passed was computed for another image, class, metric list or options; "
+            "pass baseline=True to compute a new one."
+        )
     return baseline
 
 
@@ -278,8 +356,16 @@ def _score(full_map, small_map, model_input, scorer, probability, keys, box, poi
     if wants:
         share = sum(weights[k] for k in wants)
         s, c = perturbation.deletion_insertion(
-            model_input, small_map, scorer, options["steps"], options["deletion_fill"], options["insertion_fill"],
-            options["seed"], wants, lambda f, m: progress((done + f * share) / total, m))
+            model_input,
+            small_map,
+            scorer,
+            options["steps"],
+            options["deletion_fill"],
+            options["insertion_fill"],
+            options["seed"],
+            wants,
+            lambda f, m: progress((done + f * share) / total, m),
+        )
         scores.update(s)
         curves.update(c)
         done += share
@@ -290,9 +376,16 @@ def _score(full_map, small_map, model_input, scorer, probability, keys, box, poi
         done += weights["average_drop"]
         progress(done / total, "average drop")
     if "road" in keys:
-        s, c = perturbation.road(model_input, small_map, scorer, probability, options["road_fractions"],
-                                 options["road_noise"], options["seed"],
-                                 lambda f, m: progress((done + f * weights["road"]) / total, m))
+        s, c = perturbation.road(
+            model_input,
+            small_map,
+            scorer,
+            probability,
+            options["road_fractions"],
+            options["road_noise"],
+            options["seed"],
+            lambda f, m: progress((done + f * weights["road"]) / total, m),
+        )
         scores.update(s)
         curves.update(c)
         done += weights["road"]
@@ -308,19 +401,25 @@ def _inputs(explainer, image, explanation, target):
     if isinstance(explanation, Explanation):
         model_input = np.asarray(explanation.model_input)
         if tuple(model_input.shape[:2]) != tuple(explainer.input_size):
-            raise MetricError(f"The explanation's model input is {model_input.shape[:2]} but this explainer's "
-                              f"model takes {explainer.input_size}; evaluate with the explainer that made it.")
+            raise MetricError(
+                f"The explanation's model input is {model_input.shape[:2]} but this explainer's "
+                f"model takes {explainer.input_size}; evaluate with the explainer that made it."
+            )
         heatmap = np.asarray(explanation.heatmap, np.float32)
         if image is not None:
             from ..images import as_rgb_uint8
 
             image = as_rgb_uint8(image)
             if image.shape[:2] != heatmap.shape:
-                raise MetricError(f"The explanation's heatmap is {heatmap.shape} but the image is {image.shape[:2]}; "
-                                  "pass the image that was explained.")
+                raise MetricError(
+                    f"The explanation's heatmap is {heatmap.shape} but the image is {image.shape[:2]}; "
+                    "pass the image that was explained."
+                )
             if not np.array_equal(explainer.model_input(image), model_input):
-                raise MetricError("The explanation was made for another image: its model input differs "
-                                  "from this image's. Pass the image that was explained.")
+                raise MetricError(
+                    "The explanation was made for another image: its model input differs "
+                    "from this image's. Pass the image that was explained."
+                )
         return heatmap, model_input, explanation
     if target is not None and not isinstance(target, (int, np.integer, str)):
         raise MetricError("With a bare map, target must be a class index or name (a Contrast needs an Explanation).")
@@ -331,8 +430,10 @@ def _inputs(explainer, image, explanation, target):
 
     image = as_rgb_uint8(image)
     if heatmap.shape != image.shape[:2]:
-        raise MetricError(f"The map is {heatmap.shape} but the image is {image.shape[:2]}; "
-                          "a map aligned with the image's pixels is expected.")
+        raise MetricError(
+            f"The map is {heatmap.shape} but the image is {image.shape[:2]}; "
+            "a map aligned with the image's pixels is expected."
+        )
     return heatmap, explainer.model_input(image), None
 
 
@@ -342,8 +443,11 @@ def _top_index(explainer, model_input, target) -> int:
     return int(np.argmax(explainer.probabilities_of(model_input[None])[0]))
 
 
-def rank_methods(results: Sequence[Evaluation] | Mapping[str, Evaluation], scores: Sequence[str] | None = None,
-                 include_baseline: bool = True) -> list[dict]:
+def rank_methods(
+    results: Sequence[Evaluation] | Mapping[str, Evaluation],
+    scores: Sequence[str] | None = None,
+    include_baseline: bool = True,
+) -> list[dict]:
     """The methods of one image side by side, best first: a table-friendly list of dicts.
 
     Each method is ranked on each score (1 = best, ties share the better rank; the direction
@@ -382,6 +486,5 @@ def rank_methods(results: Sequence[Evaluation] | Mapping[str, Evaluation], score
     table = []
     for position, i in enumerate(order, 1):
         row = rows[i]
-        table.append({"rank": position, "method": row.pop("method"), "mean_rank": row.pop("mean_rank"),
-                      **row})
+        table.append({"rank": position, "method": row.pop("method"), "mean_rank": row.pop("mean_rank"), **row})
     return table

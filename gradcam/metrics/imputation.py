@@ -16,6 +16,7 @@ approximated by Jacobi iterations started from the kept pixels' mean, stopped wh
 by more than 0.05 grey levels or after ``MAX_ITERATIONS`` sweeps (an approximation: large holes
 converge slowly, and their centre then stays nearer the mean).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,12 +30,19 @@ HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
 MAX_ITERATIONS = 2000
 
 # (dy, dx) -> weight, as in the ROAD reference implementation.
-_NEIGHBOURS = (((-1, -1), 1 / 12), ((-1, 0), 1 / 6), ((-1, 1), 1 / 12), ((0, -1), 1 / 6),
-               ((0, 1), 1 / 6), ((1, -1), 1 / 12), ((1, 0), 1 / 6), ((1, 1), 1 / 12))
+_NEIGHBOURS = (
+    ((-1, -1), 1 / 12),
+    ((-1, 0), 1 / 6),
+    ((-1, 1), 1 / 12),
+    ((0, -1), 1 / 6),
+    ((0, 1), 1 / 6),
+    ((1, -1), 1 / 12),
+    ((1, 0), 1 / 6),
+    ((1, 1), 1 / 12),
+)
 
 
-def noisy_linear_imputation(image: np.ndarray, removed: np.ndarray, noise: float = 0.01,
-                            seed: int = 0) -> np.ndarray:
+def noisy_linear_imputation(image: np.ndarray, removed: np.ndarray, noise: float = 0.01, seed: int = 0) -> np.ndarray:
     """``image`` (h, w, C) uint8 with the pixels where ``removed`` (h, w) bool is True imputed.
 
     Args:
@@ -89,7 +97,7 @@ def _solve_sparse(pixels, removed, unknown, h, w):
     diagonal = np.zeros(n)
     rhs = np.zeros((n, pixels.shape[1]))
     for row, neighbour, weight in _neighbour_pairs(unknown, h, w):
-        diagonal[row] += weight                      # w_pq * x_p
+        diagonal[row] += weight  # w_pq * x_p
         column = position[neighbour]
         free = column >= 0
         rows.append(row[free])
@@ -99,8 +107,7 @@ def _solve_sparse(pixels, removed, unknown, h, w):
     rows.append(np.arange(n))
     cols.append(np.arange(n))
     data.append(diagonal)
-    matrix = _sparse.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-                                shape=(n, n))
+    matrix = _sparse.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     solution = _sparse_linalg.spsolve(matrix, rhs)
     return np.asarray(solution).reshape(n, -1)
 

@@ -4,6 +4,7 @@ All take the model input ``image`` uint8 (h, w, 3), the ``saliency`` (h, w) floa
 resolution, and a :class:`~gradcam.metrics._common.Scorer` for the explained class; each returns
 ``(scores, curves)``: dicts of floats and of (fractions, probabilities) arrays.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,9 +31,17 @@ def _path_images(start: np.ndarray, finish: np.ndarray, order: np.ndarray, count
         yield current.copy()
 
 
-def deletion_insertion(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, steps: int = 50,
-                       deletion_fill="mean", insertion_fill="blur", seed: int = 0, which=("deletion", "insertion"),
-                       progress: Progress = no_progress):
+def deletion_insertion(
+    image: np.ndarray,
+    saliency: np.ndarray,
+    scorer: Scorer,
+    steps: int = 50,
+    deletion_fill="mean",
+    insertion_fill="blur",
+    seed: int = 0,
+    which=("deletion", "insertion"),
+    progress: Progress = no_progress,
+):
     """Deletion and insertion curves and their areas (Petsiuk et al., RISE, BMVC 2018, Sec. 4.1).
 
     Deletion removes the pixels in the map's order, most salient first, ``1/steps`` of the image
@@ -61,8 +70,12 @@ def deletion_insertion(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, 
             start, finish = image, fill_image(image, deletion_fill)
         else:
             start, finish = fill_image(image, insertion_fill), image
-        probs = scorer(_path_images(start, finish, order, counts), len(counts),
-                       lambda f, m, number=number: progress((number + f) / len(parts), m), kind)
+        probs = scorer(
+            _path_images(start, finish, order, counts),
+            len(counts),
+            lambda f, m, number=number: progress((number + f) / len(parts), m),
+            kind,
+        )
         curves[kind] = (fractions.astype(np.float32), probs.astype(np.float32))
         scores[f"{kind}_auc"] = trapezoid(fractions, probs)
     return scores, curves
@@ -91,8 +104,16 @@ def average_drop(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, probab
     return scores, {}, masked_probability
 
 
-def road(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, probability: float,
-         fractions=ROAD_FRACTIONS, noise: float = 0.01, seed: int = 0, progress: Progress = no_progress):
+def road(
+    image: np.ndarray,
+    saliency: np.ndarray,
+    scorer: Scorer,
+    probability: float,
+    fractions=ROAD_FRACTIONS,
+    noise: float = 0.01,
+    seed: int = 0,
+    progress: Progress = no_progress,
+):
     """ROAD: RemOve And Debias (Rong et al., ICML 2022).
 
     For each removal fraction, the most relevant (MoRF) or least relevant (LeRF) pixels of the
@@ -116,7 +137,7 @@ def road(image: np.ndarray, saliency: np.ndarray, scorer: Scorer, probability: f
     def images(most_relevant_first: bool, offset: int):
         for i, fraction in enumerate(fractions):
             count = min(max(int(round(fraction * n)), 1), n - 1)
-            chosen = order[:count] if most_relevant_first else order[n - count:]
+            chosen = order[:count] if most_relevant_first else order[n - count :]
             removed = np.zeros(n, bool)
             removed[chosen] = True
             progress((offset + i) / total, f"ROAD {'MoRF' if most_relevant_first else 'LeRF'} {fraction:.0%}")

@@ -1,5 +1,6 @@
 """The pointing game (Zhang et al., "Top-down Neural Attention by Excitation Backprop", ECCV 2016):
 does the map's maximum fall on the object the user points at?"""
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,9 @@ def check_point(point, width: int, height: int) -> tuple[float, float]:
     except (TypeError, ValueError):
         raise MetricError(f"A point is two numbers (x, y); got {point!r}.") from None
     if not (math.isfinite(x) and math.isfinite(y)) or not (0 <= x <= width - 1 and 0 <= y <= height - 1):
-        raise MetricError(f"The point {point!r} lies outside the {width} x {height} image "
-                          f"(x 0-{width - 1}, y 0-{height - 1}).")
+        raise MetricError(
+            f"The point {point!r} lies outside the {width} x {height} image (x 0-{width - 1}, y 0-{height - 1})."
+        )
     return x, y
 
 
@@ -49,7 +51,7 @@ def peak_location(heatmap: np.ndarray) -> tuple[int, int] | None:
     # np.nonzero over the rows that hold a maximum only (usually a few of a photo's hundreds):
     # the same coordinates in the same order, a fraction of the time.
     rows = np.flatnonzero(at_top.any(axis=1))
-    ys, xs = np.nonzero(at_top[rows[0]:rows[-1] + 1])
+    ys, xs = np.nonzero(at_top[rows[0] : rows[-1] + 1])
     ys += rows[0]
     nearest = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
     return int(xs[nearest]), int(ys[nearest])
@@ -75,10 +77,10 @@ def pointing_game(heatmap: np.ndarray, box=None, point=None, tolerance: float = 
         x0, y0, x1, y1 = check_box(box, width, height)
         dx = np.maximum(np.maximum(x0 - xs, xs - x1), 0)
         dy = np.maximum(np.maximum(y0 - ys, ys - y1), 0)
-        reach |= dx ** 2 + dy ** 2 <= tolerance ** 2
+        reach |= dx**2 + dy**2 <= tolerance**2
     if point is not None:
         x, y = check_point(point, width, height)
-        reach |= (xs - x) ** 2 + (ys - y) ** 2 <= tolerance ** 2
+        reach |= (xs - x) ** 2 + (ys - y) ** 2 <= tolerance**2
     peak = peak_location(heatmap)
     hit = peak is not None and bool(reach[peak[1], peak[0]])
     details = {"peak": peak, "pointing_chance": float(reach.mean())}

@@ -1,6 +1,7 @@
 """Sanity checks (Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018): does the map
 change when the model's learned weights are destroyed? And a map of random numbers, scored with
 the same metrics, as the floor every method has to beat."""
+
 from __future__ import annotations
 
 import time
@@ -70,12 +71,14 @@ def _choose(layers: list, spec) -> list:
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         if not 0 <= spec <= len(layers):
             raise MetricError(f"layers_to_randomize={spec} but the model has {len(layers)} layers with weights.")
-        return layers[len(layers) - int(spec):]
+        return layers[len(layers) - int(spec) :]
     if isinstance(spec, (list, tuple)):
         unknown = [s for s in spec if s not in names]
         if unknown:
-            raise MetricError(f"No layer with weights called {', '.join(map(repr, unknown))}; "
-                              f"the last ones are {', '.join(names[-5:])}.")
+            raise MetricError(
+                f"No layer with weights called {', '.join(map(repr, unknown))}; "
+                f"the last ones are {', '.join(names[-5:])}."
+            )
         return [layer for layer in layers if layer.name in set(spec)]
     raise MetricError(f"layers_to_randomize must be 'top', 'all', a number or layer names; got {spec!r}.")
 
@@ -107,6 +110,7 @@ def randomized_explainer(explainer, layers_to_randomize="top", seed: int = 0):
     if key in cache:
         return cache[key]
     model = explainer.keras_model
+
     def copy_layer(layer):
         # Layers without weights are shared, not rebuilt: they carry nothing to randomise, and
         # rebuilding a Lambda layer from its config is refused by Keras's safe mode.
@@ -117,13 +121,18 @@ def randomized_explainer(explainer, layers_to_randomize="top", seed: int = 0):
     try:
         clone = keras.models.clone_model(model, clone_function=copy_layer, recursive=True)
     except Exception as error:  # noqa: BLE001 -- Keras raises several kinds for subclassed models
-        raise MetricError(f"The model cannot be copied for the randomisation check ({error}); "
-                          "a Functional or Sequential model is needed.") from None
+        raise MetricError(
+            f"The model cannot be copied for the randomisation check ({error}); "
+            "a Functional or Sequential model is needed."
+        ) from None
     originals, copies = _leaf_layers(model), _leaf_layers(clone)
-    if [tuple(w.shape) for layer in originals for w in layer.weights] != \
-            [tuple(w.shape) for layer in copies for w in layer.weights]:
-        raise MetricError("The copy of the model does not have the same weights as the model; "
-                          "the randomisation check cannot run on it.")  # pragma: no cover
+    if [tuple(w.shape) for layer in originals for w in layer.weights] != [
+        tuple(w.shape) for layer in copies for w in layer.weights
+    ]:
+        raise MetricError(
+            "The copy of the model does not have the same weights as the model; "
+            "the randomisation check cannot run on it."
+        )  # pragma: no cover
     for source, target in zip(originals, copies):
         target.set_weights(source.get_weights())
     chosen = _choose(copies, layers_to_randomize)
@@ -133,8 +142,9 @@ def randomized_explainer(explainer, layers_to_randomize="top", seed: int = 0):
             values = np.asarray(variable.numpy())
             std = float(values.std()) or 0.0
             variable.assign(rng.normal(float(values.mean()), std, values.shape).astype(values.dtype))
-    randomized = Explainer(clone, preprocess=explainer.preprocess, class_names=explainer.class_names,
-                           input_size=explainer.input_size)
+    randomized = Explainer(
+        clone, preprocess=explainer.preprocess, class_names=explainer.class_names, input_size=explainer.input_size
+    )
     cache[key] = (randomized, [layer.name for layer in chosen])
     return cache[key]
 
@@ -169,9 +179,17 @@ class RandomizationResult:
         return bool(np.isfinite(self.rank_correlation) and self.abs_rank_correlation < threshold)
 
 
-def randomization_check(model_or_explainer, image: np.ndarray, method: str = "gradcam",
-                        layer: str | None = None, layers_to_randomize="top", target=None, seed: int = 0,
-                        explanation: Explanation | None = None, **options) -> RandomizationResult:
+def randomization_check(
+    model_or_explainer,
+    image: np.ndarray,
+    method: str = "gradcam",
+    layer: str | None = None,
+    layers_to_randomize="top",
+    target=None,
+    seed: int = 0,
+    explanation: Explanation | None = None,
+    **options,
+) -> RandomizationResult:
     """Model-parameter randomisation test (Adebayo et al. 2018, Sec. 3.1).
 
     Explains ``image`` with ``method`` at ``layer`` on the model and on a copy whose top layers'
@@ -195,10 +213,14 @@ def randomization_check(model_or_explainer, image: np.ndarray, method: str = "gr
     if explanation is None:
         explanation = explainer.explain(image, target=target, method=method, layer=layer, **options)
     randomized, names = randomized_explainer(explainer, layers_to_randomize, seed)
-    same_target = (Contrast(explanation.target_index, explanation.contrast_index)
-                   if explanation.contrast_index is not None else explanation.target_index)
-    other = randomized.explain(image, target=same_target, method=explanation.method,
-                               layer=list(explanation.layers) or None, **options)
+    same_target = (
+        Contrast(explanation.target_index, explanation.contrast_index)
+        if explanation.contrast_index is not None
+        else explanation.target_index
+    )
+    other = randomized.explain(
+        image, target=same_target, method=explanation.method, layer=list(explanation.layers) or None, **options
+    )
     size = explanation.model_input.shape[:2]
     rho = rank_correlation(map_at_model_size(explanation.heatmap, size), map_at_model_size(other.heatmap, size))
     return RandomizationResult(rho, tuple(names), explanation, other, time.perf_counter() - started)

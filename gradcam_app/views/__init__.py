@@ -2,6 +2,7 @@
 compare methods, compare layers, compare models, the concepts a layer sees (no class chosen), the
 gallery ZIP, and the Dataset view. Each takes a :class:`ViewInput` and draws; the Dataset view,
 which needs no image, takes a :class:`DatasetInput`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,9 +16,15 @@ from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.widgets import Settings
 
 #: The views, as the URL names them and as the page's tabs read.
-VIEWS = {"explain": "Explain", "classes": "Compare classes", "methods": "Compare methods",
-         "layers": "Compare layers", "models": "Compare models", "concepts": "What parts does the model see?",
-         "dataset": "Dataset"}
+VIEWS = {
+    "explain": "Explain",
+    "classes": "Compare classes",
+    "methods": "Compare methods",
+    "layers": "Compare layers",
+    "models": "Compare models",
+    "concepts": "What parts does the model see?",
+    "dataset": "Dataset",
+}
 
 
 @dataclass(frozen=True)

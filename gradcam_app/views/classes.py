@@ -1,4 +1,5 @@
 """Compare classes: two to four classes on one shared colour scale, plus "why A rather than B"."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -11,9 +12,11 @@ from gradcam_app.views import ViewInput
 from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label, ranked
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
-PRESETS = {"Alcohol or gambling?": ("group:alcohol", "group:gambling"),
-           "Dog or cat?": ("group:dog", "group:domestic cat"),
-           "Food or drink?": ("group:food (solid)", "group:beverage")}
+PRESETS = {
+    "Alcohol or gambling?": ("group:alcohol", "group:gambling"),
+    "Dog or cat?": ("group:dog", "group:domestic cat"),
+    "Food or drink?": ("group:food (solid)", "group:beverage"),
+}
 
 
 def compare_classes_view(view: ViewInput) -> None:
@@ -40,13 +43,24 @@ def compare_classes_view(view: ViewInput) -> None:
     if kept != state.compare_classes:
         state.compare_classes = kept
         st.session_state.pop("compare_classes", None)
-    chosen = bound("compare_classes", "compare_classes", lambda: st.multiselect(
-        "Classes or groups to compare (2 to 4), on one shared colour scale", options,
-        key="compare_classes", max_selections=4,
-        format_func=lambda i: group_label(i, groups, probabilities) if isinstance(i, str)
-        else f"{names[i]} · {probabilities[i]:.1%}"))
-    contrast = bound("compare_contrast", "compare_contrast", lambda: st.checkbox(
-        "Add the contrastive map: why the first rather than the second", key="compare_contrast"))
+    chosen = bound(
+        "compare_classes",
+        "compare_classes",
+        lambda: st.multiselect(
+            "Classes or groups to compare (2 to 4), on one shared colour scale",
+            options,
+            key="compare_classes",
+            max_selections=4,
+            format_func=lambda i: (
+                group_label(i, groups, probabilities) if isinstance(i, str) else f"{names[i]} · {probabilities[i]:.1%}"
+            ),
+        ),
+    )
+    contrast = bound(
+        "compare_contrast",
+        "compare_contrast",
+        lambda: st.checkbox("Add the contrastive map: why the first rather than the second", key="compare_contrast"),
+    )
     view.publish()
     if len(chosen) < 2:
         st.info("Pick at least two classes or groups.")
@@ -54,29 +68,42 @@ def compare_classes_view(view: ViewInput) -> None:
     picked = [as_target(c) for c in chosen]
     targets = picked + ([gradcam.Contrast(picked[0], picked[1])] if contrast else [])
     try:
-        results, wall = loaders.run_explain(loaded, item, view.decoded.pixels, settings.method, settings.layer,
-                                            settings.aug_smooth, targets)
+        results, wall = loaders.run_explain(
+            loaded, item, view.decoded.pixels, settings.method, settings.layer, settings.aug_smooth, targets
+        )
     except GradCamError as exc:
         st.error(str(exc))
         return
-    classes = results[:len(chosen)]
+    classes = results[: len(chosen)]
     scaled = gradcam.shared_scale(classes)
     top = max(e.peak for e in classes)
-    panels = [(f"{e.target_name} · {e.target_probability:.1%}", heat,
-               f"peak {e.peak / top:.0%} of the strongest" if top > 0 else "no positive evidence")
-              for e, heat in zip(classes, scaled)]
+    panels = [
+        (
+            f"{e.target_name} · {e.target_probability:.1%}",
+            heat,
+            f"peak {e.peak / top:.0%} of the strongest" if top > 0 else "no positive evidence",
+        )
+        for e, heat in zip(classes, scaled)
+    ]
     if contrast:
         c = results[-1]
-        panels.append((f"Why {c.target_name} rather than {c.contrast_name}", c.heatmap,
-                       "own scale" if not c.empty else "no positive evidence"))
+        panels.append(
+            (
+                f"Why {c.target_name} rather than {c.contrast_name}",
+                c.heatmap,
+                "own scale" if not c.empty else "no positive evidence",
+            )
+        )
     for e in results:
         if e.empty:
             st.warning(e.message)
     compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes")
     computed = sum(e.seconds for e in results)
-    st.caption(f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "
-               + ("from the cache" if wall < 0.05 and computed > 2 * wall else f"computed together in {computed:.2f} s")
-               + f" · lookup {wall:.3f} s")
+    st.caption(
+        f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "
+        + ("from the cache" if wall < 0.05 and computed > 2 * wall else f"computed together in {computed:.2f} s")
+        + f" · lookup {wall:.3f} s"
+    )
 
 
 def _choice(explainer, text: str) -> int | str:

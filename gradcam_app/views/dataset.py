@@ -10,6 +10,7 @@ this module only arranges it. Runs are opened by name inside the runs folder onl
 name and the input's number (link parameters ``run`` and ``item``), and is read on the server from
 the run's own source. Nothing here imports Ray.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,14 +47,18 @@ PAGE_SIZE = 12
 THUMB_SIDE = 256
 #: Predicted classes whose mean maps are drawn (the largest first); the table lists them all.
 MEAN_MAPS_SHOWN = 12
-FLAG_WORDS = {"border": "its maps sit in the border band (a frame or edge shortcut?)",
-              "fixed_spot": "its maps peak in one off-centre spot (a watermark or logo shortcut?)"}
+FLAG_WORDS = {
+    "border": "its maps sit in the border band (a frame or edge shortcut?)",
+    "fixed_spot": "its maps peak in one off-centre spot (a watermark or logo shortcut?)",
+}
 
 
 def dataset_view(view: DatasetInput) -> None:
     root = runs_folder()
-    st.caption(f"Runs are opened from `{root}` only (set `{RUNS_ENV}`, or `runs_dir` in `.streamlit/secrets.toml`, "
-               "to use another folder).")
+    st.caption(
+        f"Runs are opened from `{root}` only (set `{RUNS_ENV}`, or `runs_dir` in `.streamlit/secrets.toml`, "
+        "to use another folder)."
+    )
     zip_run_ui(view, root)
     name = choose_run(root)
     if name is None:
@@ -97,15 +102,22 @@ def choose_run(root: Path) -> str | None:
     if state.dataset_run and state.dataset_run not in labels and _inside(root, state.dataset_run):
         labels[state.dataset_run] = state.dataset_run  # a nested run a link opened
     if not labels:
-        st.info(f"No runs in `{root}` yet. Run a ZIP above, or make one with "
-                f"`python -m gradcam dataset run SRC --out {root}/NAME` and reload this page.")
+        st.info(
+            f"No runs in `{root}` yet. Run a ZIP above, or make one with "
+            f"`python -m gradcam dataset run SRC --out {root}/NAME` and reload this page."
+        )
         return None
     names = list(labels)
     if state.dataset_run not in names:
         state.dataset_run = names[0]
-    return bound("dataset_run", "dataset_run", lambda: st.selectbox(
-        f"Run ({len(runs)} in the runs folder, newest first)", names, key="dataset_run", format_func=labels.get),
-        valid=lambda v: v in names)
+    return bound(
+        "dataset_run",
+        "dataset_run",
+        lambda: st.selectbox(
+            f"Run ({len(runs)} in the runs folder, newest first)", names, key="dataset_run", format_func=labels.get
+        ),
+        valid=lambda v: v in names,
+    )
 
 
 def _inside(root: Path, name: str) -> bool:
@@ -121,8 +133,12 @@ def choose_method(path: Path) -> str | None:
     methods = run_info(path)["methods"]
     if len(methods) < 2:
         return methods[0] if methods else None
-    return st.selectbox("Maps of", methods, key="dataset_method", format_func=lambda m: gradcam.METHODS[m].label
-                        if m in gradcam.METHODS else m)
+    return st.selectbox(
+        "Maps of",
+        methods,
+        key="dataset_method",
+        format_func=lambda m: gradcam.METHODS[m].label if m in gradcam.METHODS else m,
+    )
 
 
 @st.cache_resource(show_spinner="Reading the run…", max_entries=4)
@@ -143,16 +159,22 @@ def summary_ui(report: dict, info: dict) -> None:
     c1.metric("Inputs", counts["inputs"])
     c2.metric("Explained", counts["ok"])
     c3.metric("Errors", counts["errors"])
-    c4.metric("Accuracy", f"{accuracy:.1%}" if accuracy is not None else "no labels",
-              help=f"over the {counts['labelled']} labelled images" if accuracy is not None else
-              "The run has no labels file: run with --labels (or upload a labels CSV) to get accuracy.")
+    c4.metric(
+        "Accuracy",
+        f"{accuracy:.1%}" if accuracy is not None else "no labels",
+        help=f"over the {counts['labelled']} labelled images"
+        if accuracy is not None
+        else "The run has no labels file: run with --labels (or upload a labels CSV) to get accuracy.",
+    )
     method = gradcam.METHODS[report["method"]].label if report["method"] in gradcam.METHODS else report["method"]
     st.caption(f"Model **{report['model']}** · {method}" + (f" at `{info['layer']}`" if info.get("layer") else ""))
     if not report["complete"]:
-        st.warning(f"This run is unfinished (interrupted, or still running): showing the {counts['inputs']} rows "
-                   "committed so far. Run the same `python -m gradcam dataset run` command again to finish it (a run "
-                   "made from an uploaded ZIP can be finished here); maps are compared at "
-                   f"{report['input_size'][1]}×{report['input_size'][0]} until then.")
+        st.warning(
+            f"This run is unfinished (interrupted, or still running): showing the {counts['inputs']} rows "
+            "committed so far. Run the same `python -m gradcam dataset run` command again to finish it (a run "
+            "made from an uploaded ZIP can be finished here); maps are compared at "
+            f"{report['input_size'][1]}×{report['input_size'][0]} until then."
+        )
 
 
 def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
@@ -165,8 +187,12 @@ def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
         if is_running(path):
             st.info("This run is working now (in another tab or process): reload the page to see its progress.")
         return
-    if not st.button("Finish this run", key="dataset_finish_run", help="Explain the images this run has not "
-                     "explained yet, with the model, method and labels it was started with."):
+    if not st.button(
+        "Finish this run",
+        key="dataset_finish_run",
+        help="Explain the images this run has not "
+        "explained yet, with the model, method and labels it was started with.",
+    ):
         return
     bar = st.progress(0.0, text="Finishing the run…")
 
@@ -184,8 +210,10 @@ def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
     finally:
         bar.empty()
     # drawn again from the top, now finished; the notice is said there once
-    page_state().dataset_notice = (f"Run **{name}** finished: {summary.computed} more images explained, "
-                                   f"{summary.already_done} kept ({summary.seconds:.1f} s).")
+    page_state().dataset_notice = (
+        f"Run **{name}** finished: {summary.computed} more images explained, "
+        f"{summary.already_done} kept ({summary.seconds:.1f} s)."
+    )
     st.rerun()
 
 
@@ -193,8 +221,18 @@ def classes_ui(report: dict) -> None:
     """Per-class tables, the flagged classes, mean maps and SpRAy clusters."""
     if report["labels"]:
         st.markdown("**By true class** (labelled images)")
-        st.dataframe([{"class": f"{c['name']} ({c['index']})", "images": c["count"], "accuracy": c["accuracy"],
-                       "mean confidence": c["mean_confidence"]} for c in report["labels"]], hide_index=True)
+        st.dataframe(
+            [
+                {
+                    "class": f"{c['name']} ({c['index']})",
+                    "images": c["count"],
+                    "accuracy": c["accuracy"],
+                    "mean confidence": c["mean_confidence"],
+                }
+                for c in report["labels"]
+            ],
+            hide_index=True,
+        )
     else:
         st.caption("No labels in this run: accuracy and the correct / incorrect filter need a labels file.")
     classes = report["classes"]
@@ -202,10 +240,20 @@ def classes_ui(report: dict) -> None:
         st.info("No image of this run was explained yet, so there is nothing to audit.")
         return
     st.markdown("**By predicted class**")
-    st.dataframe([{"class": f"{c['name']} ({c['index']})", "images": c["count"],
-                   "mean confidence": c["mean_confidence"], "precision": c["precision"],
-                   "border share": c["border_share"], "flags": ", ".join(c["flags"])} for c in classes],
-                 hide_index=True)
+    st.dataframe(
+        [
+            {
+                "class": f"{c['name']} ({c['index']})",
+                "images": c["count"],
+                "mean confidence": c["mean_confidence"],
+                "precision": c["precision"],
+                "border share": c["border_share"],
+                "flags": ", ".join(c["flags"]),
+            }
+            for c in classes
+        ],
+        hide_index=True,
+    )
     flags_ui(report)
     mean_maps_ui(classes)
     clusters_ui(classes)
@@ -215,21 +263,30 @@ def flags_ui(report: dict) -> None:
     flagged = [c for c in report["classes"] if c["flags"]]
     thresholds = report["thresholds"]
     for entry in flagged:
-        st.warning(f"**{entry['name']}** is flagged: " + "; ".join(FLAG_WORDS.get(f, f) for f in entry["flags"])
-                   + ". Look at its mean map and clusters below.", icon=":material/flag:")
+        st.warning(
+            f"**{entry['name']}** is flagged: "
+            + "; ".join(FLAG_WORDS.get(f, f) for f in entry["flags"])
+            + ". Look at its mean map and clusters below.",
+            icon=":material/flag:",
+        )
     if not flagged:
-        st.caption(f"No class flagged as border or fixed-spot (classes of at least {thresholds['min_class_size']} "
-                   "images are checked).")
+        st.caption(
+            f"No class flagged as border or fixed-spot (classes of at least {thresholds['min_class_size']} "
+            "images are checked)."
+        )
 
 
 def mean_maps_ui(classes: list[dict]) -> None:
     st.markdown("**Mean map of each predicted class** (at the model's input size; own scale each)")
     shown = classes[:MEAN_MAPS_SHOWN]
     for start in range(0, len(shown), GRID_COLUMNS):
-        for column, entry in zip(st.columns(GRID_COLUMNS), shown[start:start + GRID_COLUMNS]):
+        for column, entry in zip(st.columns(GRID_COLUMNS), shown[start : start + GRID_COLUMNS]):
             flags = f" · ⚑ {', '.join(entry['flags'])}" if entry["flags"] else ""
-            column.image(map_picture(entry["mean_array"]), width="stretch",
-                         caption=f"{entry['name']} · {entry['count']} images{flags}")
+            column.image(
+                map_picture(entry["mean_array"]),
+                width="stretch",
+                caption=f"{entry['name']} · {entry['count']} images{flags}",
+            )
     if len(classes) > MEAN_MAPS_SHOWN:
         st.caption(f"{len(classes) - MEAN_MAPS_SHOWN} smaller classes are in the table only.")
 
@@ -239,14 +296,19 @@ def clusters_ui(classes: list[dict]) -> None:
     if not clustered:
         st.caption("No SpRAy clusters: a class needs at least 4 explained images to be clustered.")
         return
-    st.markdown("**SpRAy clusters** of each class's maps (spectral clustering; the number of clusters from the "
-                "eigengap). Filter the grid below by a cluster to see its images.")
+    st.markdown(
+        "**SpRAy clusters** of each class's maps (spectral clustering; the number of clusters from the "
+        "eigengap). Filter the grid below by a cluster to see its images."
+    )
     for entry in clustered:
         st.markdown(f"*{entry['name']}*: {len(entry['clusters'])} cluster(s) of {entry['count']} images")
         for column, cluster in zip(st.columns(GRID_COLUMNS), entry["clusters"][:GRID_COLUMNS]):
-            column.image(map_picture(cluster["mean_array"]), width="stretch",
-                         caption=f"cluster {cluster['cluster']} · {cluster['size']} images · e.g. "
-                                 + ", ".join(cluster["representatives"]))
+            column.image(
+                map_picture(cluster["mean_array"]),
+                width="stretch",
+                caption=f"cluster {cluster['cluster']} · {cluster['size']} images · e.g. "
+                + ", ".join(cluster["representatives"]),
+            )
 
 
 def map_picture(heatmap: np.ndarray) -> bytes:
@@ -269,28 +331,59 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
     metrics = any(faithfulness(r) is not None for r in ok)
     st.markdown("**Images**")
     c1, c2, c3 = st.columns(3)
-    outcome = c1.radio("Outcome", ["all", "correct", "incorrect"], horizontal=True, key="dataset_outcome",
-                       disabled=not labelled, help=None if labelled else "Needs a labels file.")
+    outcome = c1.radio(
+        "Outcome",
+        ["all", "correct", "incorrect"],
+        horizontal=True,
+        key="dataset_outcome",
+        disabled=not labelled,
+        help=None if labelled else "Needs a labels file.",
+    )
     true_classes = sorted({r["label_index"] for r in ok if r["label_index"] is not None})
-    true_class = c2.selectbox("True class", [None] + true_classes, key="dataset_true",
-                              format_func=lambda i: "any" if i is None else f"{names.get(i, i)} ({i})")
-    predicted = c3.selectbox("Predicted class", [None] + sorted(names), key="dataset_predicted",
-                             format_func=lambda i: "any" if i is None else f"{names[i]} ({i})")
+    true_class = c2.selectbox(
+        "True class",
+        [None] + true_classes,
+        key="dataset_true",
+        format_func=lambda i: "any" if i is None else f"{names.get(i, i)} ({i})",
+    )
+    predicted = c3.selectbox(
+        "Predicted class",
+        [None] + sorted(names),
+        key="dataset_predicted",
+        format_func=lambda i: "any" if i is None else f"{names[i]} ({i})",
+    )
     c4, c5, c6 = st.columns(3)
-    confidence = c4.slider("Confidence of the predicted class", 0.0, 1.0, (0.0, 1.0), step=0.05,
-                           key="dataset_confidence")
+    confidence = c4.slider(
+        "Confidence of the predicted class", 0.0, 1.0, (0.0, 1.0), step=0.05, key="dataset_confidence"
+    )
     clusters = {(c["index"], k["cluster"]): (c["name"], k) for c in report["classes"] for k in c["clusters"]}
-    cluster = c5.selectbox("SpRAy cluster", [None] + list(clusters), key="dataset_cluster",
-                           format_func=lambda key: "any" if key is None else
-                           f"{clusters[key][0]} · cluster {key[1]} ({clusters[key][1]['size']} images)")
+    cluster = c5.selectbox(
+        "SpRAy cluster",
+        [None] + list(clusters),
+        key="dataset_cluster",
+        format_func=lambda key: (
+            "any" if key is None else f"{clusters[key][0]} · cluster {key[1]} ({clusters[key][1]['size']} images)"
+        ),
+    )
     sorts = ["confidence"] + (["faithfulness"] if metrics else []) + ["input"]
-    sort = c6.selectbox("Sort by", sorts, key="dataset_sort", format_func=SORT_WORDS.get,
-                        help=None if metrics else "Faithfulness needs a run made with --metrics.")
+    sort = c6.selectbox(
+        "Sort by",
+        sorts,
+        key="dataset_sort",
+        format_func=SORT_WORDS.get,
+        help=None if metrics else "Faithfulness needs a run made with --metrics.",
+    )
     descending = st.toggle("Highest first", value=True, key="dataset_descending")
-    wanted = RowFilter(method=method, outcome=outcome if labelled else "all", true_class=true_class,
-                       predicted_class=predicted, confidence=(float(confidence[0]), float(confidence[1])),
-                       members=frozenset(clusters[cluster][1]["members"]) if cluster is not None else None,
-                       sort=sort, descending=descending)
+    wanted = RowFilter(
+        method=method,
+        outcome=outcome if labelled else "all",
+        true_class=true_class,
+        predicted_class=predicted,
+        confidence=(float(confidence[0]), float(confidence[1])),
+        members=frozenset(clusters[cluster][1]["members"]) if cluster is not None else None,
+        sort=sort,
+        descending=descending,
+    )
     try:
         return filter_rows(rows, wanted)
     except GradCamError as exc:
@@ -298,8 +391,11 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         return None
 
 
-SORT_WORDS = {"confidence": "confidence", "faithfulness": "faithfulness (insertion − deletion AUC)",
-              "input": "the run's order"}
+SORT_WORDS = {
+    "confidence": "confidence",
+    "faithfulness": "faithfulness (insertion − deletion AUC)",
+    "input": "the run's order",
+}
 
 
 def grid_ui(view: DatasetInput, name: str, path: Path, shown: list[dict], info: dict) -> None:
@@ -311,17 +407,24 @@ def grid_ui(view: DatasetInput, name: str, path: Path, shown: list[dict], info: 
     page = 1
     if pages > 1:
         page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key="dataset_page"))
-    chunk = shown[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
-    st.caption(f"{len(shown)} images match · showing {len(chunk)} · click **Explain** to open one in the explorer "
-               "with the run's model, method and class")
+    chunk = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    st.caption(
+        f"{len(shown)} images match · showing {len(chunk)} · click **Explain** to open one in the explorer "
+        "with the run's model, method and class"
+    )
     signature = run_signature(path)
     for start in range(0, len(chunk), GRID_COLUMNS):
-        for column, row in zip(st.columns(GRID_COLUMNS), chunk[start:start + GRID_COLUMNS]):
+        for column, row in zip(st.columns(GRID_COLUMNS), chunk[start : start + GRID_COLUMNS]):
             with column:
                 picture, note = thumbnail(str(path), signature, row["input_index"], row["heatmap_path"])
                 st.image(picture, caption=item_caption(row) + (f" · {note}" if note else ""), width="stretch")
-                st.button("Explain", key=f"dataset_open_{row['input_index']}_{row['method']}", icon=":material/search:",
-                          on_click=view.open_link, args=(explorer_link(view, name, row, info),))
+                st.button(
+                    "Explain",
+                    key=f"dataset_open_{row['input_index']}_{row['method']}",
+                    icon=":material/search:",
+                    on_click=view.open_link,
+                    args=(explorer_link(view, name, row, info),),
+                )
 
 
 def item_caption(row: dict) -> str:
@@ -353,10 +456,19 @@ def explorer_link(view: DatasetInput, name: str, row: dict, info: dict) -> links
     state = page_state()
     model = info["model"] if info["model"] in view.model_options else view.model_option
     uses_layer = gradcam.METHODS[row["method"]].uses_layer if row["method"] in gradcam.METHODS else False
-    return links.View(model=model, method=row["method"], layer=info["layer"] if uses_layer else None,
-                      target=str(row["target_index"]), view="explain", colormap=state.colormap,
-                      alpha=float(state.alpha), top_percent=int(state.top_percent), aug_smooth=bool(state.smooth),
-                      run=name, item=row["input_index"])
+    return links.View(
+        model=model,
+        method=row["method"],
+        layer=info["layer"] if uses_layer else None,
+        target=str(row["target_index"]),
+        view="explain",
+        colormap=state.colormap,
+        alpha=float(state.alpha),
+        top_percent=int(state.top_percent),
+        aug_smooth=bool(state.smooth),
+        run=name,
+        item=row["input_index"],
+    )
 
 
 def errors_ui(rows: list[dict], method: str) -> None:
@@ -372,22 +484,31 @@ def zip_run_ui(view: DatasetInput, root: Path) -> None:
     """Upload a small dataset as a ZIP and explain it with the page's model and method, into a new
     run folder under the runs folder, which then opens."""
     size_mb = limits.MAX_DATASET_UPLOAD_BYTES / 2**20
-    with st.expander(f"Run a small dataset: a ZIP of at most {limits.MAX_DATASET_UPLOAD_IMAGES} images and "
-                     f"{size_mb:.0f} MB"):
+    with st.expander(
+        f"Run a small dataset: a ZIP of at most {limits.MAX_DATASET_UPLOAD_IMAGES} images and {size_mb:.0f} MB"
+    ):
         if view.model_option == USER_MODEL:
-            st.info("Dataset runs from the page use a zoo model (a run must name a model it can load again). For "
-                    "your own model, run `python -m gradcam dataset run SRC --out RUN --model your.keras` into "
-                    f"`{root}`.")
+            st.info(
+                "Dataset runs from the page use a zoo model (a run must name a model it can load again). For "
+                "your own model, run `python -m gradcam dataset run SRC --out RUN --model your.keras` into "
+                f"`{root}`."
+            )
             return
         settings = view.settings
         method = gradcam.METHODS[settings.method].label
-        st.caption(f"Every file in the ZIP is explained with **{view.loaded.zoo.label}** and **{method}** (the "
-                   "sidebar's choices) for its top class; a file that is not an image becomes an error row. Larger "
-                   "datasets: `python -m gradcam dataset run`." + (" Augmentation smoothing is not used for dataset "
-                                                                   "runs." if settings.aug_smooth else ""))
+        st.caption(
+            f"Every file in the ZIP is explained with **{view.loaded.zoo.label}** and **{method}** (the "
+            "sidebar's choices) for its top class; a file that is not an image becomes an error row. Larger "
+            "datasets: `python -m gradcam dataset run`."
+            + (" Augmentation smoothing is not used for dataset runs." if settings.aug_smooth else "")
+        )
         archive = st.file_uploader("Images as a ZIP", type=["zip"], key="dataset_zip")
-        labels = st.file_uploader("Labels (optional): a CSV with the columns path,label; path as in the ZIP, label "
-                                  "a class name, index or WordNet id", type=["csv"], key="dataset_labels")
+        labels = st.file_uploader(
+            "Labels (optional): a CSV with the columns path,label; path as in the ZIP, label "
+            "a class name, index or WordNet id",
+            type=["csv"],
+            key="dataset_labels",
+        )
         if not st.button("Explain every image", key="dataset_run_zip", disabled=archive is None, type="primary"):
             return
         name = run_zip(view, root, archive, labels)
@@ -409,15 +530,24 @@ def run_zip(view: DatasetInput, root: Path, archive, labels) -> str | None:
 
     settings = view.settings
     try:
-        name, summary = run_zip_upload(root, archive.getvalue(), archive.name, model=view.loaded.zoo,
-                                       spec=ModelSpec(view.loaded.zoo.name), method=settings.method,
-                                       layer=settings.layer, labels=labels.getvalue() if labels is not None else None,
-                                       progress=progress)
+        name, summary = run_zip_upload(
+            root,
+            archive.getvalue(),
+            archive.name,
+            model=view.loaded.zoo,
+            spec=ModelSpec(view.loaded.zoo.name),
+            method=settings.method,
+            layer=settings.layer,
+            labels=labels.getvalue() if labels is not None else None,
+            progress=progress,
+        )
     except GradCamError as exc:
         st.error(str(exc))
         return None
     finally:
         bar.empty()
-    st.success(f"Run **{name}**: {summary.inputs} inputs, {summary.ok} explained, {summary.errors} errors "
-               f"({summary.seconds:.1f} s). It is open below.")
+    st.success(
+        f"Run **{name}**: {summary.inputs} inputs, {summary.ok} explained, {summary.errors} errors "
+        f"({summary.seconds:.1f} s). It is open below."
+    )
     return name

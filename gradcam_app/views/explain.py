@@ -1,5 +1,6 @@
 """The explain view: one map for the chosen class, its pictures and downloads, the class
 probabilities, what the model saw, and the faithfulness panel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,16 +27,23 @@ from gradcam_app.widgets import (
 def explain_view(view: ViewInput) -> None:
     loaded, item, decoded, settings = view.loaded, view.item, view.decoded, view.settings
     klass = class_picker_ui(loaded.explainer, view.probabilities, view.context)
-    strength = bound("scale_to_top", "scale_to_top", lambda: st.toggle(
-        "Show strength: draw the map on the top class's scale", key="scale_to_top",
-        help="Each map is normally divided by its own peak, so a class the model all but rules out glows as "
-             "brightly as the top class. On the top class's scale a weak map looks weak."))
+    strength = bound(
+        "scale_to_top",
+        "scale_to_top",
+        lambda: st.toggle(
+            "Show strength: draw the map on the top class's scale",
+            key="scale_to_top",
+            help="Each map is normally divided by its own peak, so a class the model all but rules out glows as "
+            "brightly as the top class. On the top class's scale a weak map looks weak.",
+        ),
+    )
     view.publish()
     # The top class's map comes from the same pass (explain_targets): no second network run.
     targets = [klass, None] if strength and klass is not None else [klass]
     try:
-        (explanation, *top), wall = loaders.run_explain(loaded, item, decoded.pixels, settings.method,
-                                                        settings.layer, settings.aug_smooth, targets)
+        (explanation, *top), wall = loaders.run_explain(
+            loaded, item, decoded.pixels, settings.method, settings.layer, settings.aug_smooth, targets
+        )
     except GradCamError as exc:
         st.error(str(exc))
         return
@@ -47,9 +55,11 @@ def explain_view(view: ViewInput) -> None:
     explain_pictures(view, explanation, scale if strength else None)
     layer = f" at `{explanation.layer}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
-    st.caption(f"**{gradcam.METHODS[settings.method].label}**{layer} for **{explanation.label}** "
-               f"(p = {explanation.target_probability:.1%}, {standing(explanation)}) · "
-               f"map {seconds_text(explanation)} · this page's lookup {wall:.3f} s{notes}")
+    st.caption(
+        f"**{gradcam.METHODS[settings.method].label}**{layer} for **{explanation.label}** "
+        f"(p = {explanation.target_probability:.1%}, {standing(explanation)}) · "
+        f"map {seconds_text(explanation)} · this page's lookup {wall:.3f} s{notes}"
+    )
     if not gradcam.METHODS[settings.method].class_specific:
         st.info(f"{gradcam.METHODS[settings.method].label} does not depend on the class: every class shows this map.")
     c1, c2 = st.columns([2, 1])
@@ -64,7 +74,7 @@ def explain_view(view: ViewInput) -> None:
 
 
 def standing(explanation) -> str:
-    """"rank 3 of 1000" for a class, "a group of 5 classes" for a group."""
+    """ "rank 3 of 1000" for a class, "a group of 5 classes" for a group."""
     if explanation.target_members is not None:
         return f"a group of {len(explanation.target_members)} classes"
     rank = ranked(explanation.probabilities).index(explanation.target_index) + 1
@@ -94,13 +104,19 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
     with c1:
         st.image(original_jpeg, caption=f"Original · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
     with c2:
-        st.image(loaders.picture(gradcam.colorize(shown(heat, fraction), colormap)),
-                 caption=f"Heatmap · {explanation.label}", width="stretch")
+        st.image(
+            loaders.picture(gradcam.colorize(shown(heat, fraction), colormap)),
+            caption=f"Heatmap · {explanation.label}",
+            width="stretch",
+        )
         colour_bar(colormap, high=high)
     with c3:
         strength = f" · peak {scale:.0%} of the top class's" if scale is not None else ""
-        st.image(loaders.picture(blend(small, heat, colormap, alpha, fraction)),
-                 caption=f"Overlay · opacity {alpha:.2f} · p = {explanation.target_probability:.1%}, "
-                         f"{standing(explanation)}{strength}", width="stretch")
+        st.image(
+            loaders.picture(blend(small, heat, colormap, alpha, fraction)),
+            caption=f"Overlay · opacity {alpha:.2f} · p = {explanation.target_probability:.1%}, "
+            f"{standing(explanation)}{strength}",
+            width="stretch",
+        )
     display = {"colormap": colormap, "alpha": alpha, "top_fraction": fraction}
     downloads.explanation_buttons(view, explanation, display)

@@ -1,5 +1,6 @@
 """The faithfulness panel (an expander under the explain view): deletion, insertion, average drop
 and ROAD for a few methods on this image and class, against a random map, computed on demand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,26 +32,45 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
     state = page_state()
     loaded, item, settings = view.loaded, view.item, view.settings
     with st.expander("How faithful is this map?"):
-        st.caption("A heatmap is a claim about the model. Deletion removes the most important pixels first "
-                   "(the class probability should fall fast: lower area is better); insertion reveals them "
-                   "first (higher is better); average drop masks the image by the map (lower is better); "
-                   "ROAD removes pixels with noisy linear imputation (MoRF lower, LeRF higher). Every score "
-                   "is also computed for a map of random numbers. Papers: Petsiuk et al. 2018, "
-                   "Chattopadhyay et al. 2018, Rong et al. 2022.")
+        st.caption(
+            "A heatmap is a claim about the model. Deletion removes the most important pixels first "
+            "(the class probability should fall fast: lower area is better); insertion reveals them "
+            "first (higher is better); average drop masks the image by the map (lower is better); "
+            "ROAD removes pixels with noisy linear imputation (MoRF lower, LeRF higher). Every score "
+            "is also computed for a map of random numbers. Papers: Petsiuk et al. 2018, "
+            "Chattopadhyay et al. 2018, Rong et al. 2022."
+        )
         fast = [key for key in gradcam.METHODS if not loaders.is_slow(key)]
         preferred = (k for k in ("gradcam", "gradcam++", "layercam") if k in fast)
         default = list(dict.fromkeys([settings.method, *preferred]))
-        methods = st.multiselect("Methods to rank on this image and class", list(gradcam.METHODS),
-                                 default=default[:3], key="faithfulness_methods",
-                                 format_func=lambda key: gradcam.METHODS[key].label)
+        methods = st.multiselect(
+            "Methods to rank on this image and class",
+            list(gradcam.METHODS),
+            default=default[:3],
+            key="faithfulness_methods",
+            format_func=lambda key: gradcam.METHODS[key].label,
+        )
         target = _explained(explanation)
         context = (item.key, loaded.key, settings.layer, target, tuple(methods))
-        if st.button("Compute the figures", key="faithfulness_go", disabled=not methods,
-                     help="About 100 to 150 forward passes per method, plus the random baseline."):
+        if st.button(
+            "Compute the figures",
+            key="faithfulness_go",
+            disabled=not methods,
+            help="About 100 to 150 forward passes per method, plus the random baseline.",
+        ):
             try:
-                state.faithfulness = (context, loaders.faithfulness_cached(
-                    item.key, loaded.key, settings.layer, target, tuple(methods),
-                    view.decoded.pixels, loaded.explainer))
+                state.faithfulness = (
+                    context,
+                    loaders.faithfulness_cached(
+                        item.key,
+                        loaded.key,
+                        settings.layer,
+                        target,
+                        tuple(methods),
+                        view.decoded.pixels,
+                        loaded.explainer,
+                    ),
+                )
             except GradCamError as exc:
                 st.error(str(exc))
                 return
@@ -65,8 +85,10 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
         st.dataframe(table, hide_index=True, width="stretch", column_config=columns)
         first = next(iter(results.values()))
         charts = st.columns(2)
-        for column, curve, title in ((charts[0], "deletion", "Deletion: most important pixels removed first"),
-                                     (charts[1], "insertion", "Insertion: most important pixels revealed first")):
+        for column, curve, title in (
+            (charts[0], "deletion", "Deletion: most important pixels removed first"),
+            (charts[1], "insertion", "Insertion: most important pixels revealed first"),
+        ):
             lines = {gradcam.METHODS[key].label: r.curves[curve] for key, r in results.items()}
             if first.baseline is not None:
                 lines["random map"] = first.baseline.curves[curve]
@@ -89,13 +111,28 @@ def curve_chart(lines: dict, y_title: str) -> None:
     import altair as alt
     import pandas as pd
 
-    frame = pd.concat([pd.DataFrame({"fraction of pixels": np.round(np.asarray(x, np.float64), 3),
-                                     "probability": np.asarray(y, np.float64), "map": name})
-                       for name, (x, y) in lines.items()], ignore_index=True)
-    chart = alt.Chart(frame).mark_line().encode(
-        x=alt.X("fraction of pixels:Q", axis=alt.Axis(format="%")),
-        y=alt.Y("probability:Q", title=y_title),
-        color=alt.Color("map:N", sort=list(lines), legend=alt.Legend(orient="bottom", title=None, labelLimit=0)),
-        tooltip=["map", "fraction of pixels", alt.Tooltip("probability:Q", format=".3f")],
-    ).properties(height=260)
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "fraction of pixels": np.round(np.asarray(x, np.float64), 3),
+                    "probability": np.asarray(y, np.float64),
+                    "map": name,
+                }
+            )
+            for name, (x, y) in lines.items()
+        ],
+        ignore_index=True,
+    )
+    chart = (
+        alt.Chart(frame)
+        .mark_line()
+        .encode(
+            x=alt.X("fraction of pixels:Q", axis=alt.Axis(format="%")),
+            y=alt.Y("probability:Q", title=y_title),
+            color=alt.Color("map:N", sort=list(lines), legend=alt.Legend(orient="bottom", title=None, labelLimit=0)),
+            tooltip=["map", "fraction of pixels", alt.Tooltip("probability:Q", format=".3f")],
+        )
+        .properties(height=260)
+    )
     st.altair_chart(chart, width="stretch")

@@ -1,5 +1,6 @@
 """The gallery ZIP: every uploaded image explained for its top class, in one archive (the
 library's gallery ZIP: the same provenance schema as a single download)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -26,12 +27,19 @@ def gallery_zip_ui(loaded: Loaded, items: list[ImageItem], settings: Settings) -
     for item in items:
         try:
             decoded = loaders.decode_cached(item.key, item.name, item.data)
-            (e,), _ = loaders.run_explain(loaded, item, decoded.pixels, settings.method, settings.layer,
-                                          settings.aug_smooth, [None])
+            (e,), _ = loaders.run_explain(
+                loaded, item, decoded.pixels, settings.method, settings.layer, settings.aug_smooth, [None]
+            )
         except GradCamError as exc:
             entries.append(export.GalleryFailure(item.name, str(exc)))
             continue
         entries.append(bundle_for(e, ViewInput(loaded, item, decoded, settings, e.probabilities, ()), display))
-    st.download_button(f"ZIP of {len(items)} images (each its top class)", export.gallery_zip(entries),
-                       file_name="gradcam_gallery.zip", mime="application/zip", on_click="ignore",
-                       key="dl_zip", icon=":material/folder_zip:")
+    st.download_button(
+        f"ZIP of {len(items)} images (each its top class)",
+        export.gallery_zip(entries),
+        file_name="gradcam_gallery.zip",
+        mime="application/zip",
+        on_click="ignore",
+        key="dl_zip",
+        icon=":material/folder_zip:",
+    )

@@ -1,5 +1,6 @@
 """Compare layers: one method's maps at up to four layers, each on its own scale, and optionally
 one more map fusing them (multi-layer fusion: the mean of the layers' normalised maps)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -26,26 +27,39 @@ def compare_layers_view(view: ViewInput) -> None:
         return
     if state.layers_model != loaded.key or not state.compare_layers:
         n = len(layers)  # a new model: four layers from the middle to the last
-        state.compare_layers = list(dict.fromkeys([layers[int(n * 0.45)], layers[int(n * 0.7)],
-                                                   layers[int(n * 0.85)], layers[-1]]))
+        state.compare_layers = list(
+            dict.fromkeys([layers[int(n * 0.45)], layers[int(n * 0.7)], layers[int(n * 0.85)], layers[-1]])
+        )
         state.layers_model = loaded.key
         st.session_state.pop("compare_layers", None)
     wanted = [layer for layer in state.pending_link.pop("layers", ()) if layer in layers]
     if wanted:  # a link's layers (those this model has)
         state.compare_layers = wanted[:4]
         st.session_state.pop("compare_layers", None)
-    chosen = bound("compare_layers", "compare_layers", lambda: st.multiselect(
-        "Layers to compare (each on its own scale)", layers, key="compare_layers", max_selections=4))
-    fuse = bound("compare_fuse", "compare_fuse", lambda: st.checkbox(
-        "Fuse these layers into one map", key="compare_fuse",
-        help="Adds a panel with the mean of the chosen layers' maps (each divided by its own peak first), "
-             "as explain(..., layer=[a, b]) makes it: the early layers' detail with the late layers' meaning."))
+    chosen = bound(
+        "compare_layers",
+        "compare_layers",
+        lambda: st.multiselect(
+            "Layers to compare (each on its own scale)", layers, key="compare_layers", max_selections=4
+        ),
+    )
+    fuse = bound(
+        "compare_fuse",
+        "compare_fuse",
+        lambda: st.checkbox(
+            "Fuse these layers into one map",
+            key="compare_fuse",
+            help="Adds a panel with the mean of the chosen layers' maps (each divided by its own peak first), "
+            "as explain(..., layer=[a, b]) makes it: the early layers' detail with the late layers' meaning.",
+        ),
+    )
     view.publish()
     panels = []
     for layer in chosen:
         try:
-            (e,), _ = loaders.run_explain(loaded, item, view.decoded.pixels, method, layer, settings.aug_smooth,
-                                          [klass])
+            (e,), _ = loaders.run_explain(
+                loaded, item, view.decoded.pixels, method, layer, settings.aug_smooth, [klass]
+            )
         except GradCamError as exc:
             st.error(f"{layer}: {exc}")
             continue
@@ -56,14 +70,19 @@ def compare_layers_view(view: ViewInput) -> None:
     elif fuse:
         fused = LAYER_JOINER.join(chosen)
         try:
-            (e,), _ = loaders.run_explain(loaded, item, view.decoded.pixels, method, fused, settings.aug_smooth,
-                                          [klass])
+            (e,), _ = loaders.run_explain(
+                loaded, item, view.decoded.pixels, method, fused, settings.aug_smooth, [klass]
+            )
         except GradCamError as exc:
             st.error(f"Fused {fused}: {exc}")
         else:
             # The title stays short (two lines at most); the caption names the layers.
-            panels.append((f"Fused · {len(chosen)} layers", e.heatmap,
-                           f"{fused} · mean of the layers' maps · {e.label}" + (" · no positive evidence" if e.empty
-                                                                                else "")))
+            panels.append(
+                (
+                    f"Fused · {len(chosen)} layers",
+                    e.heatmap,
+                    f"{fused} · mean of the layers' maps · {e.label}" + (" · no positive evidence" if e.empty else ""),
+                )
+            )
     if panels:
         compare_pictures(item, view.decoded.pixels, panels, "1 = each map's own peak")

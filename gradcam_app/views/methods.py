@@ -1,6 +1,7 @@
 """Compare methods: up to four methods' maps for one class, each on its own scale. Slow methods
 (many passes, e.g. Score-CAM) are computed last while the ready panels stay on the page, and a
 method whose map does not depend on the class is not recomputed when the class changes."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -17,10 +18,20 @@ def compare_methods_view(view: ViewInput) -> None:
     state = page_state()
     loaded, item, settings = view.loaded, view.item, view.settings
     klass = class_picker_ui(loaded.explainer, view.probabilities, view.context)
-    methods = bound("compare_methods", "compare_methods", lambda value: st.multiselect(
-        "Methods to compare (each on its own scale)", list(gradcam.METHODS), key="compare_methods",
-        default=value, max_selections=4, format_func=method_label,
-        help="Slow methods (many forward passes) are filled in last; the others show meanwhile."), as_default=True)
+    methods = bound(
+        "compare_methods",
+        "compare_methods",
+        lambda value: st.multiselect(
+            "Methods to compare (each on its own scale)",
+            list(gradcam.METHODS),
+            key="compare_methods",
+            default=value,
+            max_selections=4,
+            format_func=method_label,
+            help="Slow methods (many forward passes) are filled in last; the others show meanwhile.",
+        ),
+        as_default=True,
+    )
     view.publish()
     jobs = []
     for method in methods:
@@ -36,8 +47,13 @@ def compare_methods_view(view: ViewInput) -> None:
     pending = [job for job in jobs if job not in ready]
     panels = [panel for panel in (_panel(view, *job) for job in ready) if panel is not None]
     if panels or pending:
-        compare_pictures(item, view.decoded.pixels, panels, "1 = each map's own peak",
-                         pending=[method_label(job[0]) for job in pending])
+        compare_pictures(
+            item,
+            view.decoded.pixels,
+            panels,
+            "1 = each map's own peak",
+            pending=[method_label(job[0]) for job in pending],
+        )
     if pending:
         for job in pending:  # progress bars show below the ready panels
             if _panel(view, *job) is not None:
@@ -48,13 +64,16 @@ def compare_methods_view(view: ViewInput) -> None:
 def _panel(view: ViewInput, method: str, layer: str | None, target):
     info = gradcam.METHODS[method]
     try:
-        (e,), _ = loaders.run_explain(view.loaded, view.item, view.decoded.pixels, method, layer,
-                                         view.settings.aug_smooth, [target])
+        (e,), _ = loaders.run_explain(
+            view.loaded, view.item, view.decoded.pixels, method, layer, view.settings.aug_smooth, [target]
+        )
     except GradCamError as exc:
         st.error(f"{info.label}: {exc}")
         return None
-    notes = [e.label if info.class_specific else "same map for every class",
-             seconds_text(e, loaders.last_lookup_cached())]
+    notes = [
+        e.label if info.class_specific else "same map for every class",
+        seconds_text(e, loaders.last_lookup_cached()),
+    ]
     if e.empty:
         notes.append("no positive evidence")
     heatmap = e.heatmap

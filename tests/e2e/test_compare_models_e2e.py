@@ -1,5 +1,6 @@
 """End-to-end: the Compare models view in a real Chromium. A deep link opens EfficientNet-Lite0 and
 Lite1 side by side; the shared scale is switched on; the page's own URL reopens the same comparison."""
+
 from __future__ import annotations
 
 import time

@@ -1,6 +1,7 @@
 """End-to-end: the concepts view ("What parts does the model see?") in a real Chromium. A deep
 link opens it with k = 3; the overlay, its legend (each concept named by the classes it votes for)
 and the per-concept maps appear; moving the k slider to 5 redraws the legend with five concepts."""
+
 from __future__ import annotations
 
 import time

@@ -2,6 +2,7 @@
 offline EfficientNet-Lite0, nine small files) in the server's runs folder opens from a link, its
 grid of overlays shows, and Explain on the first picture opens that image in the explorer with
 the run's model, method and class, where its heatmap appears and another class can be picked."""
+
 from __future__ import annotations
 
 import time

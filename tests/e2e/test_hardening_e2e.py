@@ -5,6 +5,7 @@
   differing in only a few pixels; each page's top predictions and downloaded heatmap equal what a
   single session computes for that image, and the two near-identical uploads get different maps.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,10 +35,17 @@ def eight_uploads() -> list[tuple[str, bytes]]:
     coffee = photo("coffee.jpg")
     nearly = coffee.copy()
     nearly[100:104, 200:204] = (255, 0, 0)
-    others = ["astronaut.jpg", "cat_and_coffee.jpg", "chelsea.jpg", "coffee_and_rocket.jpg", "grace_hopper.jpg",
-              "rocket.jpg"]
-    return ([("coffee_a.png", png_bytes(coffee)), ("coffee_b.png", png_bytes(nearly))]
-            + [(name, (SAMPLES / name).read_bytes()) for name in others])
+    others = [
+        "astronaut.jpg",
+        "cat_and_coffee.jpg",
+        "chelsea.jpg",
+        "coffee_and_rocket.jpg",
+        "grace_hopper.jpg",
+        "rocket.jpg",
+    ]
+    return [("coffee_a.png", png_bytes(coffee)), ("coffee_b.png", png_bytes(nearly))] + [
+        (name, (SAMPLES / name).read_bytes()) for name in others
+    ]
 
 
 def open_upload(context, url):
@@ -54,17 +62,20 @@ def open_upload(context, url):
 def wait_idle(page):
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)")
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)"
+    )
 
 
 def test_bad_upload_shows_an_error_box_and_keeps_the_result(browser, server):
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     try:
         page, chooser = open_upload(context, server)
-        chooser.set_input_files(files=[
-            {"name": "coffee.jpg", "mimeType": "image/jpeg", "buffer": (SAMPLES / "coffee.jpg").read_bytes()},
-            {"name": "letter.jpg", "mimeType": "image/jpeg", "buffer": b"Dear diary,\nnot a picture.\n"},
-        ])
+        chooser.set_input_files(
+            files=[
+                {"name": "coffee.jpg", "mimeType": "image/jpeg", "buffer": (SAMPLES / "coffee.jpg").read_bytes()},
+                {"name": "letter.jpg", "mimeType": "image/jpeg", "buffer": b"Dear diary,\nnot a picture.\n"},
+            ]
+        )
         page.get_by_text("Heatmap · espresso", exact=True).wait_for(state="visible")
         alert = page.locator('[data-testid="stAlert"]').filter(has_text="letter.jpg")
         alert.wait_for(state="visible")
@@ -91,8 +102,7 @@ def test_eight_browser_sessions_get_single_session_results(browser, server, lite
         expected[name] = (top, result.heatmap)
 
     started = time.monotonic()
-    contexts = [browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-                for _ in uploads]
+    contexts = [browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True) for _ in uploads]
     try:
         pages = [open_upload(context, server) for context in contexts]
         ready = time.monotonic()
@@ -103,8 +113,10 @@ def test_eight_browser_sessions_get_single_session_results(browser, server, lite
             top_name = expected[name][0][0].split(" · ")[0]
             page.get_by_text(f"Heatmap · {top_name}", exact=True).wait_for(state="visible")
             wait_idle(page)
-            labels = [b.inner_text().strip() for b in
-                      page.locator('[data-testid="stButton"] button').filter(has_text="%").all()][:5]
+            labels = [
+                b.inner_text().strip()
+                for b in page.locator('[data-testid="stButton"] button').filter(has_text="%").all()
+            ][:5]
             with page.expect_download() as info:
                 page.get_by_role("button", name="Heatmap .npy").click()
             path = tmp_path / f"{name}.npy"
