@@ -34,6 +34,11 @@ EXTRAS = {
     "lint": ["test"],
     "bench": ["test", "bench"],
 }
+#: Packages an extra needs that are installed without their own dependencies: Quantus 0.6 (the
+#: trust metrics' reference in tests/engine/test_trust_metrics.py) declares opencv-python, which
+#: would shadow opencv-python-headless's cv2 with one that needs libGL; its other dependencies
+#: are in the `test` extra.
+NO_DEPS = {"test": ["quantus==0.6.0"]}
 
 
 def venv_python() -> Path:
@@ -69,6 +74,11 @@ def ensure_environment(task: str) -> Path:
         )
         # Editable: the console scripts (gradcam, gradcam-app) land in .venv/bin and run this checkout's code.
         subprocess.check_call([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", target])
+        extra_packages = [p for extra in extras for p in NO_DEPS.get(extra, [])]
+        if extra_packages:
+            subprocess.check_call(
+                [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", *extra_packages]
+            )
         stamp.write_text(wanted)
     return python
 

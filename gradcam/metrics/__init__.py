@@ -9,16 +9,28 @@
 
 Metrics (keys of :data:`METRICS`): deletion and insertion (Petsiuk et al. 2018), average drop and
 increase in confidence (Chattopadhyay et al. 2018), ROAD (Rong et al. 2022), the pointing game
-(Zhang et al. 2016), and the randomisation sanity check (Adebayo et al. 2018); each also scored
-for a random map. All perturbed images go through the explainer's compiled forward pass in
-batches, at the model's input resolution.
+(Zhang et al. 2016), the randomisation sanity check (Adebayo et al. 2018), and, with Quantus 0.6's
+definitions (``docs/trust-metrics.md``), sparseness, complexity, faithfulness correlation, IROF,
+max-sensitivity and random logit; each also scored for a random map. All perturbed images go
+through the explainer's compiled forward pass in batches, at the model's input resolution.
 """
 
+from .compactness import complexity, sparseness
 from .evaluate import METRICS, SCORES, Evaluation, MetricInfo, evaluate, rank_methods
+from .faithfulness import faithfulness_correlation, irof
 from .imputation import noisy_linear_imputation
 from .perturbation import ROAD_FRACTIONS, average_drop, deletion_insertion, road
 from .pointing import peak_location, pointing_game
-from .sanity import RandomizationResult, random_heatmap, randomization_check, randomized_explainer, rank_correlation
+from .robustness import max_sensitivity
+from .sanity import (
+    RandomizationResult,
+    random_heatmap,
+    random_logit,
+    random_other_class,
+    randomization_check,
+    randomized_explainer,
+    rank_correlation,
+)
 
 __all__ = [
     "METRICS",
@@ -28,15 +40,22 @@ __all__ = [
     "MetricInfo",
     "RandomizationResult",
     "average_drop",
+    "complexity",
     "deletion_insertion",
     "evaluate",
+    "faithfulness_correlation",
+    "irof",
+    "max_sensitivity",
     "noisy_linear_imputation",
     "peak_location",
     "pointing_game",
     "random_heatmap",
+    "random_logit",
+    "random_other_class",
     "randomization_check",
     "randomized_explainer",
     "rank_correlation",
     "rank_methods",
     "road",
+    "sparseness",
 ]

@@ -99,10 +99,15 @@ class Scorer:
     of one image.
     """
 
-    def __init__(self, explainer, target_index: int | Sequence[int], batch_size: int = 64):
+    def __init__(self, explainer, target_index: int | Sequence[int], batch_size: int = 64, output: str = "probability"):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise MetricError(f"batch_size must be a whole number of at least 1; got {batch_size!r}.")
+        if output not in ("probability", "logit"):
+            raise MetricError(f"output must be 'probability' or 'logit'; got {output!r}.")
         self.explainer = explainer
+        #: "probability" (the class's, a group's: the sum of its members') or "logit" (the class's
+        #: logit; a group's: the log-sum-exp of its members' logits, the score a group's map explains).
+        self.output = output
         #: The classes whose probabilities are summed (one class, or a group's members).
         self.members = [int(i) for i in target_index] if isinstance(target_index, Sequence) else [int(target_index)]
         self.target_index = self.members[0]
@@ -117,8 +122,17 @@ class Scorer:
         out = np.zeros(count, np.float64)
         done = 0
         for batch in _batches(images, self.batch_size):
-            probabilities = self.explainer.probabilities_of(batch, batch_size=self.batch_size)
-            out[done : done + len(batch)] = probabilities[:, self.members].sum(axis=1, dtype=np.float64)
+            if self.output == "logit":
+                logits = self.explainer.compiled.logits(self.explainer.prepare_batch(list(batch)))
+                chosen = logits[:, self.members].astype(np.float64)
+                if len(self.members) == 1:
+                    out[done : done + len(batch)] = chosen[:, 0]
+                else:
+                    peak = chosen.max(axis=1, keepdims=True)
+                    out[done : done + len(batch)] = peak[:, 0] + np.log(np.exp(chosen - peak).sum(axis=1))
+            else:
+                probabilities = self.explainer.probabilities_of(batch, batch_size=self.batch_size)
+                out[done : done + len(batch)] = probabilities[:, self.members].sum(axis=1, dtype=np.float64)
             done += len(batch)
             self.images += len(batch)
             progress(done / max(count, 1), message)
@@ -136,3 +150,25 @@ def _batches(images: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
             batch = []
     if batch:
         yield np.stack(batch)
+
+
+def same_target(explanation):
+    """The target that remakes ``explanation``'s map: its class, its group (by member indices) or
+    its contrast (each side a class or a group)."""
+    from ..explanation import Contrast, Group
+
+    def side(index, members, name):
+        if members is not None and len(members) > 1:
+            return Group(tuple(int(m) for m in members), name=name)
+        return int(index)
+
+    target = side(explanation.target_index, explanation.target_members, explanation.target_name)
+    if explanation.contrast_index is None:
+        return target
+    return Contrast(target, side(explanation.contrast_index, explanation.contrast_members, explanation.contrast_name))
+
+
+def remake_options(explanation, options) -> dict:
+    """The keyword arguments that remake ``explanation``'s map with ``explain``: its method, its
+    layer(s) and the method ``options`` it was made with (they are not stored on it)."""
+    return {"method": explanation.method, "layer": list(explanation.layers) or None, **dict(options or {})}

@@ -15,7 +15,7 @@ from ..errors import MetricError
 from ..explanation import Explanation
 from ..images import image_digest
 from ..progress import Progress, no_progress
-from . import perturbation, pointing, sanity
+from . import compactness, faithfulness, perturbation, pointing, robustness, sanity
 from ._common import Scorer, check_steps, map_at_model_size
 
 
@@ -73,8 +73,55 @@ METRICS: dict[str, MetricInfo] = {
             default=False,
             needs="a copy of the model",
         ),
+        MetricInfo(
+            "sparseness",
+            "Sparseness (Gini index, higher is more focused)",
+            "Chalasani et al., Concise Explanations, ICML 2020",
+            {"sparseness": True},
+            default=False,
+        ),
+        MetricInfo(
+            "complexity",
+            "Complexity (entropy, lower is more focused)",
+            "Bhatt et al., Evaluating and Aggregating Feature-based Explanations, IJCAI 2020",
+            {"complexity": False},
+            default=False,
+        ),
+        MetricInfo(
+            "faithfulness_correlation",
+            "Faithfulness correlation (higher is better)",
+            "Bhatt et al., Evaluating and Aggregating Feature-based Explanations, IJCAI 2020",
+            {"faithfulness_correlation": True},
+            default=False,
+        ),
+        MetricInfo(
+            "irof",
+            "IROF (area over the curve, higher is better)",
+            "Rieger & Hansen, IROF, ICLR 2020 workshop",
+            {"irof": True},
+            default=False,
+        ),
+        MetricInfo(
+            "max_sensitivity",
+            "Max-sensitivity (lower is more stable)",
+            "Yeh et al., On the (In)fidelity and Sensitivity of Explanations, NeurIPS 2019",
+            {"max_sensitivity": False},
+            default=False,
+            needs="an Explanation (it re-runs its method)",
+        ),
+        MetricInfo(
+            "random_logit",
+            "Random logit (SSIM to a random class's map, lower is better)",
+            "Sixt et al., When Explanations Lie, ICML 2020",
+            {"random_logit": False},
+            default=False,
+            needs="an Explanation (it re-runs its method)",
+        ),
     )
 }
+
+#: Metrics that re-run the explanation's method, so they need an Explanation, not a bare map.
+REMAKES = ("max_sensitivity", "random_logit", "randomization")
 
 #: Every score: True when higher is better.
 SCORES: dict[str, bool] = {name: up for info in METRICS.values() for name, up in info.scores.items()}
@@ -181,6 +228,11 @@ def _resolve_metrics(metrics, box, point) -> list[str]:
             "drop": "average_drop",
             "sanity": "randomization",
             "randomisation": "randomization",
+            "gini": "sparseness",
+            "entropy": "complexity",
+            "faithfulness": "faithfulness_correlation",
+            "sensitivity": "max_sensitivity",
+            "randomlogit": "random_logit",
         }.get(key, key)
         if key not in METRICS:
             raise MetricError(f"Unknown metric {name!r}. Available: {', '.join(METRICS)}.")
@@ -212,6 +264,12 @@ def evaluate(
     baseline: bool | Evaluation = True,
     layers_to_randomize="top",
     seed: int = 0,
+    correlation_runs: int = faithfulness.CORRELATION_RUNS,
+    correlation_subset: int = faithfulness.CORRELATION_SUBSET,
+    sensitivity_samples: int = robustness.SENSITIVITY_SAMPLES,
+    sensitivity_noise: float = robustness.SENSITIVITY_NOISE,
+    random_logit_seed: int = sanity.RANDOM_LOGIT_SEED,
+    explain_options: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> Evaluation:
     """How faithful is this map to the model? Every metric for one explanation.
@@ -225,7 +283,10 @@ def evaluate(
             ``image`` (then ``target`` names the class; default the top prediction).
         metrics: keys of :data:`METRICS`. Default: deletion, insertion, average_drop and road,
             plus pointing_game when a box or point is given. "randomization" (a copy of the model
-            with random top weights; :func:`~gradcam.metrics.randomization_check`) only on request.
+            with random top weights; :func:`~gradcam.metrics.randomization_check`) only on request,
+            as are the Quantus 0.6 metrics (see ``docs/trust-metrics.md``): "sparseness" and
+            "complexity" (of ``explanation.heatmap`` as returned), "faithfulness_correlation",
+            "irof", "max_sensitivity" and "random_logit" (these two need an Explanation).
         steps: deletion/insertion steps (default 50: 51 points from 0 to 1).
         batch_size: perturbed images per forward pass (default 64).
         deletion_fill, insertion_fill: what removed pixels become: "mean" (default for deletion),
@@ -237,7 +298,16 @@ def evaluate(
             ``.baseline`` of an earlier result for the same image, class and options (another
             method's) to reuse it instead of computing it again.
         layers_to_randomize: for "randomization": "top", "all", a number or layer names.
-        seed: seeds the random baseline, tie-breaking between equal map values and ROAD's noise.
+        seed: seeds the random baseline, tie-breaking between equal map values, ROAD's noise,
+            faithfulness correlation's subsets and max-sensitivity's noise.
+        correlation_runs, correlation_subset: faithfulness correlation's runs and values removed
+            per run (Quantus 0.6's defaults: 100 and 224).
+        sensitivity_samples, sensitivity_noise: max-sensitivity's noisy copies and noise
+            (uniform in [-noise, noise] of the pixel range [0, 1]; Quantus's defaults 200 and 0.2).
+        random_logit_seed: the seed of random_logit's draw of the other class (Quantus's 42).
+        explain_options: the method options the explanation was made with (such as
+            ``aug_smooth=True``), for the metrics that re-run its method (max_sensitivity,
+            random_logit); an Explanation does not store them.
         progress: callable(fraction, message).
 
     Returns:
@@ -251,6 +321,12 @@ def evaluate(
     steps = check_steps(steps)
     keys = _resolve_metrics(metrics, box, point)
     heatmap, model_input, explanation = _inputs(explainer, image, explanation, target)
+    remakes = [k for k in keys if k in REMAKES and k != "randomization"]
+    if remakes and explanation is None:
+        raise MetricError(
+            f"{', '.join(remakes)} re-run the map's method, so they need an Explanation, not a bare map; "
+            "pass the result of explainer.explain(...)."
+        )
     size = model_input.shape[:2]
     saliency = map_at_model_size(heatmap, size)
     target_index = explanation.target_index if explanation is not None else _top_index(explainer, model_input, target)
@@ -268,9 +344,15 @@ def evaluate(
         road_fractions=tuple(road_fractions),
         road_noise=road_noise,
         seed=seed,
+        correlation_runs=correlation_runs,
+        correlation_subset=correlation_subset,
+        sensitivity_samples=sensitivity_samples,
+        sensitivity_noise=sensitivity_noise,
+        random_logit_seed=random_logit_seed,
     )
     perturb_keys = [k for k in keys if k != "randomization"]
     runs = [("map", heatmap, saliency)]
+    remake = {"explainer": explainer, "explanation": explanation, "options": dict(explain_options or {})}
     target_name = explanation.target_name if explanation is not None else explainer.class_names[target_index]
     reused = _reusable(baseline, target_index, target_name, model_input, options, perturb_keys)
     if baseline and reused is None:
@@ -284,7 +366,18 @@ def evaluate(
             progress(min((number + fraction) * share, 0.999), f"{name}: {message}")
 
         scores, curves, details = _score(
-            full_map, small_map, model_input, scorer, probability, perturb_keys, box, point, tolerance, options, part
+            full_map,
+            small_map,
+            model_input,
+            scorer,
+            probability,
+            perturb_keys,
+            box,
+            point,
+            tolerance,
+            options,
+            part,
+            remake if number == 0 else None,
         )
         results.append((scores, curves, details))
         counts.append(scorer.images - sum(counts))
@@ -344,12 +437,28 @@ def _reusable(baseline, target_index, name, model_input, options, keys) -> Evalu
     return baseline
 
 
-def _score(full_map, small_map, model_input, scorer, probability, keys, box, point, tolerance, options, progress):
+def _score(
+    full_map, small_map, model_input, scorer, probability, keys, box, point, tolerance, options, progress, remake=None
+):
+    """The scores of one map. ``remake`` (explainer, explanation, options) for the explained map;
+    None for the random baseline, whose max-sensitivity and random logit need no model."""
     scores: dict[str, float] = {}
     curves: dict = {}
     details: dict = {}
-    # Progress weights: rough shares of the work.
-    weights = {"deletion": 1, "insertion": 1, "average_drop": 0.05, "road": 3, "pointing_game": 0.01}
+    # Progress weights: rough shares of the work (in forward passes, over 50 for deletion).
+    weights = {
+        "deletion": 1,
+        "insertion": 1,
+        "average_drop": 0.05,
+        "road": 3,
+        "pointing_game": 0.01,
+        "sparseness": 0.01,
+        "complexity": 0.01,
+        "faithfulness_correlation": 2,
+        "irof": 2.5,
+        "max_sensitivity": 8 if remake is not None else 0.05,
+        "random_logit": 0.1,
+    }
     total = sum(weights[k] for k in keys) or 1.0
     done = 0.0
     wants = [k for k in ("deletion", "insertion") if k in keys]
@@ -393,6 +502,70 @@ def _score(full_map, small_map, model_input, scorer, probability, keys, box, poi
         s, d = pointing.pointing_game(full_map, box, point, tolerance)
         scores.update(s)
         details.update(d)
+    # Quantus 0.6's definitions (see docs/trust-metrics.md).
+    if "sparseness" in keys:
+        scores["sparseness"] = compactness.sparseness(full_map)
+    if "complexity" in keys:
+        scores["complexity"] = compactness.complexity(full_map)
+
+    def step(key):
+        nonlocal done
+        done += weights[key]
+        progress(done / total, key.replace("_", " "))
+
+    def within(key):
+        return lambda f, m, start=done: progress((start + f * weights[key]) / total, m)
+
+    if "faithfulness_correlation" in keys:
+        # Quantus scores this one on logits (its softmax=False); a separate scorer, counted here.
+        logits = Scorer(scorer.explainer, scorer.members, scorer.batch_size, output="logit")
+        s, d = faithfulness.faithfulness_correlation(
+            model_input,
+            small_map,
+            logits,
+            options["correlation_runs"],
+            options["correlation_subset"],
+            options["seed"],
+            within("faithfulness_correlation"),
+        )
+        scorer.images += logits.images
+        scores.update(s)
+        details.update(d)
+        step("faithfulness_correlation")
+    if "irof" in keys:
+        s, d, curve = faithfulness.irof(model_input, small_map, scorer, within("irof"))
+        scores.update(s)
+        details.update(d)
+        curves["irof"] = curve
+        step("irof")
+    if "max_sensitivity" in keys:
+        if remake is None:
+            samples = options["sensitivity_samples"]
+            scores["max_sensitivity"] = robustness.random_map_sensitivity(small_map.shape, samples, options["seed"])
+        else:
+            s, d = robustness.max_sensitivity(
+                remake["explainer"],
+                remake["explanation"],
+                options["sensitivity_samples"],
+                options["sensitivity_noise"],
+                options["seed"],
+                remake["options"],
+                min(options["batch_size"], 32),
+                within("max_sensitivity"),
+            )
+            scores.update(s)
+            details.update(d)
+        step("max_sensitivity")
+    if "random_logit" in keys:
+        if remake is None:
+            scores["random_logit"] = sanity.random_map_random_logit(small_map.shape, options["seed"])
+        else:
+            s, d = sanity.random_logit(
+                remake["explainer"], remake["explanation"], options["random_logit_seed"], remake["options"]
+            )
+            scores.update(s)
+            details.update(d)
+        step("random_logit")
     return scores, curves, details
 
 

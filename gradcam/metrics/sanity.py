@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import MetricError
 from ..explanation import Contrast, Explanation
-from ._common import map_at_model_size
+from ._common import map_at_model_size, remake_options, same_target
 
 _RANDOMIZED: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 
@@ -224,3 +224,72 @@ def randomization_check(
     size = explanation.model_input.shape[:2]
     rho = rank_correlation(map_at_model_size(explanation.heatmap, size), map_at_model_size(other.heatmap, size))
     return RandomizationResult(rho, tuple(names), explanation, other, time.perf_counter() - started)
+
+
+#: Quantus 0.6 ``RandomLogit`` default seed (its draw of the other class).
+RANDOM_LOGIT_SEED = 42
+
+
+def ssim_1d(a: np.ndarray, b: np.ndarray) -> float:
+    """Quantus's ``ssim`` similarity as ``RandomLogit`` calls it: scikit-image's
+    ``structural_similarity`` on the two maps flattened to 1-D (its default 7-value window), with
+    the data range of both together. NaN when both are constant."""
+    from skimage.metrics import structural_similarity  # scikit-image: the SSIM Quantus uses
+
+    a = np.asarray(a).reshape(-1)
+    b = np.asarray(b).reshape(-1)
+    both = np.concatenate([a, b])
+    data_range = float(np.abs(np.max(both) - np.min(both)))
+    if data_range == 0:
+        return float("nan")
+    return float(structural_similarity(a, b, win_size=None, data_range=data_range))
+
+
+def random_other_class(target_members, num_classes: int, seed: int = RANDOM_LOGIT_SEED) -> int:
+    """The "random logit" (Sixt et al. 2020): a class drawn at random among those not explained,
+    as Quantus 0.6 draws it (``np.random.seed(seed)``, then ``randint(0, num_classes - 1)`` over
+    the other classes in order). For a group, the classes outside the group."""
+    members = {int(m) for m in target_members}
+    others = [c for c in range(int(num_classes)) if c not in members]
+    if not others:
+        raise MetricError("The random logit test needs a class other than the one explained; the model has none.")
+    return others[int(np.random.RandomState(seed).randint(0, len(others), 1)[0])]
+
+
+def _by_max(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, np.float32)
+    return a if np.all(a == 0.0) else a / np.max(np.abs(a))
+
+
+def random_logit(explainer, explanation: Explanation, seed: int = RANDOM_LOGIT_SEED, options=None):
+    """Random Logit (Sixt, Granz & Landgraf, "When explanations lie", ICML 2020; Quantus's
+    ``RandomLogit``): how similar is the map to the map of a random other class? Lower is better
+    (a map about its class differs from another class's).
+
+    Both maps are made on the model input (the image at the model's size; same method, layer
+    and ``options``), divided by their maximum (Quantus's ``normalise=True``), and compared by
+    SSIM (:func:`ssim_1d`, Quantus's default similarity). The other class is
+    :func:`random_other_class`. For a Contrast the test is not defined (the contrastive map is
+    built to remove what two classes share): the score is NaN with a note.
+
+    Returns (scores, details): ``random_logit`` and the other class's index and name.
+    Cost: the other class's map, from the cached activations (no new forward pass for CAM methods).
+    """
+    if explanation.contrast_index is not None:
+        return {"random_logit": float("nan")}, {
+            "random_logit_note": "not defined for a contrastive map (it already removes what two classes share)"
+        }
+    members = explanation.target_members or (explanation.target_index,)
+    other = random_other_class(members, len(explainer.class_names), seed)
+    image = np.asarray(explanation.model_input)
+    mine, theirs = explainer.explain_targets(
+        image, [same_target(explanation), other], **remake_options(explanation, options)
+    )
+    score = ssim_1d(_by_max(mine.heatmap), _by_max(theirs.heatmap))
+    return {"random_logit": score}, {"random_logit_class": other, "random_logit_name": explainer.class_names[other]}
+
+
+def random_map_random_logit(shape: tuple[int, int], seed: int = 0) -> float:
+    """Random Logit of the random baseline: two independent maps of uniform noise (the random
+    "method" draws a fresh one for the other class). About 0; no forward pass."""
+    return ssim_1d(random_heatmap(shape, seed), np.random.default_rng(seed + 1).random(shape, dtype=np.float32))
