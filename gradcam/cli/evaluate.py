@@ -47,7 +47,24 @@ def add_arguments(parser) -> None:
         default=[],
         metavar="NAME",
         help=f"metric (repeatable): {', '.join(METRICS)}; default deletion, insertion, "
-        "average_drop and road, plus pointing_game with --box/--point",
+        "average_drop and road, plus pointing_game with --box/--point. sparseness, complexity, "
+        "faithfulness_correlation, irof, max_sensitivity and random_logit follow Quantus 0.6 "
+        "(docs/trust-metrics.md)",
+    )
+    parser.add_argument(
+        "--correlation-runs",
+        type=int,
+        default=100,
+        metavar="N",
+        help="faithfulness_correlation: random subsets removed (default 100, as Quantus)",
+    )
+    parser.add_argument(
+        "--sensitivity-samples",
+        type=int,
+        default=200,
+        metavar="N",
+        help="max_sensitivity: noisy copies explained (default 200, as Quantus; each costs about one "
+        "forward and one backward pass)",
     )
     parser.add_argument(
         "--sanity",
@@ -107,6 +124,8 @@ def run(args) -> int:
         randomize = int(args.randomize) if str(args.randomize).isdigit() else args.randomize
         if args.steps < 1 or args.batch_size < 1:
             return fail("--steps and --batch-size must be 1 or more.")
+        if args.correlation_runs < 2 or args.sensitivity_samples < 1:
+            return fail("--correlation-runs must be 2 or more and --sensitivity-samples 1 or more.")
         model = load_model(args)
         explainer = make_explainer(model, args)
         target = parse_target(args.target) if args.target else None
@@ -160,6 +179,8 @@ def run(args) -> int:
                     baseline=baseline,
                     layers_to_randomize=randomize,
                     seed=args.seed,
+                    correlation_runs=args.correlation_runs,
+                    sensitivity_samples=args.sensitivity_samples,
                     progress=report,
                 )
                 seconds = time.perf_counter() - started
