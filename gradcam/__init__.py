@@ -38,6 +38,8 @@ _LAZY = {
     "rank_methods": "metrics",
     "compare_models": "compare",
     "ModelComparison": "compare",
+    "class_sensitivity": "sensitivity",
+    "ClassSensitivity": "sensitivity",
 }
 
 
@@ -74,6 +76,7 @@ def candidate_layers(
 __all__ = [
     "COLORMAPS",
     "METHODS",
+    "ClassSensitivity",
     "Concepts",
     "Contrast",
     "Evaluation",
@@ -95,6 +98,7 @@ __all__ = [
     "UnknownClassError",
     "UnsupportedModelError",
     "candidate_layers",
+    "class_sensitivity",
     "colorize",
     "compare_models",
     "evaluate",
