@@ -40,6 +40,8 @@ _LAZY = {
     "ModelComparison": "compare",
     "class_sensitivity": "sensitivity",
     "ClassSensitivity": "sensitivity",
+    "rank_layers": "metrics.layers",
+    "LayerScore": "metrics.layers",
 }
 
 
@@ -84,6 +86,7 @@ __all__ = [
     "Explanation",
     "GradCamError",
     "Group",
+    "LayerScore",
     "ImageError",
     "LayerError",
     "Method",
@@ -107,6 +110,7 @@ __all__ = [
     "keep_top",
     "no_progress",
     "overlay",
+    "rank_layers",
     "rank_methods",
     "shared_scale",
     "top_classes",
