@@ -270,6 +270,13 @@ def compare_to_top(
     )
 
 
+def compare_all_to_top(explanations: Sequence[Explanation], top_explanation: Explanation) -> list[ClassSensitivity]:
+    """:func:`compare_to_top` for several explanations of one image, method and layer (the top
+    map ranked once): what the CLI and the app use with one ``explain_targets(image, [..., None])``."""
+    ranks = grid_ranks(top_explanation.heatmap)
+    return [compare_to_top(e, top_explanation, top_ranks=ranks) for e in explanations]
+
+
 def random_classes(classes: int, top_index: int, n_random: int, seed: int = 0) -> list[int]:
     """``n_random`` distinct classes drawn at random (``numpy.random.default_rng(seed)``) from the
     ``classes`` classes other than ``top_index``, in the order drawn (all of them when fewer)."""
@@ -360,6 +367,7 @@ __all__ = [
     "VERDICTS",
     "ClassSensitivity",
     "class_sensitivity",
+    "compare_all_to_top",
     "compare_to_top",
     "random_classes",
     "reading_for",
