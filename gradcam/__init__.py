@@ -38,6 +38,10 @@ _LAZY = {
     "rank_methods": "metrics",
     "compare_models": "compare",
     "ModelComparison": "compare",
+    "class_sensitivity": "sensitivity",
+    "ClassSensitivity": "sensitivity",
+    "rank_layers": "metrics.layers",
+    "LayerScore": "metrics.layers",
 }
 
 
@@ -74,6 +78,7 @@ def candidate_layers(
 __all__ = [
     "COLORMAPS",
     "METHODS",
+    "ClassSensitivity",
     "Concepts",
     "Contrast",
     "Evaluation",
@@ -81,6 +86,7 @@ __all__ = [
     "Explanation",
     "GradCamError",
     "Group",
+    "LayerScore",
     "ImageError",
     "LayerError",
     "Method",
@@ -95,6 +101,7 @@ __all__ = [
     "UnknownClassError",
     "UnsupportedModelError",
     "candidate_layers",
+    "class_sensitivity",
     "colorize",
     "compare_models",
     "evaluate",
@@ -103,6 +110,7 @@ __all__ = [
     "keep_top",
     "no_progress",
     "overlay",
+    "rank_layers",
     "rank_methods",
     "shared_scale",
     "top_classes",

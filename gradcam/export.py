@@ -190,6 +190,7 @@ def provenance(
     options: Mapping[str, Any] | None = None,
     display: Mapping[str, Any] | None = None,
     top_k: int = 10,
+    sensitivity: Any = None,
 ) -> dict:
     """A JSON-ready record of how a map was made, enough to reproduce it.
 
@@ -202,6 +203,9 @@ def provenance(
         options: the method options used (e.g. ``{"aug_smooth": False}``).
         display: how the picture was drawn (colour map, opacity, threshold); maps are unaffected.
         top_k: how many of the most probable classes to list.
+        sensitivity: the map's :class:`gradcam.sensitivity.ClassSensitivity` (is it about its
+            class, or the top class's map again?): its ``similarity_to_top`` and ``verdict`` go
+            into ``explanation``, its whole record into ``class_sensitivity``; None: both None.
     """
     probabilities = np.asarray(explanation.probabilities, dtype=np.float64)
     names = list(getattr(model, "class_names", []) or [])
@@ -232,7 +236,9 @@ def provenance(
             "coarse_shape": [int(v) for v in explanation.coarse.shape],
             "peak": float(explanation.peak),
             "options": dict(options or {}),
+            **_sensitivity_fields(sensitivity),
         },
+        "class_sensitivity": sensitivity.summary() if sensitivity is not None else None,
         "probabilities_top": [
             {
                 "index": int(i),
@@ -254,6 +260,14 @@ def provenance(
         for entry in record["probabilities_top"]:
             entry["wnid"] = wnids[entry["index"]]
     return record
+
+
+def _sensitivity_fields(sensitivity: Any) -> dict:
+    """``similarity_to_top`` and ``verdict`` of a ClassSensitivity (None and None without one)."""
+    if sensitivity is None:
+        return {"similarity_to_top": None, "verdict": None}
+    rho = sensitivity.similarity_to_top
+    return {"similarity_to_top": None if rho is None else round(float(rho), 4), "verdict": sensitivity.verdict}
 
 
 def _imagenet_wnids(names: Sequence[str]) -> list[str] | None:
@@ -356,6 +370,7 @@ class ExportBundle:
         method_paper: str | None = None,
         options: Mapping[str, Any] | None = None,
         link: str | None = None,
+        sensitivity: Any = None,
     ):
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -380,6 +395,8 @@ class ExportBundle:
         self.method_paper = method_paper
         self.options = dict(options or {})
         self.link = link
+        #: The map's class sensitivity (:class:`gradcam.sensitivity.ClassSensitivity`), or None.
+        self.sensitivity = sensitivity
         self._built: dict[str, Any] = {}
 
     # names ------------------------------------------------------------------------------------
@@ -466,6 +483,7 @@ class ExportBundle:
             method_paper=paper,
             options=self.options,
             display=self.display,
+            sensitivity=self.sensitivity,
         )
         if self.link:
             record["link"] = self.link
@@ -488,6 +506,7 @@ class ExportBundle:
             image_name=self.image_name,
             display=self.display,
             record=self.provenance(),
+            sensitivities=[self.sensitivity] if self.sensitivity is not None else None,
         ).encode("utf-8")
 
     def files(self) -> dict[str, bytes]:
@@ -534,7 +553,8 @@ def export_bundle(
         display: how the overlay is drawn: a mapping with ``colormap``, ``alpha`` and
             ``top_fraction`` (or ``keep``), or a :class:`gradcam.links.View`; None for the defaults.
         extra: ``image_size``, ``method_label``, ``method_paper``, ``options``, ``link`` (the
-            shareable URL of the view, recorded in the provenance).
+            shareable URL of the view, recorded in the provenance), ``sensitivity`` (the map's
+            :class:`gradcam.sensitivity.ClassSensitivity`, recorded and shown in the report).
 
     Raises:
         ExportError: the image is not uint8 RGB, or the explanation has no 2-D heatmap.
