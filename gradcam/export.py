@@ -371,6 +371,7 @@ class ExportBundle:
         options: Mapping[str, Any] | None = None,
         link: str | None = None,
         sensitivity: Any = None,
+        trust: Any = None,
     ):
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -397,6 +398,8 @@ class ExportBundle:
         self.link = link
         #: The map's class sensitivity (:class:`gradcam.sensitivity.ClassSensitivity`), or None.
         self.sensitivity = sensitivity
+        #: The map's trust block (:class:`gradcam.trust.TrustReport`), or None: shown in the report.
+        self.trust = trust
         self._built: dict[str, Any] = {}
 
     # names ------------------------------------------------------------------------------------
@@ -507,6 +510,7 @@ class ExportBundle:
             display=self.display,
             record=self.provenance(),
             sensitivities=[self.sensitivity] if self.sensitivity is not None else None,
+            trust=[self.trust] if self.trust is not None else None,
         ).encode("utf-8")
 
     def files(self) -> dict[str, bytes]:
@@ -554,7 +558,8 @@ def export_bundle(
             ``top_fraction`` (or ``keep``), or a :class:`gradcam.links.View`; None for the defaults.
         extra: ``image_size``, ``method_label``, ``method_paper``, ``options``, ``link`` (the
             shareable URL of the view, recorded in the provenance), ``sensitivity`` (the map's
-            :class:`gradcam.sensitivity.ClassSensitivity`, recorded and shown in the report).
+            :class:`gradcam.sensitivity.ClassSensitivity`, recorded and shown in the report),
+            ``trust`` (the map's :class:`gradcam.trust.TrustReport`, shown in the report).
 
     Raises:
         ExportError: the image is not uint8 RGB, or the explanation has no 2-D heatmap.

@@ -32,6 +32,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2re
 padding:0 1rem;color:#1f2328;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 .lead{color:#57606a;margin-top:0}.verdict{margin:.4rem 0}
+.flag{background:#fff8c5;border:1px solid #d4a72c;padding:.4rem .6rem;border-radius:4px}.random{color:#57606a}
 .row{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1rem}
 figure{margin:0}figure img{width:100%;height:auto;border:1px solid #d0d7de;border-radius:4px}
 figcaption{font-size:.85rem;color:#57606a}table{border-collapse:collapse;width:100%;font-size:.9rem}
@@ -128,6 +129,45 @@ def _sensitivity_lines(items: Sequence[Any], sensitivities: Sequence[Any] | None
     return lines
 
 
+def _near_zero_flags(items: Sequence[Any], trust: Sequence[Any] | None) -> list[str]:
+    """The near-zero flags, shown before anything else: a class or group the model all but rules
+    out has flat deletion and insertion curves, which cannot judge its map."""
+    from .trust import explanation_flag
+
+    flags = []
+    for e, report in zip(items, trust if trust is not None else [None] * len(items)):
+        flag = report.flag if report is not None else explanation_flag(e) if hasattr(e, "label") else ""
+        if flag:
+            flags.append(f'<p class="flag"><b>Near zero probability.</b> {html.escape(flag)}</p>')
+    return flags
+
+
+def _trust_lines(items: Sequence[Any], trust: Sequence[Any] | None) -> list[str]:
+    """Per explanation, its "Can this map be trusted?" block: one line per question with its
+    number, the random map's figure and the reading (the words come from :mod:`gradcam.trust`;
+    the report only arranges them). Empty where no block was computed."""
+    if trust is None:
+        return [""] * len(items)
+    if len(trust) != len(items):
+        raise ExportError(f"trust must give one entry per explanation: expected {len(items)}, got {len(trust)}.")
+    blocks = []
+    for e, report in zip(items, trust):
+        if report is None:
+            blocks.append("")
+            continue
+        label = e.label if hasattr(e, "label") else e.target_name
+        block = [f'<div class="trust"><h3>{html.escape(label)}</h3><ol>']
+        for line in report.lines:
+            beside = f" <span class=random>({html.escape(line.random_figure)})</span>" if line.random_figure else ""
+            block.append(
+                f"<li><b>{html.escape(line.question)} {html.escape(line.answer)}</b> · "
+                f"{html.escape(line.figure)}{beside}<br>{html.escape(line.reading)}</li>"
+            )
+        block.append("</ol></div>")
+        blocks.append("".join(block))
+    return blocks
+
+
 def html_report(
     explanations: Any,
     *,
@@ -141,6 +181,7 @@ def html_report(
     title: str | None = None,
     max_side: int = REPORT_MAX_SIDE,
     sensitivities: Sequence[Any] | None = None,
+    trust: Sequence[Any] | None = None,
 ) -> str:
     """A self-contained one-page HTML report of the current view.
 
@@ -161,6 +202,9 @@ def html_report(
             None): "About this class?" with the similarity to the top class's map and the verdict
             in words goes under its pictures. Default: the ``class_sensitivity`` of ``record`` for
             the first explanation, when the record has one.
+        trust: per explanation its :class:`gradcam.trust.TrustReport` (or None): the block "Can
+            this map be trusted?" (faithful?, about this class?, stable?, focused?). A class or
+            group near zero probability is flagged there even without one.
 
     Returns:
         The page as a string (encode as UTF-8 to save it).
@@ -178,6 +222,8 @@ def html_report(
     if len(maps) != len(items):
         raise ExportError(f"heatmaps must give one map per explanation: expected {len(items)}, got {len(maps)}.")
     readings = _sensitivity_lines(items, sensitivities, record)
+    trust_blocks = _trust_lines(items, trust)
+    flags = _near_zero_flags(items, trust)
     settings = display_settings(display)
     # Draw at the report's size: colouring and blending a 12-megapixel photo only to shrink it
     # afterwards would cost a second for nothing.
@@ -226,6 +272,7 @@ def html_report(
             + "."
         )
         + "</p>",
+        *flags,
         "<h2>The image and what the model looked at</h2>",
         '<div class="row">',
         _figure(
@@ -254,6 +301,9 @@ def html_report(
             )
         )
     parts.append("</div>")
+    if any(trust_blocks):
+        parts.append("<h2>Can this map be trusted?</h2>")
+        parts += [block for block in trust_blocks if block]
     if any(readings):
         parts.append("<h2>Is each map about its class?</h2>")
         parts += [line for line in readings if line]

@@ -8,6 +8,7 @@ import streamlit as st
 
 import gradcam
 from gradcam import export
+from gradcam_app.views.trust import computed_report
 
 #: (label, kind, widget key) of the single-map downloads, in the order they appear.
 BUTTONS = (
@@ -32,6 +33,7 @@ def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
         method_label=info.label,
         method_paper=info.paper,
         options={"aug_smooth": view.settings.aug_smooth},
+        trust=computed_report(view, explanation),
     )
 
 

@@ -342,15 +342,31 @@ def compare_models_cached(
 
 # Lighter than the library's defaults so that a person waits seconds, not a minute: 25 deletion and
 # insertion steps instead of 50, and ROAD at three removal levels instead of nine.
-FAITHFULNESS_OPTIONS = {"steps": 25, "road_fractions": (0.2, 0.5, 0.8)}
+FAITHFULNESS_OPTIONS = {
+    "steps": 25,
+    "road_fractions": (0.2, 0.5, 0.8),
+    # Max-sensitivity explains this many noisy copies here (Quantus's default is 200).
+    "sensitivity_samples": 20,
+}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def faithfulness_cached(
-    image_key: str, model_key: str, layer: str | None, target: str, methods: tuple, _pixels: np.ndarray, _explainer
+    image_key: str,
+    model_key: str,
+    layer: str | None,
+    target: str,
+    methods: tuple,
+    _pixels: np.ndarray,
+    _explainer,
+    extra: tuple = (),
 ) -> dict:
-    """gradcam.evaluate for each method's map of one image and class, sharing one random baseline."""
-    trace(f"faithfulness {methods} layer={layer} class={target} image={image_key[:40]}")
+    """gradcam.evaluate for each method's map of one image and class, sharing one random baseline.
+    ``extra``: more metric keys (the Quantus-defined ones) on top of the default four."""
+    trace(f"faithfulness {methods} {extra} layer={layer} class={target} image={image_key[:40]}")
+    from gradcam.metrics import METRICS
+
+    metrics = [key for key, info in METRICS.items() if info.default] + list(extra)
     bar = st.progress(0.0, text="Scoring the maps")
     results, baseline = {}, True
     try:
@@ -365,7 +381,13 @@ def faithfulness_cached(
                 bar.progress(done, text=f"{gradcam.METHODS[method].label}: {message}")
 
             results[method] = gradcam.evaluate(
-                _explainer, _pixels, explanation, baseline=baseline, progress=progress, **FAITHFULNESS_OPTIONS
+                _explainer,
+                _pixels,
+                explanation,
+                metrics,
+                baseline=baseline,
+                progress=progress,
+                **FAITHFULNESS_OPTIONS,
             )
             baseline = results[method].baseline  # computed once, reused for the other methods
     finally:

@@ -9,6 +9,7 @@ from gradcam.errors import GradCamError
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.views import ViewInput
+from gradcam_app.views.trust import near_zero_flag_ui, trust_ui
 from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label, ranked
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
@@ -94,16 +95,28 @@ def compare_classes_view(view: ViewInput) -> None:
                 "own scale" if not c.empty else "no positive evidence",
             )
         )
+    for e in classes:  # before anything else: a near-zero class's curves cannot judge its map
+        near_zero_flag_ui(e)
     for e in results:
         if e.empty:
             st.warning(e.message)
     compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes")
+    trust_row_ui(view, results)
     computed = sum(e.seconds for e in results)
     st.caption(
         f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "
         + ("from the cache" if wall < 0.05 and computed > 2 * wall else f"computed together in {computed:.2f} s")
         + f" · lookup {wall:.3f} s"
     )
+
+
+def trust_row_ui(view: ViewInput, results) -> None:
+    """Under the maps: "Can this map be trusted?" for each one, on demand; the block of the map
+    asked about goes under the row."""
+    columns = st.columns(len(results))
+    for number, (column, e) in enumerate(zip(columns, results)):
+        with column:
+            trust_ui(view, e, f"compare_{number}")
 
 
 def _choice(explainer, text: str) -> int | str:

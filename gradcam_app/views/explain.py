@@ -12,6 +12,7 @@ from gradcam_app import downloads, loaders
 from gradcam_app.state import bound
 from gradcam_app.views import ViewInput
 from gradcam_app.views.faithfulness import faithfulness_ui
+from gradcam_app.views.trust import near_zero_flag_ui, trust_ui
 from gradcam_app.widgets import (
     blend,
     class_picker_ui,
@@ -47,6 +48,7 @@ def explain_view(view: ViewInput) -> None:
     except GradCamError as exc:
         st.error(str(exc))
         return
+    near_zero_flag_ui(explanation)  # before anything else: its curves cannot judge the map
     if explanation.empty:
         st.warning(explanation.message)
     scale = 1.0
@@ -62,6 +64,7 @@ def explain_view(view: ViewInput) -> None:
     )
     if not gradcam.METHODS[settings.method].class_specific:
         st.info(f"{gradcam.METHODS[settings.method].label} does not depend on the class: every class shows this map.")
+    trust_ui(view, explanation, "explain")
     c1, c2 = st.columns([2, 1])
     with c1:
         st.markdown("**Class probabilities** (explained class highlighted)")

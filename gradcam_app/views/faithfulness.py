@@ -9,6 +9,7 @@ import streamlit as st
 import gradcam
 from gradcam import links
 from gradcam.errors import GradCamError
+from gradcam.metrics import METRICS
 from gradcam_app import loaders
 from gradcam_app.state import page_state
 from gradcam_app.views import ViewInput
@@ -23,8 +24,17 @@ COLUMNS = {
     "average_drop": st.column_config.NumberColumn("Average drop (%) ↓", format="%.1f %%"),
     "road_morf": st.column_config.NumberColumn("ROAD MoRF ↓", format="%.3f"),
     "road_lerf": st.column_config.NumberColumn("ROAD LeRF ↑", format="%.3f"),
+    "sparseness": st.column_config.NumberColumn("Sparseness ↑", format="%.3f"),
+    "complexity": st.column_config.NumberColumn("Complexity ↓", format="%.3f"),
+    "faithfulness_correlation": st.column_config.NumberColumn("Faithfulness corr. ↑", format="%.3f"),
+    "irof": st.column_config.NumberColumn("IROF ↑", format="%.2f"),
+    "max_sensitivity": st.column_config.NumberColumn("Max-sensitivity ↓", format="%.3f"),
+    "random_logit": st.column_config.NumberColumn("Random logit ↓", format="%.3f"),
     "beats_random": st.column_config.TextColumn("Beats random"),
 }
+
+#: The metrics with Quantus 0.6's definitions the panel offers on top of the default four.
+EXTRA_METRICS = ("sparseness", "complexity", "faithfulness_correlation", "irof", "max_sensitivity", "random_logit")
 
 
 def faithfulness_ui(view: ViewInput, explanation) -> None:
@@ -50,8 +60,18 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
             key="faithfulness_methods",
             format_func=lambda key: gradcam.METHODS[key].label,
         )
+        extra = st.multiselect(
+            "More metrics (Quantus 0.6's definitions)",
+            EXTRA_METRICS,
+            default=[],
+            key="faithfulness_extra",
+            format_func=lambda key: f"{METRICS[key].label} · {METRICS[key].paper}",
+            help="Sparseness and complexity read the map alone; faithfulness correlation costs about 100 forward "
+            "passes, IROF one per superpixel (about 80), max-sensitivity explains 20 noisy copies, random logit "
+            "one more map.",
+        )
         target = _explained(explanation)
-        context = (item.key, loaded.key, settings.layer, target, tuple(methods))
+        context = (item.key, loaded.key, settings.layer, target, tuple(methods), tuple(extra))
         if st.button(
             "Compute the figures",
             key="faithfulness_go",
@@ -69,6 +89,7 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
                         tuple(methods),
                         view.decoded.pixels,
                         loaded.explainer,
+                        tuple(extra),
                     ),
                 )
             except GradCamError as exc:
