@@ -1,0 +1,69 @@
+"""The trust block and the near-zero flag in the app (Streamlit's AppTest, the real Lite0)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "streamlit_app.py")
+pytestmark = pytest.mark.slow
+QUESTIONS = ("faithful?", "about this class?", "stable?", "focused?")
+
+
+def new_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=600)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def problems(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [str(w.value) for w in at.warning]
+
+
+def trust_lines(at: AppTest) -> list[str]:
+    return [str(m.value) for m in at.markdown if any(f"**{q}**" in str(m.value) for q in QUESTIONS)]
+
+
+def test_a_near_zero_class_is_flagged_first_and_its_trust_block_says_why():
+    at = new_app(sample="coffee.jpg", **{"class": "slot"})
+    at.run()
+    assert problems(at) == []
+    flags = [w for w in warnings(at) if "near zero" in w]
+    assert flags and flags[0].startswith("slot is at p = ")
+    assert trust_lines(at) == []  # on demand only
+    at.button(key="trust_go_explain").click().run()
+    assert problems(at) == []
+    lines = trust_lines(at)
+    assert [line.split("**")[1] for line in lines] == list(QUESTIONS)
+    assert lines[0].startswith("1. **faithful?**") and "**cannot tell**" in lines[0] and "random map: " in lines[0]
+    assert "random classes: " in lines[1] and "espresso's map" in lines[1]
+    assert "random map: " in lines[2] and "random map: 0.33" in lines[3]
+    # The block stays on the page when the page reruns for something else.
+    at.run()
+    assert len(trust_lines(at)) == 4
+
+
+def test_the_concept_pair_flags_both_groups_and_offers_a_block_under_each_map():
+    at = new_app(sample="coffee.jpg", view="classes", classes="group:alcohol,group:gambling")
+    at.run()
+    assert problems(at) == []
+    flags = [w for w in warnings(at) if "near zero" in w]
+    assert any(f.startswith("alcohol is at p = ") for f in flags)
+    assert any(f.startswith("gambling is at p = ") for f in flags)
+    keys = {b.key for b in at.button if (b.key or "").startswith("trust_go_compare_")}
+    assert keys == {"trust_go_compare_0", "trust_go_compare_1", "trust_go_compare_2"}  # two groups + the contrast
+    at.button(key="trust_go_compare_1").click().run()
+    assert problems(at) == []
+    lines = trust_lines(at)
+    assert len(lines) == 4 and "**cannot tell**" in lines[0]
+    assert any("Can the map of gambling be trusted?" in str(m.value) for m in at.markdown)
