@@ -54,7 +54,7 @@ NEAR_ZERO_PROBABILITY = 0.01
 #: of this project, not a figure from a paper. Measured on the shipped samples (top two classes,
 #: ``benchmarks/bench_metrics.py --trust-samples``, docs/trust-metrics.md), the advantage ranges
 #: from -0.01 (the astronaut's "bobsled", whose map does no better than random) to 2.1 of p, and
-#: the random map's own gap is far from zero (0.004 to 0.18 in area): hence comparing with it.
+#: the random map's own gap is far from zero (-0.03 to 0.18 in area): hence comparing with it.
 FAITHFUL_SHARE = 0.2
 
 #: "stable?": Max-Sensitivity at or below this is "yes", above :data:`UNSTABLE_SENSITIVITY` "no",

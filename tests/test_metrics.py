@@ -312,7 +312,21 @@ def test_evaluate_refuses_a_foreign_image(setup):
 
 def test_registry_and_exports():
     assert gradcam.evaluate is evaluate and gradcam.Evaluation is Evaluation
-    assert list(METRICS) == ["deletion", "insertion", "average_drop", "road", "pointing_game", "randomization"]
+    assert list(METRICS) == [
+        "deletion",
+        "insertion",
+        "average_drop",
+        "road",
+        "pointing_game",
+        "randomization",
+        # Quantus 0.6's definitions (tests/engine/test_trust_metrics.py)
+        "sparseness",
+        "complexity",
+        "faithfulness_correlation",
+        "irof",
+        "max_sensitivity",
+        "random_logit",
+    ]
     assert issubclass(gradcam.MetricError, gradcam.GradCamError)
     noise = random_heatmap((5, 7), seed=2)
     assert noise.shape == (5, 7) and noise.dtype == np.float32 and np.array_equal(noise, random_heatmap((5, 7), 2))
