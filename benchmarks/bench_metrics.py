@@ -120,6 +120,9 @@ def main() -> None:
     for name, options in cases:
 
         def run(options=options):
+            # Each run starts with an empty activation cache: otherwise max-sensitivity's noisy
+            # copies (the same for the same seed) would come from the previous run's cache.
+            explainer.clear_cache()
             return evaluate(explainer, image, explanation, **{**common, **options})
 
         seconds, result = timed(run, args.repeats)
@@ -129,6 +132,7 @@ def main() -> None:
     def block():
         from gradcam.trust import trust_report
 
+        explainer.clear_cache()
         return trust_report(explainer, image, explanation, steps=args.steps)
 
     seconds, report = timed(block, args.repeats)
