@@ -37,9 +37,10 @@ import cv2
 import numpy as np
 
 from .errors import GradCamError, TargetError, UnknownClassError
-from .explanation import Contrast, Explanation, Group, Target
+from .explanation import Explanation
 from .explanation import shared_scale as _shared_scale
 from .images import as_rgb_uint8
+from .targets import Contrast, Group, Target
 
 #: The (height, width) grid both maps are shrunk to before their rank correlation: fine enough to
 #: tell regions apart, coarse enough that a map's pixel-level texture (and the upsampling of a 7x7

@@ -41,8 +41,8 @@ from dataclasses import replace as _replace
 from typing import Any
 
 from .errors import LinkError, UnknownClassError
-from .explanation import Contrast, Group, Target
 from .render import COLORMAPS
+from .targets import Contrast, Group, Target
 
 #: How "the top prediction" is written.
 TOP = "top"

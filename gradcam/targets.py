@@ -21,7 +21,58 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import TargetError, UnknownClassError
-from .explanation import Contrast, Group, Target
+
+
+@dataclass(frozen=True, init=False)
+class Group:
+    """Several classes explained as one target: "where does the model see *a dog*?".
+
+    ``Group("dog")`` names a group of ImageNet classes: a WordNet group ("dog", the 118 breeds;
+    "domestic cat"; "musical instrument") or a curated concept ("alcohol", "gambling"); see
+    :mod:`model_zoo.imagenet_hierarchy` and :mod:`model_zoo.concept_groups`. Named groups need a
+    model with the 1000 ImageNet-1k outputs in their usual order. ``Group(["wine bottle", "beer
+    bottle"], name="alcohol")`` lists its members (class indices or names) for any model.
+
+    The score explained is the log-sum-exp of the members' logits, ``log sum_c exp(z_c)``: for one
+    member it is exactly that class's logit (a one-class group has that class's map), and since
+    ``log P(group) = lse(z_group) - lse(z_all)``, the contrast of two groups explains exactly
+    ``log P(A) - log P(B)``: the softmax's normaliser cancels. Its gradient is the members'
+    gradients weighted by their share of the group's probability, so it costs what one class costs.
+    The probability shown for a group is the sum of its members' probabilities. Models whose
+    outputs are independent sigmoids (multi-label) are refused: their probabilities do not add up.
+
+    Attributes:
+        members: the group's name (str) as given, or its member classes (a tuple of indices or names).
+        name: the name shown for the group; default the group's own name, or the members joined by "+".
+    """
+
+    members: str | tuple[int | str, ...]
+    name: str | None
+
+    def __init__(self, members: str | Sequence[int | str], name: str | None = None):
+        if not isinstance(members, str):
+            members = tuple(int(m) if isinstance(m, np.integer) else m for m in members)
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "name", name)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A contrastive target: "why ``target`` rather than ``other``".
+
+    The score explained is ``logit[target] - logit[other]``, so the map shows the evidence that
+    separates the two classes. Either may be a class index, a class name or a :class:`Group`
+    (the group's score is the log-sum-exp of its members' logits: two groups give
+    ``log P(target) - log P(other)``).
+    """
+
+    target: int | str | Group
+    other: int | str | Group
+
+
+#: What ``explain`` accepts as a target: an index, a name, None (the top prediction), a Group, or a Contrast.
+Target = int | str | None | Group | Contrast
+
 
 #: ResolvedTarget.mode: the weights as given, the image's top prediction, a class group.
 WEIGHTS, TOP_PREDICTION, GROUP = 0, 1, 2
@@ -252,9 +303,26 @@ class TargetResolver:
             )
 
 
+def class_order(probabilities: np.ndarray, k: int | None = None) -> list[int]:
+    """Class indices from the most to the least probable, the first ``k`` of them (all when None).
+
+    The one ranking of classes everywhere (the top list, the report, the app's class pickers):
+    among equal probabilities the lower index comes first, the rule ``np.argmax`` (and so the
+    explainer's "top prediction") follows; ``argsort()[::-1]`` would put the higher first.
+
+    Args:
+        probabilities: (classes,) one image's class probabilities (any shape is flattened).
+        k: how many to return (fewer when there are fewer classes); None for all.
+    """
+    values = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    # A stable sort of the negated values keeps equal probabilities in index order.
+    order = np.argsort(-values, kind="stable")
+    return [int(i) for i in (order if k is None else order[: max(int(k), 0)])]
+
+
 def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[tuple[int, str, float]]:
     """The ``k`` most probable classes as ``(index, name, probability)``, most probable first;
-    among equal probabilities the lowest index first (``np.argmax``'s rule).
+    among equal probabilities the lowest index first (:func:`class_order`).
 
     Args:
         probabilities: (classes,) one image's class probabilities.
@@ -262,18 +330,20 @@ def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 
         k: how many to return (fewer when there are fewer classes).
     """
     probabilities = np.asarray(probabilities)
-    # A stable sort of the negated values keeps equal probabilities in index order.
-    order = np.argsort(-probabilities, kind="stable")[: max(int(k), 0)]
-    return [(int(i), str(class_names[i]), float(probabilities[i])) for i in order]
+    return [(i, str(class_names[i]), float(probabilities[i])) for i in class_order(probabilities, k)]
 
 
 __all__ = [
     "GROUP",
+    "Contrast",
+    "Group",
+    "Target",
     "TOP",
     "TOP_PREDICTION",
     "WEIGHTS",
     "ResolvedTarget",
     "TargetResolver",
+    "class_order",
     "group_scores",
     "group_weights",
     "top_classes",

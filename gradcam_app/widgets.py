@@ -18,6 +18,7 @@ import gradcam
 import model_zoo
 from gradcam import export, links
 from gradcam.errors import GradCamError
+from gradcam.targets import class_order
 from gradcam_app import loaders
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.state import bound, page_state, set_widget
@@ -41,12 +42,6 @@ class Settings:
     method: str
     layer: str | None
     aug_smooth: bool
-
-
-def ranked(probabilities: np.ndarray) -> list[int]:
-    """Class indices from most to least probable; among equal probabilities the lowest index comes
-    first, the rule ``np.argmax`` (and so the explainer's "top prediction") follows."""
-    return [int(i) for i in np.argsort(-np.asarray(probabilities, dtype=np.float64), kind="stable")]
 
 
 def model_upload_allowed() -> bool:
@@ -371,7 +366,7 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
         state.klass = None
         st.session_state.pop("klass", None)
 
-    order = ranked(probabilities)[:TOP_K]
+    order = class_order(probabilities)[:TOP_K]
     st.markdown("**Top predictions** · click one to explain it")
     columns = st.columns(TOP_K)
     chosen = state.klass if state.klass is not None else order[0]
@@ -553,7 +548,7 @@ def probability_chart(explainer, explanation) -> None:
     probabilities = explanation.probabilities
     names = explainer.class_names
     explained = list(explanation.target_members or (explanation.target_index,))
-    order = ranked(probabilities)[:10]
+    order = class_order(probabilities)[:10]
     order += [i for i in sorted(explained, key=lambda i: -probabilities[i])[:5] if i not in order]
     rows = [(f"{names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other") for i in order]
     if explanation.target_members is not None:

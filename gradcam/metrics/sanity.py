@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import MetricError
-from ..explanation import Contrast, Explanation
+from ..explanation import Explanation
+from ..targets import Contrast
 from ._common import map_at_model_size
 
 _RANDOMIZED: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
