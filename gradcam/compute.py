@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-from .model_graph import TracedLayer, TracedModel, _PreActivationDense
+from .model_graph import PreActivationDense, TracedLayer, TracedModel
 from .targets import GROUP, TOP_PREDICTION
 
 _GUIDED_RELU = "GradCamExplorerGuidedRelu"
@@ -258,7 +258,7 @@ def _gap_dense(head, traced_layer: TracedLayer | None = None):
     last = core[1]
     # The pre-softmax logits of a Dense layer: this library's own, or the model zoo's for a user's
     # model whose last Dense applies a softmax (model_zoo.user_models.DenseLogits).
-    if isinstance(last, _PreActivationDense) or (
+    if isinstance(last, PreActivationDense) or (
         getattr(last, "computes_dense_logits", False) and isinstance(getattr(last, "dense", None), keras.layers.Dense)
     ):
         return last.dense

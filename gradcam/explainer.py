@@ -9,7 +9,7 @@ kept in :mod:`gradcam.cache`, test-time augmentation is :mod:`gradcam.augment`, 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -19,13 +19,13 @@ from . import augment
 from .cache import ActivationCache, DigestMemo
 from .compute import BACKGROUND, CompiledModel, LayerFunctions
 from .errors import ImageError, LayerError, TargetError, UnknownClassError, UnsupportedModelError
-from .explanation import LAYER_JOINER, Explanation, Group, Target, fuse_layers
+from .explanation import LAYER_JOINER, Explanation, fuse_layers
 from .images import as_rgb_uint8
-from .job import _Job
+from .job import BatchJob
 from .methods import COMMON_OPTIONS, get_method
 from .model_graph import TracedModel, input_channels
-from .progress import no_progress
-from .targets import TargetResolver, top_classes
+from .progress import Progress, no_progress
+from .targets import Group, ResolvedTarget, Target, TargetResolver, top_classes
 
 __all__ = ["COMMON_OPTIONS", "Explainer"]
 
@@ -168,6 +168,51 @@ class Explainer:
         """Raise the error :meth:`explain` would raise for ``target`` (an unknown class or group,
         a group on a multi-label model, a contrast of a class with itself), before any image is read."""
         self._targets.resolve(target)
+
+    def resolve_target(self, target: Target | np.ndarray) -> ResolvedTarget:
+        """``target`` ready for the engine (see :meth:`gradcam.targets.TargetResolver.resolve`):
+        None the top prediction, a class, a :class:`~gradcam.Group`, a :class:`~gradcam.Contrast`,
+        or a weight vector over the logits. Raises what :meth:`explain` would raise for it."""
+        return self._targets.resolve(target)
+
+    def image_key(self, image: np.ndarray) -> str:
+        """The key the cache knows ``image`` by: a digest of its pixels (equal keys, equal images),
+        remembered per image object so that asking again costs nothing."""
+        return self._digests.digest(image)
+
+    def job(
+        self,
+        images: Sequence[np.ndarray],
+        targets: Sequence[Target | np.ndarray] | None = None,
+        layer: str | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+        progress: Progress = no_progress,
+    ) -> BatchJob:
+        """One batch of work on these images, for a method's ``compute`` or to read activations,
+        logits and gradients directly (see :class:`gradcam.job.BatchJob` for what it promises).
+
+        Args:
+            images: uint8 RGB (H, W, 3) arrays, any size (see :func:`gradcam.images.as_rgb_uint8`).
+            targets: one target per image (None: each image's top prediction).
+            layer: the layer whose activations and gradients the job reads (None: the default layer).
+            options: a method's options, defaults already applied (``Method.resolve_options``).
+            progress: called with (fraction, message) by long methods.
+        """
+        originals = [as_rgb_uint8(image) for image in images]
+        wanted = [None] * len(originals) if targets is None else list(targets)
+        if len(wanted) != len(originals):
+            raise TargetError(f"One target per image is expected; got {len(wanted)} for {len(originals)} images.")
+        return BatchJob(
+            self,
+            originals,
+            [self.image_key(image) for image in originals],
+            [self.resolve_target(t) for t in wanted],
+            self.layer_functions(layer),
+            dict(options or {}),
+            progress,
+            self._cache,
+        )
 
     # -- predictions ---------------------------------------------------------------------------
     def model_input(self, image: np.ndarray) -> np.ndarray:
@@ -381,9 +426,9 @@ class Explainer:
         digests: dict[int, str] = {}  # explain_targets repeats one image object: look it up once
         for image in originals:
             if id(image) not in digests:
-                digests[id(image)] = self._digests.digest(image)
+                digests[id(image)] = self.image_key(image)
         keys = [digests[id(image)] for image in originals]
-        job = _Job(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
+        job = BatchJob(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
         if aug_smooth and method.uses_layer:
             maps, attributions = augment.smoothed_maps(self, method, job, functions), None

@@ -8,7 +8,7 @@ Shapes: B images, model input (B, H, W, C), layer activations (B, h, w, K), clas
 
 Token layers (a vision transformer's (B, T, K) outputs): the job keeps, and caches, the layer's own
 outputs, tokens included; methods see the patch tokens as a map (B, h, w, K) and gradients reshaped
-the same way (:meth:`LayerFunctions.to_grid`), and :meth:`_Job.head_logits` puts the image's own
+the same way (:meth:`LayerFunctions.to_grid`), and :meth:`BatchJob.head_logits` puts the image's own
 extra tokens (class token, ...) back in front of the maps it is given.
 """
 
@@ -53,8 +53,21 @@ class Job(Protocol):
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...  # kernel (K, N), bias (N,)
 
 
-class _Job:
-    """The explainer's :class:`Job`: one batch of images (as given, uint8 RGB) and their targets.
+class BatchJob:
+    """One batch of work for the engine: the images (as given, uint8 RGB), one target per image, the
+    layer's compiled functions and the method's options; the :class:`Job` every method computes on.
+
+    What it promises:
+
+    * each quantity (model inputs, logits, activations, target weights, gradients) is computed at
+      most once per batch, on first request, for all rows together;
+    * rows are independent: row ``b``'s values depend only on image ``b`` and target ``b``;
+    * with a ``cache``, an image seen before (same key) reuses its resized input, logits and layer
+      outputs from it, and what is computed is put back; ``cache=None`` neither reads nor fills one;
+    * nothing is written to the explainer or the images.
+
+    Build one with :meth:`gradcam.Explainer.job` (which digests the images, resolves the targets
+    and uses the explainer's cache); the explainer and :mod:`gradcam.augment` build theirs directly.
 
     Args:
         explainer: the explainer whose compiled functions, preprocessing and cache are used.

@@ -90,9 +90,9 @@ def run_dataset(
         raise GradCamError(f"--batch-size must be 1 or more; got {batch_size}.")
     methods = tuple(dict.fromkeys(get_method(m).key for m in methods)) or ("gradcam",)
     if engine == "ray":
-        from .engine_ray import _ray
+        from .engine_ray import import_ray
 
-        _ray()  # says how to install Ray before anything else is done
+        import_ray()  # says how to install Ray before anything else is done
     folder = RunFolder(out)
     source = open_source(src)
     label_texts = read_labels(labels) if labels is not None else {}
@@ -123,7 +123,7 @@ def run_dataset(
     model = model if model is not None else spec.load()
     explainer = Explainer(model)
     if layer is not None:
-        explainer._traced.find(layer)  # a wrong layer stops the run here, listing the valid ones
+        explainer.layer_path(layer)  # a wrong layer stops the run here, listing the valid ones
     target_index = None if target in ("top", "label") else _fixed_target(explainer, str(target))
     plan = _plan(source, label_texts, explainer, target, target_index)
     if manifest is None:

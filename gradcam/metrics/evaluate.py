@@ -164,7 +164,11 @@ def _jsonable(value):
     return value
 
 
-def _resolve_metrics(metrics, box, point) -> list[str]:
+def resolve_metrics(metrics: str | Sequence[str] | None, box: object = None, point: object = None) -> list[str]:
+    """The registry keys of the metrics asked for, in order, each once: ``None`` gives the default
+    metrics (plus the pointing game when a ``box`` or ``point`` is given); a name may use its
+    aliases ("pointing", "drop", "sanity", dashes for underscores). A MetricError names the
+    available ones."""
     if metrics is None:
         keys = [k for k, m in METRICS.items() if m.default]
         if box is not None or point is not None:
@@ -249,7 +253,7 @@ def evaluate(
     started = time.perf_counter()
     progress = progress or no_progress
     steps = check_steps(steps)
-    keys = _resolve_metrics(metrics, box, point)
+    keys = resolve_metrics(metrics, box, point)
     heatmap, model_input, explanation = _inputs(explainer, image, explanation, target)
     size = model_input.shape[:2]
     saliency = map_at_model_size(heatmap, size)
