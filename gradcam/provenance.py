@@ -130,8 +130,7 @@ def _imagenet_wnids(names: Sequence[str]) -> list[str] | None:
     """The WordNet ids of the classes when ``names`` are the ImageNet-1k classes in order, else None."""
     if len(names) != 1000:
         return None
-    from model_zoo.imagenet import imagenet_class_names, imagenet_wnids
-    from model_zoo.imagenet_names import imagenet_display_names
+    from model_zoo.imagenet import imagenet_class_names, imagenet_display_names, imagenet_wnids
 
     if list(names) not in (imagenet_class_names(), imagenet_display_names()):
         return None

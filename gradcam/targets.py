@@ -184,8 +184,7 @@ class TargetResolver:
         if self._imagenet is None:
             self._imagenet = False
             if len(self.class_names) == 1000:
-                from model_zoo.imagenet import imagenet_class_names
-                from model_zoo.imagenet_names import imagenet_display_names
+                from model_zoo.imagenet import imagenet_class_names, imagenet_display_names
 
                 self._imagenet = self.class_names in (imagenet_display_names(), imagenet_class_names())
         return self._imagenet
@@ -212,7 +211,7 @@ class TargetResolver:
                 return self.class_index(int(text))
             if self.is_imagenet:
                 from model_zoo.errors import AmbiguousClassError, ClassLookupError
-                from model_zoo.imagenet_names import class_index
+                from model_zoo.imagenet import class_index
 
                 try:
                     return class_index(text)  # ILSVRC synonyms and WordNet ids
@@ -241,7 +240,7 @@ class TargetResolver:
                     f"{len(self.class_names)} outputs are not the ImageNet-1k classes. List the "
                     "members instead: Group(['class a', 'class b'], name='my group')."
                 )
-            from model_zoo.imagenet_hierarchy import group as named_group
+            from model_zoo.imagenet import group as named_group
 
             found = named_group(group.members)  # an UnknownGroupError (a TargetError) names the closest
             return group.name or found.name, tuple(found.members)

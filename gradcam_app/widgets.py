@@ -308,8 +308,7 @@ def group_keys(explainer) -> dict[str, tuple[str, tuple[int, ...]]]:
 
 @st.cache_resource(show_spinner=False, max_entries=1)
 def _named_groups() -> dict[str, tuple[str, tuple[int, ...]]]:
-    from model_zoo.concept_groups import concept_groups
-    from model_zoo.imagenet_hierarchy import imagenet_groups
+    from model_zoo.imagenet import concept_groups, imagenet_groups
 
     found = {}
     for group in [*concept_groups().values(), *imagenet_groups().values()]:
@@ -428,7 +427,7 @@ def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
 def _top_groups(probabilities: bytes) -> list:
     """The most probable groups of one prediction (its probabilities' float32 bytes), computed once
     per image, not on every class change."""
-    from model_zoo.imagenet_hierarchy import top_groups
+    from model_zoo.imagenet import top_groups
 
     return top_groups(np.frombuffer(probabilities, dtype=np.float32), k=TOP_K - 1)
 
