@@ -5,9 +5,8 @@ run without encoding a 30 MB PNG of a phone photo each time. The bytes come from
 :mod:`gradcam.encoding` and the provenance record from :mod:`gradcam.provenance`; both are
 re-exported here (``export.png_bytes``, ``export.provenance``, ...), where callers found them before.
 
-Shareable views (deep links) live in :mod:`gradcam.links`; :func:`parse_view` and
-:func:`view_params` remain here as thin wrappers for older callers. Nothing here imports
-TensorFlow.
+Shareable views (the app's deep links, and ``parse_view``/``view_params``, which were here) live in
+the app: :mod:`gradcam_app.links`. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -42,10 +41,6 @@ from .targets import class_order
 
 #: The one ranking of classes (:func:`gradcam.targets.class_order`), under its older name here.
 top_order = class_order
-
-#: Query parameters of a shareable view, in the order they are written (see gradcam.links.View
-#: for the whole view, display controls included).
-VIEW_KEYS = ("model", "sample", "class", "method", "layer", "view")
 
 
 # -- file names -------------------------------------------------------------------------------
@@ -282,7 +277,8 @@ def export_bundle(
             its bytes.
         model: the model-zoo ``ZooModel`` used.
         display: how the overlay is drawn: a mapping with ``colormap``, ``alpha`` and
-            ``top_fraction`` (or ``keep``), or a :class:`gradcam.links.View`; None for the defaults.
+            ``top_fraction`` (or ``keep``), or an object with ``colormap``, ``alpha`` and
+            ``top_percent`` (the app's link); None for the defaults.
         extra: ``image_size``, ``method_label``, ``method_paper``, ``options``, ``link`` (the
             shareable URL of the view, recorded in the provenance).
 
@@ -344,47 +340,12 @@ def gallery_zip(items: Iterable[ExportBundle | GalleryFailure]) -> bytes:
     return zip_bytes(files)
 
 
-# -- shareable views (thin wrappers over gradcam.links) ----------------------------------------
-def parse_view(
-    params: Mapping[str, Any],
-    *,
-    models: Sequence[str] = (),
-    samples: Sequence[str] = (),
-    methods: Sequence[str] = (),
-    views: Sequence[str] = (),
-) -> tuple[dict[str, str], list[str]]:
-    """Read the keys of :data:`VIEW_KEYS` from a shared link's query parameters.
-
-    A wrapper over :meth:`gradcam.links.View.from_query` for older callers: returns
-    ``(view, problems)`` where ``view`` maps the given, valid keys to their values and
-    ``problems`` has one line per value that was ignored. New code should use ``View``, which
-    also reads the display controls and comparison lists.
-    """
-    from .links import QUERY_KEYS, View
-
-    given = {key: params[key] for key in VIEW_KEYS if key in params}
-    view, problems = View.from_query(given, models=models, samples=samples, methods=methods, views=views)
-    found = {}
-    defaults = View()
-    for name, key in QUERY_KEYS.items():
-        if key in VIEW_KEYS and getattr(view, name) != getattr(defaults, name):
-            found[key] = str(getattr(view, name))
-    return found, problems
-
-
-def view_params(view: Mapping[str, Any]) -> dict[str, str]:
-    """The query parameters for a view: the keys of :data:`VIEW_KEYS` with a value, in order.
-    (New code: :meth:`gradcam.links.View.to_query`.)"""
-    return {key: str(view[key]) for key in VIEW_KEYS if view.get(key) not in (None, "")}
-
-
 __all__ = [
     "DEFAULT_DISPLAY",
     "FAST_PNG_PIXELS",
     "KINDS",
     "PROVENANCE_SCHEMA",
     "VERSIONED_PACKAGES",
-    "VIEW_KEYS",
     "ExportBundle",
     "GalleryFailure",
     "data_uri",
@@ -395,12 +356,10 @@ __all__ = [
     "json_bytes",
     "library_versions",
     "npy_bytes",
-    "parse_view",
     "png_bytes",
     "provenance",
     "safe_stem",
     "sha256_bytes",
     "top_order",
-    "view_params",
     "zip_bytes",
 ]

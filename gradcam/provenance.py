@@ -143,10 +143,13 @@ DEFAULT_DISPLAY = {"colormap": "jet", "alpha": 0.5, "top_fraction": 1.0}
 
 def display_settings(display: Any = None) -> dict[str, Any]:
     """``{"colormap", "alpha", "top_fraction"}`` from a mapping (``keep`` is read as
-    ``top_fraction``), a :class:`gradcam.links.View`, or None (the defaults)."""
+    ``top_fraction``), an object with ``colormap``, ``alpha`` and ``top_percent`` (the app's
+    link), or None (the defaults)."""
     if display is None:
         return dict(DEFAULT_DISPLAY)
-    if not isinstance(display, Mapping) and hasattr(display, "colormap"):  # a links.View
+    if not isinstance(display, Mapping) and hasattr(
+        display, "colormap"
+    ):  # the app's link (colormap, alpha, top_percent)
         return {
             "colormap": display.colormap,
             "alpha": float(display.alpha),
@@ -154,8 +157,8 @@ def display_settings(display: Any = None) -> dict[str, Any]:
         }
     if not isinstance(display, Mapping):
         raise ExportError(
-            f"display must be a mapping (colormap, alpha, top_fraction) or a gradcam.links.View; "
-            f"got {type(display).__name__}."
+            "display must be a mapping (colormap, alpha, top_fraction) or an object with colormap, alpha "
+            f"and top_percent; got {type(display).__name__}."
         )
     settings = {**DEFAULT_DISPLAY, **{k: v for k, v in display.items() if k != "keep"}}
     if "keep" in display and "top_fraction" not in display:

@@ -125,8 +125,9 @@ def html_report(
         image: the uint8 RGB pixels explained (any size; shrunk for the page).
         model: the model-zoo ``ZooModel`` (its label, name and class names are shown).
         image_name: the image's file name as the person gave it.
-        display: colour map, opacity and "show the top X%" (a mapping or a
-            :class:`gradcam.links.View`; see :func:`gradcam.export.display_settings`).
+        display: colour map, opacity and "show the top X%" (a mapping, or an object with
+            ``colormap``, ``alpha`` and ``top_percent`` such as the app's link; see
+            :func:`gradcam.export.display_settings`).
         record: the provenance record to tabulate (an :class:`~gradcam.export.ExportBundle`
             passes its own); None builds one for the first explanation with ``image_sha256``.
         heatmaps: maps to draw instead of each explanation's own (e.g. ``gradcam.shared_scale``).

@@ -23,10 +23,10 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export, links
+from gradcam import export
 from gradcam.images import DecodedImage, decode_image
 from gradcam.render import fit_for_display
-from gradcam_app import samples_dir
+from gradcam_app import links, samples_dir
 
 RESULT_CACHE_ENTRIES = 64
 #: Longest side of a picture sent to the browser: three columns of a wide page are ~450 px each,

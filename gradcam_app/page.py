@@ -18,8 +18,7 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import links
-from gradcam_app import loaders, runtime
+from gradcam_app import links, loaders, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput

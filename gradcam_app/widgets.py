@@ -16,10 +16,10 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export, links
+from gradcam import export
 from gradcam.errors import GradCamError
 from gradcam.targets import class_order
-from gradcam_app import loaders
+from gradcam_app import links, loaders
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.state import bound, page_state, set_widget
 

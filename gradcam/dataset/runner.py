@@ -233,7 +233,7 @@ def _fixed_target(explainer, text: str):
     """``--target`` given as a class (index or name, made an index) or a class group
     (``group:dog``, ``group:NAME=440+907``: a :class:`gradcam.Group`), checked on the model."""
     if text.strip().lower().startswith("group:"):
-        from ..links import decode_target
+        from ..targets import decode_target
 
         group = decode_target(text)
         explainer.check_target(group)  # an unknown group names the closest ones

@@ -10,11 +10,10 @@ import html
 import numpy as np
 import streamlit as st
 
-from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam.render import CONCEPT_COLOURS, concepts_overlay
 from gradcam.targets import class_order
-from gradcam_app import loaders
+from gradcam_app import links, loaders
 from gradcam_app.state import bound
 from gradcam_app.views import ViewInput
 
