@@ -85,7 +85,7 @@ class Explainer:
                 "pass input_size=(height, width) to the Explainer to choose the size images are resized to."
             )
         self.input_size: tuple[int, int] = (int(h), int(w))
-        mode = bool(jit_compile)
+        mode: bool | str = bool(jit_compile)
         if jit_compile is None:
             mode = BACKGROUND if any(t.token_grid is not None for t in self._traced.spatial_layers) else False
         #: Whether the explaining passes run XLA's compiled functions (by default once compiled;
@@ -342,13 +342,13 @@ class Explainer:
                     f"{len(targets)} targets were given for {len(images)} images; give one target "
                     "per image, or a single target (not in a list) to use for all of them."
                 )
-            targets = list(targets)
+            per_image = list(targets)
         else:
-            targets = [targets] * len(images)
+            per_image = [targets] * len(images)
         results: list[Explanation] = []
         for start in range(0, len(images), batch_size):
             results += self._explain(
-                images[start : start + batch_size], targets[start : start + batch_size], method, layer, options
+                images[start : start + batch_size], per_image[start : start + batch_size], method, layer, options
             )
         return results
 
@@ -430,7 +430,7 @@ class Explainer:
         keys = [digests[id(image)] for image in originals]
         job = BatchJob(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
-        if aug_smooth and method.uses_layer:
+        if aug_smooth and functions is not None:  # a CAM method (method.uses_layer)
             maps, attributions = augment.smoothed_maps(self, method, job, functions), None
             notes.append(augment.NOTE)
         else:

@@ -228,7 +228,7 @@ def fuse_layers(parts: Sequence[Explanation]) -> Explanation:
         c = upsample(p.coarse, first.model_input.shape[:2])
         top = float(c.max()) if c.size else 0.0
         coarse_parts.append(c / top if top > 0.0 else np.zeros_like(c))
-    coarse = np.mean(coarse_parts, axis=0, dtype=np.float32)
+    coarse = np.asarray(np.mean(coarse_parts, axis=0, dtype=np.float32))
     layers = tuple(layer for p in parts for layer in p.layers)
     notes = list(dict.fromkeys(note for p in parts for note in p.notes))
     notes.append(

@@ -117,11 +117,12 @@ def provenance(
     wnids = _imagenet_wnids(names)
     if wnids is not None:
         # The WordNet id beside the index and name: a record stays unambiguous if names change.
-        explained = record["explanation"]
+        explained: dict[str, Any] = record["explanation"]  # type: ignore[assignment]
         explained["target_wnid"] = wnids[explanation.target_index]
         if explanation.contrast_index is not None:
             explained["contrast_wnid"] = wnids[explanation.contrast_index]
-        for entry in record["probabilities_top"]:
+        tops: list[dict[str, Any]] = record["probabilities_top"]  # type: ignore[assignment]
+        for entry in tops:
             entry["wnid"] = wnids[entry["index"]]
     return record
 

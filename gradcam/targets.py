@@ -70,7 +70,7 @@ class Group:
     members: str | tuple[int | str, ...]
     name: str | None
 
-    def __init__(self, members: str | Sequence[int | str], name: str | None = None):
+    def __init__(self, members: str | Sequence[int | str | np.integer], name: str | None = None):
         if not isinstance(members, str):
             members = tuple(int(m) if isinstance(m, np.integer) else m for m in members)
         object.__setattr__(self, "members", members)
@@ -283,8 +283,19 @@ class TargetResolver:
                 raise TargetError(f"A target weight vector must have shape ({classes},); got {target.shape}.")
             return ResolvedTarget.from_weights(target)
         row = np.zeros(classes, np.float32)
-        if isinstance(target, Contrast) and (isinstance(target.target, Group) or isinstance(target.other, Group)):
-            (name, members), (other_name, other_members) = self._side(target.target), self._side(target.other)
+        if isinstance(target, Contrast):
+            return self._contrast(target.target, target.other, row)
+        if isinstance(target, Group):
+            name, members = self.group(target)
+            self._refuse_sigmoid(repr(name))
+            row[list(members)] = 1.0
+            return ResolvedTarget("group", row, name, members)
+        row[self.class_index(target)] = 1.0
+        return ResolvedTarget("class", row)
+
+    def _contrast(self, first: int | str | Group, second: int | str | Group, row: np.ndarray) -> ResolvedTarget:
+        if isinstance(first, Group) or isinstance(second, Group):
+            (name, members), (other_name, other_members) = self._side(first), self._side(second)
             if set(members) & set(other_members):
                 shared = ", ".join(repr(self.class_names[i]) for i in sorted(set(members) & set(other_members))[:5])
                 raise TargetError(
@@ -294,19 +305,11 @@ class TargetResolver:
             self._refuse_sigmoid(f"{name!r} rather than {other_name!r}")
             row[list(members)], row[list(other_members)] = 1.0, -1.0
             return ResolvedTarget("group", row, name, members, other_name, other_members)
-        if isinstance(target, Contrast):
-            a, b = self.class_index(target.target), self.class_index(target.other)
-            if a == b:
-                raise TargetError(f"A contrast needs two different classes; got {self.class_names[a]!r} twice.")
-            row[a], row[b] = 1.0, -1.0
-            return ResolvedTarget("contrast", row)
-        if isinstance(target, Group):
-            name, members = self.group(target)
-            self._refuse_sigmoid(repr(name))
-            row[list(members)] = 1.0
-            return ResolvedTarget("group", row, name, members)
-        row[self.class_index(target)] = 1.0
-        return ResolvedTarget("class", row)
+        a, b = self.class_index(first), self.class_index(second)
+        if a == b:
+            raise TargetError(f"A contrast needs two different classes; got {self.class_names[a]!r} twice.")
+        row[a], row[b] = 1.0, -1.0
+        return ResolvedTarget("contrast", row)
 
     def _side(self, side: int | str | Group) -> tuple[str, tuple[int, ...]]:
         if isinstance(side, Group):
@@ -458,9 +461,12 @@ def _encode_group(group: Group, class_names: Sequence[str] | None) -> str:
         return GROUP_PREFIX + group.members
     members = []
     for member in group.members:
-        if isinstance(member, str) and class_names is None:
+        if not isinstance(member, str):
+            members.append(operator.index(member))
+        elif class_names is None:
             raise LinkError(f"Group member {member!r} is a name: pass class_names, or give the members as indices.")
-        members.append(_class_index(member, class_names) if isinstance(member, str) else operator.index(member))
+        else:
+            members.append(_class_index(member, class_names))
     if not members:
         raise LinkError("A group needs at least one class; got Group([]).")
     for index in members:

@@ -298,7 +298,7 @@ class LoadOutcome:
         return self.status == "ready" and self.model is not None
 
 
-def try_load(name: str, progress: Progress = None, *, download: bool = True) -> LoadOutcome:
+def try_load(name: str, progress: Progress | None = None, *, download: bool = True) -> LoadOutcome:
     """:func:`load_model` that returns a :class:`LoadOutcome` instead of raising.
 
     Weights that are missing and cannot be fetched give ``needs_download``; any other refusal of

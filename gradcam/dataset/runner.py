@@ -10,12 +10,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import GradCamError
 from .errors import RunFolderError
 from .results import RunFolder
 from .sources import Source, open_source, read_labels, resolve_label
 from .work import METRIC_STEPS, ModelSpec, PlanItem, WorkOptions, weights_sha256
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 ENGINES = ("local", "ray")
 MANIFEST_VERSION = 1
@@ -229,7 +233,7 @@ def run_dataset(
     )
 
 
-def _fixed_target(explainer, text: str):
+def _fixed_target(explainer: Explainer, text: str):
     """``--target`` given as a class (index or name, made an index) or a class group
     (``group:dog``, ``group:NAME=440+907``: a :class:`gradcam.Group`), checked on the model."""
     if text.strip().lower().startswith("group:"):
@@ -241,7 +245,7 @@ def _fixed_target(explainer, text: str):
     return explainer.class_index(int(text) if text.strip().isdigit() else text)
 
 
-def _plan(source: Source, labels: dict[str, str], explainer, target: str, target_index):
+def _plan(source: Source, labels: dict[str, str], explainer: Explainer, target: str, target_index):
     plan = []
     for index, path in enumerate(source.paths):
         text = labels.get(path)

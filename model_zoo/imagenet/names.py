@@ -120,12 +120,12 @@ def class_index(text: str | int) -> int:
     Raises :class:`~model_zoo.errors.AmbiguousClassError` when the text names several classes
     ("crane", "panther"), listing their display names, and
     :class:`~model_zoo.errors.ClassLookupError` when it names none, with the closest names."""
-    if isinstance(text, bool) or not isinstance(text, (str, numbers.Integral)):
+    if isinstance(text, bool) or not isinstance(text, (str, int, numbers.Integral)):
         raise ClassLookupError(
             f"Expected a class name, WordNet id or index (str or int); found {type(text).__name__} {text!r}.",
             query=repr(text),
         )
-    if isinstance(text, numbers.Integral):  # NumPy integers too, as argmax returns them
+    if isinstance(text, (int, numbers.Integral)):  # NumPy integers too, as argmax returns them
         return checked_index(int(text))
     key = normalize(text)
     tables = _lookup_tables()
@@ -215,9 +215,9 @@ def find_classes(query: str, limit: int = 10) -> list[Match]:
 # --- tables built once -----------------------------------------------------------------------------
 
 
-def checked_index(index: int) -> int:
+def checked_index(index: object) -> int:
     """``index`` as an int when it is an ImageNet class index (0-999); a ClassLookupError otherwise."""
-    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < NUM_CLASSES:
+    if isinstance(index, bool) or not isinstance(index, (int, numbers.Integral)) or not 0 <= int(index) < NUM_CLASSES:
         raise ClassLookupError(
             f"Expected an ImageNet class index from 0 to {NUM_CLASSES - 1}; found {index!r}.", query=repr(index)
         )
