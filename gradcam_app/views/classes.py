@@ -8,9 +8,10 @@ import gradcam
 from gradcam.errors import GradCamError
 from gradcam.targets import class_order
 from gradcam_app import loaders
+from gradcam_app.groups import as_target, decode_choice, group_keys
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label
+from gradcam_app.widgets import compare_pictures, group_label
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
 PRESETS = {
