@@ -4,6 +4,7 @@
     python3 run.py app      # the web app on the built-in offline model (gradcam-app; streamlit options pass)
     python3 run.py test     # the whole test suite (pytest)
     python3 run.py lint     # ruff check . and ruff format --check . (what .ci/run and pre-commit run)
+    python3 run.py typecheck  # mypy on gradcam/ and model_zoo/ (settings in pyproject.toml [tool.mypy])
     python3 run.py bench    # the engine benchmark, with tf-keras-vis installed for comparison
     python3 run.py cli ...  # the command-line tool: python -m gradcam ...
 
@@ -32,6 +33,7 @@ EXTRAS = {
     "cli": [],
     "test": ["test"],
     "lint": ["test"],
+    "typecheck": ["test"],
     "bench": ["test", "bench"],
 }
 
@@ -91,6 +93,9 @@ def main(argv: list[str]) -> int:
         command = [str(python), "-m", "ruff", "format", "--check", "."]
         if failed:
             return failed
+    elif task == "typecheck":
+        # The files and the strictness are pyproject.toml's [tool.mypy]; zero errors is the bar.
+        command = [str(python), "-m", "mypy", *rest]
     elif task == "bench":
         command = [str(python), "benchmarks/bench_engine.py", *rest]
     else:

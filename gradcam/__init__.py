@@ -17,10 +17,10 @@ from .errors import (
     UnknownClassError,
     UnsupportedModelError,
 )
-from .explanation import Contrast, Explanation, Group, shared_scale
+from .explanation import Explanation, shared_scale
 from .progress import Progress, no_progress
 from .render import COLORMAPS, colorize, keep_top, overlay
-from .targets import top_classes
+from .targets import Contrast, Group, top_classes
 
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.

@@ -241,7 +241,7 @@ class RunFolder:
             return schema().empty_table()
         rows = pa.concat_tables(tables).to_pylist()
         order = {m: i for i, m in enumerate(methods)}
-        unique = {}
+        unique: dict[tuple[int, str], dict] = {}
         for row in rows:
             unique.setdefault((row["input_index"], row["method"]), row)
         ordered = [unique[k] for k in sorted(unique, key=lambda k: (k[0], order.get(k[1], len(order))))]

@@ -1,4 +1,5 @@
-"""gradcam.links: how a target and a whole view travel in a shared link, and come back."""
+"""gradcam_app.links and gradcam.targets' text form: how a target and a whole view travel in a shared
+link, and come back."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from gradcam import Contrast, Group
 from gradcam.errors import GradCamError, LinkError, TargetError, UnknownClassError
-from gradcam.links import View, decode_target, encode_target
+from gradcam_app.links import View, decode_target, encode_target
 
 NAMES = ["apple", "banana", "tea cup", "crane", "crane", "7", "Top", "a-vs-b", "x, y", "ratio: 2"]
 
@@ -169,7 +170,7 @@ def test_bad_link_values_are_ignored_one_line_each():
 
 
 def test_export_parse_view_wrapper_keeps_its_contract():
-    from gradcam import export
+    from gradcam_app import links as export  # parse_view moved here from gradcam.export with the links
 
     view, problems = export.parse_view(
         {"model": "EfficientNet-Lite0", "class": "tea cup", "colormap": "gray", "view": "layers"},

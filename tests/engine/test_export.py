@@ -93,14 +93,16 @@ def test_provenance_record_has_what_reproduces_the_map():
 
 
 def test_views_from_links_are_checked_and_written_back_in_order():
-    view, problems = export.parse_view(
+    from gradcam_app import links  # parse_view and view_params moved from gradcam.export with the links
+
+    view, problems = links.parse_view(
         {"model": "EfficientNet-Lite0", "class": ["x", "tea cup"], "method": "nope", "layer": " conv ", "extra": "1"},
         models=["efficientnet-lite0"],
         methods=["gradcam"],
     )
     assert view == {"model": "efficientnet-lite0", "class": "tea cup", "layer": "conv"}
     assert len(problems) == 1 and "method='nope'" in problems[0]
-    assert list(export.view_params({"layer": "conv", "model": "m", "class": None, "view": ""})) == ["model", "layer"]
+    assert list(links.view_params({"layer": "conv", "model": "m", "class": None, "view": ""})) == ["model", "layer"]
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_bundle_names_and_zip():
 
 
 def test_bundle_reads_display_from_a_view():
-    from gradcam.links import View
+    from gradcam_app.links import View
 
     bundle = _bundle(View(colormap="gray", alpha=0.2, top_percent=40))
     assert bundle.display == {"colormap": "gray", "alpha": 0.2, "top_fraction": 0.4}

