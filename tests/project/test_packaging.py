@@ -106,6 +106,7 @@ def test_wheel_declares_both_console_scripts_the_dependencies_and_the_extras(whe
     assert any(r.startswith("pytest") and 'extra == "test"' in r for r in requires)
     assert any(r.startswith("ruff") and 'extra == "test"' in r for r in requires)
     assert any(r.startswith("tf-keras-vis") and 'extra == "bench"' in r for r in requires)
+    assert any(r.startswith("mkdocs-material") and 'extra == "docs"' in r for r in requires)
 
 
 def test_installed_app_package_finds_its_sample_photos(wheel, tmp_path):
