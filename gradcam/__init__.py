@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .explainer import Explainer
     from .images import image_digest
     from .methods import METHODS, Method, MethodOutput, Option, get_method
-    from .metrics import Evaluation, evaluate, rank_methods
+    from .metrics import Evaluation, rank_methods
+    from .metrics.evaluate import evaluate
 
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.
