@@ -125,6 +125,19 @@ class ClassSensitivity:
         the verdict is "same as top", so the map itself says little about the class."""
         return self.verdict == SAME_AS_TOP_VERDICT
 
+    @property
+    def short(self) -> str:
+        """The figure and verdict in a few words, for a caption: "92% the same as espresso's map
+        (same as top)"; "top class"; "no verdict (contrast)"; "no similarity (empty map)"."""
+        if self.verdict == TOP_CLASS:
+            return "top class"
+        if self.verdict == NOT_APPLICABLE:
+            return "no verdict (contrast)"
+        if self.similarity_to_top is None:
+            return "no similarity (empty map)"
+        figure = f"{self.similarity_to_top:.0%}" if self.similarity_to_top >= 0 else f"{self.similarity_to_top:+.2f}"
+        return f"{figure} the same as {self.top_name}'s map ({self.verdict})"
+
     def summary(self) -> dict:
         """A JSON-ready record (no arrays): the figures, the verdict, its reading and thresholds."""
         return {
