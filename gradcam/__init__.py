@@ -51,6 +51,10 @@ _LAZY = {
     "rank_methods": "metrics",
     "compare_models": "compare",
     "ModelComparison": "compare",
+    "class_sensitivity": "sensitivity",
+    "ClassSensitivity": "sensitivity",
+    "rank_layers": "metrics.layers",
+    "LayerScore": "metrics.layers",
 }
 
 
@@ -87,6 +91,7 @@ def candidate_layers(
 __all__ = [
     "COLORMAPS",
     "METHODS",
+    "ClassSensitivity",
     "Concepts",
     "Contrast",
     "Evaluation",
@@ -94,6 +99,7 @@ __all__ = [
     "Explanation",
     "GradCamError",
     "Group",
+    "LayerScore",
     "ImageError",
     "LayerError",
     "Method",
@@ -108,6 +114,7 @@ __all__ = [
     "UnknownClassError",
     "UnsupportedModelError",
     "candidate_layers",
+    "class_sensitivity",
     "colorize",
     "compare_models",
     "evaluate",
@@ -116,6 +123,7 @@ __all__ = [
     "keep_top",
     "no_progress",
     "overlay",
+    "rank_layers",
     "rank_methods",
     "shared_scale",
     "top_classes",
