@@ -182,10 +182,10 @@ def test_the_engine_imports_nothing_of_the_app():
 
 
 def app_views() -> list[str]:
-    """The app's view names, read from gradcam_app's router (its VIEWS registry)."""
-    from gradcam_app.links import VIEWS
+    """The app's view names, read from gradcam_app's router (its ROUTES)."""
+    from gradcam_app.router import BY_KEY
 
-    return list(VIEWS)
+    return list(BY_KEY)
 
 
 def test_no_engine_module_names_an_app_view():
