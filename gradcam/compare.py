@@ -334,7 +334,7 @@ def agree(first: ModelPanel, second: ModelPanel, grid: tuple[int, int] = AGREEME
 
 
 def _agreement(first: ModelPanel, second: ModelPanel, ranks_a, ranks_b) -> Agreement:
-    rho = _correlation(ranks_a, ranks_b)
+    rho = ranks_correlation(ranks_a, ranks_b)
     if rho is None:
         empty = [p.name for p in (first, second) if not p.heatmap.max() > 0]
         verdict = (
@@ -360,7 +360,10 @@ def grid_ranks(heatmap: np.ndarray, grid: tuple[int, int] = AGREEMENT_GRID) -> n
     return rankdata(small)
 
 
-def _correlation(ranks_a: np.ndarray | None, ranks_b: np.ndarray | None) -> float | None:
+def ranks_correlation(ranks_a: np.ndarray | None, ranks_b: np.ndarray | None) -> float | None:
+    """Spearman's rho of two maps from their :func:`grid_ranks` (Pearson's correlation of the
+    ranks, clipped to [-1, 1]); None when either is None (a flat map has no order). Rank a map
+    once and correlate it with many (class sensitivity compares every class with the top one)."""
     if ranks_a is None or ranks_b is None:
         return None
     return float(np.clip(np.corrcoef(ranks_a, ranks_b)[0, 1], -1.0, 1.0))
@@ -377,7 +380,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, grid: tuple[int, int] = AGREE
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"Two maps (H, W) of the same image are expected; got shapes {a.shape} and {b.shape}.")
-    return _correlation(grid_ranks(a, grid), grid_ranks(b, grid))
+    return ranks_correlation(grid_ranks(a, grid), grid_ranks(b, grid))
 
 
 def side_by_side(
@@ -518,5 +521,6 @@ __all__ = [
     "compare_models",
     "grid_ranks",
     "rank_correlation",
+    "ranks_correlation",
     "side_by_side",
 ]

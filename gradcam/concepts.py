@@ -54,7 +54,7 @@ class Concepts:
             divided by its maximum (all zeros for a concept that is nowhere).
         coarse: float32 (k, h, w), the columns of W at the layer's resolution, each scaled to a
             maximum of 1 (the scale moved into ``embeddings``).
-        embeddings: float32 (k, K), the rows of H: sum_i coarse[i][..., None] * embeddings[i] is
+        embeddings: float32 (k, K), the rows of H: ``sum_i coarse[i][..., None] * embeddings[i]`` is
             the factorisation's reconstruction of the rectified activations (h, w, K).
         top_classes: per concept, its most probable classes as (index, name, probability), most
             probable first; empty tuples when the layer's head cannot be run alone.

@@ -111,6 +111,12 @@ class Explainer:
         return [t.path for t in self._traced.spatial_layers]
 
     @property
+    def layer_grids(self) -> dict[str, tuple[int, int]]:
+        """The (h, w) grid of the map of each layer of :attr:`layers` (a token layer's: its token
+        grid), in order."""
+        return {t.path: (int(t.grid_shape[0]), int(t.grid_shape[1])) for t in self._traced.spatial_layers}
+
+    @property
     def layer_notes(self) -> dict[str, str]:
         """For the layers of :attr:`layers` that are reshaped token layers (a vision transformer's
         (batch, T, C) outputs), how: e.g. "tokens (65, 32) reshaped to a 8x8 grid (1 extra token

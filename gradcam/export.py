@@ -101,6 +101,7 @@ class ExportBundle:
         method_paper: str | None = None,
         options: Mapping[str, Any] | None = None,
         link: str | None = None,
+        sensitivity: Any = None,
     ):
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -125,6 +126,8 @@ class ExportBundle:
         self.method_paper = method_paper
         self.options = dict(options or {})
         self.link = link
+        #: The map's class sensitivity (:class:`gradcam.sensitivity.ClassSensitivity`), or None.
+        self.sensitivity = sensitivity
         self._built: dict[str, Any] = {}
 
     # names ------------------------------------------------------------------------------------
@@ -211,6 +214,7 @@ class ExportBundle:
             method_paper=paper,
             options=self.options,
             display=self.display,
+            sensitivity=self.sensitivity,
         )
         if self.link:
             record["link"] = self.link
@@ -233,6 +237,7 @@ class ExportBundle:
             image_name=self.image_name,
             display=self.display,
             record=self.provenance(),
+            sensitivities=[self.sensitivity] if self.sensitivity is not None else None,
         ).encode("utf-8")
 
     def files(self) -> dict[str, bytes]:
@@ -280,7 +285,8 @@ def export_bundle(
             ``top_fraction`` (or ``keep``), or an object with ``colormap``, ``alpha`` and
             ``top_percent`` (the app's link); None for the defaults.
         extra: ``image_size``, ``method_label``, ``method_paper``, ``options``, ``link`` (the
-            shareable URL of the view, recorded in the provenance).
+            shareable URL of the view, recorded in the provenance), ``sensitivity`` (the map's
+            :class:`gradcam.sensitivity.ClassSensitivity`, recorded and shown in the report).
 
     Raises:
         ExportError: the image is not uint8 RGB, or the explanation has no 2-D heatmap.

@@ -60,6 +60,7 @@ def provenance(
     options: Mapping[str, Any] | None = None,
     display: Mapping[str, Any] | None = None,
     top_k: int = 10,
+    sensitivity: Any = None,
 ) -> dict:
     """A JSON-ready record of how a map was made, enough to reproduce it.
 
@@ -72,6 +73,9 @@ def provenance(
         options: the method options used (e.g. ``{"aug_smooth": False}``).
         display: how the picture was drawn (colour map, opacity, threshold); maps are unaffected.
         top_k: how many of the most probable classes to list.
+        sensitivity: the map's :class:`gradcam.sensitivity.ClassSensitivity` (is it about its
+            class, or the top class's map again?): its ``similarity_to_top`` and ``verdict`` go
+            into ``explanation``, its whole record into ``class_sensitivity``; None: both None.
     """
     probabilities = np.asarray(explanation.probabilities, dtype=np.float64)
     names = list(getattr(model, "class_names", []) or [])
@@ -102,7 +106,9 @@ def provenance(
             "coarse_shape": [int(v) for v in explanation.coarse.shape],
             "peak": float(explanation.peak),
             "options": dict(options or {}),
+            **_sensitivity_fields(sensitivity),
         },
+        "class_sensitivity": sensitivity.summary() if sensitivity is not None else None,
         "probabilities_top": [
             {
                 "index": int(i),
@@ -125,6 +131,14 @@ def provenance(
         for entry in tops:
             entry["wnid"] = wnids[entry["index"]]
     return record
+
+
+def _sensitivity_fields(sensitivity: Any) -> dict:
+    """``similarity_to_top`` and ``verdict`` of a ClassSensitivity (None and None without one)."""
+    if sensitivity is None:
+        return {"similarity_to_top": None, "verdict": None}
+    rho = sensitivity.similarity_to_top
+    return {"similarity_to_top": None if rho is None else round(float(rho), 4), "verdict": sensitivity.verdict}
 
 
 def _imagenet_wnids(names: Sequence[str]) -> list[str] | None:

@@ -24,7 +24,7 @@ def keep_keras_session() -> bool:
     clear. Idempotent; returns False when this Streamlit has no such hook (nothing to keep).
 
     This is the app's one reach into a Streamlit private name (Streamlit offers no supported way to
-    keep Keras' session). tests/test_app_runtime.py fails, saying so, when Streamlit drops the hook
+    keep Keras' session). tests/app/test_runtime.py fails, saying so, when Streamlit drops the hook
     or stops clearing Keras' session in it; tests/engine/test_architecture.py allows the reach-in
     here and nowhere else."""
     try:
