@@ -461,7 +461,7 @@ def _output_layer(model):
 
     A functional model's output tensor names its layer only in Keras' ``_keras_history`` (Keras
     has no public way; ``layer.output`` fails for a layer called twice). Tested on every model kind
-    in tests/test_hostile_models.py and tests/test_models.py, so a Keras that drops it fails there."""
+    in tests/zoo/test_hostile_models.py and tests/engine/test_keras_models.py, so a Keras that drops it fails there."""
     if isinstance(model, keras.Sequential):
         layers = model.layers
         if not layers:

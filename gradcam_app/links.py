@@ -7,7 +7,7 @@ augmentation smoothing), the comparison lists (and whether compared layers are a
 map), the number of concepts of the concepts view, and a dataset run with one of its inputs.
 :class:`View` reads it from URL query parameters (checking every value, with one-line messages for
 what it ignores) and writes it back with only the values that differ from the defaults, so links
-stay short. The view names themselves are the router's (:data:`VIEWS`).
+stay short. The view names are the router's (:data:`gradcam_app.router.ROUTES`).
 
 Targets travel as the engine writes them (:func:`gradcam.targets.encode_target`,
 :func:`gradcam.targets.decode_target`, re-exported here): the CLI and dataset runs read the same
@@ -34,19 +34,6 @@ from gradcam.targets import (
     encode_target,
 )
 from gradcam.targets import TOP_TEXT as TOP
-
-#: The views, as the URL names them (``?view=``) and as the page's tabs read, in the tabs' order.
-#: A new view is a module in gradcam_app/views/ and one line in gradcam_app/views/__init__.py's
-#: ``DRAW``, plus its name here.
-VIEWS = {
-    "explain": "Explain",
-    "classes": "Compare classes",
-    "methods": "Compare methods",
-    "layers": "Compare layers",
-    "models": "Compare models",
-    "concepts": "What parts does the model see?",
-    "dataset": "Dataset",
-}
 
 #: Query parameter of each :class:`View` field, in the order a link writes them.
 QUERY_KEYS = {
@@ -352,7 +339,6 @@ __all__ = [
     "LIST_SEPARATOR",
     "QUERY_KEYS",
     "TOP",
-    "VIEWS",
     "VIEW_KEYS",
     "View",
     "decode_target",

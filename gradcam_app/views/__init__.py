@@ -1,7 +1,8 @@
 """The page's views, one module each: explain (with the faithfulness panel), compare classes,
 compare methods, compare layers, compare models, the concepts a layer sees (no class chosen), the
 gallery ZIP, and the Dataset view. Each takes a :class:`ViewInput` and draws; the Dataset view,
-which needs no image, takes a :class:`DatasetInput`."""
+which needs no image, takes a :class:`DatasetInput`. Which view is drawn, and its line in the
+tabs and the URL, is :data:`gradcam_app.router.ROUTES`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import numpy as np
 
 from gradcam.images import DecodedImage
 from gradcam_app import links
-from gradcam_app.links import VIEWS
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.widgets import Settings
 
@@ -48,4 +48,4 @@ class DatasetInput:
     open_link: Callable[[links.View], None]
 
 
-__all__ = ["VIEWS", "DatasetInput", "ViewInput"]
+__all__ = ["DatasetInput", "ViewInput"]

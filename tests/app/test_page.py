@@ -370,7 +370,7 @@ def test_a_model_that_fails_to_load_is_not_left_selected(tmp_path):
 
 
 def test_browser_back_returns_to_the_previous_view(monkeypatch):
-    import gradcam_app.page
+    import gradcam_app.router  # follow_link and history_navigation: the router's
 
     at = new_app(sample="coffee.jpg")
     at.run()
@@ -387,7 +387,7 @@ def test_browser_back_returns_to_the_previous_view(monkeypatch):
     at.run()
     assert at.selectbox(key="method").value == "gradcam++" and heatmap(at)[0] != caption
     # Back: the browser reruns the page with the previous URL, marked as history navigation
-    monkeypatch.setattr(gradcam_app.page, "history_navigation", lambda: True)
+    monkeypatch.setattr(gradcam_app.router, "history_navigation", lambda: True)
     at.query_params.clear()
     at.query_params.update(first)
     at.run()

@@ -20,7 +20,7 @@ PACKAGES = ("gradcam", "gradcam_app", "model_zoo")
 #: a test that fails when the library changes: (module, attribute).
 ALLOWED_FOREIGN_PRIVATES = {
     # Streamlit's after-run clean-up clears Keras' session; gradcam_app.runtime.keep_keras_session
-    # replaces it (tests/test_app_runtime.py fails when Streamlit drops or changes it).
+    # replaces it (tests/app/test_runtime.py fails when Streamlit drops or changes it).
     ("gradcam_app.runtime", "_clean_problem_modules"),
     # A functional model's output tensor names its layer only in Keras' _keras_history
     # (gradcam.model_graph._output_layer; the model tests fail when Keras changes it).
@@ -182,10 +182,10 @@ def test_the_engine_imports_nothing_of_the_app():
 
 
 def app_views() -> list[str]:
-    """The app's view names, read from gradcam_app's router (its VIEWS registry)."""
-    from gradcam_app.links import VIEWS
+    """The app's view names, read from gradcam_app's router (its ROUTES)."""
+    from gradcam_app.router import BY_KEY
 
-    return list(VIEWS)
+    return list(BY_KEY)
 
 
 def test_no_engine_module_names_an_app_view():
