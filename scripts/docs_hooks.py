@@ -33,8 +33,8 @@ if str(ROOT) not in sys.path:
 
 CLI_HELP = re.compile(r"<!-- cli-help:\s*([a-z0-9 -]*?)\s*-->")
 METHOD = re.compile(r"<!-- method:\s*(\S+)\s*-->")
-#: Help text is wrapped at this width, whatever the terminal that builds the site.
-HELP_COLUMNS = "100"
+#: Help text is wrapped at this width (what fits the page), whatever the terminal that builds the site.
+HELP_COLUMNS = "80"
 log = logging.getLogger("mkdocs.hooks.docs_hooks")
 
 
