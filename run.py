@@ -4,6 +4,7 @@
     python3 run.py app      # the web app on the built-in offline model (gradcam-app; streamlit options pass)
     python3 run.py test     # the whole test suite (pytest)
     python3 run.py lint     # ruff check . and ruff format --check . (what .ci/run and pre-commit run)
+    python3 run.py typecheck  # mypy on gradcam/ and model_zoo/ (settings in pyproject.toml [tool.mypy])
     python3 run.py bench    # the engine benchmark, with tf-keras-vis installed for comparison
     python3 run.py docs     # the documentation site on http://127.0.0.1:8000 (mkdocs serve; options pass)
     python3 run.py docs build   # the site built strictly into site/, as CI does (mkdocs build --strict)
@@ -35,6 +36,7 @@ EXTRAS = {
     "cli": [],
     "test": ["test", "docs"],
     "lint": ["test", "docs"],
+    "typecheck": ["test", "docs"],
     "bench": ["test", "bench"],
     "docs": ["docs"],
 }
@@ -105,6 +107,9 @@ def main(argv: list[str]) -> int:
         command = [str(python), "-m", "ruff", "format", "--check", "."]
         if failed:
             return failed
+    elif task == "typecheck":
+        # The files and the strictness are pyproject.toml's [tool.mypy]; zero errors is the bar.
+        command = [str(python), "-m", "mypy", *rest]
     elif task == "bench":
         command = [str(python), "benchmarks/bench_engine.py", *rest]
     elif task == "docs":

@@ -19,10 +19,10 @@ from .errors import (
     UnknownClassError,
     UnsupportedModelError,
 )
-from .explanation import Contrast, Explanation, Group, shared_scale
+from .explanation import Explanation, shared_scale
 from .progress import Progress, no_progress
 from .render import COLORMAPS, colorize, keep_top, overlay
-from .targets import top_classes
+from .targets import Contrast, Group, top_classes
 
 if TYPE_CHECKING:
     # What __getattr__ below loads lazily, named here for type checkers and the API reference
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .explainer import Explainer
     from .images import image_digest
     from .methods import METHODS, Method, MethodOutput, Option, get_method
-    from .metrics import Evaluation, evaluate, rank_methods
+    from .metrics import Evaluation, rank_methods
+    from .metrics.evaluate import evaluate
 
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.
@@ -50,6 +51,10 @@ _LAZY = {
     "rank_methods": "metrics",
     "compare_models": "compare",
     "ModelComparison": "compare",
+    "class_sensitivity": "sensitivity",
+    "ClassSensitivity": "sensitivity",
+    "rank_layers": "metrics.layers",
+    "LayerScore": "metrics.layers",
 }
 
 
@@ -86,6 +91,7 @@ def candidate_layers(
 __all__ = [
     "COLORMAPS",
     "METHODS",
+    "ClassSensitivity",
     "Concepts",
     "Contrast",
     "Evaluation",
@@ -93,6 +99,7 @@ __all__ = [
     "Explanation",
     "GradCamError",
     "Group",
+    "LayerScore",
     "ImageError",
     "LayerError",
     "Method",
@@ -107,6 +114,7 @@ __all__ = [
     "UnknownClassError",
     "UnsupportedModelError",
     "candidate_layers",
+    "class_sensitivity",
     "colorize",
     "compare_models",
     "evaluate",
@@ -115,6 +123,7 @@ __all__ = [
     "keep_top",
     "no_progress",
     "overlay",
+    "rank_layers",
     "rank_methods",
     "shared_scale",
     "top_classes",

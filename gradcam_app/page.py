@@ -18,9 +18,10 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import links
-from gradcam_app import loaders, runtime
+from gradcam_app import links, loaders, runtime
+from gradcam_app.groups import as_target
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
+from gradcam_app.settings import model_upload_allowed
 from gradcam_app.state import PageState, bound, page_state
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
 from gradcam_app.views.classes import compare_classes_view
@@ -34,7 +35,6 @@ from gradcam_app.views.models import compare_models_view
 from gradcam_app.widgets import (
     USER_MODEL,
     Settings,
-    as_target,
     gallery_ui,
     in_use_note,
     input_ui,
@@ -42,7 +42,6 @@ from gradcam_app.widgets import (
     method_ui,
     model_choice,
     model_ui,
-    model_upload_allowed,
 )
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE

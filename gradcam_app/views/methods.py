@@ -4,10 +4,12 @@ method whose map does not depend on the class is not recomputed when the class c
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.sensitivity import compare_to_top
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
@@ -63,9 +65,18 @@ def compare_methods_view(view: ViewInput) -> None:
 
 def _panel(view: ViewInput, method: str, layer: str | None, target):
     info = gradcam.METHODS[method]
+    # A class other than the top one: the top class's map comes in the same call (one more row,
+    # and the passes of slow methods score every class at once), to say if this map repeats it.
+    with_top = info.class_specific and target is not None and target != int(np.argmax(view.probabilities))
     try:
-        (e,), _ = loaders.run_explain(
-            view.loaded, view.item, view.decoded.pixels, method, layer, view.settings.aug_smooth, [target]
+        (e, *top), _ = loaders.run_explain(
+            view.loaded,
+            view.item,
+            view.decoded.pixels,
+            method,
+            layer,
+            view.settings.aug_smooth,
+            [target, None] if with_top else [target],
         )
     except GradCamError as exc:
         st.error(f"{info.label}: {exc}")
@@ -74,6 +85,8 @@ def _panel(view: ViewInput, method: str, layer: str | None, target):
         e.label if info.class_specific else "same map for every class",
         seconds_text(e, loaders.last_lookup_cached()),
     ]
+    if top:
+        notes.append(compare_to_top(e, top[0]).short)
     if e.empty:
         notes.append("no positive evidence")
     heatmap = e.heatmap
