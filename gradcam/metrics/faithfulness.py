@@ -10,6 +10,8 @@ written for); each perturbed image is then rounded to uint8, the engine's input 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..errors import MetricError
@@ -35,7 +37,7 @@ def faithfulness_correlation(
     subset: int = CORRELATION_SUBSET,
     seed: int = 0,
     progress: Progress = no_progress,
-    subsets: np.ndarray | None = None,
+    subsets: Sequence[np.ndarray] | np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict]:
     """Faithfulness Correlation (Bhatt, Weller & Moura, "Evaluating and aggregating feature-based
     model explanations", IJCAI 2020; Quantus's ``FaithfulnessCorrelation``). Higher is better.
@@ -65,25 +67,26 @@ def faithfulness_correlation(
     # and the map is broadcast over the channels.
     attribution = np.broadcast_to(_normalise_by_max(saliency)[None], (c, h, w)).reshape(-1)
     darkest = image.min()
+    chosen_sets: list[np.ndarray]
     if subsets is None:
         rng = np.random.RandomState(seed)
-        subsets = [rng.choice(n, subset, replace=False) for _ in range(runs)]
+        chosen_sets = [rng.choice(n, subset, replace=False) for _ in range(runs)]
     else:
-        subsets = [np.asarray(chosen, np.int64) for chosen in subsets]
-        runs = len(subsets)
-        if runs < 2 or any(c.ndim != 1 or c.size == 0 or c.min() < 0 or c.max() >= n for c in subsets):
+        chosen_sets = [np.asarray(chosen, np.int64) for chosen in subsets]
+        runs = len(chosen_sets)
+        if runs < 2 or any(c.ndim != 1 or c.size == 0 or c.min() < 0 or c.max() >= n for c in chosen_sets):
             raise MetricError(f"subsets must be at least 2 lists of value indices in [0, {n}).")
 
     def images():
         yield image
-        for chosen in subsets:
+        for chosen in chosen_sets:
             flat = np.ascontiguousarray(image.transpose(2, 0, 1)).reshape(-1)
             flat[chosen] = darkest
             yield flat.reshape(c, h, w).transpose(1, 2, 0)
 
     logits = scorer(images(), runs + 1, progress, "faithfulness correlation")
     drops = logits[0] - logits[1:]
-    sums = np.array([attribution[chosen].sum(dtype=np.float64) for chosen in subsets])
+    sums = np.array([attribution[chosen].sum(dtype=np.float64) for chosen in chosen_sets])
     rho = float("nan") if np.ptp(drops) == 0 or np.ptp(sums) == 0 else float(np.corrcoef(sums, drops)[0, 1])
     return {"faithfulness_correlation": rho}, {"faithfulness_correlation_runs": int(runs)}
 
