@@ -12,6 +12,7 @@ from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.verdicts import sensitivity, top_map, wants_top
 from gradcam_app.views import ViewInput
+from gradcam_app.views.trust import trust_ui
 from gradcam_app.widgets import class_picker_ui, compare_pictures, method_label, seconds_text
 
 
@@ -46,7 +47,8 @@ def compare_methods_view(view: ViewInput) -> None:
     key = (item.key, loaded.key, settings.aug_smooth)
     ready = [job for job in jobs if not loaders.is_slow(job[0]) or (key, job) in state.slow_done]
     pending = [job for job in jobs if job not in ready]
-    panels = [panel for panel in (_panel(view, *job) for job in ready) if panel is not None]
+    made = [found for found in (_panel(view, *job) for job in ready) if found is not None]
+    panels = [panel for panel, _ in made]
     if panels or pending:
         compare_pictures(
             item,
@@ -55,6 +57,11 @@ def compare_methods_view(view: ViewInput) -> None:
             "1 = each map's own peak",
             pending=[method_label(job[0]) for job in pending],
         )
+    if made and not pending:
+        # Under the maps: "Can this map be trusted?" for each one, on demand.
+        for number, (column, (_, e)) in enumerate(zip(st.columns(len(made)), made)):
+            with column:
+                trust_ui(view, e, f"methods_{number}")
     if pending:
         for job in pending:  # progress bars show below the ready panels
             if _panel(view, *job) is not None:
@@ -63,6 +70,7 @@ def compare_methods_view(view: ViewInput) -> None:
 
 
 def _panel(view: ViewInput, method: str, layer: str | None, target):
+    """((label, heatmap, caption), explanation) of one method's map, or None after an error shown."""
     info = gradcam.METHODS[method]
     # A class other than the top one is compared with the top class's map: its own cached lookup,
     # or for a slow method one more target of the same call (its passes score every class at once).
@@ -96,4 +104,4 @@ def _panel(view: ViewInput, method: str, layer: str | None, target):
     if not info.uses_layer:  # a pixel method: a few extreme gradients would hide the rest
         heatmap = gradcam.render.clip_outliers(heatmap)
         notes.append(f"clipped at the {gradcam.render.PIXEL_CLIP_PERCENTILE:g}th percentile")
-    return info.label, heatmap, " · ".join(notes)
+    return (info.label, heatmap, " · ".join(notes)), e

@@ -67,3 +67,16 @@ def test_the_concept_pair_flags_both_groups_and_offers_a_block_under_each_map():
     lines = trust_lines(at)
     assert len(lines) == 4 and "**cannot tell**" in lines[0]
     assert any("Can the map of gambling be trusted?" in str(m.value) for m in at.markdown)
+
+
+def test_compare_methods_offers_the_block_under_each_map():
+    at = new_app(sample="coffee.jpg", view="methods", methods="gradcam,layercam")
+    at.run()
+    assert problems(at) == []
+    keys = {b.key for b in at.button if (b.key or "").startswith("trust_go_methods_")}
+    assert keys == {"trust_go_methods_0", "trust_go_methods_1"}
+    at.button(key="trust_go_methods_1").click().run()
+    assert problems(at) == []
+    lines = trust_lines(at)
+    assert len(lines) == 4 and lines[1].startswith("2. **about this class?**")
+    assert "**yes**" in lines[1]  # espresso is the top class
