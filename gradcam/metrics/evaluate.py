@@ -138,7 +138,8 @@ class Evaluation:
         scores: score name -> float (see :data:`SCORES` for which direction is better).
         curves: curve name ("deletion", "insertion", "road_morf", "road_lerf") -> (fractions,
             probabilities), float32 arrays of equal length; fractions of the image removed or
-            revealed, in [0, 1].
+            revealed, in [0, 1]. "irof": (fraction of superpixels removed, probability divided
+            by the full image's).
         method, layer, target_index, target_name: what was evaluated.
         probability: the explained class's probability on the full model input (a group's: the
             sum of its members'; its curves follow that sum too).
