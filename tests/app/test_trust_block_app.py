@@ -80,3 +80,18 @@ def test_compare_methods_offers_the_block_under_each_map():
     lines = trust_lines(at)
     assert len(lines) == 4 and lines[1].startswith("2. **about this class?**")
     assert "**yes**" in lines[1]  # espresso is the top class
+
+
+def test_the_faithfulness_panel_offers_the_quantus_metrics_with_the_random_map():
+    at = new_app(sample="coffee.jpg")
+    at.run()
+    at.multiselect(key="faithfulness_methods").set_value(["gradcam"]).run()
+    at.multiselect(key="faithfulness_extra").set_value(["sparseness", "complexity", "random_logit"]).run()
+    at.button(key="faithfulness_go").click().run()
+    assert problems(at) == []
+    table = at.dataframe[0].value.set_index("method")
+    assert {"sparseness", "complexity", "random_logit"} <= set(table.columns)
+    assert set(table.index) == {"Grad-CAM", "random"}
+    assert table.loc["Grad-CAM", "sparseness"] > table.loc["random", "sparseness"]
+    config = at.dataframe[0].proto.columns
+    assert '"Sparseness ' in config and '"Random logit ' in config  # the headers (JSON escapes the arrows)
