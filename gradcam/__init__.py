@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .metrics.evaluate import evaluate
     from .metrics.layers import LayerScore, rank_layers
     from .sensitivity import ClassSensitivity, class_sensitivity
+    from .trust import TrustReport, trust_report
 
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.
@@ -57,6 +58,8 @@ _LAZY = {
     "ClassSensitivity": "sensitivity",
     "rank_layers": "metrics.layers",
     "LayerScore": "metrics.layers",
+    "trust_report": "trust",
+    "TrustReport": "trust",
 }
 
 
@@ -113,6 +116,7 @@ __all__ = [
     "Option",
     "Progress",
     "TargetError",
+    "TrustReport",
     "UnknownClassError",
     "UnsupportedModelError",
     "candidate_layers",
@@ -129,4 +133,5 @@ __all__ = [
     "rank_methods",
     "shared_scale",
     "top_classes",
+    "trust_report",
 ]
