@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .methods import METHODS, Method, MethodOutput, Option, get_method
     from .metrics import Evaluation, rank_methods
     from .metrics.evaluate import evaluate
+    from .metrics.layers import LayerScore, rank_layers
+    from .sensitivity import ClassSensitivity, class_sensitivity
 
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.

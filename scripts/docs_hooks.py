@@ -33,8 +33,11 @@ if str(ROOT) not in sys.path:
 
 CLI_HELP = re.compile(r"<!-- cli-help:\s*([a-z0-9 -]*?)\s*-->")
 METHOD = re.compile(r"<!-- method:\s*(\S+)\s*-->")
-#: Help text is wrapped at this width, whatever the terminal that builds the site.
-HELP_COLUMNS = "100"
+#: A reST role before a code span, as the docstrings write cross-references (":func:`load_model`");
+#: Markdown keeps the role as text, so the rendered page would read ":func:load_model".
+REST_ROLE = re.compile(r":(?:py:)?(?:func|class|data|meth|mod|attr|exc|obj):(?=<code>)")
+#: Help text is wrapped at this width (what fits the page), whatever the terminal that builds the site.
+HELP_COLUMNS = "80"
 log = logging.getLogger("mkdocs.hooks.docs_hooks")
 
 
@@ -102,6 +105,11 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             raise PluginError(f"methods.md: no `<!-- method: KEY -->` card for {', '.join(missing)}")
     markdown = CLI_HELP.sub(lambda m: "```text\n" + cli_help(m.group(1).split()) + "\n```", markdown)
     return METHOD.sub(lambda m: method_card(m.group(1)), markdown)
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """Drop the reST roles left before code spans in the API pages (the name stays, as code)."""
+    return REST_ROLE.sub("", html)
 
 
 def on_post_build(config) -> None:

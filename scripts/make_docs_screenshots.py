@@ -249,6 +249,7 @@ def main() -> None:
                     page.set_default_timeout(240_000)
                     started = time.monotonic()
                     element = shoot(page, url)  # a view's shot returns an element to show alone, or None
+                    page.mouse.move(0, 0)  # no tooltip of the last button clicked in the picture
                     wait_idle(page)
                     save(page, args.out / f"app_{name}.png", element)
                     print(f"  {name}: {time.monotonic() - started:.1f} s", flush=True)

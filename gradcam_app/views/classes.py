@@ -7,12 +7,11 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
-from gradcam.sensitivity import compare_all_to_top
 from gradcam.targets import class_order
 from gradcam_app import loaders
 from gradcam_app.groups import as_target, decode_choice, group_keys
 from gradcam_app.state import bound, page_state, set_widget
-from gradcam_app.verdicts import verdict_ui
+from gradcam_app.verdicts import sensitivity, top_map, verdict_ui
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import compare_pictures, group_label
 
@@ -72,9 +71,10 @@ def compare_classes_view(view: ViewInput) -> None:
         return
     picked = [as_target(c) for c in chosen]
     top_index = int(np.argmax(probabilities))
-    # The top class's map compares every other class with it; when it is not among those chosen it
-    # comes as one more row of the same call (from the same cached activations).
-    extra_top = top_index not in chosen
+    # The top class's map compares every other class with it. When it is not among those chosen it
+    # is its own cached lookup (computed once per image, method and layer), or for a slow method one
+    # more target of the same call (its passes score every class at once).
+    extra_top = top_index not in chosen and loaders.is_slow(settings.method)
     targets = picked + ([gradcam.Contrast(picked[0], picked[1])] if contrast else []) + ([None] if extra_top else [])
     try:
         results, wall = loaders.run_explain(
@@ -84,9 +84,18 @@ def compare_classes_view(view: ViewInput) -> None:
         st.error(str(exc))
         return
     classes = results[: len(chosen)]
-    top_map = results[-1] if extra_top else classes[chosen.index(top_index)]
+    found = None
+    if gradcam.METHODS[settings.method].class_specific:
+        if top_index in chosen:
+            top = classes[chosen.index(top_index)]
+        else:
+            try:
+                top = results[-1] if extra_top else top_map(view, settings.method, settings.layer)
+            except GradCamError as exc:
+                st.error(str(exc))
+                return
+        found = [sensitivity(view, e, top) for e in classes]
     results = results[: len(results) - extra_top]
-    found = compare_all_to_top(classes, top_map) if gradcam.METHODS[settings.method].class_specific else None
     scaled = gradcam.shared_scale(classes)
     top = max(e.peak for e in classes)
     panels = [
@@ -111,10 +120,10 @@ def compare_classes_view(view: ViewInput) -> None:
         if e.empty:
             st.warning(e.message)
     compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes")
-    for i, sensitivity in enumerate(found or ()):
+    for i, measured in enumerate(found or ()):
         # The contrast button only where this view does not show that very contrast already.
         shown = contrast and i == 0 and chosen[1] == top_index
-        verdict_ui(sensitivity, None if shown else chosen[i], view.context, f"classes_contrast_{i}")
+        verdict_ui(measured, None if shown else chosen[i], view.context, f"classes_contrast_{i}")
     computed = sum(e.seconds for e in results)
     st.caption(
         f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "

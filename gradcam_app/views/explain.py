@@ -8,11 +8,10 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
-from gradcam.sensitivity import compare_to_top
 from gradcam.targets import class_order
 from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state
-from gradcam_app.verdicts import verdict_ui
+from gradcam_app.verdicts import sensitivity, top_map, verdict_ui, wants_top
 from gradcam_app.views import ViewInput
 from gradcam_app.views.faithfulness import faithfulness_ui
 from gradcam_app.widgets import (
@@ -40,20 +39,27 @@ def explain_view(view: ViewInput) -> None:
         ),
     )
     view.publish()
-    # The top class's map comes from the same pass (explain_targets): no second network run. It
-    # sets the "show strength" scale and tells whether this class's map is the top one's again.
-    top_index = int(np.argmax(view.probabilities))
-    targets = [klass] if klass is None or klass == top_index else [klass, None]
+    # The top class's map sets the "show strength" scale and tells whether this class's map is the
+    # top one's again. It is its own cached lookup, computed once per image, method and layer (from
+    # the cached activations: no second network run), not once per class.
+    with_top = klass is not None and klass != int(np.argmax(view.probabilities))
+    slow = loaders.is_slow(settings.method)  # one call: the passes score every class at once
     try:
         (explanation, *top), wall = loaders.run_explain(
-            loaded, item, decoded.pixels, settings.method, settings.layer, settings.aug_smooth, targets
+            loaded,
+            item,
+            decoded.pixels,
+            settings.method,
+            settings.layer,
+            settings.aug_smooth,
+            [klass, None] if with_top and slow else [klass],
         )
+        if with_top and not slow:
+            top = [top_map(view, settings.method, settings.layer)]
     except GradCamError as exc:
         st.error(str(exc))
         return
-    found = None
-    if top and gradcam.METHODS[settings.method].class_specific:
-        found = compare_to_top(explanation, top[0])
+    found = sensitivity(view, explanation, top[0]) if top and wants_top(view, settings.method, klass) else None
     if explanation.empty:
         st.warning(explanation.message)
     scale = 1.0
