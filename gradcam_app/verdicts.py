@@ -42,7 +42,7 @@ def verdict_ui(found: ClassSensitivity, choice, context: tuple, key: str) -> Non
         return
     how, icon = _STYLE.get(found.verdict, ("caption", None))
     text = f"**About this class? {found.verdict.capitalize()}.** {found.reading}"
-    if found.random_similarities:
+    if found.random_mean is not None:
         text += f" (Random classes' maps on this image: {found.random_mean:.0%} on average.)"
     if how == "caption":
         st.caption(text)

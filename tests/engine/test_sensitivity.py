@@ -239,3 +239,35 @@ def test_the_other_objects_class_is_distinct_on_a_trained_two_object_model():
         figures.append(found.similarity_to_top)
     distinct = verdicts.count(DISTINCT)
     assert distinct >= 9, f"the other object's class was distinct in only {distinct} of 10 images: rho {figures}"
+
+
+def test_an_empty_map_has_no_similarity_and_says_why(lite0, coffee):
+    """A map without positive evidence (all zeros) has no order to compare: "undefined", not 0."""
+    import dataclasses
+
+    _, explainer = lite0
+    slot, top = explainer.explain_targets(coffee, ["slot", None])
+    empty = dataclasses.replace(slot, heatmap=np.zeros_like(slot.heatmap), peak=0.0, empty=True)
+    found = compare_to_top(empty, top)
+    assert found.similarity_to_top is None and found.verdict == "undefined"
+    assert "no order to compare" in found.reading and found.short == "no similarity (empty map)"
+
+
+def test_readings_and_short_captions():
+    from gradcam.sensitivity import reading_for
+
+    assert reading_for("distinct", -0.2, "slot", "espresso").startswith(
+        "Unlike espresso's map (rank correlation -0.20)"
+    )
+    assert reading_for("distinct", 0.31, "slot", "espresso").startswith("Only 31% the same as espresso's map")
+    assert "partly what is specific to slot" in reading_for("partly shared", 0.6, "slot", "espresso")
+    assert reading_for("top class", 1.0, "espresso", "espresso").startswith("espresso is the top class")
+
+
+def test_short_caption_of_each_verdict(lite0, coffee):
+    _, explainer = lite0
+    cup = gradcam.class_sensitivity(explainer, coffee, "cup", n_random=0)
+    assert cup.short == f"{cup.similarity_to_top:.0%} the same as espresso's map (same as top)"
+    assert gradcam.class_sensitivity(explainer, coffee, None, n_random=0).short == "top class"
+    contrast = gradcam.class_sensitivity(explainer, coffee, gradcam.Contrast("cup", "espresso"))
+    assert contrast.short == "no verdict (contrast)"
