@@ -426,7 +426,7 @@ VIT_TINY = {
 
 
 def vit_row(rows, repeats: int, rng) -> None:
-    """Grad-CAM with a class-token ViT built by the test suite's ``vit`` (tests/test_token_models.py)
+    """Grad-CAM with a class-token ViT built by the test suite's ``vit`` (tests/engine/test_token_models.py)
     at its default layer (the last block's first normalisation), new images at the model's size.
     Two sizes: the tests' small ViT (40x40 input, 8x8 patch tokens + a class token, 2 blocks of
     width 32), whose ~1.2 ms forward pass is mostly fixed per-call cost, and the same builder at
@@ -440,7 +440,7 @@ def vit_row(rows, repeats: int, rng) -> None:
     passes are called through their concrete functions (no per-call argument binding)."""
     import keras
 
-    from tests.test_token_models import vit
+    from tests.helpers.toy_models import vit
 
     for label, options in (("test ViT", {}), ("ViT-Ti/16 shape", VIT_TINY)):
         keras.utils.set_random_seed(0)

@@ -31,15 +31,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from .errors import GradCamError, TargetError, UnknownClassError
-from .explanation import Contrast, Explanation, Group, Target
+from .explanation import Explanation
 from .explanation import shared_scale as _shared_scale
 from .images import as_rgb_uint8
+from .targets import Contrast, Group, Target
+
+if TYPE_CHECKING:
+    from .explainer import Explainer
 
 #: The (height, width) grid both maps are shrunk to before their rank correlation: fine enough to
 #: tell regions apart, coarse enough that a map's pixel-level texture (and the upsampling of a 7x7
@@ -236,6 +240,7 @@ def compare_models(
     from .explainer import Explainer
 
     started = time.perf_counter()
+    named: list[tuple[str | None, Any]]
     if isinstance(explainers, Mapping):
         named = [(str(name), e) for name, e in explainers.items()]
     else:
@@ -436,7 +441,7 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, bold: bool = False) -> 
 class _Named:
     """An explainer seen under the name the comparison gives it (for messages)."""
 
-    def __init__(self, explainer, name: str):
+    def __init__(self, explainer: Explainer, name: str):
         self._explainer, self.name = explainer, name
 
     def __getattr__(self, attribute):
@@ -478,7 +483,7 @@ def _layers_per_model(layer, names: list[str]) -> list:
     return layers
 
 
-def _target_for(explainer, name: str, target: Target) -> Target:
+def _target_for(explainer: Explainer, name: str, target: Target) -> Target:
     """The target as ``explainer`` should read it, checked: a name or group must exist on every model."""
     if target is None:
         return None

@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .encoding import data_uri, jpeg_bytes
 from .errors import ExportError
-from .export import data_uri, jpeg_bytes
+from .provenance import display_settings, provenance
+from .render import colorize, fit_for_display, overlay
+from .targets import class_order
 
 #: Longest side, in pixels, of each picture in a report.
 REPORT_MAX_SIDE = 1024
@@ -51,7 +54,6 @@ def image_data_uri(image: np.ndarray, max_side: int = REPORT_MAX_SIDE, quality: 
     Raises:
         ExportError: not a uint8 (H, W, 3) array.
     """
-    from .render import fit_for_display
 
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -81,12 +83,11 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
 
 
 def _probability_rows(explanations: Sequence[Any], names: Sequence[str]) -> str:
-    from .export import top_order
 
     probabilities = np.asarray(explanations[0].probabilities, dtype=np.float64)
     explained = {int(e.target_index) for e in explanations}
     explained |= {int(e.contrast_index) for e in explanations if getattr(e, "contrast_index", None) is not None}
-    order = top_order(probabilities, TOP_CLASSES)
+    order = class_order(probabilities, TOP_CLASSES)
     order += [i for i in sorted(explained) if i not in order]
     known = {int(i): str(n) for e in explanations for i, n, _ in (getattr(e, "top", None) or ())}
     for e in explanations:
@@ -150,8 +151,9 @@ def html_report(
         image: the uint8 RGB pixels explained (any size; shrunk for the page).
         model: the model-zoo ``ZooModel`` (its label, name and class names are shown).
         image_name: the image's file name as the person gave it.
-        display: colour map, opacity and "show the top X%" (a mapping or a
-            :class:`gradcam.links.View`; see :func:`gradcam.export.display_settings`).
+        display: colour map, opacity and "show the top X%" (a mapping, or an object with
+            ``colormap``, ``alpha`` and ``top_percent`` such as the app's link; see
+            :func:`gradcam.export.display_settings`).
         record: the provenance record to tabulate (an :class:`~gradcam.export.ExportBundle`
             passes its own); None builds one for the first explanation with ``image_sha256``.
         heatmaps: maps to draw instead of each explanation's own (e.g. ``gradcam.shared_scale``).
@@ -168,8 +170,6 @@ def html_report(
     Raises:
         ExportError: no explanations, a heatmaps list of the wrong length, or a bad image.
     """
-    from .export import display_settings, provenance
-    from .render import colorize, fit_for_display, overlay
 
     items = list(explanations) if isinstance(explanations, (list, tuple)) else [explanations]
     if not items:

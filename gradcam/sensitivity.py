@@ -233,7 +233,7 @@ def compare_to_top(
         MetricError: the two explanations are not of the same image, method and layer.
     """
     top_index, top_name, top_probability = explanation.top[0]
-    common = {
+    common: dict[str, Any] = {
         "target_label": explanation.label,
         "target_index": int(explanation.target_index),
         "target_probability": float(explanation.target_probability),
@@ -269,7 +269,8 @@ def compare_to_top(
     randoms = tuple(ranks_correlation(grid_ranks(other.heatmap), ranks) for other in random)
     is_top = explanation.target_members is None and explanation.target_index == top_index
     if is_top:
-        rho, verdict = 1.0, TOP_CLASS
+        rho: float | None = 1.0
+        verdict = TOP_CLASS
     else:
         rho = ranks_correlation(grid_ranks(explanation.heatmap), ranks)
         verdict = verdict_for(rho)

@@ -204,7 +204,7 @@ def rank_layers(
             LayerScore(
                 path,
                 stage,
-                tuple(int(d) for d in explanation.coarse.shape[:2]),
+                (int(explanation.coarse.shape[0]), int(explanation.coarse.shape[1])),
                 float(insertion - deletion),
                 float(insertion),
                 float(deletion),

@@ -7,11 +7,13 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.targets import class_order
 from gradcam_app import loaders
+from gradcam_app.groups import as_target, decode_choice, group_keys
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.verdicts import sensitivity, top_map, verdict_ui
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label, ranked
+from gradcam_app.widgets import compare_pictures, group_label
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
 PRESETS = {
@@ -26,7 +28,7 @@ def compare_classes_view(view: ViewInput) -> None:
     loaded, item, settings, probabilities = view.loaded, view.item, view.settings, view.probabilities
     names = loaded.explainer.class_names
     if state.compare_context != view.context or not state.compare_classes:
-        state.compare_classes = ranked(probabilities)[:2]  # a new image or model: its top two
+        state.compare_classes = class_order(probabilities)[:2]  # a new image or model: its top two
         state.compare_context = view.context
         st.session_state.pop("compare_classes", None)
     groups = group_keys(loaded.explainer)

@@ -8,6 +8,7 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.targets import class_order
 from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.verdicts import sensitivity, top_map, verdict_ui, wants_top
@@ -19,7 +20,6 @@ from gradcam_app.widgets import (
     colour_bar,
     display_controls_ui,
     probability_chart,
-    ranked,
     seconds_text,
     shown,
 )
@@ -92,7 +92,7 @@ def standing(explanation) -> str:
     """ "rank 3 of 1000" for a class, "a group of 5 classes" for a group."""
     if explanation.target_members is not None:
         return f"a group of {len(explanation.target_members)} classes"
-    rank = ranked(explanation.probabilities).index(explanation.target_index) + 1
+    rank = class_order(explanation.probabilities).index(explanation.target_index) + 1
     return f"rank {rank} of {len(explanation.probabilities)}"
 
 

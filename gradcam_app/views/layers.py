@@ -7,10 +7,9 @@ from __future__ import annotations
 import streamlit as st
 
 import gradcam
-from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam.explanation import LAYER_JOINER
-from gradcam_app import loaders
+from gradcam_app import links, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import class_picker_ui, compare_pictures
