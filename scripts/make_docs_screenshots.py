@@ -105,9 +105,11 @@ def make_run(runs: Path) -> str:
 def wait_idle(page, timeout: float = 240_000) -> None:
     """Until Streamlit has finished running the page (no 'Running' status), twice a second apart:
     a view that starts a second run (a fragment, a link written) is caught between the two."""
+    # Not running, and no grey placeholder left where an element is still to be drawn.
     script = (
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)"
+        "() => (!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/))"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
     )
     for _ in range(2):
         page.wait_for_function(script, timeout=timeout)
@@ -206,6 +208,7 @@ def shoot_models(page, url: str) -> None:
 def shoot_concepts(page, url: str) -> None:
     page.goto(url + "/?sample=cat_and_coffee.jpg&view=concepts&k=4")
     page.get_by_text("reconstruction error", exact=False).first.wait_for(state="visible", timeout=240_000)
+    wait_pictures(page, 5)  # the overlay and the four concepts' maps
 
 
 def shoot_dataset(page, url: str, run: str) -> None:
