@@ -108,7 +108,11 @@ def test_a_run_joins_a_ray_start_head_cluster(sources, lite0, tmp_path):
     port = _free_port()
     ray_bin = Path(sys.executable).with_name("ray")
     temp_dir = f"/tmp/rt{port}"  # short: Ray's socket paths must fit in 107 characters
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # RAY_AUTH_MODE said outright: with it unset, Ray 2.60's head turns token authentication on when
+    # ~/.ray/auth_token exists (an earlier local Ray may have written it), while `ray status` and the
+    # run's client, also unset, send no token, and the head never answers them. The cluster is this
+    # test's own, on this machine, and stops with it.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_AUTH_MODE": "disabled"}
     # --block keeps the head in the foreground, in its own process group: stopping that group
     # stops this cluster and nothing else ("ray stop" would stop every Ray on the machine).
     head = subprocess.Popen(
