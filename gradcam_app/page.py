@@ -14,11 +14,14 @@ secrets, else ``./runs``.
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import links
+from gradcam import links, words
 from gradcam_app import loaders, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
@@ -171,6 +174,36 @@ def write_link(state: PageState, link: links.View) -> None:
         state.written_query = params
 
 
+@functools.lru_cache(maxsize=1)
+def page_icon():
+    """The page's icon: a small heatmap blob drawn here (a PIL image Streamlit serves itself)."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    blob = np.exp(-((x - 34.0) ** 2 + (y - 30.0) ** 2) / (2 * 15.0**2))
+    return Image.fromarray(gradcam.colorize(blob.astype(np.float32), "jet"))
+
+
+def model_problem(outcome: ModelOutcome, picked: str) -> None:
+    """Say why the picked model cannot be used, in words a viewer can act on; for a model that needs
+    a download the operator's details (folders, environment variables) are folded away."""
+    if outcome.status == "missing":
+        st.info(outcome.message)
+        return
+    if outcome.status != "needs_download":
+        st.error(outcome.message)  # an own model refused: the message is about the viewer's own file
+        return
+    infos = {info.name: info for info in model_zoo.list_models()}
+    label = infos[picked].label if picked in infos else picked
+    st.error(
+        f"**{label}** is not installed on this server yet, and the server cannot fetch it now. Pick a model "
+        "marked *ready offline* in the sidebar to go on, or ask whoever runs this app to install it.",
+        icon=":material/cloud_off:",
+    )
+    with st.expander("Details for the person who runs this server"):
+        st.code(outcome.message, language=None, wrap_lines=True)
+
+
 # -- models -------------------------------------------------------------------------------------
 def load_choice(state: PageState, options: list[str]) -> tuple[str, ModelOutcome | None]:
     """Load the picked zoo model before the sidebar draws it; one that cannot load is replaced in the
@@ -191,7 +224,9 @@ def load_choice(state: PageState, options: list[str]) -> tuple[str, ModelOutcome
 
 def main() -> None:
     runtime.keep_keras_session()
-    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:", layout="wide")
+    # The icon is a picture the app serves itself (a Material icon is drawn from a font another host
+    # serves, which fails offline and tells that host who opened the page).
+    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=page_icon(), layout="wide")
     loaders.trace("page run")
     st.html(PAGE_STYLE)
     state = page_state()
@@ -200,12 +235,14 @@ def main() -> None:
     options = [info.name for info in model_zoo.list_models()] + ([USER_MODEL] if allow_upload else [])
     problems = follow_link(state, options, samples)
 
-    st.sidebar.title("Grad-CAM Explorer")
     items = input_ui(samples, DEFAULT_SAMPLE)
-    st.title("Grad-CAM Explorer")
-    st.caption(
-        "Why does the classifier say what it says? Pick an image, a model and a class; "
-        "compare classes, methods and layers, or see the parts the model sees."
+    # One title, on one line with its tagline: at 1280x720 every line above the pictures pushes the
+    # heatmap below the fold.
+    st.markdown(
+        "<div class='gc-title'><strong>Grad-CAM Explorer</strong> · why does the classifier say what it says? "
+        "Pick an image, a model and a class; compare classes, methods and layers, or see the parts the model "
+        "sees.</div>",
+        unsafe_allow_html=True,
     )
     for line in problems:
         st.warning(line)
@@ -221,7 +258,7 @@ def main() -> None:
 
     loaded: Loaded | None = outcome.loaded if outcome is not None and outcome.ok else None
     if failed is not None:
-        (st.info if failed.status == "missing" else st.error)(failed.message)
+        model_problem(failed, picked)
         fallback = state.model_in_use or model_zoo.DEFAULT_MODEL
         if fallback != picked:
             again = loaders.load_zoo_model(fallback)
@@ -235,8 +272,9 @@ def main() -> None:
     layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen_view(state) == "concepts")
     settings = Settings(method, layer, aug)
 
-    if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
-        view_picker()
+    # The view tabs come before the image is checked: a bad upload must not take them away.
+    view = view_picker()
+    if view == "dataset":  # needs no image
         DRAW["dataset"](DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
         write_link(
             state,
@@ -276,8 +314,9 @@ def main() -> None:
     decoded = loaders.decode_cached(item.key, item.name, item.data)
     for note in decoded.notes:
         st.caption(f"{item.name}: {note}")
-
-    view = view_picker()
+    small = words.small_image_warning(decoded.original_size, loaded.explainer.input_size)
+    if small:  # said before the map, which over such an image is one flat colour
+        st.warning(small, icon=":material/photo_size_select_small:")
     # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown);
     # a model without a spatial layer gets them with gradient saliency, which any model allows.
     if loaded.explainer.layers:

@@ -16,8 +16,9 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export, links
+from gradcam import export, limits, links
 from gradcam.errors import GradCamError
+from gradcam.words import percent
 from gradcam_app import loaders
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.state import bound, page_state, set_widget
@@ -86,6 +87,26 @@ def run_image_item(run: str, index: int) -> ImageItem:
     return ImageItem(name, f"run:{run}:{index}:{sha}", sha, data)
 
 
+def _accepts(function, name: str) -> bool:
+    import inspect
+
+    return name in inspect.signature(function).parameters
+
+
+def no_select_all() -> dict:
+    """``select_all=False`` for ``st.multiselect`` where Streamlit has the option (its "Select all" /
+    "Select N matches" entry adds every match at once); nothing on versions without the entry."""
+    return {"select_all": False} if _accepts(st.multiselect, "select_all") else {}
+
+
+def upload_limit(max_bytes: int) -> dict:
+    """``max_upload_size=`` (MB) for ``st.file_uploader`` where Streamlit has it, so the uploader's
+    own "Limit N MB per file" says the app's limit for that kind of file rather than the server's
+    largest (``server.maxUploadSize``, set for model files)."""
+    megabytes = max(1, int(max_bytes // 2**20))
+    return {"max_upload_size": megabytes} if _accepts(st.file_uploader, "max_upload_size") else {}
+
+
 def method_label(key: str) -> str:
     return gradcam.METHODS[key].label
 
@@ -124,7 +145,11 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         items.append(loaders.sample_item(name))
     elif source == "Upload":
         files = st.sidebar.file_uploader(
-            "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=IMAGE_TYPES, accept_multiple_files=True, key="uploads"
+            "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)",
+            type=IMAGE_TYPES,
+            accept_multiple_files=True,
+            key="uploads",
+            **upload_limit(limits.MAX_IMAGE_BYTES),
         )
         for file in files or []:
             data = file.getvalue()
@@ -179,6 +204,7 @@ def model_ui(options: list[str], in_use: Loaded | None) -> dict | None:
             "Model file",
             type=["keras", "h5"],
             key="user_model_file",
+            **upload_limit(limits.MAX_MODEL_BYTES),
             help="A Keras image classifier with one image input and one "
             "(batch, classes) output. Checked before loading: "
             "Lambda and custom layers are refused.",
@@ -215,6 +241,26 @@ def method_ui() -> str:
     return method
 
 
+def layer_label(explainer, path: str | None) -> str:
+    """A layer's name with its plain gloss: "block4c_bn · stage 4 of 5, 14×14" (token layers say
+    they are tokens shown as a grid)."""
+    if path is None:
+        return "no layer"
+    gloss = _glosses(explainer).get(path, "")
+    if path in explainer.layer_notes:
+        gloss += " (tokens shown as a grid)"
+    return f"{path} · {gloss}" if gloss else path
+
+
+def _glosses(explainer) -> dict[str, str]:
+    # computed once per explainer: the picker formats every layer (140 on Lite0) on every run
+    found = getattr(explainer, "_page_glosses", None)
+    if found is None:
+        found = explainer.layer_glosses
+        explainer._page_glosses = found
+    return found
+
+
 def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | None, bool]:
     """The layer (None for methods that use none) and augmentation smoothing. ``needs_layer``: the
     view uses a layer whatever the method (the concepts view): the picker is enabled and its layer
@@ -245,10 +291,10 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
         layers,
         key="layer",
         disabled=not uses_layer,
-        format_func=lambda path: (
-            f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})" if path in notes else path
-        ),
-        help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer; the concepts view always "
+        format_func=lambda path: layer_label(explainer, path),
+        help="A layer's stage says how deep it sits (stage 1 is next to the pixels; the last stage feeds the "
+        "classifier) and its grid how fine its map can be (a 7×7 map points at one of 49 cells). "
+        "Pixel methods (saliency, SmoothGrad, guided backprop) use no layer; the concepts view always "
         "uses one."
         + (
             " Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
@@ -343,7 +389,7 @@ def class_labels(names: tuple[str, ...], imagenet: bool) -> list[str]:
 
 def group_label(key: str, groups: dict, probabilities: np.ndarray) -> str:
     name, members = groups[key]
-    return f"{name} · group of {len(members)} · {float(probabilities[list(members)].sum()):.1%}"
+    return f"{name} · group of {len(members)} · {percent(probabilities[list(members)].sum())}"
 
 
 def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
@@ -377,7 +423,7 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
     chosen = state.klass if state.klass is not None else order[0]
     for column, index in zip(columns, order):
         column.button(
-            f"{names[index]} · {probabilities[index]:.1%}",
+            f"{names[index]} · {percent(probabilities[index])}",
             key=f"top_{index}",
             type="primary" if index == chosen else "secondary",
             width="stretch",
@@ -419,11 +465,11 @@ def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
     for column, entry in zip(columns, found):
         key = links.encode_target(gradcam.Group(entry.group.name))
         column.button(
-            f"{entry.group.name} · {entry.group.size} classes · {entry.probability:.1%}",
+            f"{entry.group.name} · {entry.group.size} classes · {percent(entry.probability)}",
             key=f"topgroup_{key}",
             type="primary" if key == chosen else "secondary",
             width="stretch",
-            help=f"Most probable member: {entry.best_probability:.1%}",
+            help=f"Most probable member: {percent(entry.best_probability)}",
             on_click=set_widget,
             args=("klass", "klass", key),
         )
@@ -469,7 +515,11 @@ def group_editor_ui(explainer) -> None:
         c1, c2 = st.columns([1, 2])
         name = c1.text_input("Name", key="group_name", placeholder="e.g. hot drinks")
         members = c2.multiselect(
-            "Classes", list(range(len(names))), key="group_members", format_func=lambda i: f"{names[i]}  ({i})"
+            "Classes",
+            list(range(len(names))),
+            key="group_members",
+            format_func=lambda i: f"{names[i]}  ({i})",
+            **no_select_all(),
         )
         st.button(
             "Explain this group",
@@ -567,7 +617,7 @@ def probability_chart(explainer, explanation) -> None:
             "probability": p,
             "explained": kind,
             "shown": max(p, 0.006),  # a 0.0% bar stays visible
-            "text": f"{p:.1%}" if p >= 0.001 else f"{p:.2g}",
+            "text": percent(p),
         }
         for name, p, kind in rows
     ]
@@ -593,7 +643,7 @@ def probability_chart(explainer, explanation) -> None:
                     },
                     "tooltip": [
                         {"field": "class", "type": "nominal"},
-                        {"field": "probability", "type": "quantitative", "format": ".3%"},
+                        {"field": "text", "type": "nominal", "title": "probability"},
                     ],
                 },
             },

@@ -6,10 +6,19 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.words import percent
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label, ranked
+from gradcam_app.widgets import (
+    as_target,
+    compare_pictures,
+    decode_choice,
+    group_keys,
+    group_label,
+    no_select_all,
+    ranked,
+)
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
 PRESETS = {
@@ -43,6 +52,12 @@ def compare_classes_view(view: ViewInput) -> None:
     if kept != state.compare_classes:
         state.compare_classes = kept
         st.session_state.pop("compare_classes", None)
+
+    def label(i: int | str) -> str:
+        if isinstance(i, str):
+            return group_label(i, groups, probabilities)
+        return f"{names[i]} · {percent(probabilities[i])}"
+
     chosen = bound(
         "compare_classes",
         "compare_classes",
@@ -51,16 +66,27 @@ def compare_classes_view(view: ViewInput) -> None:
             options,
             key="compare_classes",
             max_selections=4,
-            format_func=lambda i: (
-                group_label(i, groups, probabilities) if isinstance(i, str) else f"{names[i]} · {probabilities[i]:.1%}"
-            ),
+            format_func=label,
+            # Streamlit's "Select N matches" entry would add every class matching what was typed
+            # (14 for "bear"), silently: a comparison is built one class at a time.
+            **no_select_all(),
         ),
     )
+    c1, c2 = st.columns([3, 2], vertical_alignment="center")
     contrast = bound(
         "compare_contrast",
         "compare_contrast",
-        lambda: st.checkbox("Add the contrastive map: why the first rather than the second", key="compare_contrast"),
+        lambda: c1.checkbox("Add the contrastive map: why the first rather than the second", key="compare_contrast"),
     )
+    if len(chosen) >= 2:
+        first, second = (names[c] if isinstance(c, int) else groups[c][0] for c in chosen[:2])
+        c2.button(
+            f"Swap: why {second} rather than {first}",
+            key="compare_swap",
+            icon=":material/swap_horiz:",
+            on_click=_swap,
+            help="Put the second class first: the contrastive map then shows why the photo is the other one.",
+        )
     view.publish()
     if len(chosen) < 2:
         st.info("Pick at least two classes or groups.")
@@ -79,7 +105,7 @@ def compare_classes_view(view: ViewInput) -> None:
     top = max(e.peak for e in classes)
     panels = [
         (
-            f"{e.target_name} · {e.target_probability:.1%}",
+            f"{e.target_name} · {percent(e.target_probability)}",
             heat,
             f"peak {e.peak / top:.0%} of the strongest" if top > 0 else "no positive evidence",
         )
@@ -123,6 +149,14 @@ def presets_ui(groups: dict) -> None:
     columns[0].caption("Concept pairs, one click:")
     for column, (label, pair) in zip(columns[1:], available.items()):
         column.button(label, key=f"preset_{label}", width="stretch", on_click=_preset, args=(list(pair),))
+
+
+def _swap() -> None:
+    """Exchange the first two compared classes (the contrast's two sides)."""
+    chosen = list(page_state().compare_classes or [])
+    if len(chosen) >= 2:
+        chosen[0], chosen[1] = chosen[1], chosen[0]
+        set_widget("compare_classes", "compare_classes", chosen)
 
 
 def _preset(pair: list[str]) -> None:

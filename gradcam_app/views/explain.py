@@ -8,6 +8,7 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.words import percent
 from gradcam_app import downloads, loaders
 from gradcam_app.state import bound
 from gradcam_app.views import ViewInput
@@ -17,6 +18,7 @@ from gradcam_app.widgets import (
     class_picker_ui,
     colour_bar,
     display_controls_ui,
+    layer_label,
     probability_chart,
     ranked,
     seconds_text,
@@ -53,11 +55,11 @@ def explain_view(view: ViewInput) -> None:
     if top and top[0].peak > 0:
         scale = min(explanation.peak / top[0].peak, 1.0)
     explain_pictures(view, explanation, scale if strength else None)
-    layer = f" at `{explanation.layer}`" if explanation.layer else ""
+    layer = f" at `{layer_label(loaded.explainer, explanation.layer)}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
     st.caption(
         f"**{gradcam.METHODS[settings.method].label}**{layer} for **{explanation.label}** "
-        f"(p = {explanation.target_probability:.1%}, {standing(explanation)}) · "
+        f"(p = {percent(explanation.target_probability)}, {standing(explanation)}) · "
         f"map {seconds_text(explanation)} · this page's lookup {wall:.3f} s{notes}"
     )
     if not gradcam.METHODS[settings.method].class_specific:
@@ -114,7 +116,7 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
         strength = f" · peak {scale:.0%} of the top class's" if scale is not None else ""
         st.image(
             loaders.picture(blend(small, heat, colormap, alpha, fraction)),
-            caption=f"Overlay · opacity {alpha:.2f} · p = {explanation.target_probability:.1%}, "
+            caption=f"Overlay · opacity {alpha:.2f} · p = {percent(explanation.target_probability)}, "
             f"{standing(explanation)}{strength}",
             width="stretch",
         )

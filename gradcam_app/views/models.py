@@ -13,6 +13,7 @@ import model_zoo
 from gradcam import links
 from gradcam.compare import classes_match
 from gradcam.errors import GradCamError
+from gradcam.words import percent
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
@@ -129,7 +130,7 @@ def compare_models_view(view: ViewInput) -> None:
         h, w = panel.input_size
         mark = "" if panel.agrees_with_target else " (differs)"
         caption = (
-            f"p({e.label}) = {panel.probability:.1%} · top-1: {panel.top1[1]} {panel.top1[2]:.1%}{mark}"
+            f"p({e.label}) = {percent(panel.probability)} · top-1: {panel.top1[1]} {percent(panel.top1[2])}{mark}"
             f" · {w}×{h} input" + (" · no positive evidence" if e.empty else "")
         )
         panels.append((panel.name, heat, caption))

@@ -1,0 +1,140 @@
+"""The meeting-room fixes in the app, with Streamlit's AppTest (no browser): the small-image warning,
+the contrast's swap button, the view tabs kept with a bad upload, percentages that read as such,
+layer names with a gloss, and concept shares that add up.
+
+The offline EfficientNet-Lite0 is loaded once per test session (AppTest runs the script in this
+process, so st.cache_resource keeps it between tests).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "streamlit_app.py")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _upload_allowed(monkeypatch):
+    monkeypatch.setenv("GRADCAM_ALLOW_MODEL_UPLOAD", "1")
+
+
+def new_app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def problems(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def png(size: tuple[int, int], colour=(200, 30, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(at: AppTest, name: str, data: bytes, kind: str = "image/png") -> AppTest:
+    at.radio(key="source").set_value("Upload").run()
+    at.file_uploader(key="uploads").set_value((name, data, kind)).run()
+    return at
+
+
+def main_elements(at: AppTest) -> list:
+    """The main area's elements in page order (warnings, images, ...), flattened."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            found.append(child)
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
+def test_a_one_pixel_image_is_warned_about_before_its_map():
+    at = upload(new_app().run(), "dot.png", png((1, 1)))
+    assert [str(e.value) for e in at.exception] == []
+    warnings = [w.value for w in at.warning if "only 1×1 pixels" in w.value]
+    assert warnings, [w.value for w in at.warning]
+    assert "224×224" in warnings[0] and "Upload a larger version" in warnings[0]
+    order = main_elements(at)
+    warning_at = next(i for i, e in enumerate(order) if "only 1×1 pixels" in str(getattr(e, "value", "")))
+    heatmap_at = next(
+        i
+        for i, e in enumerate(order)
+        if any(img.caption.startswith("Heatmap · ") for img in getattr(getattr(e, "proto", None), "imgs", ()))
+    )
+    assert warning_at < heatmap_at, "the warning must come before the map"
+
+
+def test_an_image_of_ordinary_size_gets_no_warning():
+    at = upload(new_app().run(), "ok.png", png((96, 64)))
+    assert not [w.value for w in at.warning if "pixels: the model looks at" in w.value]
+
+
+def test_swap_button_puts_the_second_class_first():
+    at = new_app(view="classes").run()
+    assert problems(at) == []
+    at.button(key="preset_Dog or cat?").click().run()
+    assert at.multiselect(key="compare_classes").value[:2] == ["group:dog", "group:domestic cat"]
+    swap = at.button(key="compare_swap")
+    assert swap.label == "Swap: why domestic cat rather than dog"
+    swap.click().run()
+    assert problems(at) == []
+    assert at.multiselect(key="compare_classes").value[:2] == ["group:domestic cat", "group:dog"]
+    titles = [m.value for m in at.markdown if m.value.startswith("**Why ")]
+    assert titles == ["**Why domestic cat rather than dog**"]
+    assert at.query_params["classes"].startswith("group:domestic cat,group:dog")
+
+
+def test_a_bad_upload_keeps_the_view_tabs():
+    at = new_app().run()
+    at.radio(key="view").set_value("classes").run()
+    upload(at, "broken.png", b"not an image at all", "image/png")
+    assert at.error, "the bad file is explained"
+    assert at.radio(key="view").value == "classes", "the view tabs stay, on the chosen view"
+
+
+def test_probabilities_read_as_percentages_with_digits_for_small_ones():
+    at = new_app(view="classes", classes="285,800").run()
+    labels = at.multiselect(key="compare_classes").options
+    # every option ends in a percentage; the small ones keep two significant digits, never "0.0%"
+    assert all(re.search(r"(\d[\d.]*%|< 0\.0001%)$", label) for label in labels[:50]), labels[:5]
+    assert not any(label.endswith(" 0.0%") for label in labels)
+
+
+def test_layer_picker_glosses_each_layer():
+    at = new_app().run()
+    layer = at.selectbox(key="layer")
+    assert layer.value == "head_activation"
+    labels = layer.options
+    assert "head_activation · stage 5 of 5, 7×7" in labels
+    assert any(label.startswith("block4c_bn · stage 4 of 5, 14×14") for label in labels)
+
+
+def test_concept_shares_add_up_to_the_whole_picture():
+    at = new_app(view="concepts").run()
+    assert problems(at) == []
+    shares = [
+        int(m.group(1))
+        for e in at.get("image")
+        for img in e.proto.imgs
+        if (m := re.search(r"Concept \d+ · (\d+)% of the picture", img.caption))
+    ]
+    rest = [int(m.group(1)) for c in at.caption if (m := re.match(r"(\d+)% of the picture belongs", c.value))]
+    assert len(shares) == 4
+    assert sum(shares) + sum(rest) == 100
+    assert any(c.value.startswith("Reconstruction error ") for c in at.caption)
