@@ -22,9 +22,9 @@ import streamlit as st
 import gradcam
 import model_zoo
 from gradcam import links, words
-from gradcam_app import loaders, runtime
+from gradcam_app import loaders, present, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
-from gradcam_app.state import PageState, bound, page_state
+from gradcam_app.state import PageState, bound, page_state, set_widget
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
 from gradcam_app.views.classes import compare_classes_view
 from gradcam_app.views.concepts import concepts_view
@@ -62,6 +62,9 @@ DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
 PAGE_STYLE = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 2.75rem; padding-bottom: 2rem;}
+[data-testid="stMainBlockContainer"] .gc-title {margin-bottom: -0.5rem;}
+[data-testid="stMain"] [data-testid="stImage"] img {max-height: calc(100vh - 250px); object-fit: contain;}
 [data-testid="stMain"] [data-testid="stButton"] button p {white-space: normal; overflow-wrap: anywhere;
   text-overflow: clip; overflow: visible;}
 [data-testid="stMain"] [data-testid="stColumn"] [data-testid="stMarkdownContainer"] p:has(> strong:only-child)
@@ -85,6 +88,9 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     link, problems = links.View.from_query(
         params, models=models, samples=samples, methods=list(gradcam.METHODS), views=list(VIEWS)
     )
+    state.present, state.sequence, state.step, more = present.read(params)
+    st.session_state.pop("present", None)  # the toggle starts from the link's value
+    problems += more
     if first and not params:
         return problems
     apply_view(state, link, first)
@@ -163,7 +169,7 @@ def history_navigation() -> bool:
 def write_link(state: PageState, link: links.View) -> None:
     """Write the view into the URL when it changed. Each change is one browser history entry, which
     Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
-    params = link.to_query()
+    params = link.to_query() | present.query(state.present, state.sequence, state.step)
     if params == state.incoming_query:
         # The browser shows this URL already (a link followed, Back or Forward): writing it again
         # would arrive after a second Back and put this URL over the entry that Back went to.
@@ -234,16 +240,19 @@ def main() -> None:
     allow_upload = model_upload_allowed()
     options = [info.name for info in model_zoo.list_models()] + ([USER_MODEL] if allow_upload else [])
     problems = follow_link(state, options, samples)
+    if "present" in st.session_state:  # the sidebar's toggle, drawn further down, as last set
+        state.present = bool(st.session_state["present"])
+    if state.present:
+        st.html(present.PRESENT_STYLE)
 
     items = input_ui(samples, DEFAULT_SAMPLE)
     # One title, on one line with its tagline: at 1280x720 every line above the pictures pushes the
     # heatmap below the fold.
     st.markdown(
-        "<div class='gc-title'><strong>Grad-CAM Explorer</strong> · why does the classifier say what it says? "
-        "Pick an image, a model and a class; compare classes, methods and layers, or see the parts the model "
-        "sees.</div>",
+        "<div class='gc-title'><strong>Grad-CAM Explorer</strong> · why does the classifier say what it says?</div>",
         unsafe_allow_html=True,
     )
+    bar = st.container()  # presentation mode's Previous / Next, filled once the image is known
     for line in problems:
         st.warning(line)
 
@@ -271,6 +280,7 @@ def main() -> None:
     state.model_key = loaded.key
     layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen_view(state) == "concepts")
     settings = Settings(method, layer, aug)
+    presentation_ui(state, loaded.explainer.class_names)
 
     # The view tabs come before the image is checked: a bad upload must not take them away.
     view = view_picker()
@@ -328,10 +338,91 @@ def main() -> None:
     def publish() -> None:
         write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))
 
+    if state.present:
+        if not state.sequence:  # prepared for this image: photo, top class, a ruled-out class, contrast
+            base = page_link(state, loaded, picked, item, view, method, layer, aug).to_query()
+            state.sequence, state.step = present.prepared_sequence(base, top.probabilities), 0
+        state.step = min(max(state.step, 0), len(state.sequence) - 1)
+        with bar:
+            present.presenter_bar(
+                state.sequence, state.step, loaded.explainer.class_names, lambda i: go_to_step(state, i)
+            )
+        if state.sequence[state.step].get("show") == "photo":
+            photo_step(item, decoded)
+            publish()
+            return
+
     DRAW[view](ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key), publish))
     gallery_zip_ui(loaded, good, settings)
 
     publish()
+
+
+def go_to_step(state: PageState, index: int | None) -> None:
+    """Show step ``index`` of the presentation (a button's callback, so the step's view is applied
+    before the page runs, as a followed link is); None leaves presentation mode."""
+    if index is None:
+        set_widget("present", "present", False)
+        return
+    if not 0 <= index < len(state.sequence):
+        return
+    state.step = index
+    step = state.sequence[index]
+    if step.get("show") != "photo":
+        link, _ = links.View.from_query(step, methods=list(gradcam.METHODS), views=list(VIEWS))
+        open_view(state, link)
+
+
+def photo_step(item: ImageItem, decoded) -> None:
+    """A presentation's photo step: the photo alone, as large as the screen allows."""
+    _, jpeg = loaders.display_original(item.key, decoded.pixels)
+    width, height = decoded.original_size
+    # 600 px high at most: with the step bar it fits a 1280×720 projector.
+    shown = int(min(1200, 600 * width / max(height, 1)))
+    st.image(jpeg, caption=f"{item.name} · {width}×{height} pixels", width=shown)
+
+
+def presentation_ui(state: PageState, class_names: list[str]) -> None:
+    """The sidebar's presentation section: the toggle, and the sequence (add this view, add the photo,
+    clear), which travels in the page's link."""
+    st.sidebar.subheader("4 · Present")
+    bound(
+        "present",
+        "present",
+        lambda: st.sidebar.toggle(
+            "Presentation mode",
+            key="present",
+            help="Hides the sidebar and the controls, enlarges the pictures, and steps through the sequence "
+            "with the arrow keys (Escape leaves). Without a sequence of your own, one is prepared: the photo, "
+            "the top class, a class the model rules out, and the contrast.",
+        ),
+    )
+    c1, c2, c3 = st.sidebar.columns(3)
+    c1.button(
+        "Add view", key="gc_add_step", on_click=_add_step, args=(state,), help="Add the view on the page as a step"
+    )
+    c2.button(
+        "Add photo", key="gc_add_photo", on_click=_add_photo, args=(state,), help="Add a step showing the photo alone"
+    )
+    c3.button("Clear", key="gc_clear_steps", on_click=_clear_steps, args=(state,), disabled=not state.sequence)
+    if state.sequence:
+        st.sidebar.caption("Sequence: " + " → ".join(present.step_title(step, class_names) for step in state.sequence))
+    else:
+        st.sidebar.caption("No sequence yet: presentation mode prepares one for the image.")
+
+
+def _add_step(state: PageState) -> None:
+    if len(state.sequence) < present.MAX_STEPS:
+        state.sequence = [*state.sequence, present.step_of(state.written_query or {})]
+
+
+def _add_photo(state: PageState) -> None:
+    if len(state.sequence) < present.MAX_STEPS:
+        state.sequence = [*state.sequence, dict(present.PHOTO)]
+
+
+def _clear_steps(state: PageState) -> None:
+    state.sequence, state.step = [], 0
 
 
 def page_link(

@@ -61,6 +61,10 @@ class PageState:
     pending_run: str | None = None
     run_image: tuple[str, int] | None = None  # (run name, input index): the "Run" image source
     dataset_notice: str | None = None  # said once, on the run after the one that finished a run
+    # -- presentation mode (gradcam_app.present): on or off, the sequence of steps, the step shown --
+    present: bool = False
+    sequence: list = field(default_factory=list)  # steps: link queries without the image
+    step: int = 0
     # -- on-demand results kept for the current view --
     faithfulness: tuple | None = None
     slow_done: set = field(default_factory=set)  # slow compare-methods maps already in the cache

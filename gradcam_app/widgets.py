@@ -392,9 +392,12 @@ def group_label(key: str, groups: dict, probabilities: np.ndarray) -> str:
     return f"{name} · group of {len(members)} · {percent(probabilities[list(members)].sum())}"
 
 
-def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
+def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple, slot: list | None = None):
     """Top-k buttons, the top groups (ImageNet models) and a searchable picker over all classes and
-    groups. Returns the target: a class index, a :class:`gradcam.Group`, or None (the top prediction)."""
+    groups. Returns the target: a class index, a :class:`gradcam.Group`, or None (the top prediction).
+
+    ``slot``: a list to which an empty container, placed right under the top-k buttons, is appended;
+    the explain view draws its pictures there, so that at 1280×720 they come before the search box."""
     state = page_state()
     names = explainer.class_names
     if state.class_context != context:
@@ -430,6 +433,8 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
             on_click=set_widget,
             args=("klass", "klass", index),
         )
+    if slot is not None:
+        slot.append(st.container())
     if groups:
         top_groups_ui(probabilities, groups, chosen)
     what = f"{len(names)} classes" + (f" and {len(groups)} groups" if groups else "")

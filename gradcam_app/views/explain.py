@@ -28,7 +28,8 @@ from gradcam_app.widgets import (
 
 def explain_view(view: ViewInput) -> None:
     loaded, item, decoded, settings = view.loaded, view.item, view.decoded, view.settings
-    klass = class_picker_ui(loaded.explainer, view.probabilities, view.context)
+    slot: list = []
+    klass = class_picker_ui(loaded.explainer, view.probabilities, view.context, slot)
     strength = bound(
         "scale_to_top",
         "scale_to_top",
@@ -54,7 +55,8 @@ def explain_view(view: ViewInput) -> None:
     scale = 1.0
     if top and top[0].peak > 0:
         scale = min(explanation.peak / top[0].peak, 1.0)
-    explain_pictures(view, explanation, scale if strength else None)
+    with slot[0]:
+        explain_pictures(view, explanation, scale if strength else None)
     layer = f" at `{layer_label(loaded.explainer, explanation.layer)}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
     st.caption(
@@ -90,6 +92,9 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
 
     ``scale``: the map's peak as a share of the top class's (the "show strength" option), else None
     (the map on its own scale). Pixel methods' maps are shown clipped at a high percentile."""
+    # The pictures come first and the display controls under them (drawn into a container placed
+    # first): at 1280×720 the heatmap must be on screen without scrolling.
+    pictures = st.container()
     colormap, alpha, fraction = display_controls_ui()
     loaders.trace("fragment run")
     item, pixels = view.item, view.decoded.pixels
@@ -102,7 +107,7 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
     if scale is not None:
         heat = heat * np.float32(scale)
         high = "the top class's peak" + (f" ({high})" if explanation.layer is None else "")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = pictures.columns(3)
     with c1:
         st.image(original_jpeg, caption=f"Original · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
     with c2:

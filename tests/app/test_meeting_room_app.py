@@ -138,3 +138,51 @@ def test_concept_shares_add_up_to_the_whole_picture():
     assert len(shares) == 4
     assert sum(shares) + sum(rest) == 100
     assert any(c.value.startswith("Reconstruction error ") for c in at.caption)
+
+
+def step_title(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("**") and " / " in m.value[:12])
+
+
+def test_presentation_mode_steps_through_the_prepared_sequence():
+    at = new_app(present="1").run()
+    assert problems(at) == []
+    assert step_title(at) == "**1 / 4 · The photo**"
+    captions = [img.caption for e in at.get("image") for img in e.proto.imgs]
+    assert captions == ["cat_and_coffee.jpg · 640×320 pixels"], "the photo step shows the photo alone"
+    assert at.query_params["present"] == "1" and at.query_params["step"] == "1"
+    at.button(key="gc_next").click().run()
+    assert step_title(at) == "**2 / 4 · Top class**"
+    assert any(
+        c.startswith("Heatmap · Egyptian cat") for c in (img.caption for e in at.get("image") for img in e.proto.imgs)
+    )
+    at.button(key="gc_next").click().run()
+    assert step_title(at).startswith("**3 / 4 · Class: ")
+    low = at.query_params["class"]
+    assert low and low != "top"
+    at.button(key="gc_next").click().run()
+    assert step_title(at) == "**4 / 4 · Compare classes: Egyptian cat, tiger cat**"
+    assert at.radio(key="view").value == "classes"
+    assert at.button(key="gc_next").disabled
+    at.button(key="gc_prev").click().run()
+    assert step_title(at).startswith("**3 / 4 · Class: ")
+    assert at.query_params["step"] == "3"
+    # the whole sequence travels in the link: a new page opened on it shows the same step
+    again = new_app(**{key: at.query_params[key] for key in at.query_params}).run()
+    assert step_title(again) == step_title(at)
+    assert again.query_params["class"] == low
+
+
+def test_a_sequence_is_built_from_views_and_exit_leaves_presentation_mode():
+    at = new_app().run()
+    at.button(key="gc_add_photo").click().run()
+    at.radio(key="view").set_value("methods").run()
+    at.button(key="gc_add_step").click().run()
+    assert any("The photo → Compare methods" in c.value for c in at.sidebar.caption)
+    at.toggle(key="present").set_value(True).run()
+    assert step_title(at) == "**1 / 2 · The photo**"
+    at.button(key="gc_next").click().run()
+    assert step_title(at) == "**2 / 2 · Compare methods**"
+    at.button(key="gc_exit").click().run()
+    assert "present" not in at.query_params and at.toggle(key="present").value is False
+    assert at.radio(key="view").value == "methods"
