@@ -8,6 +8,7 @@ import streamlit as st
 
 import gradcam
 from gradcam import export
+from gradcam_app import share
 
 #: (label, kind, widget key) of the single-map downloads, in the order they appear.
 BUTTONS = (
@@ -48,7 +49,10 @@ def explanation_buttons(view, explanation, display: dict) -> None:
     height, width = view.decoded.pixels.shape[:2]
     if height * width <= EAGER_PIXELS:
         builders = {kind: build() if kind != "html" else build for kind, build in builders.items()}
-    for column, (label, kind, key) in zip(st.columns(len(BUTTONS)), BUTTONS):
+    columns = st.columns(len(BUTTONS) + 1)
+    with columns[-1]:
+        share.copy_link_button()
+    for column, (label, kind, key) in zip(columns, BUTTONS):
         column.download_button(
             label,
             builders[kind],

@@ -22,7 +22,7 @@ import streamlit as st
 import gradcam
 import model_zoo
 from gradcam import links, words
-from gradcam_app import loaders, present, runtime
+from gradcam_app import loaders, photos, present, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state, set_widget
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
@@ -88,6 +88,7 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     link, problems = links.View.from_query(
         params, models=models, samples=samples, methods=list(gradcam.METHODS), views=list(VIEWS)
     )
+    follow_photo(state, params.get("photo"))
     state.present, state.sequence, state.step, more = present.read(params)
     st.session_state.pop("present", None)  # the toggle starts from the link's value
     problems += more
@@ -95,6 +96,19 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
         return problems
     apply_view(state, link, first)
     return problems
+
+
+def follow_photo(state: PageState, photo: str | None) -> None:
+    """A link's ``photo=`` (a photo id in the server's store): the page shows that photo, or says it is
+    gone; never another image. A Back or Forward onto the photo this session uploaded keeps the
+    uploader as it is."""
+    if not photo:
+        return
+    photo = str(photo).strip().lower()
+    if state.source in ("Upload", "Camera") and photo in state.stored:
+        return
+    state.photo, state.source = photo, "Photo"
+    st.session_state["source"] = "Photo"
 
 
 def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
@@ -124,22 +138,29 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
     state.compare_models = [m for m in link.compare_models if m != USER_MODEL] or None
     state.shared_scale = bool(link.shared_scale)
     state.compare_fuse, state.concepts_k = bool(link.compare_fuse), int(link.concepts_k)
-    for key in (
-        "source",
-        "sample",
-        "view",
-        "colormap",
-        "alpha",
-        "top_percent",
-        "aug_smooth",
-        "compare_methods",
-        "compare_contrast",
-        "compare_models",
-        "shared_scale",
-        "compare_fuse",
-        "concepts_k",
-    ):
-        st.session_state.pop(key, None)  # bound widgets start from the state on this run
+    # The widgets are set to the link's values rather than forgotten: a forgotten widget would be
+    # drawn with the right value on the server while the browser kept showing its old one (after
+    # Back, the view tabs said "What parts does the model see?" over the Explain view).
+    values = {
+        "source": state.source,
+        "sample": state.sample,
+        "view": state.view,
+        "colormap": state.colormap,
+        "alpha": state.alpha,
+        "top_percent": state.top_percent,
+        "aug_smooth": state.smooth,
+        "compare_methods": state.compare_methods,
+        "compare_contrast": state.compare_contrast,
+        "shared_scale": state.shared_scale,
+        "compare_fuse": state.compare_fuse,
+        "concepts_k": state.concepts_k,
+    }
+    for key, value in values.items():
+        if value is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+    st.session_state.pop("compare_models", None)  # the view picks its default pair when the link gives none
     # class, layers and compared classes depend on the model: checked once it is loaded
     state.pending_link = {
         "class": link.target,
@@ -169,7 +190,8 @@ def history_navigation() -> bool:
 def write_link(state: PageState, link: links.View) -> None:
     """Write the view into the URL when it changed. Each change is one browser history entry, which
     Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
-    params = link.to_query() | present.query(state.present, state.sequence, state.step)
+    photo = {"photo": state.photo_link} if state.photo_link and link.view != "dataset" else {}
+    params = link.to_query() | photo | present.query(state.present, state.sequence, state.step)
     if params == state.incoming_query:
         # The browser shows this URL already (a link followed, Back or Forward): writing it again
         # would arrive after a second Back and put this URL over the entry that Back went to.
@@ -302,6 +324,10 @@ def main() -> None:
             ),
         )
         return
+    state.photo_link = None
+    if not items and state.source == "Photo":  # never another image in its place
+        st.error(photos.gone_message(), icon=":material/image_not_supported:")
+        st.stop()
     if not items:
         st.info(
             "The dataset image could not be opened: the sidebar says why. Open another from the **Dataset** "
@@ -321,6 +347,12 @@ def main() -> None:
     if not good:
         st.stop()
     item = gallery_ui(good)
+    # the link carries the photo when the store holds it: a sample travels by its name instead
+    state.photo_link = (
+        item.sha256 if state.source in ("Upload", "Camera", "Photo") and item.sha256 in state.stored else None
+    )
+    if state.source in ("Upload", "Camera") and state.photo_link is None:
+        st.caption("Links to this view cannot carry this photo (the server keeps no uploads): send the photo too.")
     decoded = loaders.decode_cached(item.key, item.name, item.data)
     for note in decoded.notes:
         st.caption(f"{item.name}: {note}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,13 @@ from gradcam_app.state import bound, page_state, set_widget
 
 USER_MODEL = "__user__"
 #: The image sources as the sidebar names them ("Run": an image opened from the Dataset view).
-SOURCE_LABELS = {"Sample": "Sample", "Upload": "Upload", "Camera": "Camera", "Run": "Dataset run"}
+SOURCE_LABELS = {
+    "Sample": "Sample",
+    "Upload": "Upload",
+    "Camera": "Camera",
+    "Run": "Dataset run",
+    "Photo": "Shared photo",
+}
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 TOP_K = 5
 STATUS_WORDS = {
@@ -116,7 +122,7 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
     """The sidebar's image source and the images it gives (none while nothing is uploaded)."""
     state = page_state()
     st.sidebar.subheader("1 · Image")
-    sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else [])
+    sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else []) + (["Photo"] if state.photo else [])
     if state.source not in sources:
         state.source = "Sample"
     source = bound(
@@ -154,6 +160,7 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         for file in files or []:
             data = file.getvalue()
             sha = export.sha256_bytes(data)
+            keep_photo(sha, file.name, data)
             items.append(ImageItem(file.name, f"upload:{state.token}:{sha}", sha, data))
     elif source == "Run":
         run, index = state.run_image
@@ -167,13 +174,56 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
                 f"Input {index} of the dataset run **{run}**: `{item.name}` (read on the server "
                 "from the run's source). Open another from the Dataset view."
             )
+    elif source == "Photo":
+        found = linked_photo(state.photo or "")
+        if found is not None:
+            items.append(found)
+            st.sidebar.caption(
+                f"The photo of the link you opened: `{found.name}`, kept on this server. Upload or pick "
+                "another image to leave it."
+            )
     else:
         shot = st.sidebar.camera_input("Take a photo", key="camera")
         if shot is not None:
             data = shot.getvalue()
             sha = export.sha256_bytes(data)
+            keep_photo(sha, "camera.jpg", data)
             items.append(ImageItem("camera.jpg", f"camera:{state.token}:{sha}", sha, data))
     return items
+
+
+def keep_photo(sha: str, name: str, data: bytes) -> None:
+    """Put an uploaded photo in the server's photo store (once per session), so that links made on
+    it reopen it (:mod:`gradcam_app.photos`); a photo the store refuses or cannot take is left out
+    and the page's link says so."""
+    from gradcam_app import photos
+
+    state = page_state()
+    if sha in state.stored:
+        return
+    store = photos.store()
+    if store is None:
+        return
+    try:
+        store.put(data, name)
+    except Exception as exc:  # too large, or a disk error: the page works, the link cannot carry it
+        loaders.trace(f"photo store refused {sha[:12]}: {exc}")
+        return
+    state.stored.add(sha)
+
+
+def linked_photo(sha: str) -> ImageItem | None:
+    """A link's photo from the server's store, as an image of the page; None when the store does
+    not hold it (the page then says the link's photo is gone, and shows no other image)."""
+    from gradcam_app import photos
+
+    store = photos.store()
+    found = store.get(sha) if store is not None else None
+    if found is None:
+        return None
+    page_state().stored.add(sha)
+    # keyed by content: every page that opens this link shares its decoded image and maps
+    return ImageItem(found.name, f"photo:{sha}", sha, found.data)
 
 
 def model_choice(options: list[str]) -> str:
@@ -678,10 +728,18 @@ Panel = tuple[str, np.ndarray, str]  # (title, heatmap in [0, 1], caption)
 
 @st.fragment
 def compare_pictures(
-    item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel], scale_note: str, pending: Sequence[str] = ()
+    item: ImageItem,
+    pixels: np.ndarray,
+    panels: Sequence[Panel],
+    scale_note: str,
+    pending: Sequence[str] = (),
+    publish: Callable[[], None] = lambda: None,
 ) -> None:
-    """Overlays side by side (``pending``: titles of slow panels still computing, drawn as places)."""
+    """Overlays side by side (``pending``: titles of slow panels still computing, drawn as places).
+    ``publish`` writes the page's link: called after the display controls, so that their changes
+    reach the URL as they happen."""
     colormap, alpha, fraction = display_controls_ui()
+    publish()
     loaders.trace("fragment run")
     small, _ = loaders.display_original(item.key, pixels)
     columns = st.columns(len(panels) + len(pending), vertical_alignment="top")

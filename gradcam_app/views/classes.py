@@ -123,7 +123,7 @@ def compare_classes_view(view: ViewInput) -> None:
     for e in results:
         if e.empty:
             st.warning(e.message)
-    compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes")
+    compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes", publish=view.publish)
     computed = sum(e.seconds for e in results)
     st.caption(
         f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "

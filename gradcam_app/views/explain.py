@@ -96,6 +96,7 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
     # first): at 1280×720 the heatmap must be on screen without scrolling.
     pictures = st.container()
     colormap, alpha, fraction = display_controls_ui()
+    view.publish()  # a new colour map or top-X% reaches the URL now, not at the next page run
     loaders.trace("fragment run")
     item, pixels = view.item, view.decoded.pixels
     small, original_jpeg = loaders.display_original(item.key, pixels)

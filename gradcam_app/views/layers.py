@@ -85,4 +85,4 @@ def compare_layers_view(view: ViewInput) -> None:
                 )
             )
     if panels:
-        compare_pictures(item, view.decoded.pixels, panels, "1 = each map's own peak")
+        compare_pictures(item, view.decoded.pixels, panels, "1 = each map's own peak", publish=view.publish)

@@ -53,6 +53,7 @@ def compare_methods_view(view: ViewInput) -> None:
             panels,
             "1 = each map's own peak",
             pending=[method_label(job[0]) for job in pending],
+            publish=view.publish,
         )
     if pending:
         for job in pending:  # progress bars show below the ready panels

@@ -139,6 +139,7 @@ def compare_models_view(view: ViewInput) -> None:
         view.decoded.pixels,
         panels,
         "1 = the strongest map among the models" if shared else "1 = each map's own peak",
+        publish=view.publish,
     )
     agreement_ui(result)
     for note in result.notes:

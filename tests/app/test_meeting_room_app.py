@@ -186,3 +186,31 @@ def test_a_sequence_is_built_from_views_and_exit_leaves_presentation_mode():
     at.button(key="gc_exit").click().run()
     assert "present" not in at.query_params and at.toggle(key="present").value is False
     assert at.radio(key="view").value == "methods"
+
+
+@pytest.fixture()
+def photo_store(tmp_path, monkeypatch):
+    """A photo store folder of this test's own (what a replica sharing the store would be given)."""
+    folder = tmp_path / "photos"
+    monkeypatch.setenv("GRADCAM_PHOTO_STORE_DIR", str(folder))
+    return folder
+
+
+def test_a_link_on_an_uploaded_photo_reopens_it_in_a_new_session(photo_store):
+    at = upload(new_app().run(), "red.png", png((96, 64)))
+    sha = at.query_params["photo"]
+    assert len(sha) == 64 and "sample" not in at.query_params
+    again = new_app(**{key: at.query_params[key] for key in at.query_params}).run()
+    assert problems(again) == []
+    assert again.radio(key="source").value == "Photo"
+    captions = [img.caption for e in again.get("image") for img in e.proto.imgs]
+    assert "Original · 96×64" in captions, captions
+    assert again.query_params["photo"] == sha
+
+
+def test_an_unknown_photo_id_says_so_and_shows_no_other_image(photo_store):
+    at = new_app(photo="0" * 64, view="explain").run()
+    assert [str(e.value) for e in at.exception] == []
+    assert any("no longer on the server" in str(e.value) and "upload it again" in str(e.value) for e in at.error)
+    assert not [img for e in at.get("image") for img in e.proto.imgs if img.caption.startswith("Heatmap")]
+    assert at.radio(key="view").value == "explain"
