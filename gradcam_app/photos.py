@@ -4,8 +4,8 @@ A photo is stored under the SHA-256 of its bytes (content-addressed: the same ph
 is stored once, and a link names exactly the bytes it was made on, never "the upload of some
 session"). The store is a folder that a restarted server, and other replicas given the same
 folder, read: ``diskcache`` (SQLite plus one file per large value) makes it safe for several
-processes at once, bounds it in size (least recently stored out first) and in age (each photo
-expires a fixed time after it was last linked).
+processes at once; this module bounds it in size (the first stored go first) and in age (each
+photo expires a fixed time after it was last stored or linked).
 
 Folder: ``$GRADCAM_PHOTO_STORE_DIR``, else ``photos/`` beside the result cache's ``results/`` in
 the app's cache folder (``$GRADCAM_CACHE_DIR``, else ``$XDG_CACHE_HOME/gradcam-explorer``, else
@@ -98,12 +98,16 @@ class PhotoStore:
         self.folder = Path(folder)
         self.days = float(days)
         self.max_photo_bytes = int(max_photo_bytes)
-        # "least-recently-stored": reading a photo does not write to the database (a link opened
-        # by a whole room does not queue 30 writers); put() and touch() renew a photo's place.
+        self.size_limit = int(megabytes * 2**20)
+        # diskcache's own culling removes ten entries at a time, the new one among them when the
+        # store holds fewer: it is off (cull_limit=0) and put() evicts one photo at a time, the
+        # first stored first. Reading a photo writes nothing (a link opened by a whole room queues
+        # no writers).
         self._cache = diskcache.Cache(
             str(self.folder),
-            size_limit=int(megabytes * 2**20),
-            eviction_policy="least-recently-stored",
+            size_limit=self.size_limit,
+            eviction_policy="none",
+            cull_limit=0,
             statistics=False,
         )
 
@@ -125,9 +129,23 @@ class PhotoStore:
                 f"{self.max_photo_bytes / 2**20:.0f} MB."
             )
         sha = hashlib.sha256(data).hexdigest()
-        if not self._cache.touch(sha, expire=self.seconds):
+        if not self._cache.touch(sha, expire=self.seconds):  # a photo linked again lives on
             self._cache.set(sha, (str(name)[:200], bytes(data)), expire=self.seconds)
+        self._evict(keep=sha)
         return sha
+
+    def _evict(self, keep: str) -> None:
+        """Drop expired photos, then the first stored ones until the store fits its size bound
+        (never ``keep``, the photo just stored)."""
+        self._cache.expire()
+        while self._cache.volume() > self.size_limit:
+            try:
+                oldest, _ = self._cache.peekitem(last=False)
+            except KeyError:
+                return
+            if oldest == keep:
+                return
+            self._cache.delete(oldest)
 
     def get(self, sha: str) -> StoredPhoto | None:
         """The photo with id ``sha``, or None when the store does not hold it (expired, evicted,
