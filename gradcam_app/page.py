@@ -409,9 +409,9 @@ def photo_step(item: ImageItem, decoded) -> None:
     """A presentation's photo step: the photo alone, as large as the screen allows."""
     _, jpeg = loaders.display_original(item.key, decoded.pixels)
     width, height = decoded.original_size
-    # 600 px high at most: with the step bar it fits a 1280×720 projector.
-    shown = int(min(1200, 600 * width / max(height, 1)))
-    st.image(jpeg, caption=f"{item.name} · {width}×{height} pixels", width=shown)
+    # centred, and no taller than the screen allows (the page's style caps every picture's height)
+    with st.columns([1, 4, 1])[1]:
+        st.image(jpeg, caption=f"{item.name} · {width}×{height} pixels", width="stretch")
 
 
 def presentation_ui(state: PageState, class_names: list[str]) -> None:

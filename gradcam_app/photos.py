@@ -5,7 +5,7 @@ is stored once, and a link names exactly the bytes it was made on, never "the up
 session"). The store is a folder that a restarted server, and other replicas given the same
 folder, read: ``diskcache`` (SQLite plus one file per large value) makes it safe for several
 processes at once; this module bounds it in size (the first stored go first) and in age (each
-photo expires a fixed time after it was last stored or linked).
+photo expires a fixed time after it was last uploaded).
 
 Folder: ``$GRADCAM_PHOTO_STORE_DIR``, else ``photos/`` beside the result cache's ``results/`` in
 the app's cache folder (``$GRADCAM_CACHE_DIR``, else ``$XDG_CACHE_HOME/gradcam-explorer``, else
@@ -40,8 +40,8 @@ DEFAULT_MEGABYTES, DEFAULT_DAYS = 512, 7
 PHOTO_ID = re.compile(r"^[0-9a-f]{64}$")
 #: The message for a link whose photo the store does not hold (expired, evicted, or never there).
 GONE = (
-    "This link's photo is no longer on the server (photos are kept {days} days after their last link, "
-    "and the oldest go first when the store is full); upload it again to see this view."
+    "This link's photo is no longer on the server (photos are kept {days} days after their last upload, "
+    "and the first stored go first when the store is full); upload it again to see this view."
 )
 
 _lock = threading.Lock()
@@ -82,7 +82,7 @@ class PhotoStore:
     Args:
         folder: where the store lives (created if missing).
         megabytes: the size bound of the whole store, in MiB.
-        days: how long a photo is kept after it was last stored or linked.
+        days: how long a photo is kept after it was last stored.
         max_photo_bytes: the largest photo accepted.
     """
 
