@@ -356,6 +356,7 @@ class ExportBundle:
         method_paper: str | None = None,
         options: Mapping[str, Any] | None = None,
         link: str | None = None,
+        evaluation: Any = None,
     ):
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -378,6 +379,9 @@ class ExportBundle:
         self.image_size = tuple(image_size) if image_size is not None else (array.shape[1], array.shape[0])
         self.method_label = method_label
         self.method_paper = method_paper
+        #: The map's faithfulness figures (a :class:`gradcam.Evaluation`), when computed: the report
+        #: then says whether the map beats a random one, and lists them.
+        self.evaluation = evaluation
         self.options = dict(options or {})
         self.link = link
         self._built: dict[str, Any] = {}
@@ -488,6 +492,7 @@ class ExportBundle:
             image_name=self.image_name,
             display=self.display,
             record=self.provenance(),
+            evaluations=[self.evaluation] if self.evaluation is not None else None,
         ).encode("utf-8")
 
     def files(self) -> dict[str, bytes]:

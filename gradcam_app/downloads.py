@@ -9,18 +9,20 @@ import streamlit as st
 import gradcam
 from gradcam import export
 from gradcam_app import share
+from gradcam_app.state import page_state
 
 #: (label, kind, widget key) of the single-map downloads, in the order they appear.
 BUTTONS = (
     ("Overlay PNG", "png", "dl_png"),
     ("Heatmap .npy", "npy", "dl_npy"),
     ("Provenance JSON", "json", "dl_json"),
-    ("HTML report", "html", "dl_html"),
+    ("Report", "html", "dl_html"),
 )
 
 
-def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
-    """The lazy export bundle (PNG, NPY, provenance JSON, HTML report) of one map on the page."""
+def bundle_for(explanation, view, display: dict, evaluation=None) -> export.ExportBundle:
+    """The lazy export bundle (PNG, NPY, provenance JSON, HTML report) of one map on the page
+    (``evaluation``: its faithfulness figures, when computed)."""
     info = gradcam.METHODS[explanation.method]
     return export.export_bundle(
         explanation,
@@ -33,7 +35,21 @@ def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
         method_label=info.label,
         method_paper=info.paper,
         options={"aug_smooth": view.settings.aug_smooth},
+        evaluation=evaluation,
     )
+
+
+def evaluation_of(state, view, explanation):
+    """The faithfulness figures the page computed for this very map (same image, model, layer,
+    class and method), or None: read when the report is built, after the panel may have run."""
+    from gradcam_app.views.faithfulness import _explained
+
+    if not state.faithfulness:
+        return None
+    context, results = state.faithfulness
+    if tuple(context[:4]) != (view.item.key, view.loaded.key, view.settings.layer, _explained(explanation)):
+        return None
+    return results.get(explanation.method)
 
 
 #: Up to this many pixels the PNG, .npy and JSON are built with the page (tens of milliseconds);
@@ -45,7 +61,13 @@ EAGER_PIXELS = 2_000_000
 def explanation_buttons(view, explanation, display: dict) -> None:
     """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side."""
     bundle = bundle_for(explanation, view, display)
-    builders = {"png": bundle.png, "npy": bundle.heatmap_npy, "json": bundle.provenance_json, "html": bundle.html}
+    state = page_state()  # a deferred download runs outside the page's run: the state is read then
+
+    def report() -> bytes:
+        found = evaluation_of(state, view, explanation)
+        return bundle_for(explanation, view, display, found).html() if found is not None else bundle.html()
+
+    builders = {"png": bundle.png, "npy": bundle.heatmap_npy, "json": bundle.provenance_json, "html": report}
     height, width = view.decoded.pixels.shape[:2]
     if height * width <= EAGER_PIXELS:
         builders = {kind: build() if kind != "html" else build for kind, build in builders.items()}
@@ -62,5 +84,57 @@ def explanation_buttons(view, explanation, display: dict) -> None:
             on_click="ignore",
             icon=":material/download:",
             width="stretch",
-            help="A one-page report with the pictures inline, to send to someone" if kind == "html" else None,
+            help="A one-page report that opens with a plain summary, the pictures inline, to send to someone"
+            if kind == "html"
+            else None,
         )
+
+
+def report_row(view, explanations: list, heatmaps: list, title: str, key: str, display: dict) -> None:
+    """A compare view's "Report" download (every panel's map in one self-contained page, built when
+    clicked) and the Copy link button beside it."""
+    from gradcam.report import html_report
+
+    if not explanations:
+        return
+
+    def build() -> bytes:
+        first = explanations[0]
+        info = gradcam.METHODS.get(first.method)
+        record = export.provenance(
+            first,
+            model=view.loaded.zoo,
+            image_name=view.item.name,
+            image_sha256=view.item.sha256,
+            image_size=view.decoded.original_size,
+            display=display,
+            method_label=info.label if info else first.method,
+            method_paper=info.paper if info else "",
+        )
+        page = html_report(
+            explanations,
+            image=view.decoded.pixels,
+            model=view.loaded.zoo,
+            image_name=view.item.name,
+            display=display,
+            record=record,
+            heatmaps=heatmaps,
+            title=f"{title}: {view.item.name}",
+        )
+        return page.encode("utf-8")
+
+    stem = export.safe_stem(view.item.name, "image")
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.download_button(
+        "Report",
+        build,
+        file_name=f"{stem}_{key}_report.html",
+        mime="text/html",
+        key=f"dl_report_{key}",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="A one-page report of this comparison that opens with a plain summary, to send to someone",
+    )
+    with c2:
+        share.copy_link_button()

@@ -734,10 +734,12 @@ def compare_pictures(
     scale_note: str,
     pending: Sequence[str] = (),
     publish: Callable[[], None] = lambda: None,
+    report: Callable[[dict], None] | None = None,
 ) -> None:
     """Overlays side by side (``pending``: titles of slow panels still computing, drawn as places).
     ``publish`` writes the page's link: called after the display controls, so that their changes
-    reach the URL as they happen."""
+    reach the URL as they happen. ``report(display)`` draws the view's Report download under the
+    pictures, with the display settings in use."""
     colormap, alpha, fraction = display_controls_ui()
     publish()
     loaders.trace("fragment run")
@@ -753,3 +755,5 @@ def compare_pictures(
             st.markdown(f"**{title}**")
             st.info("Computing… the other panels are ready.", icon=":material/hourglass_top:")
     colour_bar(colormap, "0", scale_note)
+    if report is not None and not pending:
+        report({"colormap": colormap, "alpha": alpha, "top_fraction": fraction})

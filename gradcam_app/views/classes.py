@@ -7,7 +7,7 @@ import streamlit as st
 import gradcam
 from gradcam.errors import GradCamError
 from gradcam.words import percent
-from gradcam_app import loaders
+from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import (
@@ -123,7 +123,16 @@ def compare_classes_view(view: ViewInput) -> None:
     for e in results:
         if e.empty:
             st.warning(e.message)
-    compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes", publish=view.publish)
+    reported = list(classes) + ([results[-1]] if contrast else [])
+    maps = list(scaled) + ([results[-1].heatmap] if contrast else [])
+    compare_pictures(
+        item,
+        view.decoded.pixels,
+        panels,
+        "1 = strongest map among the classes",
+        publish=view.publish,
+        report=lambda display: downloads.report_row(view, reported, maps, "Compare classes", "classes", display),
+    )
     computed = sum(e.seconds for e in results)
     st.caption(
         f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "

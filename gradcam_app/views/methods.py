@@ -8,7 +8,7 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
-from gradcam_app import loaders
+from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import class_picker_ui, compare_pictures, method_label, seconds_text
@@ -45,7 +45,8 @@ def compare_methods_view(view: ViewInput) -> None:
     key = (item.key, loaded.key, settings.aug_smooth)
     ready = [job for job in jobs if not loaders.is_slow(job[0]) or (key, job) in state.slow_done]
     pending = [job for job in jobs if job not in ready]
-    panels = [panel for panel in (_panel(view, *job) for job in ready) if panel is not None]
+    made = [found for found in (_panel(view, *job) for job in ready) if found is not None]
+    panels, reported = [panel for panel, _ in made], [e for _, e in made]
     if panels or pending:
         compare_pictures(
             item,
@@ -54,6 +55,9 @@ def compare_methods_view(view: ViewInput) -> None:
             "1 = each map's own peak",
             pending=[method_label(job[0]) for job in pending],
             publish=view.publish,
+            report=lambda display: downloads.report_row(
+                view, reported, [p[1] for p in panels], "Compare methods", "methods", display
+            ),
         )
     if pending:
         for job in pending:  # progress bars show below the ready panels
@@ -81,4 +85,4 @@ def _panel(view: ViewInput, method: str, layer: str | None, target):
     if not info.uses_layer:  # a pixel method: a few extreme gradients would hide the rest
         heatmap = gradcam.render.clip_outliers(heatmap)
         notes.append(f"clipped at the {gradcam.render.PIXEL_CLIP_PERCENTILE:g}th percentile")
-    return info.label, heatmap, " · ".join(notes)
+    return (info.label, heatmap, " · ".join(notes)), e

@@ -14,7 +14,7 @@ from gradcam import links
 from gradcam.compare import classes_match
 from gradcam.errors import GradCamError
 from gradcam.words import percent
-from gradcam_app import loaders
+from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import USER_MODEL, class_picker_ui, compare_pictures
@@ -140,6 +140,14 @@ def compare_models_view(view: ViewInput) -> None:
         panels,
         "1 = the strongest map among the models" if shared else "1 = each map's own peak",
         publish=view.publish,
+        report=lambda display: downloads.report_row(
+            view,
+            [panel.explanation for panel in result.panels],
+            [p[1] for p in panels],
+            "Compare models",
+            "models",
+            display,
+        ),
     )
     agreement_ui(result)
     for note in result.notes:

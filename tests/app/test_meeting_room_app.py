@@ -214,3 +214,53 @@ def test_an_unknown_photo_id_says_so_and_shows_no_other_image(photo_store):
     assert any("no longer on the server" in str(e.value) and "upload it again" in str(e.value) for e in at.error)
     assert not [img for e in at.get("image") for img in e.proto.imgs if img.caption.startswith("Heatmap")]
     assert at.radio(key="view").value == "explain"
+
+
+@pytest.fixture()
+def media(monkeypatch):
+    """The media manager of each AppTest run (the last one), to build deferred downloads as a
+    browser's click would."""
+    import streamlit.testing.v1.app_test as app_test
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made = []
+
+    class Recording(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test, "MediaFileManager", Recording)
+    return made
+
+
+def report_html(at: AppTest, media: list) -> str:
+    """The page's one "Report" download, built as a click would build it."""
+    buttons = [b for b in at.get("download_button") if b.proto.label == "Report"]
+    assert len(buttons) == 1, [b.proto.label for b in at.get("download_button")]
+    proto = buttons[0].proto
+    if proto.HasField("deferred_file_id"):
+        entry = media[-1]._deferred_callables[proto.deferred_file_id]
+        data = entry["callable"]()
+    else:
+        data = media[-1]._storage.get_file(proto.url.rsplit("/", 1)[-1]).content
+    return data.decode("utf-8") if isinstance(data, bytes) else data
+
+
+@pytest.mark.parametrize(
+    ("query", "heading"),
+    [
+        ({}, "Grad-CAM Explorer report"),
+        ({"view": "classes", "classes": "285,800"}, "Compare classes"),
+        ({"view": "methods", "methods": "gradcam,gradcam++"}, "Compare methods"),
+        ({"view": "layers"}, "Compare layers"),
+        ({"view": "models", "models": "efficientnet-lite0,efficientnet-lite1"}, "Compare models"),
+    ],
+)
+def test_every_view_has_one_report_that_opens_with_a_summary(media, query, heading):
+    at = new_app(**query).run()
+    assert problems(at) == []
+    page = report_html(at, media)
+    assert f"<h1>{heading}" in page
+    assert 'class="summary"' in page and " predicts " in page
+    assert "<details><summary>Appendix: provenance" in page
