@@ -302,4 +302,24 @@ def html_report(
     return "\n".join(parts)
 
 
-__all__ = ["REPORT_MAX_SIDE", "html_report", "image_data_uri"]
+def pdf_report(page: str) -> bytes:
+    """The same report as a PDF: the page of :func:`html_report` laid out by WeasyPrint (a maintained
+    HTML/CSS-to-PDF library; the optional extra ``pip install 'gradcam-explorer[pdf]'``, which needs
+    the system's Pango, e.g. Debian's ``libpango-1.0-0``). The appendix, collapsed on screen, is
+    printed open.
+
+    Raises:
+        ExportError: WeasyPrint (or Pango) is not installed; the message says how to install it.
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:  # OSError: the Python package is there but Pango is not
+        raise ExportError(
+            "A PDF report needs WeasyPrint: pip install 'gradcam-explorer[pdf]' (and the system's Pango, "
+            f"e.g. apt-get install libpango-1.0-0). The HTML report needs nothing. ({error})"
+        ) from error
+    printable = page.replace("<details>", "<details open>")
+    return weasyprint.HTML(string=printable).write_pdf()
+
+
+__all__ = ["REPORT_MAX_SIDE", "html_report", "image_data_uri", "pdf_report"]

@@ -103,3 +103,16 @@ def test_computed_faithfulness_figures_say_whether_the_map_can_be_trusted(lite0,
     assert re.search(r"beats a random map on \d+ of \d+ faithfulness scores", summary), summary
     assert "<h2>How faithful is the map?</h2>" in page
     assert "a random map</th>" in page
+
+
+def test_the_same_report_as_a_pdf(lite0, photo):
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as error:
+        pytest.skip(f"WeasyPrint or the system's Pango is missing ({error}): pip install '.[pdf]'")
+    from gradcam.report import pdf_report
+
+    model, explainer = lite0
+    e = explainer.explain(photo, None)
+    pdf = pdf_report(html_report(e, image=photo, model=model, image_name="cat_and_coffee.jpg"))
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000  # the three pictures are inside
