@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -75,6 +76,24 @@ def portrait() -> bytes:
     return buffer.getvalue()
 
 
+def sample_report() -> str:
+    """The HTML report of a class the model all but rules out on cat_and_coffee.jpg (the summary and
+    its caveat), as the app's Report download writes it."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    import gradcam
+    import model_zoo
+    from gradcam.images import decode_image
+    from gradcam.report import html_report
+
+    model = model_zoo.load_model(model_zoo.DEFAULT_MODEL)
+    explainer = gradcam.Explainer(model)
+    pixels = decode_image((ROOT / "sample_images" / "cat_and_coffee.jpg").read_bytes()).pixels
+    low = int(np.argsort(-explainer.explain(pixels, None).probabilities)[99])  # rank 100
+    return html_report(explainer.explain(pixels, low), image=pixels, model=model, image_name="cat_and_coffee.jpg")
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -117,11 +136,12 @@ def main() -> None:
                 shared.get_by_text("Heatmap · ").first.wait_for()
                 idle(shared)
                 shared.screenshot(path=str(OUT / "meeting-room-present-top.png"))
-                for _ in range(2):
-                    shared.keyboard.press("ArrowRight")
-                    idle(shared)
+                shared.keyboard.press("ArrowRight")
+                shared.get_by_text("3 / 4 · Class: ", exact=False).wait_for()
+                idle(shared)
+                shared.keyboard.press("ArrowRight")
                 shared.get_by_text("4 / 4 · Compare classes", exact=False).wait_for()
-                shared.get_by_text(" rather than ", exact=False).first.wait_for()
+                shared.get_by_text(re.compile(r"^Why .+ rather than ")).first.wait_for()
                 idle(shared)
                 shared.screenshot(path=str(OUT / "meeting-room-present-contrast.png"))
 
@@ -129,6 +149,9 @@ def main() -> None:
                 shared.get_by_text("no longer on the server", exact=False).wait_for()
                 idle(shared)
                 shared.screenshot(path=str(OUT / "meeting-room-photo-gone.png"))
+                report = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+                report.set_content(sample_report())
+                report.screenshot(path=str(OUT / "meeting-room-report.png"))
                 browser.close()
         finally:
             os.killpg(process.pid, signal.SIGTERM)
