@@ -20,9 +20,9 @@ BUTTONS = (
 )
 
 
-def bundle_for(explanation, view, display: dict, evaluation=None) -> export.ExportBundle:
+def bundle_for(explanation, view, display: dict, evaluation=None, sensitivity=None) -> export.ExportBundle:
     """The lazy export bundle (PNG, NPY, provenance JSON, HTML report) of one map on the page
-    (``evaluation``: its faithfulness figures, when computed)."""
+    (``evaluation``: its faithfulness figures, when computed; ``sensitivity``: its class sensitivity)."""
     info = gradcam.METHODS[explanation.method]
     return export.export_bundle(
         explanation,
@@ -36,6 +36,7 @@ def bundle_for(explanation, view, display: dict, evaluation=None) -> export.Expo
         method_paper=info.paper,
         options={"aug_smooth": view.settings.aug_smooth},
         evaluation=evaluation,
+        sensitivity=sensitivity,
     )
 
 
@@ -58,14 +59,17 @@ def evaluation_of(state, view, explanation):
 EAGER_PIXELS = 2_000_000
 
 
-def explanation_buttons(view, explanation, display: dict) -> None:
-    """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side."""
-    bundle = bundle_for(explanation, view, display)
+def explanation_buttons(view, explanation, display: dict, sensitivity=None) -> None:
+    """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side
+    (``sensitivity``: the map's class sensitivity, which the JSON and the report carry)."""
+    bundle = bundle_for(explanation, view, display, sensitivity=sensitivity)
     state = page_state()  # a deferred download runs outside the page's run: the state is read then
 
     def report() -> bytes:
         found = evaluation_of(state, view, explanation)
-        return bundle_for(explanation, view, display, found).html() if found is not None else bundle.html()
+        if found is None:
+            return bundle.html()
+        return bundle_for(explanation, view, display, found, sensitivity).html()
 
     builders = {"png": bundle.png, "npy": bundle.heatmap_npy, "json": bundle.provenance_json, "html": report}
     height, width = view.decoded.pixels.shape[:2]

@@ -71,6 +71,7 @@ class PageState:
     step: int = 0
     # -- on-demand results kept for the current view --
     faithfulness: tuple | None = None
+    layer_ranking: tuple | None = None  # (what was ranked, the rows) of the compare-layers view
     slow_done: set = field(default_factory=set)  # slow compare-methods maps already in the cache
 
 

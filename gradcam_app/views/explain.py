@@ -8,9 +8,11 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.targets import class_order
 from gradcam.words import percent
 from gradcam_app import downloads, loaders
-from gradcam_app.state import bound
+from gradcam_app.state import bound, page_state
+from gradcam_app.verdicts import sensitivity, top_map, verdict_ui, wants_top
 from gradcam_app.views import ViewInput
 from gradcam_app.views.faithfulness import faithfulness_ui
 from gradcam_app.widgets import (
@@ -20,7 +22,6 @@ from gradcam_app.widgets import (
     display_controls_ui,
     layer_label,
     probability_chart,
-    ranked,
     seconds_text,
     shown,
 )
@@ -41,22 +42,36 @@ def explain_view(view: ViewInput) -> None:
         ),
     )
     view.publish()
-    # The top class's map comes from the same pass (explain_targets): no second network run.
-    targets = [klass, None] if strength and klass is not None else [klass]
+    # The top class's map sets the "show strength" scale and tells whether this class's map is the
+    # top one's again. It is its own cached lookup, computed once per image, method and layer (from
+    # the cached activations: no second network run), not once per class.
+    with_top = klass is not None and klass != int(np.argmax(view.probabilities))
+    slow = loaders.is_slow(settings.method)  # one call: the passes score every class at once
     try:
         (explanation, *top), wall = loaders.run_explain(
-            loaded, item, decoded.pixels, settings.method, settings.layer, settings.aug_smooth, targets
+            loaded,
+            item,
+            decoded.pixels,
+            settings.method,
+            settings.layer,
+            settings.aug_smooth,
+            [klass, None] if with_top and slow else [klass],
         )
+        if with_top and not slow:
+            top = [top_map(view, settings.method, settings.layer)]
     except GradCamError as exc:
         st.error(str(exc))
         return
+    found = sensitivity(view, explanation, top[0]) if top and wants_top(view, settings.method, klass) else None
     if explanation.empty:
         st.warning(explanation.message)
     scale = 1.0
     if top and top[0].peak > 0:
         scale = min(explanation.peak / top[0].peak, 1.0)
     with slot[0]:
-        explain_pictures(view, explanation, scale if strength else None)
+        explain_pictures(view, explanation, scale if strength else None, found)
+    if found is not None:
+        verdict_ui(found, page_state().klass, view.context, "explain_contrast")
     layer = f" at `{layer_label(loaded.explainer, explanation.layer)}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
     st.caption(
@@ -81,17 +96,18 @@ def standing(explanation) -> str:
     """ "rank 3 of 1000" for a class, "a group of 5 classes" for a group."""
     if explanation.target_members is not None:
         return f"a group of {len(explanation.target_members)} classes"
-    rank = ranked(explanation.probabilities).index(explanation.target_index) + 1
+    rank = class_order(explanation.probabilities).index(explanation.target_index) + 1
     return f"rank {rank} of {len(explanation.probabilities)}"
 
 
 @st.fragment
-def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -> None:
+def explain_pictures(view: ViewInput, explanation, scale: float | None = None, sensitivity=None) -> None:
     """Original, heatmap and overlay at display size, and the downloads (built when clicked).
     A fragment: display controls redraw these pictures only, without running the page.
 
     ``scale``: the map's peak as a share of the top class's (the "show strength" option), else None
-    (the map on its own scale). Pixel methods' maps are shown clipped at a high percentile."""
+    (the map on its own scale). Pixel methods' maps are shown clipped at a high percentile.
+    ``sensitivity``: the map's class sensitivity, recorded in its downloads."""
     # The pictures come first and the display controls under them (drawn into a container placed
     # first): at 1280×720 the heatmap must be on screen without scrolling.
     pictures = st.container()
@@ -127,4 +143,4 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
             width="stretch",
         )
     display = {"colormap": colormap, "alpha": alpha, "top_fraction": fraction}
-    downloads.explanation_buttons(view, explanation, display)
+    downloads.explanation_buttons(view, explanation, display, sensitivity)
