@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import streamlit as st
 
-from gradcam import links
+from gradcam_app import links
 
 #: Query keys of presentation mode.
 PRESENT_KEY, SEQUENCE_KEY, STEP_KEY = "present", "seq", "step"
