@@ -255,9 +255,10 @@ def layer_label(explainer, path: str | None) -> str:
     they are tokens shown as a grid)."""
     if path is None:
         return "no layer"
+    notes = explainer.layer_notes
+    if path in notes:  # a transformer's token layers share one grid: their stage says nothing
+        return f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})"
     gloss = _glosses(explainer).get(path, "")
-    if path in explainer.layer_notes:
-        gloss += " (tokens shown as a grid)"
     return f"{path} · {gloss}" if gloss else path
 
 
