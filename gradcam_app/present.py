@@ -44,7 +44,7 @@ header[data-testid="stHeader"], .gc-title, .st-key-view, .st-key-klass, .st-key-
 .st-key-colormap, .st-key-alpha, .st-key-top_percent, [class*="st-key-dl_"], [class*="st-key-preset_"],
 .st-key-compare_classes, .st-key-compare_contrast, .st-key-compare_swap, .st-key-compare_methods,
 .st-key-compare_layers, .st-key-compare_fuse, .st-key-compare_models, .st-key-shared_scale, .st-key-concepts_k,
-.st-key-gc_share, [data-testid="stMain"] [data-testid="stExpander"]
+.st-key-gc_share, .st-key-gc_presets, [data-testid="stMain"] [data-testid="stExpander"]
   {display: none !important;}
 [data-testid="stMainBlockContainer"] {max-width: 100%; padding: 0.75rem 1.5rem 1rem 1.5rem;}
 .st-key-gc_present_bar p {font-size: 1.25rem;}

@@ -172,7 +172,7 @@ def presets_ui(groups: dict) -> None:
     available = {label: pair for label, pair in PRESETS.items() if all(key in groups for key in pair)}
     if not available:
         return
-    columns = st.columns(len(available) + 1)
+    columns = st.container(key="gc_presets").columns(len(available) + 1)  # hidden while presenting
     columns[0].caption("Concept pairs, one click:")
     for column, (label, pair) in zip(columns[1:], available.items()):
         column.button(label, key=f"preset_{label}", width="stretch", on_click=_preset, args=(list(pair),))
