@@ -108,7 +108,12 @@ def _probability_rows(explanations: Sequence[Any], names: Sequence[str]) -> str:
 
 
 def _summary(
-    items: Sequence[Any], maps: Sequence[np.ndarray], model_label: str, method_label: str, evaluations
+    items: Sequence[Any],
+    maps: Sequence[np.ndarray],
+    model_label: str,
+    method_label: str,
+    evaluations,
+    sensitivity: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The report's opening (:func:`gradcam.summary.summary_sentences`): what the model predicts,
     what the (first) map shows, whether it can be trusted, and a caveat for each class near zero."""
@@ -116,7 +121,12 @@ def _summary(
 
     evaluation = evaluations[0] if evaluations else None
     sentences = summary_sentences(
-        items[0], model_label=model_label, method_label=method_label, heatmap=maps[0], evaluation=evaluation
+        items[0],
+        model_label=model_label,
+        method_label=method_label,
+        heatmap=maps[0],
+        evaluation=evaluation,
+        sensitivity=sensitivity,
     )
     caveats = [s for s in sentences if s.startswith("Caveat:")]
     plain = [s for s in sentences if not s.startswith("Caveat:")]
@@ -131,6 +141,13 @@ def _summary(
     out = [f'<p class="summary">{html.escape(" ".join(plain))}</p>']
     out += [f'<p class="caveat">{html.escape(c)}</p>' for c in caveats]
     return out
+
+
+def _first_sensitivity(sensitivities: Sequence[Any] | None, record: Mapping[str, Any] | None) -> Mapping | None:
+    """The first map's class-sensitivity record: given, or carried by the provenance record."""
+    if sensitivities:
+        return sensitivities[0].summary() if sensitivities[0] is not None else None
+    return (record or {}).get("class_sensitivity")
 
 
 def _evaluation_tables(items: Sequence[Any], evaluations: Sequence[Any] | None) -> list[str]:
@@ -277,7 +294,7 @@ def html_report(
         "</head>",
         "<body>",
         f"<h1>{html.escape(heading)}</h1>",
-        *_summary(items, maps, model_label, method_label, evaluations),
+        *_summary(items, maps, model_label, method_label, evaluations, _first_sensitivity(sensitivities, record)),
         '<p class="lead">'
         + html.escape(
             f"{method_label}"

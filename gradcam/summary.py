@@ -104,6 +104,17 @@ def trust_sentence(trust: Any) -> str:
     return f"Can it be trusted? {answers} (details below)."
 
 
+def sensitivity_sentence(sensitivity: Mapping[str, Any] | None) -> str:
+    """Whether the map is about its class, from a class-sensitivity record ("" without one, or for
+    the top class itself): its verdict and reading, as :mod:`gradcam.sensitivity` words them."""
+    if not sensitivity or sensitivity.get("verdict") in (None, "top class", "not applicable"):
+        return ""
+    rho = sensitivity.get("similarity_to_top")
+    figure = f" (similarity to {sensitivity.get('top_name')}'s map {rho:.2f})" if rho is not None else ""
+    verdict = str(sensitivity.get("verdict")).capitalize()
+    return f"Is it about {sensitivity.get('target')}? {verdict}{figure}: {sensitivity.get('reading', '')}"
+
+
 def summary_sentences(
     explanation: Any,
     *,
@@ -112,6 +123,7 @@ def summary_sentences(
     heatmap: np.ndarray | None = None,
     evaluation: Any = None,
     trust: Any = None,
+    sensitivity: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The report's opening: what the model predicts, what the map shows, whether it can be trusted,
     and (for a class near zero) the caveat.
@@ -122,6 +134,8 @@ def summary_sentences(
         heatmap: the map as drawn (default: the explanation's own).
         evaluation: its :class:`gradcam.Evaluation`, when the faithfulness figures were computed.
         trust: its trust report (:mod:`gradcam.trust`), when one was computed.
+        sensitivity: its class sensitivity's record (:meth:`gradcam.sensitivity.ClassSensitivity.summary`),
+            when measured: whether the map is about this class or the top class's map again.
     """
     probabilities = np.asarray(explanation.probabilities, dtype=np.float64)
     names = [str(n) for _, n, _ in (getattr(explanation, "top", None) or ())]
@@ -146,7 +160,8 @@ def summary_sentences(
             f"sits in {share:.0%} of the picture."
         )
     sentences = [first + ". " + second]
-    trusted = trust_sentence(trust) or faithfulness_sentence(evaluation)
+    checks = (trust_sentence(trust) or faithfulness_sentence(evaluation), sensitivity_sentence(sensitivity))
+    trusted = " ".join(part for part in checks if part)
     sentences.append(
         trusted
         or 'Whether the map can be trusted was not checked (the app\'s "How faithful is this map?" computes it).'
@@ -183,6 +198,7 @@ __all__ = [
     "faithfulness_sentence",
     "map_place",
     "near_zero_caveat",
+    "sensitivity_sentence",
     "summary_sentences",
     "trust_sentence",
 ]

@@ -73,3 +73,25 @@ def test_faithfulness_figures_against_the_random_map_make_the_trust_sentence():
     assert faithfulness_sentence(bad).startswith("It should not be trusted")
     sentences = summary_sentences(explanation(), model_label="Lite0", method_label="Grad-CAM", evaluation=good)
     assert sentences[1] == text
+
+
+def test_a_class_sensitivity_verdict_joins_the_trust_sentence():
+    record = {
+        "verdict": "same as top",
+        "similarity_to_top": 0.91,
+        "top_name": "tabby",
+        "target": "slot",
+        "reading": "its map is the top class's map again.",
+    }
+    sentences = summary_sentences(
+        explanation(target_index=2, probability=0.0004, name="slot"),
+        model_label="Lite0",
+        method_label="Grad-CAM",
+        sensitivity=record,
+    )
+    assert (
+        sentences[1]
+        == "Is it about slot? Same as top (similarity to tabby's map 0.91): its map is the top class's map again."
+    )
+    top = dict(record, verdict="top class")
+    assert summary_sentences(explanation(), model_label="L", method_label="G", sensitivity=top)[1].startswith("Whether")
