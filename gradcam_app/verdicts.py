@@ -42,7 +42,7 @@ def verdict_ui(found: ClassSensitivity, choice, context: tuple, key: str) -> Non
         return
     how, icon = _STYLE.get(found.verdict, ("caption", None))
     text = f"**About this class? {found.verdict.capitalize()}.** {found.reading}"
-    if found.random_similarities:
+    if found.random_mean is not None:
         text += f" (Random classes' maps on this image: {found.random_mean:.0%} on average.)"
     if how == "caption":
         st.caption(text)
@@ -90,9 +90,26 @@ def top_map(view, method: str, layer: str | None):
 
 
 def sensitivity(view, explanation, top) -> ClassSensitivity:
-    """``explanation`` compared with the top class's map ``top`` (whose grid ranks are cached)."""
-    ranks = _top_ranks(view.item.key, view.loaded.key, top.method, top.layer, view.settings.aug_smooth, top)
-    return compare_to_top(explanation, top, top_ranks=ranks)
+    """``explanation`` compared with the top class's map ``top``: kept per image, model, method,
+    layer and target, so a redraw (a display change) does not shrink a 12-megapixel map again; the
+    top map's grid ranks are kept once for every class."""
+    members = tuple(explanation.target_members or ())
+    return _sensitivity(
+        view.item.key,
+        view.loaded.key,
+        explanation.method,
+        explanation.layer,
+        view.settings.aug_smooth,
+        (explanation.label, explanation.target_index, members),
+        explanation,
+        top,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=loaders.RESULT_CACHE_ENTRIES)
+def _sensitivity(image_key, model_key, method, layer, aug_smooth, target, _explanation, _top) -> ClassSensitivity:
+    ranks = _top_ranks(image_key, model_key, method, layer, aug_smooth, _top)
+    return compare_to_top(_explanation, _top, top_ranks=ranks)
 
 
 @st.cache_resource(show_spinner=False, max_entries=loaders.RESULT_CACHE_ENTRIES)

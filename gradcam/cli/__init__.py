@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from . import compare_models, concepts, dataset, evaluate, explain, listing
+from . import compare_models, concepts, dataset, evaluate, explain, listing, rank_layers
 
 #: Each a module or namespace with NAME, HELP, add_arguments(parser) and run(args) -> exit code.
-COMMANDS: list[Any] = [explain, compare_models, evaluate, concepts, *listing.COMMANDS, dataset]
+COMMANDS: list[Any] = [explain, compare_models, evaluate, rank_layers, concepts, *listing.COMMANDS, dataset]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,14 +105,14 @@ def compare_classes_view(view: ViewInput) -> None:
     found = None
     if gradcam.METHODS[settings.method].class_specific:
         if top_index in chosen:
-            top = classes[chosen.index(top_index)]
+            reference = classes[chosen.index(top_index)]
         else:
             try:
-                top = results[-1] if extra_top else top_map(view, settings.method, settings.layer)
+                reference = results[-1] if extra_top else top_map(view, settings.method, settings.layer)
             except GradCamError as exc:
                 st.error(str(exc))
                 return
-        found = [sensitivity(view, e, top) for e in classes]
+        found = [sensitivity(view, e, reference) for e in classes]
     results = results[: len(results) - extra_top]
     scaled = gradcam.shared_scale(classes)
     top = max(e.peak for e in classes)

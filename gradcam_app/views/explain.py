@@ -62,16 +62,16 @@ def explain_view(view: ViewInput) -> None:
     except GradCamError as exc:
         st.error(str(exc))
         return
-    found = sensitivity(view, explanation, top[0]) if top and wants_top(view, settings.method, klass) else None
+    compared = top[0] if top and wants_top(view, settings.method, klass) else None
     if explanation.empty:
         st.warning(explanation.message)
     scale = 1.0
     if top and top[0].peak > 0:
         scale = min(explanation.peak / top[0].peak, 1.0)
     with slot[0]:
-        explain_pictures(view, explanation, scale if strength else None, found)
-    if found is not None:
-        verdict_ui(found, page_state().klass, view.context, "explain_contrast")
+        explain_pictures(view, explanation, scale if strength else None, compared)
+    if compared is not None:  # measured in the pictures' fragment already: from the cache
+        verdict_ui(sensitivity(view, explanation, compared), page_state().klass, view.context, "explain_contrast")
     layer = f" at `{layer_label(loaded.explainer, explanation.layer)}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
     st.caption(
@@ -101,13 +101,15 @@ def standing(explanation) -> str:
 
 
 @st.fragment
-def explain_pictures(view: ViewInput, explanation, scale: float | None = None, sensitivity=None) -> None:
+def explain_pictures(view: ViewInput, explanation, scale: float | None = None, top=None) -> None:
     """Original, heatmap and overlay at display size, and the downloads (built when clicked).
     A fragment: display controls redraw these pictures only, without running the page.
 
     ``scale``: the map's peak as a share of the top class's (the "show strength" option), else None
     (the map on its own scale). Pixel methods' maps are shown clipped at a high percentile.
-    ``sensitivity``: the map's class sensitivity, recorded in its downloads."""
+    ``top``: the top class's explanation to compare this map with (None: no comparison). The
+    similarity is measured after the pictures are sent (a 12-megapixel map takes a moment to
+    shrink to the 56x56 grid) and goes into the downloads."""
     # The pictures come first and the display controls under them (drawn into a container placed
     # first): at 1280×720 the heatmap must be on screen without scrolling.
     pictures = st.container()
@@ -143,4 +145,5 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None, s
             width="stretch",
         )
     display = {"colormap": colormap, "alpha": alpha, "top_fraction": fraction}
-    downloads.explanation_buttons(view, explanation, display, sensitivity)
+    found = sensitivity(view, explanation, top) if top is not None else None
+    downloads.explanation_buttons(view, explanation, display, found)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from gradcam import export
 from gradcam.errors import GradCamError
+from gradcam.sensitivity import compare_to_top
 from gradcam_app import loaders
 from gradcam_app.downloads import bundle_for
 from gradcam_app.loaders import ImageItem, Loaded
@@ -33,7 +34,9 @@ def gallery_zip_ui(loaded: Loaded, items: list[ImageItem], settings: Settings) -
         except GradCamError as exc:
             entries.append(export.GalleryFailure(item.name, str(exc)))
             continue
-        entries.append(bundle_for(e, ViewInput(loaded, item, decoded, settings, e.probabilities, ()), display))
+        # Each map is its image's top class: its record says so ("top class", similarity 1).
+        view = ViewInput(loaded, item, decoded, settings, e.probabilities, ())
+        entries.append(bundle_for(e, view, display, compare_to_top(e, e)))
     st.download_button(
         f"ZIP of {len(items)} images (each its top class)",
         export.gallery_zip(entries),

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from tests.helpers.app import new_app, problems  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "streamlit_app.py")
 pytestmark = pytest.mark.slow
 
 
 def test_rank_these_layers_gives_each_its_figures_best_first():
-    at = AppTest.from_file(APP, default_timeout=600)
-    at.query_params["sample"] = "coffee.jpg"
+    at = new_app(sample="coffee.jpg")
+    at.default_timeout = 600  # ranking four layers' curves on a busy machine
     at.run()
     at.radio(key="view").set_value("layers").run()
     at.multiselect(key="compare_layers").set_value(["block6d_add", "head_activation"]).run()
     assert len(at.dataframe) == 0  # nothing computed before the button
     at.button(key="rank_layers").click().run()
-    assert [str(e.value) for e in at.exception] + [str(e.value) for e in at.error] == []
+    assert problems(at) == []
     (table,) = at.dataframe
     frame = table.value
     assert sorted(frame["layer"]) == ["block6d_add", "head_activation"]

@@ -3,29 +3,16 @@ class or the top class's map again, and offers the contrastive map in one click 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "streamlit_app.py")
+from tests.helpers.app import new_app, overlay_panels, problems  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 CUP, SLOT, ESPRESSO = 968, 800, 967
-
-
-def new_app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
-
-
-def problems(at: AppTest) -> list[str]:
-    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
 
 
 def verdicts(at: AppTest) -> list[str]:
@@ -34,10 +21,6 @@ def verdicts(at: AppTest) -> list[str]:
         str(c.value) for c in at.caption
     ]
     return [t for t in texts if "About this class?" in t]
-
-
-def captions(at: AppTest) -> list[str]:
-    return [img.caption for image in at.get("image") for img in image.proto.imgs]
 
 
 def test_a_second_class_is_the_same_as_top_and_one_click_opens_its_contrast():
@@ -82,13 +65,13 @@ def test_compare_classes_and_methods_show_the_similarity_on_each_map():
     at.radio(key="view").set_value("classes").run()
     at.multiselect(key="compare_classes").set_value([CUP, SLOT]).run()  # the top class not among them
     assert problems(at) == []
-    shown = captions(at)
+    shown = overlay_panels(at)
     assert sum("the same as espresso's map" in c for c in shown) == 2
     assert len(verdicts(at)) == 2
     at.radio(key="view").set_value("methods").run()
     at.selectbox(key="klass").set_value(CUP).run()
     assert problems(at) == []
-    shown = captions(at)
+    shown = overlay_panels(at)
     for method in ("Grad-CAM", "Grad-CAM++", "LayerCAM"):
         assert any(c.startswith("cup") and "the same as espresso's map" in c for c in shown), (method, shown)
     assert any("same map for every class" in c and "espresso's map" not in c for c in shown)  # Eigen-CAM

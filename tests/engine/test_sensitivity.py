@@ -26,6 +26,7 @@ from gradcam.sensitivity import (
     verdict_for,
 )
 from model_zoo.imagenet_names import class_index
+from tests.helpers.toy_models import DISC, SQUARE, dataset, draw, noise, toy_cnn
 
 
 def by_hand_spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -165,62 +166,20 @@ def test_a_class_whose_logit_is_the_top_one_minus_a_constant_is_the_same_as_top(
     pytest.fail("no image made A the top class: the test would prove nothing")
 
 
-# -- the trained two-object toy model (as in tests/test_localization.py) -------------------------
-SIZE = 40
-SQUARE, DISC = 0, 1
-
-
-def _draw(kind: int, rng, image: np.ndarray, center=None) -> None:
-    radius = int(rng.integers(5, 8))
-    cy, cx = center if center is not None else rng.integers(radius + 1, SIZE - radius - 1, size=2)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
-    if kind == SQUARE:
-        mask = (abs(yy - cy) <= radius) & (abs(xx - cx) <= radius)
-    else:
-        mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
-    image[mask] = rng.integers(170, 256, size=3)
-
-
-def _noise(rng) -> np.ndarray:
-    return rng.integers(0, 90, size=(SIZE, SIZE, 3)).astype(np.uint8)
-
-
-def _dataset(n: int, rng):
-    images, labels = [], []
-    for i in range(n):
-        image = _noise(rng)
-        kinds = [(), (SQUARE,), (DISC,), (SQUARE, DISC)][i % 4]
-        if len(kinds) == 2:
-            for kind, cx in zip(kinds, rng.permutation([10, 30])):
-                _draw(kind, rng, image, center=(int(rng.integers(9, SIZE - 9)), int(cx)))
-        elif kinds:
-            _draw(kinds[0], rng, image)
-        images.append(image)
-        labels.append([float(SQUARE in kinds), float(DISC in kinds)])
-    return np.stack(images), np.array(labels)
-
-
+# -- the trained two-object toy model (tests/helpers/toy_models.py, as the localisation test) -------
 @pytest.mark.slow
 def test_the_other_objects_class_is_distinct_on_a_trained_two_object_model():
     """A small CNN trained to find a square and a disc (two sigmoid outputs); on an image with
     both, one object's class is on top, and the other object's class must get a map of its own:
     "distinct" in at least 9 of 10 images."""
     keras.utils.set_random_seed(42)
-    images, labels = _dataset(2000, np.random.default_rng(42))
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Rescaling(1 / 255.0)(inputs)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="last_conv")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid")(x))
+    images, labels, _ = dataset(2000, np.random.default_rng(42))
+    model = toy_cnn(2, "sigmoid")
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
     model.fit(images.astype(np.float32), labels, epochs=12, batch_size=64, verbose=0)
-    test_images, test_labels = _dataset(160, np.random.default_rng(7))
-    accuracy = float(
-        ((model.predict(test_images.astype(np.float32), verbose=0) > 0.5) == (test_labels > 0.5)).all(1).mean()
-    )
+    test_images, test_labels, _ = dataset(160, np.random.default_rng(7))
+    predicted = model.predict(test_images.astype(np.float32), verbose=0) > 0.5
+    accuracy = float((predicted == (test_labels > 0.5)).all(axis=1).mean())
     assert accuracy > 0.9, (
         f"the toy model did not learn its task (accuracy {accuracy:.2f}); the test would prove nothing"
     )
@@ -228,10 +187,10 @@ def test_the_other_objects_class_is_distinct_on_a_trained_two_object_model():
     rng = np.random.default_rng(99)
     verdicts, figures = [], []
     for trial in range(10):
-        image = _noise(rng)
+        image = noise(rng)
         left, right = (SQUARE, DISC) if trial % 2 == 0 else (DISC, SQUARE)
-        _draw(left, rng, image, center=(20, 10))
-        _draw(right, rng, image, center=(20, 30))
+        draw(left, rng, image, center=(20, 10))
+        draw(right, rng, image, center=(20, 30))
         top = int(np.argmax(explainer.predict(image)))
         found = gradcam.class_sensitivity(explainer, image, 1 - top, n_random=0)
         assert found.top_index == top
@@ -239,3 +198,35 @@ def test_the_other_objects_class_is_distinct_on_a_trained_two_object_model():
         figures.append(found.similarity_to_top)
     distinct = verdicts.count(DISTINCT)
     assert distinct >= 9, f"the other object's class was distinct in only {distinct} of 10 images: rho {figures}"
+
+
+def test_an_empty_map_has_no_similarity_and_says_why(lite0, coffee):
+    """A map without positive evidence (all zeros) has no order to compare: "undefined", not 0."""
+    import dataclasses
+
+    _, explainer = lite0
+    slot, top = explainer.explain_targets(coffee, ["slot", None])
+    empty = dataclasses.replace(slot, heatmap=np.zeros_like(slot.heatmap), peak=0.0, empty=True)
+    found = compare_to_top(empty, top)
+    assert found.similarity_to_top is None and found.verdict == "undefined"
+    assert "no order to compare" in found.reading and found.short == "no similarity (empty map)"
+
+
+def test_readings_and_short_captions():
+    from gradcam.sensitivity import reading_for
+
+    assert reading_for("distinct", -0.2, "slot", "espresso").startswith(
+        "Unlike espresso's map (rank correlation -0.20)"
+    )
+    assert reading_for("distinct", 0.31, "slot", "espresso").startswith("Only 31% the same as espresso's map")
+    assert "partly what is specific to slot" in reading_for("partly shared", 0.6, "slot", "espresso")
+    assert reading_for("top class", 1.0, "espresso", "espresso").startswith("espresso is the top class")
+
+
+def test_short_caption_of_each_verdict(lite0, coffee):
+    _, explainer = lite0
+    cup = gradcam.class_sensitivity(explainer, coffee, "cup", n_random=0)
+    assert cup.short == f"{cup.similarity_to_top:.0%} the same as espresso's map (same as top)"
+    assert gradcam.class_sensitivity(explainer, coffee, None, n_random=0).short == "top class"
+    contrast = gradcam.class_sensitivity(explainer, coffee, gradcam.Contrast("cup", "espresso"))
+    assert contrast.short == "no verdict (contrast)"
