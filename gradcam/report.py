@@ -143,6 +143,17 @@ def _summary(
     return out
 
 
+def _method_label(method: str) -> str:
+    """A method's name as people read it ("Grad-CAM" for "gradcam"), from the registry when it is
+    loaded (it loads TensorFlow, which whoever made the explanation has loaded already)."""
+    try:
+        from .methods import METHODS
+    except ImportError:  # pragma: no cover - only without TensorFlow
+        return method
+    info = METHODS.get(method)
+    return info.label if info is not None else method
+
+
 def _first_sensitivity(sensitivities: Sequence[Any] | None, record: Mapping[str, Any] | None) -> Mapping | None:
     """The first map's class-sensitivity record: given, or carried by the provenance record."""
     if sensitivities:
@@ -270,12 +281,7 @@ def html_report(
         )
     first = items[0]
     heading = title or f"Grad-CAM Explorer report: {image_name}"
-    from .export import _method_text  # export imports this module lazily: no cycle at import
-
-    method_label = (record.get("explanation", {}) or {}).get("method_label") or _method_text(first.method, None, None)[
-        0
-    ]
-    method_label = method_label or first.method
+    method_label = (record.get("explanation", {}) or {}).get("method_label") or _method_label(first.method)
 
     def what(e: Any) -> str:
         text = f"{e.target_name} (p = {percent(float(e.target_probability))})"

@@ -43,12 +43,12 @@ def bundle_for(explanation, view, display: dict, evaluation=None, sensitivity=No
 def evaluation_of(state, view, explanation):
     """The faithfulness figures the page computed for this very map (same image, model, layer,
     class and method), or None: read when the report is built, after the panel may have run."""
-    from gradcam_app.views.faithfulness import _explained
+    from gradcam_app.views.faithfulness import explained_target
 
     if not state.faithfulness:
         return None
     context, results = state.faithfulness
-    if tuple(context[:4]) != (view.item.key, view.loaded.key, view.settings.layer, _explained(explanation)):
+    if tuple(context[:4]) != (view.item.key, view.loaded.key, view.settings.layer, explained_target(explanation)):
         return None
     return results.get(explanation.method)
 

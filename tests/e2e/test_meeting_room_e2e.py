@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ARTIFACTS, new_page
+from .conftest import ARTIFACTS, new_page
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

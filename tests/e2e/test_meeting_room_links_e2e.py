@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ARTIFACTS, new_page, start_server, stop_server
+from .conftest import ARTIFACTS, new_page, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
