@@ -90,6 +90,25 @@ class Concepts:
         """W H as (h, w, K): the factorisation's approximation of the rectified activations."""
         return np.einsum("ihw,ik->hwk", self.coarse, self.embeddings)
 
+    def shares(self, max_side: int = 256) -> tuple[np.ndarray, float]:
+        """Each concept's share of the image, counted as the overlay colours it: a pixel belongs to
+        its strongest concept. Returns ``(shares, unclaimed)``: float64 (k,) and the share of the
+        pixels no concept reaches (every map 0 there); together they add up to 1, which
+        ``coarse[i].mean()`` (each map's mean strength) does not.
+
+        Counted on the maps sampled every few pixels so the longer side has at most ``max_side``
+        samples (a 12-megapixel photo's shares are the same to a tenth of a percent, at a
+        hundredth of the work).
+        """
+        maps = np.asarray(self.maps, np.float32)
+        step = max(1, int(np.ceil(max(maps.shape[1:]) / max_side)))
+        sampled = maps[:, ::step, ::step]
+        strongest = np.argmax(sampled, axis=0)
+        reached = sampled.max(axis=0) > 0
+        total = float(reached.size)
+        counts = np.bincount(strongest[reached], minlength=self.k).astype(np.float64)
+        return counts / total, float((~reached).sum()) / total
+
     def labels(self, top: int = 2) -> list[str]:
         """One legend line per concept: "concept 1: tabby 41%, Egyptian Mau 22%"."""
         lines = []

@@ -124,6 +124,14 @@ class Explainer:
         return {t.path: t.note for t in self._traced.spatial_layers if t.note}
 
     @property
+    def layer_glosses(self) -> dict[str, str]:
+        """A plain gloss for each layer of :attr:`layers`, for people who do not read layer names:
+        "stage 4 of 5, 14×14" (see :func:`gradcam.words.layer_glosses`)."""
+        from .words import layer_glosses
+
+        return layer_glosses(list(self.layer_grids.items()))
+
+    @property
     def default_layer(self) -> str:
         """The last spatial layer, the usual Grad-CAM choice; for a vision transformer, the last
         token layer whose patch tokens reach the logits (with a class token: the last block's

@@ -101,6 +101,7 @@ class ExportBundle:
         method_paper: str | None = None,
         options: Mapping[str, Any] | None = None,
         link: str | None = None,
+        evaluation: Any = None,
         sensitivity: Any = None,
         trust: Any = None,
     ):
@@ -125,6 +126,9 @@ class ExportBundle:
         self.image_size = tuple(image_size) if image_size is not None else (array.shape[1], array.shape[0])
         self.method_label = method_label
         self.method_paper = method_paper
+        #: The map's faithfulness figures (a :class:`gradcam.Evaluation`), when computed: the report
+        #: then says whether the map beats a random one, and lists them.
+        self.evaluation = evaluation
         self.options = dict(options or {})
         self.link = link
         #: The map's class sensitivity (:class:`gradcam.sensitivity.ClassSensitivity`), or None.
@@ -240,6 +244,7 @@ class ExportBundle:
             image_name=self.image_name,
             display=self.display,
             record=self.provenance(),
+            evaluations=[self.evaluation] if self.evaluation is not None else None,
             sensitivities=[self.sensitivity] if self.sensitivity is not None else None,
             trust=[self.trust] if self.trust is not None else None,
         ).encode("utf-8")

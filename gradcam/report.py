@@ -21,6 +21,7 @@ from .errors import ExportError
 from .provenance import display_settings, provenance
 from .render import colorize, fit_for_display, overlay
 from .targets import class_order
+from .words import percent
 
 #: Longest side, in pixels, of each picture in a report.
 REPORT_MAX_SIDE = 1024
@@ -36,6 +37,9 @@ padding:0 1rem;color:#1f2328;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 .lead{color:#57606a;margin-top:0}.verdict{margin:.4rem 0}
 .flag{background:#fff8c5;border:1px solid #d4a72c;padding:.4rem .6rem;border-radius:4px}.random{color:#57606a}
+.lead{color:#57606a;margin-top:0}.verdict{margin:.4rem 0}.summary{font-size:1.08rem;margin:.6rem 0}
+.caveat{background:#fff8c5;border:1px solid #d4a72c;padding:.4rem .6rem;border-radius:4px}
+details{margin-top:2rem}details>summary{cursor:pointer;font-weight:600;color:#57606a}
 .row{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1rem}
 figure{margin:0}figure img{width:100%;height:auto;border:1px solid #d0d7de;border-radius:4px}
 figcaption{font-size:.85rem;color:#57606a}table{border-collapse:collapse;width:100%;font-size:.9rem}
@@ -100,9 +104,87 @@ def _probability_rows(explanations: Sequence[Any], names: Sequence[str]) -> str:
         css = ' class="explained"' if i in explained else ""
         rows.append(
             f"<tr{css}><td>{html.escape(name)}</td><td class=num>{i}</td>"
-            f'<td><span class="bar" style="width:{max(p, 0.0) * 12:.2f}rem"></span>{p:.2%}</td></tr>'
+            f'<td><span class="bar" style="width:{max(p, 0.0) * 12:.2f}rem"></span>{percent(p)}</td></tr>'
         )
     return "<table><tr><th>class</th><th>index</th><th>probability</th></tr>" + "".join(rows) + "</table>"
+
+
+def _summary(
+    items: Sequence[Any],
+    maps: Sequence[np.ndarray],
+    model_label: str,
+    method_label: str,
+    evaluations,
+    sensitivity: Mapping[str, Any] | None = None,
+    trust: Any = None,
+) -> list[str]:
+    """The report's opening (:func:`gradcam.summary.summary_sentences`): what the model predicts,
+    what the (first) map shows, whether it can be trusted, and a caveat for each class near zero."""
+    from .summary import near_zero_caveat, summary_sentences
+
+    evaluation = evaluations[0] if evaluations else None
+    sentences = summary_sentences(
+        items[0],
+        model_label=model_label,
+        method_label=method_label,
+        heatmap=maps[0],
+        evaluation=evaluation,
+        trust=trust,
+        sensitivity=sensitivity,
+    )
+    caveats = [s for s in sentences if s.startswith("Caveat:")]
+    plain = [s for s in sentences if not s.startswith("Caveat:")]
+    if len(items) > 1:
+        labels = [e.label if hasattr(e, "label") else e.target_name for e in items]
+        plain.append(f"The report compares {len(items)} maps side by side: {'; '.join(labels)}.")
+        for e in items[1:]:
+            if not getattr(e, "contrast_name", None):
+                caveat = near_zero_caveat(e.target_name, float(e.target_probability))
+                if caveat and caveat not in caveats:
+                    caveats.append(caveat)
+    out = [f'<p class="summary">{html.escape(" ".join(plain))}</p>']
+    out += [f'<p class="caveat">{html.escape(c)}</p>' for c in caveats]
+    return out
+
+
+def _method_label(method: str) -> str:
+    """A method's name as people read it ("Grad-CAM" for "gradcam"), from the registry when it is
+    loaded (it loads TensorFlow, which whoever made the explanation has loaded already)."""
+    try:
+        from .methods import METHODS
+    except ImportError:  # pragma: no cover - only without TensorFlow
+        return method
+    info = METHODS.get(method)
+    return info.label if info is not None else method
+
+
+def _first_sensitivity(sensitivities: Sequence[Any] | None, record: Mapping[str, Any] | None) -> Mapping | None:
+    """The first map's class-sensitivity record: given, or carried by the provenance record."""
+    if sensitivities:
+        return sensitivities[0].summary() if sensitivities[0] is not None else None
+    return (record or {}).get("class_sensitivity")
+
+
+def _evaluation_tables(items: Sequence[Any], evaluations: Sequence[Any] | None) -> list[str]:
+    """The faithfulness figures, when they were computed: per map, each score against the random map's."""
+    from .summary import evaluation_rows
+
+    if not evaluations:
+        return []
+    out = ["<h2>How faithful is the map?</h2>"]
+    for e, evaluation in zip(items, evaluations):
+        if evaluation is None:
+            continue
+        label = e.label if hasattr(e, "label") else e.target_name
+        rows = "".join(
+            f"<tr><td>{html.escape(score)}</td><td class=num>{mine}</td><td class=num>{rand}</td><td>{better}</td></tr>"
+            for score, mine, rand, better in evaluation_rows(evaluation)
+        )
+        out.append(
+            f"<p>{html.escape(label)}</p><table><tr><th>score</th><th>this map</th><th>a random map</th>"
+            f"<th>better</th></tr>{rows}</table>"
+        )
+    return out
 
 
 def _sensitivity_lines(items: Sequence[Any], sensitivities: Sequence[Any] | None, record) -> list[str]:
@@ -181,6 +263,7 @@ def html_report(
     heatmaps: Sequence[np.ndarray] | None = None,
     title: str | None = None,
     max_side: int = REPORT_MAX_SIDE,
+    evaluations: Sequence[Any] | None = None,
     sensitivities: Sequence[Any] | None = None,
     trust: Sequence[Any] | None = None,
 ) -> str:
@@ -200,6 +283,9 @@ def html_report(
         heatmaps: maps to draw instead of each explanation's own (e.g. ``gradcam.shared_scale``).
         title: the page's heading; default "Grad-CAM Explorer report: <image name>".
         max_side: longest side of each picture in pixels.
+        evaluations: per explanation its :class:`gradcam.Evaluation` (or None), when the
+            faithfulness figures were computed: the opening sentence says whether the map beats a
+            random one, and a table gives the figures.
         sensitivities: per explanation its :class:`gradcam.sensitivity.ClassSensitivity` (or
             None): "About this class?" with the similarity to the top class's map and the verdict
             in words goes under its pictures. Default: the ``class_sensitivity`` of ``record`` for
@@ -244,10 +330,10 @@ def html_report(
         )
     first = items[0]
     heading = title or f"Grad-CAM Explorer report: {image_name}"
-    method_label = (record.get("explanation", {}) or {}).get("method_label") or first.method
+    method_label = (record.get("explanation", {}) or {}).get("method_label") or _method_label(first.method)
 
     def what(e: Any) -> str:
-        text = f"{e.target_name} (p = {float(e.target_probability):.1%})"
+        text = f"{e.target_name} (p = {percent(float(e.target_probability))})"
         if getattr(e, "contrast_name", None):
             text = f"why {e.target_name} rather than {e.contrast_name}"
         return text
@@ -263,6 +349,15 @@ def html_report(
         "</head>",
         "<body>",
         f"<h1>{html.escape(heading)}</h1>",
+        *_summary(
+            items,
+            maps,
+            model_label,
+            method_label,
+            evaluations,
+            _first_sensitivity(sensitivities, record),
+            trust[0] if trust else None,
+        ),
         '<p class="lead">'
         + html.escape(
             f"{method_label}"
@@ -310,14 +405,16 @@ def html_report(
     parts += [
         "<h2>Classes</h2>",
         _probability_rows(items, names),
-        "<h2>How it was made</h2>",
+        *_evaluation_tables(items, evaluations),
+        # The provenance is for whoever recomputes the map, not for the reader: folded away.
+        "<details><summary>Appendix: provenance, every field needed to recompute this map</summary>",
         "<table><tr><th>field</th><th>value</th></tr>",
     ]
     parts += [f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(v)}</td></tr>" for k, v in _flatten(record)]
     parts += [
-        "</table>",
+        "</table></details>",
         "<footer>Made with Grad-CAM Explorer. A heatmap shows where the evidence for a class lies "
-        "according to the method; it is a claim about the model, not proof. The provenance above "
+        "according to the method; it is a claim about the model, not proof. The appendix "
         "is enough to recompute it.</footer>",
         "</body>",
         "</html>",
@@ -326,4 +423,24 @@ def html_report(
     return "\n".join(parts)
 
 
-__all__ = ["REPORT_MAX_SIDE", "html_report", "image_data_uri"]
+def pdf_report(page: str) -> bytes:
+    """The same report as a PDF: the page of :func:`html_report` laid out by WeasyPrint (a maintained
+    HTML/CSS-to-PDF library; the optional extra ``pip install 'gradcam-explorer[pdf]'``, which needs
+    the system's Pango, e.g. Debian's ``libpango-1.0-0``). The appendix, collapsed on screen, is
+    printed open.
+
+    Raises:
+        ExportError: WeasyPrint (or Pango) is not installed; the message says how to install it.
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:  # OSError: the Python package is there but Pango is not
+        raise ExportError(
+            "A PDF report needs WeasyPrint: pip install 'gradcam-explorer[pdf]' (and the system's Pango, "
+            f"e.g. apt-get install libpango-1.0-0). The HTML report needs nothing. ({error})"
+        ) from error
+    printable = page.replace("<details>", "<details open>")
+    return weasyprint.HTML(string=printable).write_pdf()
+
+
+__all__ = ["REPORT_MAX_SIDE", "html_report", "image_data_uri", "pdf_report"]

@@ -15,15 +15,28 @@ secrets, else ``./runs``.
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam_app import links, loaders, runtime
+from gradcam import words
+from gradcam_app import links, loaders, photos, present, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
-from gradcam_app.router import chosen_view, follow_link, open_view, page_link, route, view_picker, write_link
+from gradcam_app.router import (
+    BY_KEY,
+    chosen_view,
+    follow_link,
+    open_view,
+    page_link,
+    route,
+    view_picker,
+    write_link,
+)
 from gradcam_app.settings import model_upload_allowed
-from gradcam_app.state import PageState, page_state
+from gradcam_app.state import PageState, bound, page_state, set_widget
 from gradcam_app.views import DatasetInput, ViewInput
 from gradcam_app.views.gallery import gallery_zip_ui
 from gradcam_app.widgets import (
@@ -42,11 +55,44 @@ DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
 PAGE_STYLE = """<style>
+[data-testid="stMainBlockContainer"] {padding-top: 2.75rem; padding-bottom: 2rem;}
+[data-testid="stMainBlockContainer"] .gc-title {margin-bottom: -0.5rem;}
+[data-testid="stMain"] [data-testid="stImage"] img {max-height: calc(100vh - 250px); object-fit: contain;}
 [data-testid="stMain"] [data-testid="stButton"] button p {white-space: normal; overflow-wrap: anywhere;
   text-overflow: clip; overflow: visible;}
 [data-testid="stMain"] [data-testid="stColumn"] [data-testid="stMarkdownContainer"] p:has(> strong:only-child)
   {min-height: 3em; margin-bottom: 0.25rem; line-height: 1.5em; overflow: hidden;}
 </style>"""
+
+
+@functools.lru_cache(maxsize=1)
+def page_icon():
+    """The page's icon: a small heatmap blob drawn here (a PIL image Streamlit serves itself)."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    blob = np.exp(-((x - 34.0) ** 2 + (y - 30.0) ** 2) / (2 * 15.0**2))
+    return Image.fromarray(gradcam.colorize(blob.astype(np.float32), "jet"))
+
+
+def model_problem(outcome: ModelOutcome, picked: str) -> None:
+    """Say why the picked model cannot be used, in words a viewer can act on; for a model that needs
+    a download the operator's details (folders, environment variables) are folded away."""
+    if outcome.status == "missing":
+        st.info(outcome.message)
+        return
+    if outcome.status != "needs_download":
+        st.error(outcome.message)  # an own model refused: the message is about the viewer's own file
+        return
+    infos = {info.name: info for info in model_zoo.list_models()}
+    label = infos[picked].label if picked in infos else picked
+    st.error(
+        f"**{label}** is not installed on this server yet, and the server cannot fetch it now. Pick a model "
+        "marked *ready offline* in the sidebar to go on, or ask whoever runs this app to install it.",
+        icon=":material/cloud_off:",
+    )
+    with st.expander("Details for the person who runs this server"):
+        st.code(outcome.message, language=None, wrap_lines=True)
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -69,7 +115,9 @@ def load_choice(state: PageState, options: list[str]) -> tuple[str, ModelOutcome
 
 def main() -> None:
     runtime.keep_keras_session()
-    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=":material/local_fire_department:", layout="wide")
+    # The icon is a picture the app serves itself (a Material icon is drawn from a font another host
+    # serves, which fails offline and tells that host who opened the page).
+    st.set_page_config(page_title="Grad-CAM Explorer", page_icon=page_icon(), layout="wide")
     loaders.trace("page run")
     st.html(PAGE_STYLE)
     state = page_state()
@@ -77,14 +125,19 @@ def main() -> None:
     allow_upload = model_upload_allowed()
     options = [info.name for info in model_zoo.list_models()] + ([USER_MODEL] if allow_upload else [])
     problems = follow_link(state, options, samples)
+    if "present" in st.session_state:  # the sidebar's toggle, drawn further down, as last set
+        state.present = bool(st.session_state["present"])
+    if state.present:
+        st.html(present.PRESENT_STYLE)
 
-    st.sidebar.title("Grad-CAM Explorer")
     items = input_ui(samples, DEFAULT_SAMPLE)
-    st.title("Grad-CAM Explorer")
-    st.caption(
-        "Why does the classifier say what it says? Pick an image, a model and a class; "
-        "compare classes, methods and layers, or see the parts the model sees."
+    # One title, on one line with its tagline: at 1280x720 every line above the pictures pushes the
+    # heatmap below the fold.
+    st.markdown(
+        "<div class='gc-title'><strong>Grad-CAM Explorer</strong> · why does the classifier say what it says?</div>",
+        unsafe_allow_html=True,
     )
+    bar = st.container()  # presentation mode's Previous / Next, filled once the image is known
     for line in problems:
         st.warning(line)
 
@@ -99,7 +152,7 @@ def main() -> None:
 
     loaded: Loaded | None = outcome.loaded if outcome is not None and outcome.ok else None
     if failed is not None:
-        (st.info if failed.status == "missing" else st.error)(failed.message)
+        model_problem(failed, picked)
         fallback = state.model_in_use or model_zoo.DEFAULT_MODEL
         if fallback != picked:
             again = loaders.load_zoo_model(fallback)
@@ -113,9 +166,11 @@ def main() -> None:
     chosen = route(chosen_view(state))
     layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen.needs_layer)
     settings = Settings(method, layer, aug)
+    presentation_ui(state, loaded.explainer.class_names)
 
-    if not chosen.needs_image:  # the Dataset view: drawn before any image is checked
-        view_picker()
+    # The view tabs come before the image is checked: a bad upload must not take them away.
+    view = view_picker()
+    if not chosen.needs_image:  # the Dataset view: needs no image
         chosen.function()(DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
         write_link(
             state,
@@ -133,6 +188,10 @@ def main() -> None:
             ),
         )
         return
+    state.photo_link = None
+    if not items and state.source == "Photo":  # never another image in its place
+        st.error(photos.gone_message(), icon=":material/image_not_supported:")
+        st.stop()
     if not items:
         st.info(
             "The dataset image could not be opened: the sidebar says why. Open another from the **Dataset** "
@@ -152,11 +211,18 @@ def main() -> None:
     if not good:
         st.stop()
     item = gallery_ui(good)
+    # the link carries the photo when the store holds it: a sample travels by its name instead
+    state.photo_link = (
+        item.sha256 if state.source in ("Upload", "Camera", "Photo") and item.sha256 in state.stored else None
+    )
+    if state.source in ("Upload", "Camera") and state.photo_link is None:
+        st.caption("Links to this view cannot carry this photo (the server keeps no uploads): send the photo too.")
     decoded = loaders.decode_cached(item.key, item.name, item.data)
     for note in decoded.notes:
         st.caption(f"{item.name}: {note}")
-
-    view = view_picker()
+    small = words.small_image_warning(decoded.original_size, loaded.explainer.input_size)
+    if small:  # said before the map, which over such an image is one flat colour
+        st.warning(small, icon=":material/photo_size_select_small:")
     # The class probabilities come with the default Grad-CAM map (one pass; usually the map shown);
     # a model without a spatial layer gets them with gradient saliency, which any model allows.
     if loaded.explainer.layers:
@@ -168,12 +234,93 @@ def main() -> None:
     def publish() -> None:
         write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))
 
+    if state.present:
+        if not state.sequence:  # prepared for this image: photo, top class, a ruled-out class, contrast
+            base = page_link(state, loaded, picked, item, view, method, layer, aug).to_query()
+            state.sequence, state.step = present.prepared_sequence(base, top.probabilities), 0
+        state.step = min(max(state.step, 0), len(state.sequence) - 1)
+        with bar:
+            present.presenter_bar(
+                state.sequence, state.step, loaded.explainer.class_names, lambda i: go_to_step(state, i)
+            )
+        if state.sequence[state.step].get("show") == "photo":
+            photo_step(item, decoded)
+            publish()
+            return
+
     route(view).function()(
         ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key), publish)
     )
     gallery_zip_ui(loaded, good, settings)
 
     publish()
+
+
+def go_to_step(state: PageState, index: int | None) -> None:
+    """Show step ``index`` of the presentation (a button's callback, so the step's view is applied
+    before the page runs, as a followed link is); None leaves presentation mode."""
+    if index is None:
+        set_widget("present", "present", False)
+        return
+    if not 0 <= index < len(state.sequence):
+        return
+    state.step = index
+    step = state.sequence[index]
+    if step.get("show") != "photo":
+        link, _ = links.View.from_query(step, methods=list(gradcam.METHODS), views=list(BY_KEY))
+        open_view(state, link)
+
+
+def photo_step(item: ImageItem, decoded) -> None:
+    """A presentation's photo step: the photo alone, as large as the screen allows."""
+    _, jpeg = loaders.display_original(item.key, decoded.pixels)
+    width, height = decoded.original_size
+    # centred, and no taller than the screen allows (the page's style caps every picture's height)
+    with st.columns([1, 4, 1])[1]:
+        st.image(jpeg, caption=f"{item.name} · {width}×{height} pixels", width="stretch")
+
+
+def presentation_ui(state: PageState, class_names: list[str]) -> None:
+    """The sidebar's presentation section: the toggle, and the sequence (add this view, add the photo,
+    clear), which travels in the page's link."""
+    st.sidebar.subheader("4 · Present")
+    bound(
+        "present",
+        "present",
+        lambda: st.sidebar.toggle(
+            "Presentation mode",
+            key="present",
+            help="Hides the sidebar and the controls, enlarges the pictures, and steps through the sequence "
+            "with the arrow keys (Escape leaves). Without a sequence of your own, one is prepared: the photo, "
+            "the top class, a class the model rules out, and the contrast.",
+        ),
+    )
+    c1, c2, c3 = st.sidebar.columns(3)
+    c1.button(
+        "Add view", key="gc_add_step", on_click=_add_step, args=(state,), help="Add the view on the page as a step"
+    )
+    c2.button(
+        "Add photo", key="gc_add_photo", on_click=_add_photo, args=(state,), help="Add a step showing the photo alone"
+    )
+    c3.button("Clear", key="gc_clear_steps", on_click=_clear_steps, args=(state,), disabled=not state.sequence)
+    if state.sequence:
+        st.sidebar.caption("Sequence: " + " → ".join(present.step_title(step, class_names) for step in state.sequence))
+    else:
+        st.sidebar.caption("No sequence yet: presentation mode prepares one for the image.")
+
+
+def _add_step(state: PageState) -> None:
+    if len(state.sequence) < present.MAX_STEPS:
+        state.sequence = [*state.sequence, present.step_of(state.written_query or {})]
+
+
+def _add_photo(state: PageState) -> None:
+    if len(state.sequence) < present.MAX_STEPS:
+        state.sequence = [*state.sequence, dict(present.PHOTO)]
+
+
+def _clear_steps(state: PageState) -> None:
+    state.sequence, state.step = [], 0
 
 
 if __name__ == "__main__":

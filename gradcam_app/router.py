@@ -26,7 +26,7 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam_app import links, loaders
+from gradcam_app import links, loaders, present
 from gradcam_app.groups import as_target
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.state import PageState, bound
@@ -138,10 +138,27 @@ def follow_link(state: PageState, models: list[str], samples: list[str]) -> list
     link, problems = links.View.from_query(
         params, models=models, samples=samples, methods=list(gradcam.METHODS), views=list(BY_KEY)
     )
+    follow_photo(state, params.get("photo"))
+    state.present, state.sequence, state.step, more = present.read(params)
+    st.session_state.pop("present", None)  # the toggle starts from the link's value
+    problems += more
     if first and not params:
         return problems
     apply_view(state, link, first)
     return problems
+
+
+def follow_photo(state: PageState, photo: str | None) -> None:
+    """A link's ``photo=`` (a photo id in the server's store): the page shows that photo, or says it is
+    gone; never another image. A Back or Forward onto the photo this session uploaded keeps the
+    uploader as it is."""
+    if not photo:
+        return
+    photo = str(photo).strip().lower()
+    if state.source in ("Upload", "Camera") and photo in state.stored:
+        return
+    state.photo, state.source = photo, "Photo"
+    st.session_state["source"] = "Photo"
 
 
 def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
@@ -171,22 +188,29 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
     state.compare_models = [m for m in link.compare_models if m != USER_MODEL] or None
     state.shared_scale = bool(link.shared_scale)
     state.compare_fuse, state.concepts_k = bool(link.compare_fuse), int(link.concepts_k)
-    for key in (
-        "source",
-        "sample",
-        "view",
-        "colormap",
-        "alpha",
-        "top_percent",
-        "aug_smooth",
-        "compare_methods",
-        "compare_contrast",
-        "compare_models",
-        "shared_scale",
-        "compare_fuse",
-        "concepts_k",
-    ):
-        st.session_state.pop(key, None)  # bound widgets start from the state on this run
+    # The widgets are set to the link's values rather than forgotten: a forgotten widget would be
+    # drawn with the right value on the server while the browser kept showing its old one (after
+    # Back, the view tabs said "What parts does the model see?" over the Explain view).
+    values = {
+        "source": state.source,
+        "sample": state.sample,
+        "view": state.view,
+        "colormap": state.colormap,
+        "alpha": state.alpha,
+        "top_percent": state.top_percent,
+        "aug_smooth": state.smooth,
+        "compare_methods": state.compare_methods,
+        "compare_contrast": state.compare_contrast,
+        "shared_scale": state.shared_scale,
+        "compare_fuse": state.compare_fuse,
+        "concepts_k": state.concepts_k,
+    }
+    for key, value in values.items():
+        if value is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+    st.session_state.pop("compare_models", None)  # the view picks its default pair when the link gives none
     # class, layers and compared classes depend on the model: checked once it is loaded
     state.pending_link = {
         "class": link.target,
@@ -216,7 +240,10 @@ def history_navigation() -> bool:
 def write_link(state: PageState, link: links.View) -> None:
     """Write the view into the URL when it changed. Each change is one browser history entry, which
     Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
-    params = link.to_query()
+    # An uploaded photo travels by its id in the server's photo store (gradcam_app.photos), and the
+    # presentation (gradcam_app.present) by its sequence and step.
+    photo = {"photo": state.photo_link} if state.photo_link and route(link.view).needs_image else {}
+    params = link.to_query() | photo | present.query(state.present, state.sequence, state.step)
     if params == state.incoming_query:
         # The browser shows this URL already (a link followed, Back or Forward): writing it again
         # would arrive after a second Back and put this URL over the entry that Back went to.

@@ -61,6 +61,14 @@ class PageState:
     pending_run: str | None = None
     run_image: tuple[str, int] | None = None  # (run name, input index): the "Run" image source
     dataset_notice: str | None = None  # said once, on the run after the one that finished a run
+    # -- photos kept on the server for links (gradcam_app.photos) --
+    photo: str | None = None  # the "Shared photo" source: a link's photo id (SHA-256)
+    stored: set = field(default_factory=set)  # photo ids this session has put in the store
+    photo_link: str | None = None  # the photo id the page's link carries on this run (None: none)
+    # -- presentation mode (gradcam_app.present): on or off, the sequence of steps, the step shown --
+    present: bool = False
+    sequence: list = field(default_factory=list)  # steps: link queries without the image
+    step: int = 0
     # -- on-demand results kept for the current view --
     faithfulness: tuple | None = None
     layer_ranking: tuple | None = None  # (what was ranked, the rows) of the compare-layers view

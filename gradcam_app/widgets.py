@@ -8,7 +8,7 @@ return plain values; bound widgets keep their values in :class:`gradcam_app.stat
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +16,10 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export
+from gradcam import export, limits
 from gradcam.errors import GradCamError
 from gradcam.targets import class_order
+from gradcam.words import percent
 from gradcam_app import links, loaders
 from gradcam_app.groups import as_target, decode_choice, group_keys, remember_group
 from gradcam_app.loaders import ImageItem, Loaded, run_image_item
@@ -26,7 +27,13 @@ from gradcam_app.state import bound, page_state, set_widget
 
 USER_MODEL = "__user__"
 #: The image sources as the sidebar names them ("Run": an image opened from the Dataset view).
-SOURCE_LABELS = {"Sample": "Sample", "Upload": "Upload", "Camera": "Camera", "Run": "Dataset run"}
+SOURCE_LABELS = {
+    "Sample": "Sample",
+    "Upload": "Upload",
+    "Camera": "Camera",
+    "Run": "Dataset run",
+    "Photo": "Shared photo",
+}
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 TOP_K = 5
 STATUS_WORDS = {
@@ -45,6 +52,26 @@ class Settings:
     aug_smooth: bool
 
 
+def _accepts(function, name: str) -> bool:
+    import inspect
+
+    return name in inspect.signature(function).parameters
+
+
+def no_select_all() -> dict:
+    """``select_all=False`` for ``st.multiselect`` where Streamlit has the option (its "Select all" /
+    "Select N matches" entry adds every match at once); nothing on versions without the entry."""
+    return {"select_all": False} if _accepts(st.multiselect, "select_all") else {}
+
+
+def upload_limit(max_bytes: int) -> dict:
+    """``max_upload_size=`` (MB) for ``st.file_uploader`` where Streamlit has it, so the uploader's
+    own "Limit N MB per file" says the app's limit for that kind of file rather than the server's
+    largest (``server.maxUploadSize``, set for model files)."""
+    megabytes = max(1, int(max_bytes // 2**20))
+    return {"max_upload_size": megabytes} if _accepts(st.file_uploader, "max_upload_size") else {}
+
+
 def method_label(key: str) -> str:
     return gradcam.METHODS[key].label
 
@@ -54,7 +81,7 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
     """The sidebar's image source and the images it gives (none while nothing is uploaded)."""
     state = page_state()
     st.sidebar.subheader("1 · Image")
-    sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else [])
+    sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else []) + (["Photo"] if state.photo else [])
     if state.source not in sources:
         state.source = "Sample"
     source = bound(
@@ -83,11 +110,16 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         items.append(loaders.sample_item(name))
     elif source == "Upload":
         files = st.sidebar.file_uploader(
-            "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)", type=IMAGE_TYPES, accept_multiple_files=True, key="uploads"
+            "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)",
+            type=IMAGE_TYPES,
+            accept_multiple_files=True,
+            key="uploads",
+            **upload_limit(limits.MAX_IMAGE_BYTES),
         )
         for file in files or []:
             data = file.getvalue()
             sha = export.sha256_bytes(data)
+            keep_photo(sha, file.name, data)
             items.append(ImageItem(file.name, f"upload:{state.token}:{sha}", sha, data))
     elif source == "Run":
         run, index = state.run_image
@@ -101,13 +133,56 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
                 f"Input {index} of the dataset run **{run}**: `{item.name}` (read on the server "
                 "from the run's source). Open another from the Dataset view."
             )
+    elif source == "Photo":
+        found = linked_photo(state.photo or "")
+        if found is not None:
+            items.append(found)
+            st.sidebar.caption(
+                f"The photo of the link you opened: `{found.name}`, kept on this server. Upload or pick "
+                "another image to leave it."
+            )
     else:
         shot = st.sidebar.camera_input("Take a photo", key="camera")
         if shot is not None:
             data = shot.getvalue()
             sha = export.sha256_bytes(data)
+            keep_photo(sha, "camera.jpg", data)
             items.append(ImageItem("camera.jpg", f"camera:{state.token}:{sha}", sha, data))
     return items
+
+
+def keep_photo(sha: str, name: str, data: bytes) -> None:
+    """Put an uploaded photo in the server's photo store (once per session), so that links made on
+    it reopen it (:mod:`gradcam_app.photos`); a photo the store refuses or cannot take is left out
+    and the page's link says so."""
+    from gradcam_app import photos
+
+    state = page_state()
+    if sha in state.stored:
+        return
+    store = photos.store()
+    if store is None:
+        return
+    try:
+        store.put(data, name)
+    except Exception as exc:  # too large, or a disk error: the page works, the link cannot carry it
+        loaders.trace(f"photo store refused {sha[:12]}: {exc}")
+        return
+    state.stored.add(sha)
+
+
+def linked_photo(sha: str) -> ImageItem | None:
+    """A link's photo from the server's store, as an image of the page; None when the store does
+    not hold it (the page then says the link's photo is gone, and shows no other image)."""
+    from gradcam_app import photos
+
+    store = photos.store()
+    found = store.get(sha) if store is not None else None
+    if found is None:
+        return None
+    page_state().stored.add(sha)
+    # keyed by content: every page that opens this link shares its decoded image and maps
+    return ImageItem(found.name, f"photo:{sha}", sha, found.data)
 
 
 def model_choice(options: list[str]) -> str:
@@ -138,6 +213,7 @@ def model_ui(options: list[str], in_use: Loaded | None) -> dict | None:
             "Model file",
             type=["keras", "h5"],
             key="user_model_file",
+            **upload_limit(limits.MAX_MODEL_BYTES),
             help="A Keras image classifier with one image input and one "
             "(batch, classes) output. Checked before loading: "
             "Lambda and custom layers are refused.",
@@ -174,6 +250,27 @@ def method_ui() -> str:
     return method
 
 
+def layer_label(explainer, path: str | None) -> str:
+    """A layer's name with its plain gloss: "block4c_bn · stage 4 of 5, 14×14" (token layers say
+    they are tokens shown as a grid)."""
+    if path is None:
+        return "no layer"
+    notes = explainer.layer_notes
+    if path in notes:  # a transformer's token layers share one grid: their stage says nothing
+        return f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})"
+    gloss = _glosses(explainer).get(path, "")
+    return f"{path} · {gloss}" if gloss else path
+
+
+def _glosses(explainer) -> dict[str, str]:
+    # computed once per explainer: the picker formats every layer (140 on Lite0) on every run
+    found = getattr(explainer, "_page_glosses", None)
+    if found is None:
+        found = explainer.layer_glosses
+        explainer._page_glosses = found
+    return found
+
+
 def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | None, bool]:
     """The layer (None for methods that use none) and augmentation smoothing. ``needs_layer``: the
     view uses a layer whatever the method (the concepts view): the picker is enabled and its layer
@@ -204,10 +301,10 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
         layers,
         key="layer",
         disabled=not uses_layer,
-        format_func=lambda path: (
-            f"{path} (tokens as {notes[path].split(' grid')[0].rsplit(' ', 1)[-1]})" if path in notes else path
-        ),
-        help="Pixel methods (saliency, SmoothGrad, guided backprop) use no layer; the concepts view always "
+        format_func=lambda path: layer_label(explainer, path),
+        help="A layer's stage says how deep it sits (stage 1 is next to the pixels; the last stage feeds the "
+        "classifier) and its grid how fine its map can be (a 7×7 map points at one of 49 cells). "
+        "Pixel methods (saliency, SmoothGrad, guided backprop) use no layer; the concepts view always "
         "uses one."
         + (
             " Token layers (batch, T, C) are shown as their patch-token grid; extra tokens such as "
@@ -271,12 +368,15 @@ def class_labels(names: tuple[str, ...], imagenet: bool) -> list[str]:
 
 def group_label(key: str, groups: dict, probabilities: np.ndarray) -> str:
     name, members = groups[key]
-    return f"{name} · group of {len(members)} · {float(probabilities[list(members)].sum()):.1%}"
+    return f"{name} · group of {len(members)} · {percent(probabilities[list(members)].sum())}"
 
 
-def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
+def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple, slot: list | None = None):
     """Top-k buttons, the top groups (ImageNet models) and a searchable picker over all classes and
-    groups. Returns the target: a class index, a :class:`gradcam.Group`, or None (the top prediction)."""
+    groups. Returns the target: a class index, a :class:`gradcam.Group`, or None (the top prediction).
+
+    ``slot``: a list to which an empty container, placed right under the top-k buttons, is appended;
+    the explain view draws its pictures there, so that at 1280×720 they come before the search box."""
     state = page_state()
     names = explainer.class_names
     if state.class_context != context:
@@ -305,13 +405,15 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
     chosen = state.klass if state.klass is not None else order[0]
     for column, index in zip(columns, order):
         column.button(
-            f"{names[index]} · {probabilities[index]:.1%}",
+            f"{names[index]} · {percent(probabilities[index])}",
             key=f"top_{index}",
             type="primary" if index == chosen else "secondary",
             width="stretch",
             on_click=set_widget,
             args=("klass", "klass", index),
         )
+    if slot is not None:
+        slot.append(st.container())
     if groups:
         top_groups_ui(probabilities, groups, chosen)
     what = f"{len(names)} classes" + (f" and {len(groups)} groups" if groups else "")
@@ -347,11 +449,11 @@ def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
     for column, entry in zip(columns, found):
         key = links.encode_target(gradcam.Group(entry.group.name))
         column.button(
-            f"{entry.group.name} · {entry.group.size} classes · {entry.probability:.1%}",
+            f"{entry.group.name} · {entry.group.size} classes · {percent(entry.probability)}",
             key=f"topgroup_{key}",
             type="primary" if key == chosen else "secondary",
             width="stretch",
-            help=f"Most probable member: {entry.best_probability:.1%}",
+            help=f"Most probable member: {percent(entry.best_probability)}",
             on_click=set_widget,
             args=("klass", "klass", key),
         )
@@ -373,7 +475,11 @@ def group_editor_ui(explainer) -> None:
         c1, c2 = st.columns([1, 2])
         name = c1.text_input("Name", key="group_name", placeholder="e.g. hot drinks")
         members = c2.multiselect(
-            "Classes", list(range(len(names))), key="group_members", format_func=lambda i: f"{names[i]}  ({i})"
+            "Classes",
+            list(range(len(names))),
+            key="group_members",
+            format_func=lambda i: f"{names[i]}  ({i})",
+            **no_select_all(),
         )
         st.button(
             "Explain this group",
@@ -471,7 +577,7 @@ def probability_chart(explainer, explanation) -> None:
             "probability": p,
             "explained": kind,
             "shown": max(p, 0.006),  # a 0.0% bar stays visible
-            "text": f"{p:.1%}" if p >= 0.001 else f"{p:.2g}",
+            "text": percent(p),
         }
         for name, p, kind in rows
     ]
@@ -497,7 +603,7 @@ def probability_chart(explainer, explanation) -> None:
                     },
                     "tooltip": [
                         {"field": "class", "type": "nominal"},
-                        {"field": "probability", "type": "quantitative", "format": ".3%"},
+                        {"field": "text", "type": "nominal", "title": "probability"},
                     ],
                 },
             },
@@ -527,10 +633,20 @@ Panel = tuple[str, np.ndarray, str]  # (title, heatmap in [0, 1], caption)
 
 @st.fragment
 def compare_pictures(
-    item: ImageItem, pixels: np.ndarray, panels: Sequence[Panel], scale_note: str, pending: Sequence[str] = ()
+    item: ImageItem,
+    pixels: np.ndarray,
+    panels: Sequence[Panel],
+    scale_note: str,
+    pending: Sequence[str] = (),
+    publish: Callable[[], None] = lambda: None,
+    report: Callable[[dict], None] | None = None,
 ) -> None:
-    """Overlays side by side (``pending``: titles of slow panels still computing, drawn as places)."""
+    """Overlays side by side (``pending``: titles of slow panels still computing, drawn as places).
+    ``publish`` writes the page's link: called after the display controls, so that their changes
+    reach the URL as they happen. ``report(display)`` draws the view's Report download under the
+    pictures, with the display settings in use."""
     colormap, alpha, fraction = display_controls_ui()
+    publish()
     loaders.trace("fragment run")
     small, _ = loaders.display_original(item.key, pixels)
     columns = st.columns(len(panels) + len(pending), vertical_alignment="top")
@@ -544,3 +660,5 @@ def compare_pictures(
             st.markdown(f"**{title}**")
             st.info("Computing… the other panels are ready.", icon=":material/hourglass_top:")
     colour_bar(colormap, "0", scale_note)
+    if report is not None and not pending:
+        report({"colormap": colormap, "alpha": alpha, "top_fraction": fraction})

@@ -8,13 +8,14 @@ import streamlit as st
 import gradcam
 from gradcam.errors import GradCamError
 from gradcam.targets import class_order
-from gradcam_app import loaders
+from gradcam.words import percent
+from gradcam_app import downloads, loaders
 from gradcam_app.groups import as_target, decode_choice, group_keys
 from gradcam_app.state import bound, page_state, set_widget
 from gradcam_app.verdicts import sensitivity, top_map, verdict_ui
 from gradcam_app.views import ViewInput
 from gradcam_app.views.trust import near_zero_flag_ui, trust_ui
-from gradcam_app.widgets import compare_pictures, group_label
+from gradcam_app.widgets import compare_pictures, group_label, no_select_all
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
 PRESETS = {
@@ -48,6 +49,12 @@ def compare_classes_view(view: ViewInput) -> None:
     if kept != state.compare_classes:
         state.compare_classes = kept
         st.session_state.pop("compare_classes", None)
+
+    def label(i: int | str) -> str:
+        if isinstance(i, str):
+            return group_label(i, groups, probabilities)
+        return f"{names[i]} · {percent(probabilities[i])}"
+
     chosen = bound(
         "compare_classes",
         "compare_classes",
@@ -56,16 +63,27 @@ def compare_classes_view(view: ViewInput) -> None:
             options,
             key="compare_classes",
             max_selections=4,
-            format_func=lambda i: (
-                group_label(i, groups, probabilities) if isinstance(i, str) else f"{names[i]} · {probabilities[i]:.1%}"
-            ),
+            format_func=label,
+            # Streamlit's "Select N matches" entry would add every class matching what was typed
+            # (14 for "bear"), silently: a comparison is built one class at a time.
+            **no_select_all(),
         ),
     )
+    c1, c2 = st.columns([3, 2], vertical_alignment="center")
     contrast = bound(
         "compare_contrast",
         "compare_contrast",
-        lambda: st.checkbox("Add the contrastive map: why the first rather than the second", key="compare_contrast"),
+        lambda: c1.checkbox("Add the contrastive map: why the first rather than the second", key="compare_contrast"),
     )
+    if len(chosen) >= 2:
+        first, second = (names[c] if isinstance(c, int) else groups[c][0] for c in chosen[:2])
+        c2.button(
+            f"Swap: why {second} rather than {first}",
+            key="compare_swap",
+            icon=":material/swap_horiz:",
+            on_click=_swap,
+            help="Put the second class first: the contrastive map then shows why the photo is the other one.",
+        )
     view.publish()
     if len(chosen) < 2:
         st.info("Pick at least two classes or groups.")
@@ -101,7 +119,7 @@ def compare_classes_view(view: ViewInput) -> None:
     top = max(e.peak for e in classes)
     panels = [
         (
-            f"{e.target_name} · {e.target_probability:.1%}",
+            f"{e.target_name} · {percent(e.target_probability)}",
             heat,
             (f"peak {e.peak / top:.0%} of the strongest" if top > 0 else "no positive evidence")
             + (f" · {found[i].short}" if found and not found[i].is_top else ""),
@@ -122,7 +140,16 @@ def compare_classes_view(view: ViewInput) -> None:
     for e in results:
         if e.empty:
             st.warning(e.message)
-    compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes")
+    reported = list(classes) + ([results[-1]] if contrast else [])
+    maps = list(scaled) + ([results[-1].heatmap] if contrast else [])
+    compare_pictures(
+        item,
+        view.decoded.pixels,
+        panels,
+        "1 = strongest map among the classes",
+        publish=view.publish,
+        report=lambda display: downloads.report_row(view, reported, maps, "Compare classes", "classes", display),
+    )
     for i, measured in enumerate(found or ()):
         # The contrast button only where this view does not show that very contrast already.
         shown = contrast and i == 0 and chosen[1] == top_index
@@ -158,10 +185,18 @@ def presets_ui(groups: dict) -> None:
     available = {label: pair for label, pair in PRESETS.items() if all(key in groups for key in pair)}
     if not available:
         return
-    columns = st.columns(len(available) + 1)
+    columns = st.container(key="gc_presets").columns(len(available) + 1)  # hidden while presenting
     columns[0].caption("Concept pairs, one click:")
     for column, (label, pair) in zip(columns[1:], available.items()):
         column.button(label, key=f"preset_{label}", width="stretch", on_click=_preset, args=(list(pair),))
+
+
+def _swap() -> None:
+    """Exchange the first two compared classes (the contrast's two sides)."""
+    chosen = list(page_state().compare_classes or [])
+    if len(chosen) >= 2:
+        chosen[0], chosen[1] = chosen[1], chosen[0]
+        set_widget("compare_classes", "compare_classes", chosen)
 
 
 def _preset(pair: list[str]) -> None:

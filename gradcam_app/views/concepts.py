@@ -13,6 +13,7 @@ import streamlit as st
 from gradcam.errors import GradCamError
 from gradcam.render import CONCEPT_COLOURS, concepts_overlay
 from gradcam.targets import class_order
+from gradcam.words import percent, whole_percents
 from gradcam_app import links, loaders
 from gradcam_app.state import bound
 from gradcam_app.views import ViewInput
@@ -57,7 +58,7 @@ def concepts_view(view: ViewInput) -> None:
         f"The {k} concepts layer `{layer}` sees in this image, where each one is, and which classes each "
         "votes for (Deep Feature Factorization, Collins et al., ECCV 2018). No class is chosen here, and "
         "the sidebar's method does not apply; the sidebar's layer does. The whole image: "
-        f"**{names[best]}** ({float(view.probabilities[best]):.1%})."
+        f"**{names[best]}** ({percent(view.probabilities[best])})."
     )
     if layer in explainer.layer_notes:
         # gradcam.concepts reads a (batch, h, w, K) layer; a token layer (batch, T, K) is not handled
@@ -91,16 +92,25 @@ def concepts_view(view: ViewInput) -> None:
             st.markdown(line, unsafe_allow_html=True)
     with right:
         st.markdown("**Each concept on its own** (1 = its peak)")
+        shares, unclaimed = concepts.shares()
+        *shown, rest = whole_percents([*shares, unclaimed])
         columns = st.columns(2)
         for i in range(concepts.k):
             with columns[i % 2]:
-                area = float(concepts.coarse[i].mean())
-                st.image(tiles[i], caption=f"Concept {i + 1} · covers {area:.0%}", width="stretch")
+                # the share of the picture the overlay paints in this concept's colour: the shares add up
+                st.image(tiles[i], caption=f"Concept {i + 1} · {shown[i]}% of the picture", width="stretch")
+        if rest:
+            st.caption(f"{rest}% of the picture belongs to no concept (every concept is zero there).")
     h, w = concepts.coarse.shape[1:]
     st.caption(
+        f"Reconstruction error {concepts.reconstruction_error:.0%}: how far the {concepts.k} concepts together "
+        "are from everything the layer sees (0% would redraw it exactly); the rest is detail too varied for "
+        f"{concepts.k} parts, and more concepts lower it."
+    )
+    st.caption(
         f"Layer `{concepts.layer}` ({w}×{h} locations, {concepts.embeddings.shape[1]} channels) · "
-        f"reconstruction error {concepts.reconstruction_error:.1%} (the share of the layer's activations "
-        f"the {concepts.k} concepts leave out) · {concepts.iterations} NMF iterations, seed {concepts.seed} · "
+        f"relative reconstruction error ‖V − WH‖ / ‖V‖ = {concepts.reconstruction_error:.1%} · "
+        f"{concepts.iterations} NMF iterations, seed {concepts.seed} · "
         f"computed in {seconds(concepts.seconds)} · this page's lookup {wall:.3f} s"
     )
 
@@ -129,7 +139,7 @@ def legend_lines(concepts) -> list[str]:
         )
         classes = concepts.top_classes[i] if concepts.top_classes else ()
         votes = ", ".join(
-            f"{html.escape(str(name))} {probability:.0%}" for _, name, probability in classes[:LEGEND_CLASSES]
+            f"{html.escape(str(name))} {percent(probability)}" for _, name, probability in classes[:LEGEND_CLASSES]
         )
         lines.append(f"{swatch}**Concept {i + 1}** · {votes if votes else 'no classes at this layer'}")
     return lines

@@ -36,11 +36,12 @@ from gradcam.dataset.browse import (
 from gradcam.dataset.errors import RunAccessError
 from gradcam.errors import GradCamError
 from gradcam.images import decode_image
+from gradcam.words import percent
 from gradcam_app import links, loaders
 from gradcam_app.settings import runs_folder
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import DatasetInput
-from gradcam_app.widgets import USER_MODEL
+from gradcam_app.widgets import USER_MODEL, upload_limit
 
 GRID_COLUMNS = 4
 PAGE_SIZE = 12
@@ -56,9 +57,11 @@ FLAG_WORDS = {
 
 def dataset_view(view: DatasetInput) -> None:
     root = runs_folder()
+    # The folder's path is the server's business, not a viewer's: the operator's help says how to set it.
     st.caption(
-        f"Runs are opened from `{root}` only (set `{RUNS_ENV}`, or `runs_dir` in `.streamlit/secrets.toml`, "
-        "to use another folder)."
+        "Runs are opened from this server's runs folder only.",
+        help=f"Whoever runs the server chooses the folder: the environment variable `{RUNS_ENV}`, or `runs_dir` "
+        "in `.streamlit/secrets.toml` (default: `runs` in the folder the app starts in).",
     )
     zip_run_ui(view, root)
     name = choose_run(root)
@@ -104,8 +107,8 @@ def choose_run(root: Path) -> str | None:
         labels[state.dataset_run] = state.dataset_run  # a nested run a link opened
     if not labels:
         st.info(
-            f"No runs in `{root}` yet. Run a ZIP above, or make one with "
-            f"`python -m gradcam dataset run SRC --out {root}/NAME` and reload this page."
+            "No runs in this server's runs folder yet. Run a ZIP above, or make one on the server with "
+            "`python -m gradcam dataset run SRC --out RUNS_FOLDER/NAME` and reload this page."
         )
         return None
     names = list(labels)
@@ -153,6 +156,19 @@ def audit_cached(path: str, signature: tuple, method: str | None) -> tuple[list[
 
 
 # -- the audit ---------------------------------------------------------------------------------------
+#: Shares in the audit tables, shown as percentages (the values are multiplied by 100 first, so the
+#: columns still sort as numbers).
+PERCENT_COLUMNS = {
+    name: st.column_config.NumberColumn(name, format="%.1f%%")
+    for name in ("accuracy", "mean confidence", "precision", "border share")
+}
+
+
+def as_percent(share: float | None) -> float | None:
+    """A share (0 to 1) as a number of percent for :data:`PERCENT_COLUMNS` (None stays empty)."""
+    return None if share is None else round(float(share) * 100.0, 4)
+
+
 def summary_ui(report: dict, info: dict) -> None:
     counts = report["counts"]
     accuracy = report["accuracy"]
@@ -227,12 +243,13 @@ def classes_ui(report: dict) -> None:
                 {
                     "class": f"{c['name']} ({c['index']})",
                     "images": c["count"],
-                    "accuracy": c["accuracy"],
-                    "mean confidence": c["mean_confidence"],
+                    "accuracy": as_percent(c["accuracy"]),
+                    "mean confidence": as_percent(c["mean_confidence"]),
                 }
                 for c in report["labels"]
             ],
             hide_index=True,
+            column_config=PERCENT_COLUMNS,
         )
     else:
         st.caption("No labels in this run: accuracy and the correct / incorrect filter need a labels file.")
@@ -246,14 +263,15 @@ def classes_ui(report: dict) -> None:
             {
                 "class": f"{c['name']} ({c['index']})",
                 "images": c["count"],
-                "mean confidence": c["mean_confidence"],
-                "precision": c["precision"],
-                "border share": c["border_share"],
+                "mean confidence": as_percent(c["mean_confidence"]),
+                "precision": as_percent(c["precision"]),
+                "border share": as_percent(c["border_share"]),
                 "flags": ", ".join(c["flags"]),
             }
             for c in classes
         ],
         hide_index=True,
+        column_config=PERCENT_COLUMNS,
     )
     flags_ui(report)
     mean_maps_ui(classes)
@@ -429,7 +447,7 @@ def grid_ui(view: DatasetInput, name: str, path: Path, shown: list[dict], info: 
 
 
 def item_caption(row: dict) -> str:
-    text = f"{row['path']} · {row['predicted_name']} {row['predicted_probability']:.0%}"
+    text = f"{row['path']} · {row['predicted_name']} {percent(row['predicted_probability'])}"
     if row["label_index"] is not None:
         text += " · ✓" if row["label_index"] == row["predicted_index"] else f" · ✗ label {row['label']}"
     score = faithfulness(row)
@@ -492,7 +510,7 @@ def zip_run_ui(view: DatasetInput, root: Path) -> None:
             st.info(
                 "Dataset runs from the page use a zoo model (a run must name a model it can load again). For "
                 "your own model, run `python -m gradcam dataset run SRC --out RUN --model your.keras` into "
-                f"`{root}`."
+                "the server's runs folder."
             )
             return
         settings = view.settings
@@ -503,7 +521,9 @@ def zip_run_ui(view: DatasetInput, root: Path) -> None:
             "datasets: `python -m gradcam dataset run`."
             + (" Augmentation smoothing is not used for dataset runs." if settings.aug_smooth else "")
         )
-        archive = st.file_uploader("Images as a ZIP", type=["zip"], key="dataset_zip")
+        archive = st.file_uploader(
+            "Images as a ZIP", type=["zip"], key="dataset_zip", **upload_limit(limits.MAX_DATASET_UPLOAD_BYTES)
+        )
         labels = st.file_uploader(
             "Labels (optional): a CSV with the columns path,label; path as in the ZIP, label "
             "a class name, index or WordNet id",

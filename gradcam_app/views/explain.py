@@ -9,6 +9,7 @@ import streamlit as st
 import gradcam
 from gradcam.errors import GradCamError
 from gradcam.targets import class_order
+from gradcam.words import percent
 from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.verdicts import sensitivity, top_map, verdict_ui, wants_top
@@ -20,6 +21,7 @@ from gradcam_app.widgets import (
     class_picker_ui,
     colour_bar,
     display_controls_ui,
+    layer_label,
     probability_chart,
     seconds_text,
     shown,
@@ -28,7 +30,8 @@ from gradcam_app.widgets import (
 
 def explain_view(view: ViewInput) -> None:
     loaded, item, decoded, settings = view.loaded, view.item, view.decoded, view.settings
-    klass = class_picker_ui(loaded.explainer, view.probabilities, view.context)
+    slot: list = []
+    klass = class_picker_ui(loaded.explainer, view.probabilities, view.context, slot)
     strength = bound(
         "scale_to_top",
         "scale_to_top",
@@ -67,14 +70,15 @@ def explain_view(view: ViewInput) -> None:
     scale = 1.0
     if top and top[0].peak > 0:
         scale = min(explanation.peak / top[0].peak, 1.0)
-    explain_pictures(view, explanation, scale if strength else None, compared)
+    with slot[0]:
+        explain_pictures(view, explanation, scale if strength else None, compared)
     if compared is not None:  # measured in the pictures' fragment already: from the cache
         verdict_ui(sensitivity(view, explanation, compared), page_state().klass, view.context, "explain_contrast")
-    layer = f" at `{explanation.layer}`" if explanation.layer else ""
+    layer = f" at `{layer_label(loaded.explainer, explanation.layer)}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
     st.caption(
         f"**{gradcam.METHODS[settings.method].label}**{layer} for **{explanation.label}** "
-        f"(p = {explanation.target_probability:.1%}, {standing(explanation)}) · "
+        f"(p = {percent(explanation.target_probability)}, {standing(explanation)}) · "
         f"map {seconds_text(explanation)} · this page's lookup {wall:.3f} s{notes}"
     )
     if not gradcam.METHODS[settings.method].class_specific:
@@ -109,7 +113,11 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None, t
     ``top``: the top class's explanation to compare this map with (None: no comparison). The
     similarity is measured after the pictures are sent (a 12-megapixel map takes a moment to
     shrink to the 56x56 grid) and goes into the downloads."""
+    # The pictures come first and the display controls under them (drawn into a container placed
+    # first): at 1280×720 the heatmap must be on screen without scrolling.
+    pictures = st.container()
     colormap, alpha, fraction = display_controls_ui()
+    view.publish()  # a new colour map or top-X% reaches the URL now, not at the next page run
     loaders.trace("fragment run")
     item, pixels = view.item, view.decoded.pixels
     small, original_jpeg = loaders.display_original(item.key, pixels)
@@ -121,7 +129,7 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None, t
     if scale is not None:
         heat = heat * np.float32(scale)
         high = "the top class's peak" + (f" ({high})" if explanation.layer is None else "")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = pictures.columns(3)
     with c1:
         st.image(original_jpeg, caption=f"Original · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
     with c2:
@@ -135,7 +143,7 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None, t
         strength = f" · peak {scale:.0%} of the top class's" if scale is not None else ""
         st.image(
             loaders.picture(blend(small, heat, colormap, alpha, fraction)),
-            caption=f"Overlay · opacity {alpha:.2f} · p = {explanation.target_probability:.1%}, "
+            caption=f"Overlay · opacity {alpha:.2f} · p = {percent(explanation.target_probability)}, "
             f"{standing(explanation)}{strength}",
             width="stretch",
         )

@@ -69,7 +69,7 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
             "passes, IROF one per superpixel (about 80), max-sensitivity explains 20 noisy copies, random logit "
             "one more map.",
         )
-        target = _explained(explanation)
+        target = explained_target(explanation)
         context = (item.key, loaded.key, settings.layer, target, tuple(methods), tuple(extra))
         if st.button(
             "Compute the figures",
@@ -117,8 +117,9 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
                 curve_chart(lines, f"p({explanation.target_name})")
 
 
-def _explained(explanation) -> str:
-    """The explanation's target as link text: its class, or its group by members (never the group's
+def explained_target(explanation) -> str:
+    """The target the faithfulness figures are keyed by (the report's download finds them with it).
+    The explanation's target as link text: its class, or its group by members (never the group's
     most probable member alone)."""
     if explanation.target_members is not None and explanation.contrast_members is None:
         return links.encode_target(gradcam.Group(list(explanation.target_members), name=None))

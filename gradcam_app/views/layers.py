@@ -9,7 +9,7 @@ import streamlit as st
 import gradcam
 from gradcam.errors import GradCamError
 from gradcam.explanation import LAYER_JOINER
-from gradcam_app import links, loaders
+from gradcam_app import downloads, links, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import class_picker_ui, compare_pictures
@@ -55,7 +55,7 @@ def compare_layers_view(view: ViewInput) -> None:
         ),
     )
     view.publish()
-    panels = []
+    panels, reported = [], []
     for layer in chosen:
         try:
             (e,), _ = loaders.run_explain(
@@ -65,6 +65,7 @@ def compare_layers_view(view: ViewInput) -> None:
             st.error(f"{layer}: {exc}")
             continue
         h, w = e.coarse.shape
+        reported.append(e)
         panels.append((layer, e.heatmap, f"{w}×{h} map · {e.label}" + (" · no positive evidence" if e.empty else "")))
     if fuse and len(chosen) < 2:
         st.info("Choose two or more layers above to fuse them into one map.")
@@ -78,6 +79,7 @@ def compare_layers_view(view: ViewInput) -> None:
             st.error(f"Fused {fused}: {exc}")
         else:
             # The title stays short (two lines at most); the caption names the layers.
+            reported.append(e)
             panels.append(
                 (
                     f"Fused · {len(chosen)} layers",
@@ -86,7 +88,16 @@ def compare_layers_view(view: ViewInput) -> None:
                 )
             )
     if panels:
-        compare_pictures(item, view.decoded.pixels, panels, "1 = each map's own peak")
+        compare_pictures(
+            item,
+            view.decoded.pixels,
+            panels,
+            "1 = each map's own peak",
+            publish=view.publish,
+            report=lambda display: downloads.report_row(
+                view, reported, [p[1] for p in panels], "Compare layers", "layers", display
+            ),
+        )
     rank_layers_ui(view, method, klass, chosen)
 
 

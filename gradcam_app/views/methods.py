@@ -8,7 +8,7 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
-from gradcam_app import loaders
+from gradcam_app import downloads, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.verdicts import sensitivity, top_map, wants_top
 from gradcam_app.views import ViewInput
@@ -48,7 +48,7 @@ def compare_methods_view(view: ViewInput) -> None:
     ready = [job for job in jobs if not loaders.is_slow(job[0]) or (key, job) in state.slow_done]
     pending = [job for job in jobs if job not in ready]
     made = [found for found in (_panel(view, *job) for job in ready) if found is not None]
-    panels = [panel for panel, _ in made]
+    panels, reported = [panel for panel, _ in made], [e for _, e in made]
     if panels or pending:
         compare_pictures(
             item,
@@ -56,6 +56,10 @@ def compare_methods_view(view: ViewInput) -> None:
             panels,
             "1 = each map's own peak",
             pending=[method_label(job[0]) for job in pending],
+            publish=view.publish,
+            report=lambda display: downloads.report_row(
+                view, reported, [p[1] for p in panels], "Compare methods", "methods", display
+            ),
         )
     if made and not pending:
         # Under the maps: "Can this map be trusted?" for each one, on demand.

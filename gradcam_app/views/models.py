@@ -12,7 +12,8 @@ import gradcam
 import model_zoo
 from gradcam.compare import classes_match
 from gradcam.errors import GradCamError
-from gradcam_app import links, loaders
+from gradcam.words import percent
+from gradcam_app import downloads, links, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import USER_MODEL, class_picker_ui, compare_pictures
@@ -128,7 +129,7 @@ def compare_models_view(view: ViewInput) -> None:
         h, w = panel.input_size
         mark = "" if panel.agrees_with_target else " (differs)"
         caption = (
-            f"p({e.label}) = {panel.probability:.1%} · top-1: {panel.top1[1]} {panel.top1[2]:.1%}{mark}"
+            f"p({e.label}) = {percent(panel.probability)} · top-1: {panel.top1[1]} {percent(panel.top1[2])}{mark}"
             f" · {w}×{h} input" + (" · no positive evidence" if e.empty else "")
         )
         panels.append((panel.name, heat, caption))
@@ -137,6 +138,15 @@ def compare_models_view(view: ViewInput) -> None:
         view.decoded.pixels,
         panels,
         "1 = the strongest map among the models" if shared else "1 = each map's own peak",
+        publish=view.publish,
+        report=lambda display: downloads.report_row(
+            view,
+            [panel.explanation for panel in result.panels],
+            [p[1] for p in panels],
+            "Compare models",
+            "models",
+            display,
+        ),
     )
     agreement_ui(result)
     for note in result.notes:

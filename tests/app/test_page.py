@@ -53,7 +53,7 @@ def test_first_open_explains_a_sample_with_the_default_model():
     caption, _ = heatmap(at)
     assert caption == "Heatmap · Egyptian cat"
     assert len(top_buttons(at)) == 5
-    assert [d.label for d in at.download_button] == ["Overlay PNG", "Heatmap .npy", "Provenance JSON", "HTML report"]
+    assert [d.label for d in at.download_button] == ["Overlay PNG", "Heatmap .npy", "Provenance JSON", "Report"]
     assert at.selectbox(key="model").value == "efficientnet-lite0"
     assert at.get("vega_lite_chart"), "the probability chart is missing"
     assert any("What the model saw" in m.value for m in at.markdown)

@@ -279,7 +279,7 @@ def test_upload_class_change_colormap_compare_and_downloads(page, tmp_path):
     assert data["probabilities_top"][0]["name"] == "espresso"
     # the HTML report is built on click (a deferred download), after class and colour-map redraws
     report = tmp_path / "report.html"
-    download(page, "HTML report", report)
+    download(page, "Report", report)
     text = report.read_text()
     assert text.startswith("<!DOCTYPE html>") and "data:image/jpeg;base64," in text and name in text
 
