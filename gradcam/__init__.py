@@ -26,6 +26,7 @@ from .targets import top_classes
 # zoo's) and `python -m gradcam methods --help` stay light.
 _LAZY = {
     "Explainer": "explainer",
+    "ResultCache": "result_cache",
     "METHODS": "methods",
     "Method": "methods",
     "get_method": "methods",
@@ -91,6 +92,7 @@ __all__ = [
     "NoSpatialLayerError",
     "Option",
     "Progress",
+    "ResultCache",
     "TargetError",
     "UnknownClassError",
     "UnsupportedModelError",

@@ -8,6 +8,8 @@ kept in :mod:`gradcam.cache`, test-time augmentation is :mod:`gradcam.augment`, 
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +27,7 @@ from .job import _Job
 from .methods import COMMON_OPTIONS, get_method
 from .model_graph import TracedModel, input_channels
 from .progress import no_progress
+from .result_cache import ResultCache, model_fingerprint, target_token
 from .targets import TargetResolver, top_classes
 
 __all__ = ["COMMON_OPTIONS", "Explainer"]
@@ -58,6 +61,14 @@ class Explainer:
             ViT-Ti/16-shaped ViT about 1.6x faster, and EfficientNet-Lite0's passes about 5x
             slower (XLA's CPU depthwise convolutions). A model XLA cannot compile runs without it,
             with a warning.
+        cache_dir: a folder (or a :class:`gradcam.result_cache.ResultCache`) where finished
+            explanations are kept on disk, keyed by content (the weights, the image's pixels, the
+            method, layer, target, options and the library version), so that a restarted process,
+            or another process on the same folder, finds them without computing. Default: None,
+            nothing is kept on disk. See :mod:`gradcam.result_cache` (size bound, eviction).
+        model_id: what names the model's weights in that cache's keys; default: the zoo model's
+            name and weights SHA-256, else a SHA-256 of the Keras model's weights. Give one for a
+            ``keras.Model`` whose ``preprocess`` is not the default.
     """
 
     def __init__(
@@ -69,6 +80,8 @@ class Explainer:
         input_size: tuple[int, int] | None = None,
         token_grid: tuple[int, int] | None = None,
         jit_compile: bool | None = None,
+        cache_dir: str | os.PathLike | ResultCache | None = None,
+        model_id: str | None = None,
     ):
         keras_model = getattr(model, "keras_model", model)
         #: The caller's Keras model (never modified); sanity checks clone it.
@@ -103,6 +116,14 @@ class Explainer:
         self._targets = TargetResolver(self.class_names, self.output_activation)
         self._cache = ActivationCache()
         self._digests = DigestMemo()
+        self._model = model
+        self._model_id = model_id
+        self._count_lock = threading.Lock()
+        self._computations = 0
+        self._results: ResultCache | None = None
+        if cache_dir is not None:
+            self._results = cache_dir if isinstance(cache_dir, ResultCache) else ResultCache(cache_dir)
+            self._store_facts()
 
     # -- what the model offers ---------------------------------------------------------------
     @property
@@ -143,6 +164,40 @@ class Explainer:
         """The cache of recent images' resized inputs, logits and activations (``len()``,
         ``nbytes``, ``clear()``); bounded by :mod:`gradcam.limits`."""
         return self._cache
+
+    @property
+    def result_cache(self) -> ResultCache | None:
+        """The on-disk cache of finished explanations (``cache_dir``), or None."""
+        return self._results
+
+    @property
+    def model_id(self) -> str:
+        """What names this model's weights in the result cache's keys (see ``model_id`` above)."""
+        if self._model_id is None:
+            self._model_id = model_fingerprint(self._model)
+        return self._model_id
+
+    @property
+    def computations(self) -> int:
+        """Explanations computed so far (one per image and target; cache hits not counted): the
+        number the tests read to check that shared work is done once."""
+        return self._computations
+
+    def facts(self) -> dict:
+        """What a page needs before the model is loaded: layers, default layer, class names,
+        input size and output activation (JSON-able)."""
+        layers = self.layers
+        return {
+            "layers": layers,
+            "default_layer": self.default_layer if layers else None,
+            "class_names": self.class_names,
+            "input_size": list(self.input_size),
+            "output_activation": self.output_activation,
+        }
+
+    def _store_facts(self) -> None:
+        if self._results.get_facts(self.model_id) is None:
+            self._results.put_facts(self.model_id, self.facts())
 
     @property
     def output_activation(self) -> str:
@@ -383,6 +438,18 @@ class Explainer:
             if id(image) not in digests:
                 digests[id(image)] = self._digests.digest(image)
         keys = [digests[id(image)] for image in originals]
+        stored: list[str] | None = None
+        if self._results is not None:
+            layer_path = functions.layer.path if functions is not None else None
+            settings = {**resolved_options, "aug_smooth": aug_smooth}
+            stored = [
+                self._results.key(self.model_id, keys[b], method.key, layer_path, target_token(resolved[b]), settings)
+                for b in range(len(originals))
+            ]
+            found = [self._results.get_explanation(key) for key in stored]
+            if all(explanation is not None for explanation in found):
+                progress(1.0, "from the result cache")
+                return found
         job = _Job(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
         if aug_smooth and method.uses_layer:
@@ -396,7 +463,9 @@ class Explainer:
             notes += output.notes
         probabilities, weights, inputs = self.probabilities_from_logits(job.logits()), job.weights(), job.model_inputs()
         seconds = (time.perf_counter() - started) / len(images)
-        return [
+        with self._count_lock:
+            self._computations += len(images)
+        results = [
             Explanation.from_raw(
                 maps[b],
                 image_size=originals[b].shape[:2],
@@ -414,6 +483,13 @@ class Explainer:
             )
             for b in range(len(images))
         ]
+        if stored is not None:
+            for b, key in enumerate(stored):
+                self._results.put_explanation(key, results[b])
+            for digest in dict.fromkeys(keys):
+                row = keys.index(digest)
+                self._results.put_probabilities(self.model_id, digest, probabilities[row])
+        return results
 
     def _explain_fused(self, images, targets, method_name, names, options) -> list[Explanation]:
         """Each layer explained on its own, then each image's maps fused (``fuse_layers``)."""
