@@ -174,7 +174,7 @@ class Explainer:
     def model_id(self) -> str:
         """What names this model's weights in the result cache's keys (see ``model_id`` above)."""
         if self._model_id is None:
-            self._model_id = model_fingerprint(self._model)
+            self._model_id = model_fingerprint(self._model, self.class_names)
         return self._model_id
 
     @property
@@ -330,6 +330,22 @@ class Explainer:
         image = as_rgb_uint8(image)
         return self._explain([image] * len(targets), list(targets), method, layer, options)
 
+    def cached_explanations(
+        self,
+        image: np.ndarray,
+        targets: Sequence[Target],
+        method: str = "gradcam",
+        layer: str | Sequence[str] | None = None,
+        **options,
+    ) -> list[Explanation] | None:
+        """What :meth:`explain_targets` would return, read from the result cache (``cache_dir``)
+        without computing anything: None when any of them is not there (or there is no cache).
+        A server answers from here at once, and queues only what must be computed."""
+        if self._results is None or len(targets) == 0:
+            return None
+        image = as_rgb_uint8(image)
+        return self._explain([image] * len(targets), list(targets), method, layer, options, lookup_only=True)
+
     def explain_batch(
         self,
         images: Sequence[np.ndarray],
@@ -415,11 +431,13 @@ class Explainer:
             raise TypeError(f"layer must be a layer path, a list of layer paths, or None; got {layer!r}.")
         return names
 
-    def _explain(self, images, targets, method_name, layer_name, options) -> list[Explanation]:
+    def _explain(self, images, targets, method_name, layer_name, options, lookup_only=False) -> list[Explanation]:
         started = time.perf_counter()
         method = get_method(method_name)
         names = self._layer_names(layer_name)
         if method.uses_layer and len(names) > 1:
+            if lookup_only:
+                return None  # fused maps are looked up layer by layer when computed
             return self._explain_fused(images, targets, method_name, names, options)
         layer_name = names[0]
         options = dict(options)
@@ -450,6 +468,8 @@ class Explainer:
             if all(explanation is not None for explanation in found):
                 progress(1.0, "from the result cache")
                 return found
+        if lookup_only:
+            return None
         job = _Job(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
         if aug_smooth and method.uses_layer:

@@ -78,23 +78,33 @@ def library_version() -> str:
     return __version__
 
 
-def model_fingerprint(model: Any) -> str:
-    """A string naming a model's weights: ``"<name>:<weights sha256>"`` for a model-zoo model
-    (what the zoo computed from the weights file), else a SHA-256 over every weight array of the
-    Keras model, its layer names and shapes (reads the weights once: ~20 ms per 5 M parameters).
+def fingerprint(name: str, weights: str, preprocessing: str | None, class_names: Sequence[str]) -> str:
+    """The model part of a key: its name, a digest of its weights, its preprocessing and a digest
+    of its class names (which name the explained classes). Equal strings, equal results."""
+    names = hashlib.sha256("\n".join(map(str, class_names)).encode()).hexdigest()[:16]
+    return f"{name}:{weights}:{preprocessing or '-'}:{names}"
 
-    A model whose preprocessing is not part of its weights (a ``keras.Model`` given with its own
-    ``preprocess``) should be given an explicit ``model_id`` by the caller."""
+
+def model_fingerprint(model: Any, class_names: Sequence[str]) -> str:
+    """:func:`fingerprint` of a model: a model-zoo model (or an uploaded one loaded by the zoo)
+    names its weights by the SHA-256 the zoo computed from the weights file, and its preprocessing
+    preset; a ``keras.Model`` by a SHA-256 over every weight array, its path, shape and dtype (reads
+    the weights once: ~20 ms per 5 M parameters).
+
+    A ``keras.Model`` explained with a ``preprocess`` of the caller's own should be given an
+    explicit ``model_id`` (``Explainer(..., model_id=...)``): a function cannot be hashed."""
     sha = getattr(model, "weights_sha256", None)
     if sha:
-        return f"{getattr(model, 'name', 'model')}:{sha}"
+        return fingerprint(
+            str(getattr(model, "name", "model")), sha, getattr(model, "preprocessing", None), class_names
+        )
     keras_model = getattr(model, "keras_model", model)
     digest = hashlib.sha256()
     for weight in keras_model.weights:
         value = np.ascontiguousarray(np.asarray(weight))
         digest.update(f"{weight.path}{value.shape}{value.dtype.str}".encode())
         digest.update(memoryview(value).cast("B") if value.size else b"")
-    return f"{getattr(keras_model, 'name', 'model')}:{digest.hexdigest()}"
+    return fingerprint(str(getattr(keras_model, "name", "model")), digest.hexdigest(), None, class_names)
 
 
 def target_token(resolved: Any) -> str:

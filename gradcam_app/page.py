@@ -284,7 +284,11 @@ def main() -> None:
         first, layer0 = "gradcam", loaded.explainer.default_layer
     else:
         first, layer0 = "saliency", None
-    (top,), _ = loaders.run_explain(loaded, item, decoded.pixels, first, layer0, False, [None])
+    try:
+        (top,), _ = loaders.run_explain(loaded, item, decoded.pixels, first, layer0, False, [None])
+    except gradcam.GradCamError as exc:  # the server's queue was full too long: say so, not a traceback
+        st.error(str(exc))
+        st.stop()
 
     def publish() -> None:
         write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))
