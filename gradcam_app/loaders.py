@@ -108,6 +108,7 @@ def _zoo_model(name: str) -> Loaded:
     outcome = _zoo_outcome(name)
     if not outcome.ok:
         raise _NotReady(outcome)  # not cached: weights that arrive later are found on the next try
+    service.mark_model_ready(name)  # pages stop drawing the early page (gradcam_app.early)
     return outcome.loaded
 
 

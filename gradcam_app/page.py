@@ -19,7 +19,7 @@ import streamlit as st
 import gradcam
 import model_zoo
 from gradcam import links
-from gradcam_app import loaders, runtime
+from gradcam_app import early, loaders, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.state import PageState, bound, page_state
 from gradcam_app.views import VIEWS, DatasetInput, ViewInput
@@ -209,6 +209,8 @@ def main() -> None:
     )
     for line in problems:
         st.warning(line)
+    if early.show_before_model(state, items, options, chosen_view(state)):
+        return  # TensorFlow and the model are loading: what is known is drawn, the page reruns when ready
 
     picked, outcome = load_choice(state, options)
     failed = outcome if outcome is not None and not outcome.ok else None

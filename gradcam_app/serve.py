@@ -90,10 +90,16 @@ def streamlit_arguments(args: Sequence[str], page: Path, environ: dict[str, str]
 
 def start_warm_up() -> threading.Thread | None:
     """Build the default model and trace its first map in a background thread while the server
-    starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it.
+    starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it; the
+    map goes into the result cache on disk, where the next start finds it before TensorFlow is
+    imported (pages that come meanwhile are drawn from it: :mod:`gradcam_app.early`).
     Off with ``GRADCAM_APP_WARM_UP=0``. A failure is printed and left for the page to report."""
     if os.environ.get("GRADCAM_APP_WARM_UP", "1").strip().lower() in ("0", "false", "no", "off"):
         return None
+
+    from gradcam_app import service
+
+    service.note_background_loading()  # pages draw what is known meanwhile (gradcam_app.early)
 
     def work() -> None:
         try:

@@ -96,6 +96,34 @@ def remember(key: Hashable, value: object) -> None:
             _recent_bytes[0] -= evicted
 
 
+_models_ready: set[str] = set()
+_background = threading.Event()
+
+
+def note_background_loading() -> None:
+    """Note that this server loads its models in the background (``gradcam-app``'s warm-up): pages
+    that arrive meanwhile draw what is known instead of waiting (:mod:`gradcam_app.early`). A page
+    served without it (``streamlit run``, AppTest) loads its model itself, as before."""
+    _background.set()
+
+
+def background_loading() -> bool:
+    """Whether :func:`note_background_loading` was called in this process."""
+    return _background.is_set()
+
+
+def mark_model_ready(name: str) -> None:
+    """Note that zoo model ``name`` is loaded in this process: pages need not wait for it any more."""
+    with _lock:
+        _models_ready.add(name)
+
+
+def model_ready(name: str) -> bool:
+    """Whether zoo model ``name`` has been loaded in this process (:func:`mark_model_ready`)."""
+    with _lock:
+        return name in _models_ready
+
+
 def forget_recent() -> None:
     """Empty this process's memory of results (tests; the disk cache stays)."""
     with _lock:
