@@ -32,6 +32,37 @@ from gradcam_app.widgets import USER_MODEL
 _lock = threading.Lock()
 _loading: dict[str, threading.Thread] = {}
 _failed: dict[str, str] = {}
+_first_page = threading.Event()
+#: The longest the warm-up waits for the first page before importing TensorFlow (seconds).
+FIRST_PAGE_WAIT = 5.0
+
+
+def prepare() -> None:
+    """Pay, in the server's warm-up thread, the first-call costs of drawing a page from the cache
+    (Matplotlib's colour maps, pandas for the chart, the JPEG encoder, the cache's SQLite, the
+    weights file's digest, the default photo decoded), so that the first visitor's page does not.
+    No TensorFlow."""
+    import numpy as np
+    import pandas  # noqa: F401  st.vega_lite_chart's first call imports pandas and pyarrow (0.8 s)
+    import pyarrow  # noqa: F401
+
+    service.result_cache()
+    zoo_model_id(model_zoo.DEFAULT_MODEL)
+    loaders.jpeg_bytes(gradcam.colorize(np.zeros((8, 8), np.float32), "jet"))
+    item = loaders.sample_item(loaders.DEFAULT_SAMPLE)  # the photo the first page opens on
+    loaders.display_original(item.key, loaders.decode_cached(item.key, item.name, item.data).pixels)
+
+
+def yield_to_first_page(timeout: float = FIRST_PAGE_WAIT) -> bool:
+    """Called by the server's warm-up before it imports TensorFlow: when the result cache holds
+    the default model's facts (it can draw a first page without the model), wait until a first
+    page has been drawn from it, or ``timeout`` seconds. TensorFlow's import holds the interpreter
+    most of its 5 s; a page drawn meanwhile would take twice as long. Returns whether it waited."""
+    cache = service.result_cache()
+    model_id = zoo_model_id(model_zoo.DEFAULT_MODEL)
+    if cache is None or model_id is None or cache.get_facts(model_id) is None:
+        return False
+    return _first_page.wait(timeout)
 
 
 def tensorflow_loaded() -> bool:
@@ -155,6 +186,7 @@ def show_before_model(state: PageState, items: list[ImageItem], options: list[st
     c1.image(original_jpeg, caption=f"Original · {decoded.pixels.shape[1]}×{decoded.pixels.shape[0]}", width="stretch")
     if found is None:
         c2.caption("The map is computed once the model is ready.")
+        _first_page.set()
         return True
     explanation, names = found
     _pictures(c2, c3, small, explanation, state)
@@ -166,6 +198,7 @@ def show_before_model(state: PageState, items: list[ImageItem], options: list[st
     st.markdown("**Class probabilities** (explained class highlighted)")
     probability_chart(SimpleNamespace(class_names=names), explanation)
     loaders.trace(f"early map shown tensorflow={tensorflow_loaded()}")
+    _first_page.set()
     return True
 
 
@@ -192,8 +225,8 @@ def _pictures(c2, c3, small, explanation, state: PageState) -> None:
     )
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def _redraw_when_ready(name: str) -> None:
-    """Every half second: once the model is ready, run the whole page again (now in full)."""
+    """Every second: once the model is ready, run the whole page again (now in full)."""
     if is_ready(name):
         st.rerun(scope="app")

@@ -90,8 +90,15 @@ class _NotReady(Exception):
 
 
 # -- models ---------------------------------------------------------------------------------------
+#: One model load at a time in this process. Importing TensorFlow from two threads at once can
+#: deadlock (one thread holds TensorFlow's import lock and waits for Keras', the other the reverse),
+#: and the server's warm-up, the page before TensorFlow and a session may all load at once.
+_LOAD_LOCK = threading.Lock()
+
+
 def _zoo_outcome(name: str) -> ModelOutcome:
-    outcome = model_zoo.try_load(name)
+    with _LOAD_LOCK:
+        outcome = model_zoo.try_load(name)
     if outcome.status == "ready":
         return ModelOutcome("ready", Loaded(outcome.model, _explainer(outcome.model)))
     return ModelOutcome(outcome.status, None, outcome.message)
@@ -161,13 +168,14 @@ def _user_model(
             names_path = Path(folder) / ("class_names" + Path(names_filename).suffix.lower())
             names_path.write_bytes(_names_bytes)
         # The library names the files as the person uploaded them, never by these temp paths.
-        outcome = model_zoo.try_load_user_model(
-            path,
-            class_names=names_path,
-            preprocessing=preprocessing,
-            display_name=model_filename,
-            names_display_name=names_filename,
-        )
+        with _LOAD_LOCK:
+            outcome = model_zoo.try_load_user_model(
+                path,
+                class_names=names_path,
+                preprocessing=preprocessing,
+                display_name=model_filename,
+                names_display_name=names_filename,
+            )
         if outcome.status != "ready":
             raise _NotReady(ModelOutcome(outcome.status, None, outcome.message))
         zoo = outcome.model
@@ -261,7 +269,7 @@ def _compute(loaded: Loaded, image_key: str, pixels, method, layer, targets: tup
 
     def compute(progress) -> list:
         trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
-        return loaded.explainer.explain_targets(
+        results = loaded.explainer.explain_targets(
             pixels,
             [links.decode_target(t) for t in targets],
             method=method,
@@ -269,6 +277,9 @@ def _compute(loaded: Loaded, image_key: str, pixels, method, layer, targets: tup
             aug_smooth=aug_smooth,
             progress=progress,
         )
+        # The engine's own count (maps computed, result-cache hits not counted): the tests read it.
+        trace(f"engine computations={loaded.explainer.computations} model={loaded.zoo.name}")
+        return results
 
     return compute
 
