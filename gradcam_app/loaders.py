@@ -1,10 +1,12 @@
 """Cached loaders: models and explainers (shared by every session), decoded images, maps,
 faithfulness figures and display-size pictures (bounded caches keyed by hashes, never arrays).
 
-Everything lives in ``st.cache_resource`` (objects, not pickled copies) with bounded
-``max_entries``; maps are keyed by a SHA-256 of the image *bytes*, the model, method, layer, targets and
-options. Uploaded images are keyed with a per-session token as well, so sessions share models but
-never results.
+Models, decoded images and pictures live in ``st.cache_resource`` (objects, not pickled copies)
+with bounded ``max_entries``; uploaded images are keyed with a per-session token there. Maps go
+through :func:`run_explain`: this process's memory, else the result cache on disk, else the
+server's work queue (:mod:`gradcam_app.service`), keyed by content (a SHA-256 of the image bytes,
+the model's weights, method, layer, targets and options): two sessions with the same photo share
+one computation, and a result is only ever returned to a page that holds the same image.
 """
 
 from __future__ import annotations
