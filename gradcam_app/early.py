@@ -104,7 +104,9 @@ def start_loading(name: str) -> None:
 
 @functools.lru_cache(maxsize=16)
 def _file_sha256(path: str, size: int, mtime: float) -> str:
-    return model_zoo.sha256_file(path)
+    from model_zoo.cache import sha256_file
+
+    return sha256_file(path)
 
 
 def zoo_model_id(name: str) -> str | None:
