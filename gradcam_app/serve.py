@@ -94,6 +94,19 @@ def streamlit_arguments(args: Sequence[str], page: Path, environ: dict[str, str]
     return ["run", str(page), *defaults, *args]
 
 
+def _wait_for_streamlit(timeout: float = 10.0) -> None:
+    """Wait until Streamlit's runtime exists (its server is about to listen), at most ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        from streamlit.runtime import Runtime
+
+        if Runtime.exists():
+            return
+        time.sleep(0.05)
+
+
 def start_warm_up() -> threading.Thread | None:
     """Build the default model and trace its first map in a background thread while the server
     starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it; the
@@ -109,6 +122,8 @@ def start_warm_up() -> threading.Thread | None:
 
     def work() -> None:
         try:
+            # Streamlit's own start first: its imports and the page's would share one interpreter.
+            _wait_for_streamlit()
             # The page's own modules first (no TensorFlow among them): the first page run need
             # not import them. Then, when the cache on disk can serve the first page, let that page
             # be drawn before TensorFlow's import competes with it for the interpreter.
