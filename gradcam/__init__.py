@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 # zoo's) and `python -m gradcam methods --help` stay light.
 _LAZY = {
     "Explainer": "explainer",
+    "ResultCache": "result_cache",
     "METHODS": "methods",
     "Method": "methods",
     "get_method": "methods",
@@ -115,6 +116,7 @@ __all__ = [
     "NoSpatialLayerError",
     "Option",
     "Progress",
+    "ResultCache",
     "TargetError",
     "TrustReport",
     "UnknownClassError",

@@ -8,6 +8,8 @@ kept in :mod:`gradcam.cache`, test-time augmentation is :mod:`gradcam.augment`, 
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +27,7 @@ from .job import BatchJob
 from .methods import COMMON_OPTIONS, get_method
 from .model_graph import TracedModel, input_channels
 from .progress import Progress, no_progress
+from .result_cache import ResultCache, model_fingerprint, target_token
 from .targets import Group, ResolvedTarget, Target, TargetResolver, top_classes
 
 __all__ = ["COMMON_OPTIONS", "Explainer"]
@@ -58,6 +61,14 @@ class Explainer:
             ViT-Ti/16-shaped ViT about 1.6x faster, and EfficientNet-Lite0's passes about 5x
             slower (XLA's CPU depthwise convolutions). A model XLA cannot compile runs without it,
             with a warning.
+        cache_dir: a folder (or a :class:`gradcam.result_cache.ResultCache`) where finished
+            explanations are kept on disk, keyed by content (the weights, the image's pixels, the
+            method, layer, target, options and the library version), so that a restarted process,
+            or another process on the same folder, finds them without computing. Default: None,
+            nothing is kept on disk. See :mod:`gradcam.result_cache` (size bound, eviction).
+        model_id: what names the model's weights in that cache's keys; default: the zoo model's
+            name and weights SHA-256, else a SHA-256 of the Keras model's weights. Give one for a
+            ``keras.Model`` whose ``preprocess`` is not the default.
     """
 
     def __init__(
@@ -69,6 +80,8 @@ class Explainer:
         input_size: tuple[int, int] | None = None,
         token_grid: tuple[int, int] | None = None,
         jit_compile: bool | None = None,
+        cache_dir: str | os.PathLike | ResultCache | None = None,
+        model_id: str | None = None,
     ):
         keras_model = getattr(model, "keras_model", model)
         #: The caller's Keras model (never modified); sanity checks clone it.
@@ -103,6 +116,14 @@ class Explainer:
         self._targets = TargetResolver(self.class_names, self.output_activation)
         self._cache = ActivationCache()
         self._digests = DigestMemo()
+        self._model = model
+        self._model_id = model_id
+        self._count_lock = threading.Lock()
+        self._computations = 0
+        self._results: ResultCache | None = None
+        if cache_dir is not None:
+            self._results = cache_dir if isinstance(cache_dir, ResultCache) else ResultCache(cache_dir)
+            self._store_facts()
 
     # -- what the model offers ---------------------------------------------------------------
     @property
@@ -157,6 +178,41 @@ class Explainer:
         """The cache of recent images' resized inputs, logits and activations (``len()``,
         ``nbytes``, ``clear()``); bounded by :mod:`gradcam.limits`."""
         return self._cache
+
+    @property
+    def result_cache(self) -> ResultCache | None:
+        """The on-disk cache of finished explanations (``cache_dir``), or None."""
+        return self._results
+
+    @property
+    def model_id(self) -> str:
+        """What names this model's weights in the result cache's keys (see ``model_id`` above)."""
+        if self._model_id is None:
+            self._model_id = model_fingerprint(self._model, self.class_names)
+        return self._model_id
+
+    @property
+    def computations(self) -> int:
+        """Explanations computed so far (one per image and target; cache hits not counted): the
+        number the tests read to check that shared work is done once."""
+        return self._computations
+
+    def facts(self) -> dict:
+        """What a page needs before the model is loaded: layers, default layer, class names,
+        input size and output activation (JSON-able)."""
+        layers = self.layers
+        return {
+            "layers": layers,
+            "default_layer": self.default_layer if layers else None,
+            "class_names": self.class_names,
+            "input_size": list(self.input_size),
+            "output_activation": self.output_activation,
+        }
+
+    def _store_facts(self) -> None:
+        results = self._results
+        if results is not None and results.get_facts(self.model_id) is None:
+            results.put_facts(self.model_id, self.facts())
 
     @property
     def output_activation(self) -> str:
@@ -334,6 +390,22 @@ class Explainer:
         image = as_rgb_uint8(image)
         return self._explain([image] * len(targets), list(targets), method, layer, options)
 
+    def cached_explanations(
+        self,
+        image: np.ndarray,
+        targets: Sequence[Target],
+        method: str = "gradcam",
+        layer: str | Sequence[str] | None = None,
+        **options,
+    ) -> list[Explanation] | None:
+        """What :meth:`explain_targets` would return, read from the result cache (``cache_dir``)
+        without computing anything: None when any of them is not there (or there is no cache).
+        A server answers from here at once, and queues only what must be computed."""
+        if self._results is None or len(targets) == 0:
+            return None
+        image = as_rgb_uint8(image)
+        return self._run([image] * len(targets), list(targets), method, layer, options, lookup_only=True)
+
     def explain_batch(
         self,
         images: Sequence[np.ndarray],
@@ -420,10 +492,21 @@ class Explainer:
         return names
 
     def _explain(self, images, targets, method_name, layer_name, options) -> list[Explanation]:
+        """The explanations of ``images`` for ``targets``, from the result cache or computed."""
+        results = self._run(images, targets, method_name, layer_name, options)
+        assert results is not None  # only a lookup answers None
+        return results
+
+    def _run(self, images, targets, method_name, layer_name, options, lookup_only=False) -> list[Explanation] | None:
+        """The explanations of ``images`` for ``targets``: from the result cache when it holds them
+        all, else computed (and stored). ``lookup_only``: the cache's answer, or None; nothing is
+        computed (fused layers are never looked up whole: None)."""
         started = time.perf_counter()
         method = get_method(method_name)
         names = self._layer_names(layer_name)
         if method.uses_layer and len(names) > 1:
+            if lookup_only:
+                return None  # fused maps are looked up layer by layer when computed
             return self._explain_fused(images, targets, method_name, names, options)
         layer_name = names[0]
         options = dict(options)
@@ -442,6 +525,22 @@ class Explainer:
             if id(image) not in digests:
                 digests[id(image)] = self.image_key(image)
         keys = [digests[id(image)] for image in originals]
+        stored: list[str] | None = None
+        results_cache = self._results
+        if results_cache is not None:
+            layer_path = functions.layer.path if functions is not None else None
+            settings = {**resolved_options, "aug_smooth": aug_smooth}
+            stored = [
+                results_cache.key(self.model_id, keys[b], method.key, layer_path, target_token(resolved[b]), settings)
+                for b in range(len(originals))
+            ]
+            found = [results_cache.get_explanation(key) for key in stored]
+            hits = [explanation for explanation in found if explanation is not None]
+            if len(hits) == len(found):
+                progress(1.0, "from the result cache")
+                return hits
+        if lookup_only:
+            return None
         job = BatchJob(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
         if aug_smooth and functions is not None:  # a CAM method (method.uses_layer)
@@ -455,7 +554,9 @@ class Explainer:
             notes += output.notes
         probabilities, weights, inputs = self.probabilities_from_logits(job.logits()), job.weights(), job.model_inputs()
         seconds = (time.perf_counter() - started) / len(images)
-        return [
+        with self._count_lock:
+            self._computations += len(images)
+        results = [
             Explanation.from_raw(
                 maps[b],
                 image_size=originals[b].shape[:2],
@@ -473,6 +574,13 @@ class Explainer:
             )
             for b in range(len(images))
         ]
+        if stored is not None and results_cache is not None:
+            for b, key in enumerate(stored):
+                results_cache.put_explanation(key, results[b])
+            for digest in dict.fromkeys(keys):
+                row = keys.index(digest)
+                results_cache.put_probabilities(self.model_id, digest, probabilities[row])
+        return results
 
     def _explain_fused(self, images, targets, method_name, names, options) -> list[Explanation]:
         """Each layer explained on its own, then each image's maps fused (``fuse_layers``)."""

@@ -1,10 +1,12 @@
 """Cached loaders: models and explainers (shared by every session), decoded images, maps,
 faithfulness figures and display-size pictures (bounded caches keyed by hashes, never arrays).
 
-Everything lives in ``st.cache_resource`` (objects, not pickled copies) with bounded
-``max_entries``; maps are keyed by a SHA-256 of the image *bytes*, the model, method, layer, targets and
-options. Uploaded images are keyed with a per-session token as well, so sessions share models but
-never results.
+Models, decoded images and pictures live in ``st.cache_resource`` (objects, not pickled copies)
+with bounded ``max_entries``; uploaded images are keyed with a per-session token there. Maps go
+through :func:`run_explain`: this process's memory, else the result cache on disk, else the
+server's work queue (:mod:`gradcam_app.service`), keyed by content (a SHA-256 of the image bytes,
+the model's weights, method, layer, targets and options): two sessions with the same photo share
+one computation, and a result is only ever returned to a page that holds the same image.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import model_zoo
 from gradcam import export
 from gradcam.images import DecodedImage, decode_image
 from gradcam.render import fit_for_display
-from gradcam_app import links, samples_dir
+from gradcam_app import links, samples_dir, service
 
+#: Entries of the app's small in-memory caches of results (the class-sensitivity verdicts use it).
 RESULT_CACHE_ENTRIES = 64
 #: Longest side of a picture sent to the browser: three columns of a wide page are ~450 px each,
 #: so 720 px stays sharp on a high-density screen while a 12-megapixel photo shrinks 25 times.
@@ -91,11 +94,23 @@ class _NotReady(Exception):
 
 
 # -- models ---------------------------------------------------------------------------------------
+#: One model load at a time in this process. Importing TensorFlow from two threads at once can
+#: deadlock (one thread holds TensorFlow's import lock and waits for Keras', the other the reverse),
+#: and the server's warm-up, the page before TensorFlow and a session may all load at once.
+_LOAD_LOCK = threading.Lock()
+
+
 def _zoo_outcome(name: str) -> ModelOutcome:
-    outcome = model_zoo.try_load(name)
+    with _LOAD_LOCK:
+        outcome = model_zoo.try_load(name)
     if outcome.status == "ready":
-        return ModelOutcome("ready", Loaded(outcome.model, gradcam.Explainer(outcome.model)))
+        return ModelOutcome("ready", Loaded(outcome.model, _explainer(outcome.model)))
     return ModelOutcome(outcome.status, None, outcome.message)
+
+
+def _explainer(zoo) -> gradcam.Explainer:
+    """An explainer that reads and fills the server's result cache on disk (:mod:`gradcam_app.service`)."""
+    return gradcam.Explainer(zoo, cache_dir=service.result_cache())
 
 
 # Five: the compare-models view holds up to four models beside the one in the sidebar.
@@ -104,6 +119,7 @@ def _zoo_model(name: str) -> Loaded:
     outcome = _zoo_outcome(name)
     if not outcome.ok:
         raise _NotReady(outcome)  # not cached: weights that arrive later are found on the next try
+    service.mark_model_ready(name)  # pages stop drawing the early page (gradcam_app.early)
     return outcome.loaded
 
 
@@ -114,9 +130,11 @@ def warm_up(name: str = model_zoo.DEFAULT_MODEL, sample: str = DEFAULT_SAMPLE) -
     paid before the first visitor comes rather than on their page. Returns the seconds taken.
 
     ``gradcam-app`` (and ``python3 run.py app``) call it in a background thread while the server
-    starts; a page that arrives meanwhile waits for the same cached load and map (Streamlit computes
-    a cached value once, other callers wait for it) instead of computing them a second time beside
-    it on the same cores. A model that is not ready offline is left for the page to report.
+    starts; a page that arrives meanwhile waits for the same cached model (Streamlit computes a
+    cached value once) and joins the same queued map (:mod:`gradcam_app.service`: single flight)
+    instead of computing them a second time beside it. The map is stored in the result cache on
+    disk, so the next start finds the default view there before TensorFlow is imported. A model
+    that is not ready offline is left for the page to report.
     """
     started = time.perf_counter()
     loaded = _zoo_model(name)
@@ -154,17 +172,18 @@ def _user_model(
             names_path = Path(folder) / ("class_names" + Path(names_filename).suffix.lower())
             names_path.write_bytes(_names_bytes)
         # The library names the files as the person uploaded them, never by these temp paths.
-        outcome = model_zoo.try_load_user_model(
-            path,
-            class_names=names_path,
-            preprocessing=preprocessing,
-            display_name=model_filename,
-            names_display_name=names_filename,
-        )
+        with _LOAD_LOCK:
+            outcome = model_zoo.try_load_user_model(
+                path,
+                class_names=names_path,
+                preprocessing=preprocessing,
+                display_name=model_filename,
+                names_display_name=names_filename,
+            )
         if outcome.status != "ready":
             raise _NotReady(ModelOutcome(outcome.status, None, outcome.message))
         zoo = outcome.model
-        return Loaded(zoo, gradcam.Explainer(zoo))
+        return Loaded(zoo, _explainer(zoo))
 
 
 def load_user_model(model_file, names_file, preprocessing: str) -> ModelOutcome:
@@ -248,30 +267,57 @@ def is_slow(method: str) -> bool:
     return gradcam.METHODS[method].slow
 
 
-@st.cache_resource(show_spinner=False, max_entries=RESULT_CACHE_ENTRIES)
-def explain_cached(
-    image_key: str,
-    model_key: str,
-    method: str,
-    layer: str | None,
-    targets: tuple,
-    aug_smooth: bool,
-    _pixels: np.ndarray,
-    _explainer,
-) -> list:
-    """Explanations of one image for several targets, in one pass. Slow methods show progress."""
-    trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
-    _lookup.computed = True  # this body runs only when the cache does not hold the result
-    info = gradcam.METHODS[method]
-    with progress_bar(f"{info.label}: starting ({info.passes})", is_slow(method)) as progress:
-        return _explainer.explain_targets(
-            _pixels,
+def _compute(loaded: Loaded, image_key: str, pixels, method, layer, targets: tuple, aug_smooth: bool):
+    """The work the queue runs for one lookup: one pass for several targets (on the disk cache's
+    way: what is there already is read, what is computed is stored)."""
+
+    def compute(progress) -> list:
+        trace(f"compute {method} layer={layer} targets={targets} image={image_key[:40]}")
+        results = loaded.explainer.explain_targets(
+            pixels,
             [links.decode_target(t) for t in targets],
             method=method,
             layer=layer,
             aug_smooth=aug_smooth,
             progress=progress,
         )
+        # The engine's own count (maps computed, result-cache hits not counted): the tests read it.
+        trace(f"engine computations={loaded.explainer.computations} model={loaded.zoo.name}")
+        return results
+
+    return compute
+
+
+def wait_note(position: int | None, waited: float) -> str:
+    """What a page shows while its map waits in the server's queue (``position`` >= 1)."""
+    ahead = position - 1 if position else 0
+    return (
+        f"Waiting for the server: place {position} in the queue "
+        f"({ahead} request{'s' if ahead != 1 else ''} ahead, {waited:.0f} s so far). The map appears by itself."
+    )
+
+
+def _waiting_display(label: str, slow: bool):
+    """``on_wait(ticket)`` for :meth:`gradcam.work_queue.Ticket.wait`: the page's place in the queue,
+    then the computation's progress for a slow method. Outside a page run (the warm-up thread) it
+    draws nothing. A closed page's next draw raises Streamlit's stop, which withdraws its request."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    if get_script_run_ctx() is None:
+        return None, None
+    slot = st.empty()
+
+    def on_wait(ticket) -> None:
+        position = ticket.position()
+        if position:
+            slot.info(wait_note(position, ticket.waited), icon=":material/hourglass_top:")
+        elif slow:
+            fraction, message = ticket.progress
+            slot.progress(float(min(max(fraction, 0.0), 1.0)), text=message or label)
+        else:
+            slot.empty()
+
+    return slot, on_wait
 
 
 @contextlib.contextmanager
@@ -298,21 +344,34 @@ _lookup = threading.local()
 def run_explain(
     loaded: Loaded, item: ImageItem, pixels: np.ndarray, method: str, layer: str | None, aug_smooth: bool, targets: list
 ) -> tuple[list, float]:
-    """(explanations, seconds this lookup took): a cached result comes back in milliseconds;
-    :func:`last_lookup_cached` says whether it did."""
+    """(explanations, seconds this lookup took). From this process's memory, else the result
+    cache on disk, else computed through the server's work queue (equal requests of several
+    sessions share one computation; the page shows its place in the queue while it waits).
+    :func:`last_lookup_cached` says whether it was computed. Raises the library's GradCamError
+    (a queue that was full too long included)."""
     _lookup.computed = False
     started = time.perf_counter()
-    results = explain_cached(
-        item.key,
-        loaded.key,
-        method,
-        layer,
-        tuple(links.encode_target(t) for t in targets),
-        aug_smooth,
-        pixels,
-        loaded.explainer,
-    )
-    return results, time.perf_counter() - started
+    encoded = tuple(links.encode_target(t) for t in targets)
+    # Keyed by content (not the session's upload token): equal photos share one computation.
+    key = (item.sha256, loaded.explainer.model_id, method, layer, encoded, aug_smooth)
+    results = service.recent(key)
+    if results is None:
+        decoded = [links.decode_target(t) for t in encoded]
+        results = loaded.explainer.cached_explanations(pixels, decoded, method, layer, aug_smooth=aug_smooth)
+        if results is None:
+            _lookup.computed = True
+            info = gradcam.METHODS[method]
+            slot, on_wait = _waiting_display(f"{info.label}: starting ({info.passes})", is_slow(method))
+            ticket = service.work_queue().submit(
+                key, _compute(loaded, item.key, pixels, method, layer, encoded, aug_smooth)
+            )
+            try:
+                results = ticket.wait(on_wait=on_wait)
+            finally:
+                if slot is not None:
+                    slot.empty()
+        service.remember(key, results)
+    return list(results), time.perf_counter() - started
 
 
 def last_lookup_cached() -> bool:

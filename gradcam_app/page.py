@@ -23,7 +23,7 @@ import streamlit as st
 import gradcam
 import model_zoo
 from gradcam import words
-from gradcam_app import links, loaders, photos, present, runtime
+from gradcam_app import early, links, loaders, photos, present, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
 from gradcam_app.router import (
     BY_KEY,
@@ -140,6 +140,8 @@ def main() -> None:
     bar = st.container()  # presentation mode's Previous / Next, filled once the image is known
     for line in problems:
         st.warning(line)
+    if early.show_before_model(state, items, options, chosen_view(state)):
+        return  # TensorFlow and the model are loading: what is known is drawn, the page reruns when ready
 
     picked, outcome = load_choice(state, options)
     failed = outcome if outcome is not None and not outcome.ok else None
@@ -229,7 +231,11 @@ def main() -> None:
         first, layer0 = "gradcam", loaded.explainer.default_layer
     else:
         first, layer0 = "saliency", None
-    (top,), _ = loaders.run_explain(loaded, item, decoded.pixels, first, layer0, False, [None])
+    try:
+        (top,), _ = loaders.run_explain(loaded, item, decoded.pixels, first, layer0, False, [None])
+    except gradcam.GradCamError as exc:  # the server's queue was full too long: say so, not a traceback
+        st.error(str(exc))
+        st.stop()
 
     def publish() -> None:
         write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))

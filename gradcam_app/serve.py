@@ -29,6 +29,12 @@ DEFAULT_FLAGS: dict[str, str] = {
     "client.toolbarMode": "minimal",
     # Nothing leaves the machine: the app works offline.
     "browser.gatherUsageStats": "false",
+    # No full garbage collection after every page and fragment run: while TensorFlow imports in
+    # the background, pages waiting for it (gradcam_app.early) rerun a small fragment, and a full
+    # collection over the half-imported TensorFlow after each of those runs starved the import
+    # (measured: the first start's warm-up stalled past 3 minutes instead of 45 s). Python's own
+    # generational collector still runs; the app's objects are long-lived (runtime.freeze_heap).
+    "runner.postScriptGC": "false",
 }
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -88,17 +94,44 @@ def streamlit_arguments(args: Sequence[str], page: Path, environ: dict[str, str]
     return ["run", str(page), *defaults, *args]
 
 
+def _wait_for_streamlit(timeout: float = 10.0) -> None:
+    """Wait until Streamlit's runtime exists (its server is about to listen), at most ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        from streamlit.runtime import Runtime
+
+        if Runtime.exists():
+            return
+        time.sleep(0.05)
+
+
 def start_warm_up() -> threading.Thread | None:
     """Build the default model and trace its first map in a background thread while the server
-    starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it.
+    starts (``gradcam_app.loaders.warm_up``), so the first visitor's page does not pay for it; the
+    map goes into the result cache on disk, where the next start finds it before TensorFlow is
+    imported (pages that come meanwhile are drawn from it: :mod:`gradcam_app.early`).
     Off with ``GRADCAM_APP_WARM_UP=0``. A failure is printed and left for the page to report."""
     if os.environ.get("GRADCAM_APP_WARM_UP", "1").strip().lower() in ("0", "false", "no", "off"):
         return None
 
+    from gradcam_app import service
+
+    service.note_background_loading()  # pages draw what is known meanwhile (gradcam_app.early)
+
     def work() -> None:
         try:
-            from gradcam_app import loaders, runtime
+            # Streamlit's own start first: its imports and the page's would share one interpreter.
+            _wait_for_streamlit()
+            # The page's own modules first (no TensorFlow among them): the first page run need
+            # not import them. Then, when the cache on disk can serve the first page, let that page
+            # be drawn before TensorFlow's import competes with it for the interpreter.
+            import gradcam_app.page  # noqa: F401
+            from gradcam_app import early, loaders, runtime
 
+            early.prepare()
+            early.yield_to_first_page()
             seconds = loaders.warm_up()
             runtime.freeze_heap()
             print(f"gradcam-app: default model ready ({seconds:.1f} s)", file=sys.stderr, flush=True)

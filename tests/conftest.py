@@ -6,6 +6,15 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The app's result cache on disk (gradcam_app.service) lives in a folder of this test run, never in
+# the user's own cache: a run starts cold and leaves nothing behind. Browser tests' servers inherit it.
+if not os.environ.get("GRADCAM_RESULT_CACHE_DIR"):
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["GRADCAM_RESULT_CACHE_DIR"] = tempfile.mkdtemp(prefix="gradcam-test-results-")
+    atexit.register(shutil.rmtree, os.environ["GRADCAM_RESULT_CACHE_DIR"], ignore_errors=True)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -35,14 +35,21 @@ def add_model_arguments(parser) -> None:
         help="for a vision transformer whose token grid cannot be inferred: its patch tokens "
         "form an H x W grid (Explainer's token_grid)",
     )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="keep finished maps in this folder and reuse them on later runs (the result cache the "
+        "web app uses: see docs/serving.md); default: none",
+    )
 
 
 def make_explainer(model, args):
-    """The Explainer of ``model`` with the arguments' ``--token-grid`` passed on."""
+    """The Explainer of ``model`` with the arguments' ``--token-grid`` and ``--cache-dir`` passed on."""
     from .. import Explainer
 
     token_grid = tuple(args.token_grid) if getattr(args, "token_grid", None) else None
-    return Explainer(model, token_grid=token_grid)
+    return Explainer(model, token_grid=token_grid, cache_dir=getattr(args, "cache_dir", None))
 
 
 def load_model(args):

@@ -374,11 +374,16 @@ def test_two_quick_backs_return_two_views(page):
     assert page.url == start
 
 
-def test_first_page_on_a_fresh_server(browser):
-    """A new server each time (weights already converted): page open to first heatmap."""
+def test_first_page_on_a_fresh_server(browser, tmp_path):
+    """A new server each time (weights already converted, an empty result cache of its own, as
+    before the cache existed: tests/e2e/test_serving_e2e.py measures the warm start): page open to
+    first heatmap."""
     samples, test_clock = [], []
     for number in range(REPEAT):
-        process, url, log = start_server(ARTIFACTS / f"streamlit-fresh-{number}.log")
+        process, url, log = start_server(
+            ARTIFACTS / f"streamlit-fresh-{number}.log",
+            {"GRADCAM_RESULT_CACHE_DIR": str(tmp_path / f"results-{number}")},
+        )
         context = browser.new_context(viewport={"width": 1500, "height": 1100})
         try:
             page = new_page(context)

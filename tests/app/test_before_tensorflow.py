@@ -1,0 +1,117 @@
+"""The page before TensorFlow (gradcam_app.early): with the default view in the result cache, a
+page drawn while the model still loads shows the photo, the heatmap and the probabilities, and
+TensorFlow has not been imported.
+
+The page runs in AppTest in a fresh Python process in which importing TensorFlow or Keras blocks
+(as a slow import does) until the checks are done: a page that needed TensorFlow would hang there
+and the test would fail on AppTest's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+PAGE_WITHOUT_TENSORFLOW = r"""
+import importlib.util, json, sys, threading
+gate = threading.Event()
+attempts = []  # the threads that began to import TensorFlow or Keras
+
+class BlockTensorFlow:
+    # Importing tensorflow or keras waits (as a slow import does) until the checks are done. It
+    # waits in the loader, not in find_spec, which Python calls holding the global import lock.
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras"):
+            return importlib.util.spec_from_loader(name, self)
+        return None
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        attempts.append(threading.current_thread().name)
+        gate.wait(120)
+        raise ImportError("blocked by the test")
+
+sys.meta_path.insert(0, BlockTensorFlow())
+from streamlit.testing.v1 import AppTest
+from gradcam_app import early, service
+import model_zoo
+
+service.note_background_loading()  # as gradcam-app's warm-up does
+early.start_loading(model_zoo.DEFAULT_MODEL)  # its import of TensorFlow now waits on the gate
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+out = {
+    # Imported: the module finished loading (a blocked import leaves a bare module in sys.modules).
+    "tensorflow_imported": hasattr(sys.modules.get("tensorflow"), "__version__"),
+    "import_threads": sorted(set(attempts)),
+    "captions": captions,
+    "problems": [str(e.value) for e in at.exception] + [str(e.value) for e in at.error],
+    "infos": [str(e.value) for e in at.info],
+    "charts": len(at.get("vega_lite_chart")),
+    "sidebar": [w.label for w in at.sidebar.selectbox],
+}
+print("RESULT " + json.dumps(out), flush=True)
+gate.set()
+"""
+
+
+def test_a_cached_view_shows_its_map_before_tensorflow_is_imported(lite0, tmp_path):
+    from gradcam import Explainer
+    from gradcam.images import decode_image
+    from gradcam.result_cache import ResultCache
+
+    model, _ = lite0
+    # The default view as the first start of the server leaves it in the cache.
+    data = (ROOT / "sample_images" / "cat_and_coffee.jpg").read_bytes()
+    pixels = decode_image(data, name="cat_and_coffee.jpg").pixels
+    expected = Explainer(model, cache_dir=ResultCache(tmp_path)).explain(pixels)
+    env = dict(os.environ, GRADCAM_RESULT_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", PAGE_WITHOUT_TENSORFLOW, str(ROOT / "gradcam_app" / "page.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"the page did not finish: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    out = json.loads(lines[-1][len("RESULT ") :])
+    assert out["problems"] == []
+    assert not out["tensorflow_imported"], "the page imported TensorFlow"
+    # Only the background load asked for TensorFlow, never the page's own thread.
+    assert out["import_threads"] == ["gradcam-app-load-efficientnet-lite0"], out["import_threads"]
+    assert f"Heatmap · {expected.label}" in out["captions"], out["captions"]
+    assert any(c.startswith("Original · ") for c in out["captions"])
+    assert any(c.startswith("Overlay · ") for c in out["captions"])
+    assert out["charts"] == 1, "the class probabilities are missing"
+    assert any("Loading TensorFlow and the model" in text for text in out["infos"])
+    assert "Classifier" in out["sidebar"] and "Explanation method" in out["sidebar"]
+
+
+def test_without_a_cached_view_the_photo_shows_and_the_map_waits(tmp_path):
+    env = dict(os.environ, GRADCAM_RESULT_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", PAGE_WITHOUT_TENSORFLOW, str(ROOT / "gradcam_app" / "page.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"the page did not finish: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    out = json.loads(lines[-1][len("RESULT ") :])
+    assert out["problems"] == [] and not out["tensorflow_imported"]
+    assert out["import_threads"] == ["gradcam-app-load-efficientnet-lite0"], out["import_threads"]
+    assert [c for c in out["captions"] if c.startswith("Original · ")], out["captions"]
+    assert not [c for c in out["captions"] if c.startswith("Heatmap · ")]
