@@ -138,8 +138,10 @@ def test_the_html_report_carries_the_block_and_the_flag(reports, lite0):
     image, top, slot, top_report, slot_report, _ = reports
     page = html_report([top, slot], image=image, model=model, image_name="coffee.jpg", trust=[top_report, slot_report])
     assert "<h2>Can this map be trusted?</h2>" in page
+    # Each map's block asks every question, and the opening sentence answers them for the first map.
+    assert "Can it be trusted? faithful?" in page
     for question in ("faithful?", "about this class?", "stable?", "focused?"):
-        assert page.count(question) == 2
+        assert page.count(question) == 2 + 1
     assert "random map: " in page and "Near zero probability." in page
     # The flag comes before the pictures.
     assert page.index("Near zero probability.") < page.index("The image and what the model looked at")
