@@ -307,6 +307,28 @@ class Explainer:
             )
         return results
 
+    def embeddings(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Each image's pooled feature vector: float32 (B, K), the mean over the locations of the
+        default layer's activations (h, w, K).
+
+        On a global-average-pooling + dense head (the model zoo's networks) that mean is exactly the
+        vector the classifier's head receives; on any other head it is the mean over the last
+        spatial layer (for a vision transformer, over its patch tokens). Images explained a moment
+        ago at the default layer cost no forward pass: their activations are still in the
+        explainer's cache, so the vector comes from that same pass.
+
+        Args:
+            images: uint8 RGB arrays (H, W, 3), any sizes; one network batch for all of them.
+        """
+        functions = self.layer_functions(None)
+        originals = [as_rgb_uint8(image) for image in images]
+        if not originals:
+            return np.zeros((0, functions.layer.output.shape[-1]), np.float32)
+        keys = [self._digests.digest(image) for image in originals]
+        resolved = [self._targets.resolve(None)] * len(originals)
+        job = _Job(self, originals, keys, resolved, functions, {}, no_progress, self._cache)
+        return job.activations().mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
+
     def concepts(
         self,
         image: np.ndarray,

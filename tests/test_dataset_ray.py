@@ -34,7 +34,17 @@ except ImportError:  # pragma: no cover - depends on the environment
     )
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOATS = ("predicted_probability", "target_probability", "border_share", "insertion_auc", "deletion_auc")
+FLOATS = (
+    "predicted_probability",
+    "target_probability",
+    "border_share",
+    "insertion_auc",
+    "deletion_auc",
+    "entropy",
+    "margin",
+    "label_probability",
+    "mistakenness",
+)
 
 
 def assert_same_runs(local: Path, other: Path) -> None:

@@ -1,9 +1,11 @@
-"""``python -m gradcam dataset run SRC --out RUN`` and ``python -m gradcam dataset report RUN``."""
+"""``python -m gradcam dataset run SRC --out RUN``, ``... dataset report RUN``, ``... dataset map RUN``,
+``... dataset duplicates RUN`` and ``... dataset compare RUN_A RUN_B --out DIR``."""
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from ..errors import GradCamError
 from .common import fail
@@ -75,10 +77,40 @@ def add_arguments(parser) -> None:
     report = actions.add_parser("report", help="analyse a finished run: RUN/report.json, mean maps, report.html")
     # dest is not "run": that name holds the command's entry point (set_defaults in cli/__init__).
     report.add_argument("run_folder", metavar="RUN", help="a finished run folder")
+    mapping = actions.add_parser(
+        "map",
+        help="2-D maps of a finished run's embeddings and explanations (RUN/map.parquet)",
+        description="Compute two 2-D layouts of a finished run: of its embeddings (what the network sees) and of "
+        "the explanation vectors SpRAy clusters (where it looks). Stored in RUN/map.parquet and reused; "
+        "--recompute computes them again.",
+    )
+    mapping.add_argument("run_folder", metavar="RUN", help="a finished run folder")
+    mapping.add_argument("--method", default=None, metavar="M", help="whose maps to lay out; default the run's first")
+    mapping.add_argument(
+        "--algorithm", default="tsne", choices=("tsne", "pca"), help="t-SNE (default) or PCA (faster, coarser)"
+    )
+    mapping.add_argument("--recompute", action="store_true", help="compute again even if a map is stored")
 
 
 def run(args) -> int:
-    return _run(args) if args.action == "run" else _report(args)
+    return {"run": _run, "report": _report, "map": _map}[args.action](args)
+
+
+def _map(args) -> int:
+    import json
+
+    from ..dataset.layout import compute_map
+
+    try:
+        table = compute_map(args.run_folder, args.method, algorithm=args.algorithm, recompute=args.recompute)
+    except GradCamError as error:
+        return fail(" ".join(str(error).split()))
+    meta = json.loads((Path(args.run_folder) / "map.json").read_text())
+    print(
+        f"Wrote {args.run_folder}/map.parquet: {table.num_rows} points ({meta['embedded']} with embeddings), "
+        f"{meta['algorithm']}, computed in {meta['seconds']:.1f}s on {meta['made']}."
+    )
+    return 0
 
 
 class ProgressLine:
@@ -155,4 +187,12 @@ def _report(args) -> int:
         f"Wrote {args.run_folder}/report.json and report.html: {len(report['classes'])} predicted classes; "
         f"border/fixed-spot classes: {', '.join(flagged) or 'none'}."
     )
+    scores = report["scores"]
+    if scores["mean_entropy"] is not None:
+        print(f"Mean entropy {scores['mean_entropy']:.3f} nats, mean margin {scores['mean_margin']:.3f}.")
+    for row in [r for r in scores["most_mistaken"] if r["mistakenness"] > 0.5][:5]:
+        print(
+            f"  label probably wrong: {row['path']} labelled {row['label']!r}, predicted "
+            f"{row['predicted_name']!r} ({row['predicted_probability']:.2f}); mistakenness {row['mistakenness']:.3f}"
+        )
     return 0

@@ -365,7 +365,14 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
             "any" if key is None else f"{clusters[key][0]} · cluster {key[1]} ({clusters[key][1]['size']} images)"
         ),
     )
-    sorts = ["confidence"] + (["faithfulness"] if metrics else []) + ["input"]
+    scored = any(r.get("entropy") is not None for r in ok)
+    sorts = (
+        ["confidence"]
+        + (["entropy", "margin"] if scored else [])
+        + (["mistakenness", "label_probability"] if scored and labelled else [])
+        + (["faithfulness"] if metrics else [])
+        + ["input"]
+    )
     sort = c6.selectbox(
         "Sort by",
         sorts,
@@ -373,6 +380,23 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         format_func=SORT_WORDS.get,
         help=None if metrics else "Faithfulness needs a run made with --metrics.",
     )
+    entropy, mistaken = None, None
+    if scored:
+        c7, c8 = st.columns(2)
+        top = max(float(np.ceil(max(r["entropy"] for r in ok if r.get("entropy") is not None) * 10) / 10), 0.1)
+        chosen = c7.slider("Entropy (nats)", 0.0, top, (0.0, top), step=0.05, key="dataset_entropy")
+        entropy = None if chosen == (0.0, top) else (float(chosen[0]), float(chosen[1]))
+        if labelled:
+            chosen = c8.slider(
+                "Mistakenness",
+                0.0,
+                1.0,
+                (0.0, 1.0),
+                step=0.05,
+                key="dataset_mistakenness",
+                help="FiftyOne's (m · exp(−entropy) + 1) / 2: near 1 when the model confidently contradicts the label.",
+            )
+            mistaken = None if chosen == (0.0, 1.0) else (float(chosen[0]), float(chosen[1]))
     descending = st.toggle("Highest first", value=True, key="dataset_descending")
     wanted = RowFilter(
         method=method,
@@ -381,6 +405,8 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         predicted_class=predicted,
         confidence=(float(confidence[0]), float(confidence[1])),
         members=frozenset(clusters[cluster][1]["members"]) if cluster is not None else None,
+        entropy=entropy,
+        mistakenness=mistaken,
         sort=sort,
         descending=descending,
     )
@@ -395,6 +421,10 @@ SORT_WORDS = {
     "confidence": "confidence",
     "faithfulness": "faithfulness (insertion − deletion AUC)",
     "input": "the run's order",
+    "entropy": "entropy (hardness)",
+    "margin": "margin (top-1 − top-2)",
+    "mistakenness": "mistakenness (label probably wrong)",
+    "label_probability": "probability of the label",
 }
 
 
@@ -431,6 +461,8 @@ def item_caption(row: dict) -> str:
     text = f"{row['path']} · {row['predicted_name']} {row['predicted_probability']:.0%}"
     if row["label_index"] is not None:
         text += " · ✓" if row["label_index"] == row["predicted_index"] else f" · ✗ label {row['label']}"
+    if row.get("entropy") is not None:
+        text += f" · entropy {row['entropy']:.2f}"
     score = faithfulness(row)
     return text + (f" · faithfulness {score:.2f}" if score is not None else "")
 
