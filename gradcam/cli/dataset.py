@@ -90,10 +90,47 @@ def add_arguments(parser) -> None:
         "--algorithm", default="tsne", choices=("tsne", "pca"), help="t-SNE (default) or PCA (faster, coarser)"
     )
     mapping.add_argument("--recompute", action="store_true", help="compute again even if a map is stored")
+    duplicates = actions.add_parser(
+        "duplicates",
+        help="exact and near-duplicate inputs of a run, or leaks from another run (RUN/duplicates.parquet)",
+        description="Find pairs of inputs that are the same bytes (exact, by sha256) or nearly the same picture "
+        "(near: cosine similarity of the embeddings at or above the threshold). With --against, only pairs "
+        "with one input in each run: a leak check between a training and a test folder.",
+    )
+    duplicates.add_argument("run_folder", metavar="RUN", help="a finished run folder")
+    duplicates.add_argument(
+        "--against", default=None, metavar="OTHER_RUN", help="another finished run, made with the same model"
+    )
+    duplicates.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="least cosine similarity of a near pair (default 0.85, chosen on real photos: see the docs)",
+    )
 
 
 def run(args) -> int:
-    return {"run": _run, "report": _report, "map": _map}[args.action](args)
+    return {"run": _run, "report": _report, "map": _map, "duplicates": _duplicates}[args.action](args)
+
+
+def _duplicates(args) -> int:
+    from ..dataset.duplicates import DEFAULT_THRESHOLD, find_duplicates
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    try:
+        table = find_duplicates(args.run_folder, args.against, threshold)
+    except GradCamError as error:
+        return fail(" ".join(str(error).split()))
+    kinds = table.column("kind").to_pylist()
+    where = f" against {args.against}" if args.against else ""
+    print(
+        f"Wrote {args.run_folder}/duplicates.parquet{where}: {kinds.count('exact')} exact and "
+        f"{kinds.count('near')} near pairs (threshold {threshold})."
+    )
+    for row in table.slice(0, 10).to_pylist():
+        print(f"  {row['kind']:5} {row['similarity']:.3f}  {row['path_a']}  ~  {row['path_b']}")
+    return 0
 
 
 def _map(args) -> int:
