@@ -108,10 +108,40 @@ def add_arguments(parser) -> None:
         metavar="T",
         help="least cosine similarity of a near pair (default 0.85, chosen on real photos: see the docs)",
     )
+    compare = actions.add_parser(
+        "compare",
+        help="two finished runs side by side, input by input (DIR/comparison.parquet and a report)",
+        description="Pair the inputs of two finished runs by their bytes (sha256) and compare their predictions "
+        "and maps (Spearman's rank correlation on a 56x56 grid, as compare-models does). The runs may come "
+        "from different models, methods or layers; inputs in one run only are counted and listed.",
+    )
+    compare.add_argument("run_a", metavar="RUN_A", help="a finished run folder")
+    compare.add_argument("run_b", metavar="RUN_B", help="another finished run folder")
+    compare.add_argument("--out", required=True, metavar="DIR", help="where to write the comparison (created)")
+    compare.add_argument("--method-a", default=None, metavar="M", help="run A's method; default its first")
+    compare.add_argument("--method-b", default=None, metavar="M", help="run B's method; default its first")
 
 
 def run(args) -> int:
-    return {"run": _run, "report": _report, "map": _map, "duplicates": _duplicates}[args.action](args)
+    actions = {"run": _run, "report": _report, "map": _map, "duplicates": _duplicates, "compare": _compare}
+    return actions[args.action](args)
+
+
+def _compare(args) -> int:
+    from ..dataset.comparison import compare_runs
+
+    try:
+        report = compare_runs(args.run_a, args.run_b, args.out, method_a=args.method_a, method_b=args.method_b)
+    except GradCamError as error:
+        return fail(" ".join(str(error).split()))
+    rate, rho = report["agreement_rate"], report["mean_map_agreement"]
+    print(
+        f"Wrote {args.out}/comparison.parquet, comparison.json and comparison.html: {report['paired']} inputs "
+        f"in both runs; predictions agree on {'-' if rate is None else f'{rate:.0%}'}, mean map agreement "
+        f"{'-' if rho is None else f'{rho:+.2f}'}; {report['only_in_a']['count']} in {args.run_a} only, "
+        f"{report['only_in_b']['count']} in {args.run_b} only."
+    )
+    return 0
 
 
 def _duplicates(args) -> int:
