@@ -39,6 +39,7 @@ from gradcam.images import decode_image
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import DatasetInput
+from gradcam_app.views import dataset_explore as explore
 from gradcam_app.widgets import USER_MODEL, runs_folder
 
 GRID_COLUMNS = 4
@@ -47,6 +48,7 @@ PAGE_SIZE = 12
 THUMB_SIDE = 256
 #: Predicted classes whose mean maps are drawn (the largest first); the table lists them all.
 MEAN_MAPS_SHOWN = 12
+MODES = {"audit": "Audit a run", "compare": "Compare two runs"}
 FLAG_WORDS = {
     "border": "its maps sit in the border band (a frame or edge shortcut?)",
     "fixed_spot": "its maps peak in one off-centre spot (a watermark or logo shortcut?)",
@@ -59,6 +61,17 @@ def dataset_view(view: DatasetInput) -> None:
         f"Runs are opened from `{root}` only (set `{RUNS_ENV}`, or `runs_dir` in `.streamlit/secrets.toml`, "
         "to use another folder)."
     )
+    mode = st.radio(
+        "Dataset",
+        list(MODES),
+        format_func=MODES.get,
+        horizontal=True,
+        key="dataset_mode",
+        label_visibility="collapsed",
+    )
+    if mode == "compare":
+        explore.compare_ui(root, [entry.name for entry in list_runs(root)])
+        return
     zip_run_ui(view, root)
     name = choose_run(root)
     if name is None:
@@ -76,9 +89,23 @@ def dataset_view(view: DatasetInput) -> None:
     if not report["complete"]:
         finish_ui(view, root, name, path)
     classes_ui(report)
-    shown = grid_filters_ui(rows, report, info)
+    signature = run_signature(path)
+    selected = explore.map_ui(path, signature, rows, report)
+    if selected is not None and len(selected) == 1:
+        row = next(r for r in rows if r["input_index"] in selected and r["method"] == report["method"])
+        st.button(
+            f"Explain {row['path']}",
+            key="dataset_map_open",
+            icon=":material/search:",
+            on_click=view.open_link,
+            args=(explorer_link(view, name, row, info),),
+        )
+    shown = grid_filters_ui(rows, report, info, selected)
     if shown is not None:
         grid_ui(view, name, path, shown, info)
+        explore.selection_downloads_ui(path, shown)
+    if report["complete"]:
+        explore.duplicates_ui(path, signature, rows, thumbnail)
     errors_ui(rows, report["method"])
 
 
@@ -300,6 +327,7 @@ def clusters_ui(classes: list[dict]) -> None:
         "**SpRAy clusters** of each class's maps (spectral clustering; the number of clusters from the "
         "eigengap). Filter the grid below by a cluster to see its images."
     )
+    explore.eigengap_ui({"classes": clustered})
     for entry in clustered:
         st.markdown(f"*{entry['name']}*: {len(entry['clusters'])} cluster(s) of {entry['count']} images")
         for column, cluster in zip(st.columns(GRID_COLUMNS), entry["clusters"][:GRID_COLUMNS]):
@@ -319,8 +347,9 @@ def map_picture(heatmap: np.ndarray) -> bytes:
 
 
 # -- the grid ------------------------------------------------------------------------------------------
-def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | None:
-    """The filters and sort; returns the rows they keep (None after a message when a filter cannot apply)."""
+def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[int] | None = None) -> list[dict] | None:
+    """The filters and sort; returns the rows they keep (None after a message when a filter cannot
+    apply). ``selected``: input indices selected on the map (None: no selection)."""
     method = report["method"]
     ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
     if not ok:
@@ -404,7 +433,7 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         true_class=true_class,
         predicted_class=predicted,
         confidence=(float(confidence[0]), float(confidence[1])),
-        members=frozenset(clusters[cluster][1]["members"]) if cluster is not None else None,
+        members=_members(ok, clusters[cluster][1]["members"] if cluster is not None else None, selected),
         entropy=entropy,
         mistakenness=mistaken,
         sort=sort,
@@ -415,6 +444,15 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
     except GradCamError as exc:
         st.error(str(exc))
         return None
+
+
+def _members(ok: list[dict], cluster: list[str] | None, selected: set[int] | None) -> frozenset[str] | None:
+    """The paths a cluster and a map selection both allow (None: no such filter)."""
+    paths = None if cluster is None else set(cluster)
+    if selected is not None:
+        chosen = {r["path"] for r in ok if r["input_index"] in selected}
+        paths = chosen if paths is None else paths & chosen
+    return None if paths is None else frozenset(paths)
 
 
 SORT_WORDS = {
