@@ -87,7 +87,10 @@ def add_arguments(parser) -> None:
     mapping.add_argument("run_folder", metavar="RUN", help="a finished run folder")
     mapping.add_argument("--method", default=None, metavar="M", help="whose maps to lay out; default the run's first")
     mapping.add_argument(
-        "--algorithm", default="tsne", choices=("tsne", "pca"), help="t-SNE (default) or PCA (faster, coarser)"
+        "--algorithm",
+        default=None,
+        choices=("tsne", "pca"),
+        help="t-SNE (the default for a new map) or PCA (faster, coarser); default: the stored map's",
     )
     mapping.add_argument("--recompute", action="store_true", help="compute again even if a map is stored")
     duplicates = actions.add_parser(

@@ -95,7 +95,7 @@ def compute_map(
     run: str | os.PathLike,
     method: str | None = None,
     *,
-    algorithm: str = "tsne",
+    algorithm: str | None = None,
     recompute: bool = False,
     seed: int = 0,
 ):
@@ -105,7 +105,7 @@ def compute_map(
     Args:
         run: a finished run folder.
         method: whose maps give the explanation layout; default the run's first method.
-        algorithm: "tsne" (default) or "pca".
+        algorithm: "tsne" or "pca"; None (default): the stored map's, whichever it is, else "tsne".
         recompute: compute and save again even if a map is stored.
         seed: seeds the layout.
 
@@ -115,7 +115,7 @@ def compute_map(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .report import at_input_size, spray_vectors
+    from .report import SPRAY_SIZE, at_input_size, spray_vectors
 
     folder = RunFolder(run)
     if not folder.is_complete():
@@ -123,7 +123,7 @@ def compute_map(
             f"{run}: not a finished run (results.parquet and run.json are missing). Finish it with "
             "'gradcam dataset run SRC --out RUN' first."
         )
-    if algorithm not in ALGORITHMS:
+    if algorithm is not None and algorithm not in ALGORITHMS:
         raise RunFolderError(f"Unknown map algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}.")
     info = json.loads(folder.run_json_path.read_text())
     method = method or info["methods"][0]
@@ -132,21 +132,19 @@ def compute_map(
     map_path, meta_path = folder.root / "map.parquet", folder.root / "map.json"
     if not recompute and map_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("method") == method and meta.get("algorithm") == algorithm:
+        if meta.get("method") == method and algorithm in (None, meta.get("algorithm")):
             return pq.read_table(map_path)
+    algorithm = algorithm or ALGORITHMS[0]
 
     started = time.perf_counter()
     rows = [r for r in pq.read_table(folder.results_path).to_pylist() if r["method"] == method and r["status"] == "ok"]
     height, width = info["model"]["input_size"]
-    explanation = layout_2d(
-        spray_vectors(
-            np.stack([at_input_size(np.load(folder.root / r["heatmap_path"]), height, width) for r in rows])
-            if rows
-            else np.zeros((0, height, width), np.float32)
-        ),
-        algorithm,
-        seed,
-    )
+    # One map at a time to its SpRAy vector: a stack of maps at the input size would need
+    # n x 224 x 224 floats (4 GB for 20,000 inputs).
+    vectors_e = np.zeros((len(rows), SPRAY_SIZE * SPRAY_SIZE), np.float32)
+    for k, r in enumerate(rows):
+        vectors_e[k] = spray_vectors(at_input_size(np.load(folder.root / r["heatmap_path"]), height, width)[None])[0]
+    explanation = layout_2d(vectors_e, algorithm, seed)
     indices, vectors = load_embeddings(folder.root)
     where = {int(i): k for k, i in enumerate(indices)}
     have = [r for r in rows if r["input_index"] in where]
@@ -183,7 +181,7 @@ def compute_map(
         "points": len(rows),
         "embedded": len(have),
         "embedding_dimensions": int(vectors.shape[1]) if len(vectors) else None,
-        "explanation_dimensions": int(spray_vectors(np.zeros((1, height, width), np.float32)).shape[1]),
+        "explanation_dimensions": SPRAY_SIZE * SPRAY_SIZE,
         "seconds": round(time.perf_counter() - started, 3),
         "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

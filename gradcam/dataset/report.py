@@ -81,22 +81,31 @@ def build_report(
     rows = [r for r in rows if r["method"] == method]
     ok = [r for r in rows if r["status"] == "ok"]
 
-    maps: dict[int, list[tuple[dict, np.ndarray]]] = {}
+    def load(row: dict) -> np.ndarray:
+        return at_input_size(np.load(folder.root / row["heatmap_path"]), height, width)
+
+    # One pass over the maps keeps, per class, the sum of its maps and their SpRAy vectors only:
+    # the maps themselves at the input size would need n x 224 x 224 floats (4 GB for 20,000).
+    # Clusters read their members' maps again (mean_of, nearest_to), one at a time.
+    members: dict[int, list[dict]] = {}
+    sums: dict[int, np.ndarray] = {}
+    vectors: dict[int, list[np.ndarray]] = {}
     for row in ok:
-        heatmap = np.load(folder.root / row["heatmap_path"]).astype(np.float32)
-        maps.setdefault(row["predicted_index"], []).append((row, at_input_size(heatmap, height, width)))
+        heatmap = load(row)
+        index = row["predicted_index"]
+        members.setdefault(index, []).append(row)
+        sums[index] = sums[index] + heatmap if index in sums else heatmap.astype(np.float64)
+        vectors.setdefault(index, []).append(spray_vectors(heatmap[None])[0])
 
     images_dir = folder.root / "report"
     classes = []
-    for index in sorted(maps, key=lambda i: (-len(maps[i]), i)):
-        members = maps[index]
-        class_rows = [r for r, _ in members]
-        stack = np.stack([m for _, m in members])
-        mean = stack.mean(axis=0)
+    for index in sorted(members, key=lambda i: (-len(members[i]), i)):
+        class_rows = members[index]
+        mean = (sums[index] / len(class_rows)).astype(np.float32)
         entry = {
             "index": int(index),
             "name": _name(names, index),
-            "count": len(members),
+            "count": len(class_rows),
             "mean_confidence": float(np.mean([r["predicted_probability"] for r in class_rows])),
             "mean_entropy": _mean(class_rows, "entropy"),
             "precision": _share([r["label_index"] == index for r in class_rows if r["label_index"] is not None]),
@@ -106,7 +115,7 @@ def build_report(
             "flags": [],
             "clusters": [],
         }
-        if len(members) >= MIN_CLASS_SIZE:
+        if len(class_rows) >= MIN_CLASS_SIZE:
             if entry["border_share"] is not None and entry["border_share"] >= BORDER_SHARE_FLAG:
                 entry["flags"].append("border")
             if (
@@ -115,7 +124,7 @@ def build_report(
                 and (entry["spot_off_centre"] >= SPOT_OFF_CENTRE)
             ):
                 entry["flags"].append("fixed_spot")
-            entry["clusters"], entry["eigenvalues"] = _spray(stack, class_rows, index)
+            entry["clusters"], entry["eigenvalues"] = _spray(np.stack(vectors[index]), class_rows, index, load)
         if write:
             _save_png(images_dir / f"class_{index}_mean.png", mean)
             for cluster in entry["clusters"]:
@@ -307,13 +316,16 @@ def spray_vectors(stack: np.ndarray) -> np.ndarray:
     return np.asarray(small, np.float32).reshape(len(small), -1)
 
 
-def _spray(stack: np.ndarray, rows: list[dict], index: int):
-    labels, values = spectral_clusters(spray_vectors(stack))
+def _spray(vectors: np.ndarray, rows: list[dict], index: int, load):
+    """SpRAy on one class: ``vectors`` (n, SPRAY_SIZE**2) clustered; ``load(row)`` reads a
+    member's map at the input size again for its cluster's mean map and representatives."""
+    labels, values = spectral_clusters(vectors)
     clusters = []
     for number in range(int(labels.max()) + 1):
         members = np.flatnonzero(labels == number)
-        mean = stack[members].mean(axis=0)
-        nearest = members[np.argsort([np.linalg.norm(stack[m] - mean) for m in members])][:REPRESENTATIVES]
+        mean = np.mean([load(rows[m]) for m in members], axis=0, dtype=np.float64).astype(np.float32)
+        distances = [float(np.linalg.norm(load(rows[m]) - mean)) for m in members]
+        nearest = members[np.argsort(distances, kind="stable")][:REPRESENTATIVES]
         clusters.append(
             {
                 "cluster": number,

@@ -118,8 +118,9 @@ def map_chart(records: list[dict], colour: str):
         alt.Chart(alt.Data(values=records))
         .mark_circle(size=36, opacity=0.8)
         .encode(
-            x=alt.X("x:Q", axis=None),
-            y=alt.Y("y:Q", axis=None),
+            # Padding keeps the outermost points inside the frame, whole.
+            x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False, padding=12)),
+            y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False, padding=12)),
             color=color,
             tooltip=tooltip,
         )
