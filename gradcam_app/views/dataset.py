@@ -89,6 +89,29 @@ def dataset_view(view: DatasetInput) -> None:
     if not report["complete"]:
         finish_ui(view, root, name, path)
     classes_ui(report)
+    explorer_ui(view, name, path, rows, report, info)
+    if report["complete"]:
+        explore.duplicates_ui(path, run_signature(path), rows, thumbnail)
+    errors_ui(rows, report["method"])
+
+
+#: Set by an Explain button inside the explorer fragment: the next run is the whole page's.
+OPEN_PENDING = "dataset_open_pending"
+
+
+def open_in_explorer(view: DatasetInput, link: links.View) -> None:
+    """An Explain button's callback: apply the link, and ask for a run of the whole page (a button
+    inside a fragment reruns only the fragment, which cannot switch the view)."""
+    view.open_link(link)
+    st.session_state[OPEN_PENDING] = True
+
+
+@st.fragment
+def explorer_ui(view: DatasetInput, name: str, path: Path, rows: list[dict], report: dict, info: dict) -> None:
+    """The map, the grid it filters and the selection's downloads. A fragment: a selection on the
+    map, a filter or a page of the grid reruns this part only, not the audit above it."""
+    if st.session_state.pop(OPEN_PENDING, False):
+        st.rerun(scope="app")
     signature = run_signature(path)
     selected = explore.map_ui(path, signature, rows, report)
     if selected is not None and len(selected) == 1:
@@ -97,16 +120,13 @@ def dataset_view(view: DatasetInput) -> None:
             f"Explain {row['path']}",
             key="dataset_map_open",
             icon=":material/search:",
-            on_click=view.open_link,
-            args=(explorer_link(view, name, row, info),),
+            on_click=open_in_explorer,
+            args=(view, explorer_link(view, name, row, info)),
         )
     shown = grid_filters_ui(rows, report, info, selected)
     if shown is not None:
         grid_ui(view, name, path, shown, info)
         explore.selection_downloads_ui(path, shown)
-    if report["complete"]:
-        explore.duplicates_ui(path, signature, rows, thumbnail)
-    errors_ui(rows, report["method"])
 
 
 # -- opening a run ---------------------------------------------------------------------------------
@@ -490,8 +510,8 @@ def grid_ui(view: DatasetInput, name: str, path: Path, shown: list[dict], info: 
                     "Explain",
                     key=f"dataset_open_{row['input_index']}_{row['method']}",
                     icon=":material/search:",
-                    on_click=view.open_link,
-                    args=(explorer_link(view, name, row, info),),
+                    on_click=open_in_explorer,
+                    args=(view, explorer_link(view, name, row, info)),
                 )
 
 

@@ -1,8 +1,8 @@
 """The Dataset view's explorer (issue 21): the map of a run linked to its grid, the selection's
 downloads, duplicate pairs side by side, and two runs compared.
 
-The map is an Altair scatter plot with Streamlit's selection events: a box (drag) selects the
-points inside it, a click selects one point (Altair has no lasso; Plotly would, but it is not a
+The map is a Vega-Lite scatter plot (``st.vega_lite_chart``) with Streamlit's selection events: a box (drag) selects the
+points inside it, a click selects one point (Vega-Lite has no lasso; Plotly would, but it is not a
 dependency here and its hover cannot show pictures). The selection filters the grid below; one
 selected point also gets an "Explain" button, as in the grid. Hovering a point shows its
 path, classes and scores, and its image with its overlay on runs of at most
@@ -44,9 +44,10 @@ LAYOUTS = {"embedding": "what the network sees (embeddings)", "explanation": "wh
 CHART_KEY = "dataset_map_chart"
 
 
-@st.cache_data(show_spinner="Laying out the map…", max_entries=8)
+@st.cache_resource(show_spinner="Laying out the map…", max_entries=4)
 def map_cached(path: str, signature: tuple, method: str, recompute_token: int) -> list[dict]:
-    """The run's map (:func:`gradcam.dataset.layout.compute_map`), read back or computed."""
+    """The run's map (:func:`gradcam.dataset.layout.compute_map`), read back or computed.
+    Shared, not copied (a copy of 20,000 points per selection cost a third of a second): read-only."""
     from gradcam.dataset.layout import compute_map
 
     return compute_map(path, method, recompute=recompute_token > 0).to_pylist()
@@ -100,44 +101,76 @@ def point_records(
     return records
 
 
-def map_chart(records: list[dict], colour: str):
-    """The Altair scatter: box selection ("box"), click selection ("pick"), hover tooltip."""
-    import altair as alt
-
-    box = alt.selection_interval(name="box", encodings=["x", "y"])
-    pick = alt.selection_point(name="pick", fields=["input_index"], on="click")
+def map_spec(records: list[dict], colour: str) -> dict:
+    """The Vega-Lite spec of the scatter: box selection ("box"), click selection ("pick"), hover
+    tooltip. Written as a plain dict rather than through Altair, whose validation of a spec
+    with 20,000 inline points took 39 s here; the points travel as a table beside it."""
     if colour == "entropy":
-        color = alt.Color("entropy:Q", scale=alt.Scale(scheme="viridis"), title="entropy (nats)")
+        color = {"field": "entropy", "type": "quantitative", "scale": {"scheme": "viridis"}, "title": "entropy (nats)"}
     else:
-        color = alt.Color(f"{colour}:N", title=COLOURS[colour], legend=alt.Legend(symbolLimit=20))
-    tooltip = ["path:N", "class:N", "label:N", alt.Tooltip("confidence:Q", format=".2f")]
-    tooltip += [alt.Tooltip("entropy:Q", format=".2f"), "cluster:N"]
+        color = {"field": colour, "type": "nominal", "title": COLOURS[colour], "legend": {"symbolLimit": 20}}
+    tooltip = [
+        {"field": "path", "type": "nominal"},
+        {"field": "class", "type": "nominal"},
+        {"field": "label", "type": "nominal"},
+        {"field": "confidence", "type": "quantitative", "format": ".2f"},
+        {"field": "entropy", "type": "quantitative", "format": ".2f"},
+        {"field": "cluster", "type": "nominal"},
+    ]
     if records and "image" in records[0]:
-        tooltip.append("image:N")  # vega-tooltip draws a field named "image" as a picture
-    return (
-        alt.Chart(alt.Data(values=records))
-        .mark_circle(size=36, opacity=0.8)
-        .encode(
-            # Padding keeps the outermost points inside the frame, whole.
-            x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False, padding=12)),
-            y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False, padding=12)),
-            color=color,
-            tooltip=tooltip,
-        )
-        .add_params(box, pick)
-        .properties(height=420)
-    )
+        tooltip.append({"field": "image", "type": "nominal"})  # vega-tooltip draws "image" as a picture
+    # Padding keeps the outermost points inside the frame, whole.
+    scale = {"zero": False, "padding": 12}
+    return {
+        "mark": {"type": "circle", "size": 36, "opacity": 0.8},
+        "params": [
+            {"name": "box", "select": {"type": "interval", "encodings": ["x", "y"]}},
+            {"name": "pick", "select": {"type": "point", "fields": ["input_index"], "on": "click"}},
+        ],
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative", "axis": None, "scale": scale},
+            "y": {"field": "y", "type": "quantitative", "axis": None, "scale": scale},
+            "color": color,
+            "tooltip": tooltip,
+        },
+        "height": 420,
+    }
 
 
-def selected_indices(event, records: list[dict]) -> set[int] | None:
+@st.cache_resource(max_entries=4, show_spinner=False)
+def chart_data(
+    path: str,
+    signature: tuple,
+    method: str,
+    token: int,
+    layout: str,
+    colour: str,
+    _points: list[dict],
+    _rows: list[dict],
+    _report: dict,
+    _pictures: dict[int, str],
+):
+    """The chart's points as a table and its spec, built once per run, map, layout and colour
+    (keyed on those; the underscored arguments follow from them). Read-only for callers: on a
+    20,000-image run, building them again on every selection cost more than the selection."""
+    import pandas as pd
+
+    records = point_records(_points, _rows, _report, layout, colour, _pictures)
+    return pd.DataFrame.from_records(records), map_spec(records, colour)
+
+
+def selected_indices(event, table) -> set[int] | None:
     """The input indices a chart event selects (None: nothing selected). A box keeps the points
-    inside its x and y ranges; a click keeps the points it names."""
+    of ``table`` (columns input_index, x, y) inside its x and y ranges; a click keeps the points
+    it names."""
     selection = (event or {}).get("selection") or {}
     chosen: set[int] | None = None
     box = selection.get("box") or {}
     if box.get("x") and box.get("y"):
         (x0, x1), (y0, y1) = sorted(box["x"]), sorted(box["y"])
-        chosen = {r["input_index"] for r in records if x0 <= r["x"] <= x1 and y0 <= r["y"] <= y1}
+        x, y = table["x"].to_numpy(), table["y"].to_numpy()
+        inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        chosen = set(table["input_index"].to_numpy()[inside].tolist())
     picked = {int(p["input_index"]) for p in selection.get("pick") or [] if "input_index" in p}
     if picked:
         chosen = picked if chosen is None else chosen | picked
@@ -190,18 +223,19 @@ def map_ui(path: Path, signature: tuple, rows: list[dict], report: dict) -> set[
     pictures = {}
     if len(ok) <= HOVER_PICTURES:
         pictures = hover_pictures(str(path), signature, tuple((r["input_index"], r["heatmap_path"]) for r in ok))
-    records = point_records(points, rows, report, layout, colour, pictures)
-    if not records:
+    table, spec = chart_data(str(path), signature, method, token, layout, colour, points, rows, report, pictures)
+    if table.empty:
         st.info("This layout has no points (the run kept no embeddings: made before they existed?).")
         return None
-    event = st.altair_chart(
-        map_chart(records, colour),
+    event = st.vega_lite_chart(
+        table,
+        spec,
         on_select="rerun",
         selection_mode=["box", "pick"],
         key=CHART_KEY,
         width="stretch",
     )
-    chosen = selected_indices(event, records)
+    chosen = selected_indices(event, table)
     if chosen is not None:
         st.caption(f"{len(chosen)} images selected on the map: the grid below shows them only.")
     return chosen
@@ -241,9 +275,10 @@ def selection_downloads_ui(path: Path, shown: list[dict]) -> None:
     if not shown:
         return
     c1, c2 = st.columns(2)
+    # Both files are made when their button is pressed (a callable), not on every selection.
     c1.download_button(
         f"Download these {len(shown)} as CSV",
-        selection_csv(shown),
+        lambda: selection_csv(shown),
         file_name=f"{path.name}-selection.csv",
         mime="text/csv",
         key="dataset_selection_csv",
@@ -251,14 +286,13 @@ def selection_downloads_ui(path: Path, shown: list[dict]) -> None:
     if len(shown) > ZIP_LIMIT:
         c2.caption(f"A ZIP holds at most {ZIP_LIMIT} images: narrow the selection to download pictures.")
         return
-    if c2.button(f"Prepare a ZIP of {len(shown)} images and overlays", key="dataset_selection_zip"):
-        c2.download_button(
-            "Download the ZIP",
-            selection_zip(path, shown),
-            file_name=f"{path.name}-selection.zip",
-            mime="application/zip",
-            key="dataset_selection_zip_ready",
-        )
+    c2.download_button(
+        f"Download these {len(shown)} as a ZIP of images and overlays",
+        lambda: selection_zip(path, shown),
+        file_name=f"{path.name}-selection.zip",
+        mime="application/zip",
+        key="dataset_selection_zip",
+    )
 
 
 def selection_csv(rows: list[dict]) -> bytes:
