@@ -4,13 +4,17 @@
     python3 run.py app      # the web app on the built-in offline model (gradcam-app; streamlit options pass)
     python3 run.py test     # the whole test suite (pytest)
     python3 run.py lint     # ruff check . and ruff format --check . (what .ci/run and pre-commit run)
+    python3 run.py typecheck  # mypy on gradcam/ and model_zoo/ (settings in pyproject.toml [tool.mypy])
     python3 run.py bench    # the engine benchmark, with tf-keras-vis installed for comparison
+    python3 run.py docs     # the documentation site on http://127.0.0.1:8000 (mkdocs serve; options pass)
+    python3 run.py docs build   # the site built strictly into site/, as CI does (mkdocs build --strict)
     python3 run.py cli ...  # the command-line tool: python -m gradcam ...
 
 The environment lives in .venv beside this file. The project is installed into it from
-pyproject.toml, the one list of dependencies (`pip install -e ".[test]"` for the tests, `-e .` for
-the app and the CLI, `-e ".[test,bench]"` for the benchmark): when the venv is missing, or when
-pyproject.toml changed since the last install (a hash of it is kept in the venv).
+pyproject.toml, the one list of dependencies (`pip install -e ".[test,docs]"` for the tests and the
+lint, so that the test of the documentation site runs too; `-e .` for the app and the CLI;
+`-e ".[docs]"` for the site; `-e ".[test,bench]"` for the benchmark): when the venv is missing, or
+when pyproject.toml changed since the last install (a hash of it is kept in the venv).
 Only the standard library is used here, so any Python 3.10+ can run it.
 """
 
@@ -30,9 +34,11 @@ PYPROJECT = ROOT / "pyproject.toml"
 EXTRAS = {
     "app": [],
     "cli": [],
-    "test": ["test"],
-    "lint": ["test"],
+    "test": ["test", "docs"],
+    "lint": ["test", "docs"],
+    "typecheck": ["test", "docs"],
     "bench": ["test", "bench"],
+    "docs": ["docs"],
 }
 
 
@@ -73,6 +79,16 @@ def ensure_environment(task: str) -> Path:
     return python
 
 
+def docs_command(python: Path, rest: list[str]) -> list[str]:
+    """`mkdocs serve` (live reload on http://127.0.0.1:8000), or with `build` first, a strict build
+    into site/ (a broken link or API reference fails it, as in CI). Other options pass through."""
+    # Material prints a notice about MkDocs 2 on every run; it says nothing about this site.
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    if rest[:1] == ["build"]:
+        return [str(python), "-m", "mkdocs", "build", "--strict", *rest[1:]]
+    return [str(python), "-m", "mkdocs", "serve", *rest]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__)
@@ -91,8 +107,13 @@ def main(argv: list[str]) -> int:
         command = [str(python), "-m", "ruff", "format", "--check", "."]
         if failed:
             return failed
+    elif task == "typecheck":
+        # The files and the strictness are pyproject.toml's [tool.mypy]; zero errors is the bar.
+        command = [str(python), "-m", "mypy", *rest]
     elif task == "bench":
         command = [str(python), "benchmarks/bench_engine.py", *rest]
+    elif task == "docs":
+        command = docs_command(python, rest)
     else:
         command = [str(python), "-m", "gradcam", *rest]
     return subprocess.call(command)

@@ -83,8 +83,24 @@ def main() -> None:
         action="store_true",
         help="time only gradcam.compare_models of three offline models against their three single explanations",
     )
+    parser.add_argument(
+        "--only-sensitivity",
+        action="store_true",
+        help="time only gradcam.class_sensitivity against the target's own map and the forward pass",
+    )
+    parser.add_argument(
+        "--only-rank-layers",
+        action="store_true",
+        help="time only gradcam.rank_layers on Lite0 (first call, with each layer's compilation, and again)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
+    if args.only_sensitivity:
+        sensitivity_rows(args.repeats, rng)
+        return
+    if args.only_rank_layers:
+        rank_layers_rows(rng)
+        return
     if args.only_compare:
         compare_models_row(args.repeats, rng)
         return
@@ -241,6 +257,107 @@ def main() -> None:
     print_rows(rows + vit_rows)
     print(f"\nBatch-32 throughput of explain_batch relative to the forward pass alone: {batch_ratio:.2f}")
     compare_models_row(args.repeats, rng)
+    sensitivity_rows(args.repeats, rng)
+
+
+def sensitivity_rows(repeats: int, rng) -> float:
+    """gradcam.class_sensitivity on Lite0 (Grad-CAM, default layer), against the target's own map
+    and the model's compiled forward pass, the three timed in alternation: the cost of the
+    similarity beyond the target's map, in forward passes. Target: with n_random=0, at most 0.3x
+    a forward pass. Returns that ratio for a new class on a photo already seen (the app's case)."""
+    zoo = model_zoo.load_model("efficientnet-lite0")
+    explainer = gradcam.Explainer(zoo)
+    forward = tf.function(
+        lambda x: zoo.keras_model(x, training=False), input_signature=[tf.TensorSpec((None, 224, 224, 3))]
+    )
+    base = [load_image(SAMPLES / name) for name in ("chelsea.jpg", "coffee.jpg", "grace_hopper.jpg", "astronaut.jpg")]
+    x1 = zoo.preprocess(explainer.model_input(base[1])[None])
+    n = repeats + 2
+    seen = base[1]
+    explainer.explain(seen)
+    classes = [int(c) for c in rng.integers(0, 1000, size=3 * n)]
+
+    def timed(fn, *args) -> float:
+        started = time.perf_counter()
+        fn(*args)
+        return time.perf_counter() - started
+
+    def three(label, own, sensitivity):
+        forwards, owns, totals = [], [], []
+        for i in range(n):
+            f = timed(lambda: forward(x1).numpy())
+            o = timed(own, i)
+            t = timed(sensitivity, i)
+            if i >= 2:  # the first two warm up
+                forwards.append(f)
+                owns.append(o)
+                totals.append(t)
+        fwd, mine, total = (1000.0 * statistics.median(v) for v in (forwards, owns, totals))
+        extra = 1000.0 * statistics.median([t - o for t, o in zip(totals, owns)])
+        rows.append((label, fwd, mine, total, extra))
+        return extra / fwd
+
+    rows: list[tuple[str, float, float, float, float]] = []
+    # A new class on a photo already seen: its own map is the head only; the top class's map is
+    # a second row of the same head call.
+    ratio = three(
+        "new class, photo seen, n_random=0",
+        lambda i: explainer.explain(seen, classes[i]),
+        lambda i: gradcam.class_sensitivity(explainer, seen, classes[n + i], n_random=0),
+    )
+    new_own, new_sens = distinct_images(base, n, rng), distinct_images(base, n, rng)
+    three(
+        "new photo, n_random=0",
+        lambda i: explainer.explain(new_own[i], 800),
+        lambda i: gradcam.class_sensitivity(explainer, new_sens[i], 800, n_random=0),
+    )
+    three(
+        "new class, photo seen, n_random=8 (Random Logit baseline)",
+        lambda i: explainer.explain(seen, classes[i]),
+        lambda i: gradcam.class_sensitivity(explainer, seen, classes[2 * n + i], n_random=8),
+    )
+    print(f"\nclass_sensitivity on EfficientNet-Lite0, Grad-CAM at the default layer, median of {repeats}:")
+    print(f"| {'case':58s} | forward ms | own map ms | with similarity ms | extra ms | extra x forward |")
+    print(f"|{'-' * 60}|-----------:|-----------:|-------------------:|---------:|----------------:|")
+    for label, fwd, mine, total, extra in rows:
+        print(f"| {label:58s} | {fwd:10.1f} | {mine:10.1f} | {total:18.1f} | {extra:8.1f} | {extra / fwd:15.2f} |")
+    print(f"Target: n_random=0 costs at most 0.30x a forward pass beyond the target's map; measured {ratio:.2f}.")
+    return ratio
+
+
+def rank_layers_rows(rng) -> None:
+    """gradcam.rank_layers on Lite0 (Grad-CAM, the stages' last layers, 25 curve steps as the app
+    uses, and the library's default 50): its wall time in forward passes, the first call on a fresh
+    explainer (each layer's functions traced) and again on another photo."""
+    zoo = model_zoo.load_model("efficientnet-lite0")
+    explainer = gradcam.Explainer(zoo)
+    forward = tf.function(
+        lambda x: zoo.keras_model(x, training=False), input_signature=[tf.TensorSpec((None, 224, 224, 3))]
+    )
+    base = [load_image(SAMPLES / name) for name in ("coffee.jpg", "chelsea.jpg", "grace_hopper.jpg")]
+    x1 = zoo.preprocess(explainer.model_input(base[0])[None])
+    for _ in range(5):
+        forward(x1).numpy()
+    explainer.explain(base[0])
+    print("\nrank_layers on EfficientNet-Lite0 (Grad-CAM, top class):")
+    print("| call | layers | steps | seconds | forward ms | x forward | images through the network |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, image, steps in (
+        ("first call (each layer traced)", base[0], 25),
+        ("again, another photo", base[1], 25),
+        ("again, another photo", base[2], 50),
+    ):
+        started = time.perf_counter()
+        ranked = gradcam.rank_layers(explainer, image, steps=steps)
+        seconds = time.perf_counter() - started
+        fwd = statistics.median(
+            [(lambda t: (forward(x1).numpy(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(9)]
+        )
+        images = sum(row.forward_images for row in ranked)
+        print(
+            f"| {label} | {len(ranked)} | {steps} | {seconds:.1f} | {1000 * fwd:.1f} | {seconds / fwd:.0f} | {images} |"
+        )
+    print("best layer:", ranked[0].layer, f"score {ranked[0].score:.3f}")
 
 
 COMPARE_MODELS = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
@@ -309,7 +426,7 @@ VIT_TINY = {
 
 
 def vit_row(rows, repeats: int, rng) -> None:
-    """Grad-CAM with a class-token ViT built by the test suite's ``vit`` (tests/test_token_models.py)
+    """Grad-CAM with a class-token ViT built by the test suite's ``vit`` (tests/engine/test_token_models.py)
     at its default layer (the last block's first normalisation), new images at the model's size.
     Two sizes: the tests' small ViT (40x40 input, 8x8 patch tokens + a class token, 2 blocks of
     width 32), whose ~1.2 ms forward pass is mostly fixed per-call cost, and the same builder at
@@ -323,7 +440,7 @@ def vit_row(rows, repeats: int, rng) -> None:
     passes are called through their concrete functions (no per-call argument binding)."""
     import keras
 
-    from tests.test_token_models import vit
+    from tests.helpers.toy_models import vit
 
     for label, options in (("test ViT", {}), ("ViT-Ti/16 shape", VIT_TINY)):
         keras.utils.set_random_seed(0)

@@ -6,6 +6,8 @@ result = explainer.explain(image, target="espresso", method="gradcam++")
 picture = gradcam.overlay(image, result.heatmap, colormap="turbo")
 """
 
+from typing import TYPE_CHECKING
+
 from .errors import (
     GradCamError,
     ImageError,
@@ -17,10 +19,23 @@ from .errors import (
     UnknownClassError,
     UnsupportedModelError,
 )
-from .explanation import Contrast, Explanation, Group, shared_scale
+from .explanation import Explanation, shared_scale
 from .progress import Progress, no_progress
 from .render import COLORMAPS, colorize, keep_top, overlay
-from .targets import top_classes
+from .targets import Contrast, Group, top_classes
+
+if TYPE_CHECKING:
+    # What __getattr__ below loads lazily, named here for type checkers and the API reference
+    # (griffe reads this block statically), never imported at run time.
+    from .compare import ModelComparison, compare_models
+    from .concepts import Concepts
+    from .explainer import Explainer
+    from .images import image_digest
+    from .methods import METHODS, Method, MethodOutput, Option, get_method
+    from .metrics import Evaluation, rank_methods
+    from .metrics.evaluate import evaluate
+    from .metrics.layers import LayerScore, rank_layers
+    from .sensitivity import ClassSensitivity, class_sensitivity
 
 # The parts that need TensorFlow (or Pillow) load on first use, so that `import gradcam.errors` (the model
 # zoo's) and `python -m gradcam methods --help` stay light.
@@ -38,6 +53,10 @@ _LAZY = {
     "rank_methods": "metrics",
     "compare_models": "compare",
     "ModelComparison": "compare",
+    "class_sensitivity": "sensitivity",
+    "ClassSensitivity": "sensitivity",
+    "rank_layers": "metrics.layers",
+    "LayerScore": "metrics.layers",
 }
 
 
@@ -74,6 +93,7 @@ def candidate_layers(
 __all__ = [
     "COLORMAPS",
     "METHODS",
+    "ClassSensitivity",
     "Concepts",
     "Contrast",
     "Evaluation",
@@ -81,6 +101,7 @@ __all__ = [
     "Explanation",
     "GradCamError",
     "Group",
+    "LayerScore",
     "ImageError",
     "LayerError",
     "Method",
@@ -95,6 +116,7 @@ __all__ = [
     "UnknownClassError",
     "UnsupportedModelError",
     "candidate_layers",
+    "class_sensitivity",
     "colorize",
     "compare_models",
     "evaluate",
@@ -103,6 +125,7 @@ __all__ = [
     "keep_top",
     "no_progress",
     "overlay",
+    "rank_layers",
     "rank_methods",
     "shared_scale",
     "top_classes",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .images import image_digest
-from .job import _Job
+from .job import BatchJob
 
 if TYPE_CHECKING:
     from .compute import LayerFunctions
@@ -25,13 +25,13 @@ AUGMENTATIONS = tuple((flip, gain) for flip in (False, True) for gain in (1.0, 1
 NOTE = "averaged over 6 augmentations (flip x brightness 0.9/1.0/1.1)"
 
 
-def smoothed_maps(explainer: Explainer, method: Method, job: _Job, functions: LayerFunctions) -> np.ndarray:
+def smoothed_maps(explainer: Explainer, method: Method, job: BatchJob, functions: LayerFunctions) -> np.ndarray:
     """The method's raw maps (B, h, w) for the job's images, each averaged over its augmented copies."""
     maps = []
     for b, image in enumerate(job.model_inputs()):
         variants = [augment(image, flip, gain) for flip, gain in AUGMENTATIONS]
         # The copies are already at the model's size and are not worth caching.
-        variant_job = _Job(
+        variant_job = BatchJob(
             explainer,
             variants,
             [image_digest(v) for v in variants],

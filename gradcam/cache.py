@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def fill_rows(
         for key, row, value in zip(missing, rows, compute(rows)):
             store(key, row, value)
             found[key] = value
-    return [found[key] for key in keys]
+    return [cast(Value, found[key]) for key in keys]  # every missing key was filled above
 
 
 class DigestMemo:

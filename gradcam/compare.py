@@ -31,15 +31,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from .errors import GradCamError, TargetError, UnknownClassError
-from .explanation import Contrast, Explanation, Group, Target
+from .explanation import Explanation
 from .explanation import shared_scale as _shared_scale
 from .images import as_rgb_uint8
+from .targets import Contrast, Group, Target
+
+if TYPE_CHECKING:
+    from .explainer import Explainer
 
 #: The (height, width) grid both maps are shrunk to before their rank correlation: fine enough to
 #: tell regions apart, coarse enough that a map's pixel-level texture (and the upsampling of a 7x7
@@ -236,6 +240,7 @@ def compare_models(
     from .explainer import Explainer
 
     started = time.perf_counter()
+    named: list[tuple[str | None, Any]]
     if isinstance(explainers, Mapping):
         named = [(str(name), e) for name, e in explainers.items()]
     else:
@@ -329,7 +334,7 @@ def agree(first: ModelPanel, second: ModelPanel, grid: tuple[int, int] = AGREEME
 
 
 def _agreement(first: ModelPanel, second: ModelPanel, ranks_a, ranks_b) -> Agreement:
-    rho = _correlation(ranks_a, ranks_b)
+    rho = ranks_correlation(ranks_a, ranks_b)
     if rho is None:
         empty = [p.name for p in (first, second) if not p.heatmap.max() > 0]
         verdict = (
@@ -355,7 +360,10 @@ def grid_ranks(heatmap: np.ndarray, grid: tuple[int, int] = AGREEMENT_GRID) -> n
     return rankdata(small)
 
 
-def _correlation(ranks_a: np.ndarray | None, ranks_b: np.ndarray | None) -> float | None:
+def ranks_correlation(ranks_a: np.ndarray | None, ranks_b: np.ndarray | None) -> float | None:
+    """Spearman's rho of two maps from their :func:`grid_ranks` (Pearson's correlation of the
+    ranks, clipped to [-1, 1]); None when either is None (a flat map has no order). Rank a map
+    once and correlate it with many (class sensitivity compares every class with the top one)."""
     if ranks_a is None or ranks_b is None:
         return None
     return float(np.clip(np.corrcoef(ranks_a, ranks_b)[0, 1], -1.0, 1.0))
@@ -372,7 +380,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, grid: tuple[int, int] = AGREE
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"Two maps (H, W) of the same image are expected; got shapes {a.shape} and {b.shape}.")
-    return _correlation(grid_ranks(a, grid), grid_ranks(b, grid))
+    return ranks_correlation(grid_ranks(a, grid), grid_ranks(b, grid))
 
 
 def side_by_side(
@@ -433,7 +441,7 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, bold: bool = False) -> 
 class _Named:
     """An explainer seen under the name the comparison gives it (for messages)."""
 
-    def __init__(self, explainer, name: str):
+    def __init__(self, explainer: Explainer, name: str):
         self._explainer, self.name = explainer, name
 
     def __getattr__(self, attribute):
@@ -475,7 +483,7 @@ def _layers_per_model(layer, names: list[str]) -> list:
     return layers
 
 
-def _target_for(explainer, name: str, target: Target) -> Target:
+def _target_for(explainer: Explainer, name: str, target: Target) -> Target:
     """The target as ``explainer`` should read it, checked: a name or group must exist on every model."""
     if target is None:
         return None
@@ -513,5 +521,6 @@ __all__ = [
     "compare_models",
     "grid_ranks",
     "rank_correlation",
+    "ranks_correlation",
     "side_by_side",
 ]

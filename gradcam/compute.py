@@ -18,13 +18,14 @@ import_tensorflow_quietly()  # before TensorFlow's own import, to hide its start
 
 import threading
 import warnings
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-from .model_graph import TracedLayer, TracedModel, _PreActivationDense
+from .model_graph import PreActivationDense, TracedLayer, TracedModel
 from .targets import GROUP, TOP_PREDICTION
 
 _GUIDED_RELU = "GradCamExplorerGuidedRelu"
@@ -149,6 +150,10 @@ class LayerFunctions:
             return activations
         tokens = activations.reshape(len(activations), -1, activations.shape[-1])
         if self.extra_tokens:
+            if extras is None:
+                raise ValueError(
+                    f"Layer {self.layer.path!r} has {self.extra_tokens} extra token(s): pass them as extras."
+                )
             extras = np.broadcast_to(extras, (len(activations), *extras.shape[1:]))
             tokens = np.concatenate([extras, tokens], axis=1)
         return np.ascontiguousarray(tokens, np.float32)
@@ -258,7 +263,7 @@ def _gap_dense(head, traced_layer: TracedLayer | None = None):
     last = core[1]
     # The pre-softmax logits of a Dense layer: this library's own, or the model zoo's for a user's
     # model whose last Dense applies a softmax (model_zoo.user_models.DenseLogits).
-    if isinstance(last, _PreActivationDense) or (
+    if isinstance(last, PreActivationDense) or (
         getattr(last, "computes_dense_logits", False) and isinstance(getattr(last, "dense", None), keras.layers.Dense)
     ):
         return last.dense
@@ -287,10 +292,10 @@ class _Concrete:
     def __init__(self, function, jit: bool | str = False):
         self._function = function
         self._jit = jit
-        self._concrete = None
+        self._concrete: Any = None  # a tf ConcreteFunction once traced
         self._lock = threading.Lock()
         self._xla_lock = threading.Lock()  # held while the XLA function is traced (not the call path)
-        self._xla = None
+        self._xla: Any = None  # the XLA-compiled ConcreteFunction, once built
         self._xla_failed = False
         self._xla_shapes: set[tuple] = set()  # the batch shapes XLA has compiled (BACKGROUND)
         self._compiling: dict[tuple, threading.Thread] = {}

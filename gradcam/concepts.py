@@ -54,7 +54,7 @@ class Concepts:
             divided by its maximum (all zeros for a concept that is nowhere).
         coarse: float32 (k, h, w), the columns of W at the layer's resolution, each scaled to a
             maximum of 1 (the scale moved into ``embeddings``).
-        embeddings: float32 (k, K), the rows of H: sum_i coarse[i][..., None] * embeddings[i] is
+        embeddings: float32 (k, K), the rows of H: ``sum_i coarse[i][..., None] * embeddings[i]`` is
             the factorisation's reconstruction of the rectified activations (h, w, K).
         top_classes: per concept, its most probable classes as (index, name, probability), most
             probable first; empty tuples when the layer's head cannot be run alone.
@@ -199,24 +199,13 @@ def find_concepts(
         seed: the NMF's seed. max_iter: the most NMF sweeps. top: classes listed per concept.
     """
     from .images import as_rgb_uint8
-    from .job import _Job
-    from .progress import no_progress
     from .targets import top_classes
 
     started = time.perf_counter()
     functions = explainer.layer_functions(layer)
     path = functions.layer.path
     image = as_rgb_uint8(image)
-    job = _Job(
-        explainer,
-        [image],
-        [explainer._digests.digest(image)],
-        [explainer._targets.resolve(None)],
-        functions,
-        {},
-        no_progress,
-        explainer.cache,
-    )
+    job = explainer.job([image], layer=path)
     # The activation map (h, w, K): a token layer's patch tokens come reshaped to their grid.
     activations = np.nan_to_num(job.activations()[0].astype(np.float64))
     h, w, channels = activations.shape

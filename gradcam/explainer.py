@@ -9,7 +9,7 @@ kept in :mod:`gradcam.cache`, test-time augmentation is :mod:`gradcam.augment`, 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -19,13 +19,13 @@ from . import augment
 from .cache import ActivationCache, DigestMemo
 from .compute import BACKGROUND, CompiledModel, LayerFunctions
 from .errors import ImageError, LayerError, TargetError, UnknownClassError, UnsupportedModelError
-from .explanation import LAYER_JOINER, Explanation, Group, Target, fuse_layers
+from .explanation import LAYER_JOINER, Explanation, fuse_layers
 from .images import as_rgb_uint8
-from .job import _Job
+from .job import BatchJob
 from .methods import COMMON_OPTIONS, get_method
 from .model_graph import TracedModel, input_channels
-from .progress import no_progress
-from .targets import TargetResolver, top_classes
+from .progress import Progress, no_progress
+from .targets import Group, ResolvedTarget, Target, TargetResolver, top_classes
 
 __all__ = ["COMMON_OPTIONS", "Explainer"]
 
@@ -85,7 +85,7 @@ class Explainer:
                 "pass input_size=(height, width) to the Explainer to choose the size images are resized to."
             )
         self.input_size: tuple[int, int] = (int(h), int(w))
-        mode = bool(jit_compile)
+        mode: bool | str = bool(jit_compile)
         if jit_compile is None:
             mode = BACKGROUND if any(t.token_grid is not None for t in self._traced.spatial_layers) else False
         #: Whether the explaining passes run XLA's compiled functions (by default once compiled;
@@ -109,6 +109,12 @@ class Explainer:
     def layers(self) -> list[str]:
         """Paths of the layers with a spatial output, in order; CAM methods can use any of them."""
         return [t.path for t in self._traced.spatial_layers]
+
+    @property
+    def layer_grids(self) -> dict[str, tuple[int, int]]:
+        """The (h, w) grid of the map of each layer of :attr:`layers` (a token layer's: its token
+        grid), in order."""
+        return {t.path: (int(t.grid_shape[0]), int(t.grid_shape[1])) for t in self._traced.spatial_layers}
 
     @property
     def layer_notes(self) -> dict[str, str]:
@@ -168,6 +174,51 @@ class Explainer:
         """Raise the error :meth:`explain` would raise for ``target`` (an unknown class or group,
         a group on a multi-label model, a contrast of a class with itself), before any image is read."""
         self._targets.resolve(target)
+
+    def resolve_target(self, target: Target | np.ndarray) -> ResolvedTarget:
+        """``target`` ready for the engine (see :meth:`gradcam.targets.TargetResolver.resolve`):
+        None the top prediction, a class, a :class:`~gradcam.Group`, a :class:`~gradcam.Contrast`,
+        or a weight vector over the logits. Raises what :meth:`explain` would raise for it."""
+        return self._targets.resolve(target)
+
+    def image_key(self, image: np.ndarray) -> str:
+        """The key the cache knows ``image`` by: a digest of its pixels (equal keys, equal images),
+        remembered per image object so that asking again costs nothing."""
+        return self._digests.digest(image)
+
+    def job(
+        self,
+        images: Sequence[np.ndarray],
+        targets: Sequence[Target | np.ndarray] | None = None,
+        layer: str | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+        progress: Progress = no_progress,
+    ) -> BatchJob:
+        """One batch of work on these images, for a method's ``compute`` or to read activations,
+        logits and gradients directly (see :class:`gradcam.job.BatchJob` for what it promises).
+
+        Args:
+            images: uint8 RGB (H, W, 3) arrays, any size (see :func:`gradcam.images.as_rgb_uint8`).
+            targets: one target per image (None: each image's top prediction).
+            layer: the layer whose activations and gradients the job reads (None: the default layer).
+            options: a method's options, defaults already applied (``Method.resolve_options``).
+            progress: called with (fraction, message) by long methods.
+        """
+        originals = [as_rgb_uint8(image) for image in images]
+        wanted = [None] * len(originals) if targets is None else list(targets)
+        if len(wanted) != len(originals):
+            raise TargetError(f"One target per image is expected; got {len(wanted)} for {len(originals)} images.")
+        return BatchJob(
+            self,
+            originals,
+            [self.image_key(image) for image in originals],
+            [self.resolve_target(t) for t in wanted],
+            self.layer_functions(layer),
+            dict(options or {}),
+            progress,
+            self._cache,
+        )
 
     # -- predictions ---------------------------------------------------------------------------
     def model_input(self, image: np.ndarray) -> np.ndarray:
@@ -297,13 +348,13 @@ class Explainer:
                     f"{len(targets)} targets were given for {len(images)} images; give one target "
                     "per image, or a single target (not in a list) to use for all of them."
                 )
-            targets = list(targets)
+            per_image = list(targets)
         else:
-            targets = [targets] * len(images)
+            per_image = [targets] * len(images)
         results: list[Explanation] = []
         for start in range(0, len(images), batch_size):
             results += self._explain(
-                images[start : start + batch_size], targets[start : start + batch_size], method, layer, options
+                images[start : start + batch_size], per_image[start : start + batch_size], method, layer, options
             )
         return results
 
@@ -320,14 +371,11 @@ class Explainer:
         Args:
             images: uint8 RGB arrays (H, W, 3), any sizes; one network batch for all of them.
         """
-        functions = self.layer_functions(None)
-        originals = [as_rgb_uint8(image) for image in images]
-        if not originals:
-            return np.zeros((0, functions.layer.output.shape[-1]), np.float32)
-        keys = [self._digests.digest(image) for image in originals]
-        resolved = [self._targets.resolve(None)] * len(originals)
-        job = _Job(self, originals, keys, resolved, functions, {}, no_progress, self._cache)
-        return job.activations().mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
+        images = list(images)
+        if not images:
+            return np.zeros((0, self.layer_functions(None).layer.output.shape[-1]), np.float32)
+        activations = self.job(images).activations()
+        return activations.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
 
     def concepts(
         self,
@@ -403,11 +451,11 @@ class Explainer:
         digests: dict[int, str] = {}  # explain_targets repeats one image object: look it up once
         for image in originals:
             if id(image) not in digests:
-                digests[id(image)] = self._digests.digest(image)
+                digests[id(image)] = self.image_key(image)
         keys = [digests[id(image)] for image in originals]
-        job = _Job(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
+        job = BatchJob(self, originals, keys, resolved, functions, resolved_options, progress, self._cache)
         notes: list[str] = []
-        if aug_smooth and method.uses_layer:
+        if aug_smooth and functions is not None:  # a CAM method (method.uses_layer)
             maps, attributions = augment.smoothed_maps(self, method, job, functions), None
             notes.append(augment.NOTE)
         else:

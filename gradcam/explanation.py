@@ -8,57 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .resize import upsample
-
-
-@dataclass(frozen=True, init=False)
-class Group:
-    """Several classes explained as one target: "where does the model see *a dog*?".
-
-    ``Group("dog")`` names a group of ImageNet classes: a WordNet group ("dog", the 118 breeds;
-    "domestic cat"; "musical instrument") or a curated concept ("alcohol", "gambling"); see
-    :mod:`model_zoo.imagenet_hierarchy` and :mod:`model_zoo.concept_groups`. Named groups need a
-    model with the 1000 ImageNet-1k outputs in their usual order. ``Group(["wine bottle", "beer
-    bottle"], name="alcohol")`` lists its members (class indices or names) for any model.
-
-    The score explained is the log-sum-exp of the members' logits, ``log sum_c exp(z_c)``: for one
-    member it is exactly that class's logit (a one-class group has that class's map), and since
-    ``log P(group) = lse(z_group) - lse(z_all)``, the contrast of two groups explains exactly
-    ``log P(A) - log P(B)``: the softmax's normaliser cancels. Its gradient is the members'
-    gradients weighted by their share of the group's probability, so it costs what one class costs.
-    The probability shown for a group is the sum of its members' probabilities. Models whose
-    outputs are independent sigmoids (multi-label) are refused: their probabilities do not add up.
-
-    Attributes:
-        members: the group's name (str) as given, or its member classes (a tuple of indices or names).
-        name: the name shown for the group; default the group's own name, or the members joined by "+".
-    """
-
-    members: str | tuple[int | str, ...]
-    name: str | None
-
-    def __init__(self, members: str | Sequence[int | str], name: str | None = None):
-        if not isinstance(members, str):
-            members = tuple(int(m) if isinstance(m, np.integer) else m for m in members)
-        object.__setattr__(self, "members", members)
-        object.__setattr__(self, "name", name)
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """A contrastive target: "why ``target`` rather than ``other``".
-
-    The score explained is ``logit[target] - logit[other]``, so the map shows the evidence that
-    separates the two classes. Either may be a class index, a class name or a :class:`Group`
-    (the group's score is the log-sum-exp of its members' logits: two groups give
-    ``log P(target) - log P(other)``).
-    """
-
-    target: int | str | Group
-    other: int | str | Group
-
-
-#: What ``explain`` accepts as a target: an index, a name, None (the top prediction), a Group, or a Contrast.
-Target = int | str | None | Group | Contrast
+from .targets import Contrast, Group, Target, top_classes
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,7 +125,6 @@ class Explanation:
                 f"No positive evidence for {what} at {layer or 'the input'} with {method_label}: "
                 "every region lowers this score. Try another layer or method, or another class."
             )
-        from .targets import top_classes  # targets imports this module
 
         return cls(
             heatmap=heatmap,
@@ -279,7 +228,7 @@ def fuse_layers(parts: Sequence[Explanation]) -> Explanation:
         c = upsample(p.coarse, first.model_input.shape[:2])
         top = float(c.max()) if c.size else 0.0
         coarse_parts.append(c / top if top > 0.0 else np.zeros_like(c))
-    coarse = np.mean(coarse_parts, axis=0, dtype=np.float32)
+    coarse = np.asarray(np.mean(coarse_parts, axis=0, dtype=np.float32))
     layers = tuple(layer for p in parts for layer in p.layers)
     notes = list(dict.fromkeys(note for p in parts for note in p.notes))
     notes.append(
@@ -318,3 +267,16 @@ def shared_scale(explanations: list[Explanation]) -> list[np.ndarray]:
     if top <= 0:
         return [np.zeros_like(e.heatmap) for e in explanations]
     return [(e.heatmap * (e.peak / top)).astype(np.float32) for e in explanations]
+
+
+# Group, Contrast and Target are defined in gradcam.targets; importing them from here still works.
+__all__ = [
+    "LAYER_JOINER",
+    "Contrast",
+    "Explanation",
+    "Group",
+    "Target",
+    "fuse_layers",
+    "heatmap_from_raw",
+    "shared_scale",
+]

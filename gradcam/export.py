@@ -1,143 +1,49 @@
-"""What leaves the tool: PNG / NPY / JSON / HTML / ZIP bytes and the provenance record.
+"""What leaves the tool: the downloads of an explanation, built on demand, and the gallery ZIP.
 
-The web app's downloads, its gallery ZIP and the CLI's ``results.json`` all use
-:func:`provenance` (one schema, :data:`PROVENANCE_SCHEMA`), so a file saved from either says the
-same things. :class:`ExportBundle` builds each download only when asked: a page can offer the
-buttons on every run without encoding a 30 MB PNG of a phone photo each time.
+:class:`ExportBundle` builds each download only when asked: a page can offer the buttons on every
+run without encoding a 30 MB PNG of a phone photo each time. The bytes come from
+:mod:`gradcam.encoding` and the provenance record from :mod:`gradcam.provenance`; both are
+re-exported here (``export.png_bytes``, ``export.provenance``, ...), where callers found them before.
 
-Shareable views (deep links) live in :mod:`gradcam.links`; :func:`parse_view` and
-:func:`view_params` remain here as thin wrappers for older callers. Nothing here imports
-TensorFlow.
+Shareable views (the app's deep links, and ``parse_view``/``view_params``, which were here) live in
+the app: :mod:`gradcam_app.links`. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import functools
-import hashlib
-import io
-import json
-import platform
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from .encoding import (
+    FAST_PNG_PIXELS,
+    data_uri,
+    jpeg_bytes,
+    json_bytes,
+    npy_bytes,
+    png_bytes,
+    sha256_bytes,
+    zip_bytes,
+)
 from .errors import ExportError
+from .provenance import (
+    DEFAULT_DISPLAY,
+    PROVENANCE_SCHEMA,
+    VERSIONED_PACKAGES,
+    display_settings,
+    library_versions,
+    provenance,
+)
+from .targets import class_order
 
-#: Packages whose versions go into every provenance record (distribution names).
-VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "pillow", "opencv-python-headless", "matplotlib", "streamlit")
-
-#: Query parameters of a shareable view, in the order they are written (see gradcam.links.View
-#: for the whole view, display controls included).
-VIEW_KEYS = ("model", "sample", "class", "method", "layer", "view")
-
-#: Above this many pixels PNGs are written with fast Huffman-only coding (see :func:`png_bytes`).
-FAST_PNG_PIXELS = 2_000_000
-
-#: Version of the provenance record's layout; bumped when a key changes meaning or moves.
-PROVENANCE_SCHEMA = "gradcam-explorer/provenance/1"
-
-
-# -- bytes ------------------------------------------------------------------------------------
-def sha256_bytes(data: bytes) -> str:
-    """The SHA-256 hex digest of ``data`` (how images are identified in provenance records)."""
-    return hashlib.sha256(data).hexdigest()
+#: The one ranking of classes (:func:`gradcam.targets.class_order`), under its older name here.
+top_order = class_order
 
 
-def png_bytes(image: np.ndarray, fast: bool | None = None) -> bytes:
-    """A uint8 RGB (H, W, 3) or gray (H, W) image as PNG bytes.
-
-    ``fast``: Huffman-only coding (lossless; about 4 times faster than deflate at level 6, and on
-    photo-like pictures such as overlays hardly larger); ``None`` chooses it above
-    :data:`FAST_PNG_PIXELS`.
-
-    Raises:
-        ExportError: not a uint8 (H, W) or (H, W, 3) array.
-    """
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise ExportError(
-            f"A uint8 image (H, W) or (H, W, 3) is expected; got {array.dtype} {array.shape}. "
-            "For a float heatmap use npy_bytes, or colour it first with gradcam.colorize."
-        )
-    if fast is None:
-        fast = array.shape[0] * array.shape[1] > FAST_PNG_PIXELS
-    if fast:
-        # Deflate at level 6 spends seconds on a phone photo's overlay (measured 4 to 30 s for
-        # 12 MP on this 2-core machine, depending on load); Huffman-only coding is about 9 times
-        # faster and the file only about 20% larger. Lossless either way.
-        import cv2
-
-        if array.ndim == 3:
-            array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR if array.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-        ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
-        if not ok:  # pragma: no cover - OpenCV refuses only unsupported layouts, checked above
-            raise ExportError(f"OpenCV could not encode a {array.shape} image as PNG; save it as a smaller image.")
-        return encoded.tobytes()
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", optimize=False, compress_level=6)
-    return buffer.getvalue()
-
-
-def jpeg_bytes(image: np.ndarray, quality: int = 88, optimize: bool = False) -> bytes:
-    """A uint8 RGB (H, W, 3) or gray (H, W) image as JPEG bytes, for pictures that are looked at
-    rather than measured (the page, the HTML report). ``optimize``: Pillow's optimised Huffman
-    tables (a few percent smaller, slower; for files kept, not for every redraw).
-
-    Raises:
-        ExportError: not a uint8 (H, W) or (H, W, 3) array.
-    """
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise ExportError(
-            f"A uint8 image (H, W) or (H, W, 3) is expected for a JPEG; got {array.dtype} "
-            f"{array.shape}. Colour a heatmap first with gradcam.colorize."
-        )
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="JPEG", quality=quality, optimize=optimize)
-    return buffer.getvalue()
-
-
-def data_uri(data: bytes, mime: str) -> str:
-    """``data`` as a ``data:<mime>;base64,...`` URI: a picture carried inside a page or message
-    (``data_uri(png_bytes(image), "image/png")``)."""
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    """An array in NumPy's .npy format (no pickle): ``np.load(io.BytesIO(data))`` reads it back."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def zip_bytes(files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> bytes:
-    """A deflated ZIP archive of ``{name: bytes}``; names are kept as given (use forward slashes).
-
-    Raises:
-        ExportError: two files with the same name.
-    """
-    items = files.items() if isinstance(files, Mapping) else files
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        seen: set[str] = set()
-        for name, data in items:
-            if name in seen:
-                raise ExportError(
-                    f"Duplicate name {name!r} in the ZIP archive: expected each file name once. "
-                    "Number or prefix the names (gallery_zip does)."
-                )
-            seen.add(name)
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
+# -- file names -------------------------------------------------------------------------------
 def safe_stem(name: str, fallback: str = "image") -> str:
     """A file-name stem without directories, extension or characters that upset file systems."""
     stem = str(name).replace("\\", "/").rsplit("/", 1)[-1]
@@ -145,140 +51,6 @@ def safe_stem(name: str, fallback: str = "image") -> str:
         stem = stem.rsplit(".", 1)[0]
     cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem).strip("_")
     return cleaned[:80] or fallback
-
-
-# -- provenance -------------------------------------------------------------------------------
-def top_order(probabilities: np.ndarray, k: int | None = None) -> list[int]:
-    """Class indices from the most to the least probable, the first ``k`` of them. Ties go to the
-    lower index, as ``np.argmax`` breaks them (``argsort()[::-1]`` would put the higher first)."""
-    values = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    order = np.argsort(-values, kind="stable")
-    return [int(i) for i in (order if k is None else order[:k])]
-
-
-def library_versions() -> dict[str, str | None]:
-    """Python's and the main libraries' versions (None for a package that is not installed)."""
-    return dict(_library_versions())
-
-
-@functools.lru_cache(maxsize=1)
-def _library_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    try:
-        from . import __version__
-
-        versions["gradcam"] = __version__
-    except ImportError:  # pragma: no cover
-        versions["gradcam"] = None
-    return versions
-
-
-def provenance(
-    explanation: Any,
-    *,
-    model: Any,
-    image_name: str,
-    image_sha256: str,
-    image_size: Sequence[int] | None = None,
-    method_label: str | None = None,
-    method_paper: str | None = None,
-    options: Mapping[str, Any] | None = None,
-    display: Mapping[str, Any] | None = None,
-    top_k: int = 10,
-) -> dict:
-    """A JSON-ready record of how a map was made, enough to reproduce it.
-
-    Args:
-        explanation: a :class:`gradcam.Explanation`.
-        model: a model-zoo ``ZooModel`` (name, label, weights_sha256, input_size, preprocessing).
-        image_name, image_sha256: the image as given (file name and hash of its bytes).
-        image_size: (width, height) of the image as decoded.
-        method_label, method_paper: from ``gradcam.METHODS[key]``.
-        options: the method options used (e.g. ``{"aug_smooth": False}``).
-        display: how the picture was drawn (colour map, opacity, threshold); maps are unaffected.
-        top_k: how many of the most probable classes to list.
-    """
-    probabilities = np.asarray(explanation.probabilities, dtype=np.float64)
-    names = list(getattr(model, "class_names", []) or [])
-    order = top_order(probabilities, top_k)
-    record = {
-        "schema": PROVENANCE_SCHEMA,
-        "tool": "Grad-CAM Explorer",
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "image": {
-            "name": image_name,
-            "sha256": image_sha256,
-            "size_wh": [int(v) for v in image_size] if image_size is not None else None,
-        },
-        "model": {
-            "name": getattr(model, "name", None),
-            "label": getattr(model, "label", None),
-            "weights_sha256": getattr(model, "weights_sha256", None),
-            "input_size_hw": [int(v) for v in getattr(model, "input_size", ())] or None,
-            "preprocessing": getattr(model, "preprocessing", None),
-            "classes": len(names) or int(probabilities.shape[-1]),
-        },
-        "explanation": {
-            **explanation.summary(),
-            "method_label": method_label,
-            "method_paper": method_paper,
-            "label": explanation.label,
-            "heatmap_shape": [int(v) for v in explanation.heatmap.shape],
-            "coarse_shape": [int(v) for v in explanation.coarse.shape],
-            "peak": float(explanation.peak),
-            "options": dict(options or {}),
-        },
-        "probabilities_top": [
-            {
-                "index": int(i),
-                "name": names[i] if i < len(names) else f"class {i}",
-                "probability": round(float(probabilities[i]), 6),
-            }
-            for i in order
-        ],
-        "display": dict(display or {}),
-        "versions": library_versions(),
-    }
-    wnids = _imagenet_wnids(names)
-    if wnids is not None:
-        # The WordNet id beside the index and name: a record stays unambiguous if names change.
-        explained = record["explanation"]
-        explained["target_wnid"] = wnids[explanation.target_index]
-        if explanation.contrast_index is not None:
-            explained["contrast_wnid"] = wnids[explanation.contrast_index]
-        for entry in record["probabilities_top"]:
-            entry["wnid"] = wnids[entry["index"]]
-    return record
-
-
-def _imagenet_wnids(names: Sequence[str]) -> list[str] | None:
-    """The WordNet ids of the classes when ``names`` are the ImageNet-1k classes in order, else None."""
-    if len(names) != 1000:
-        return None
-    from model_zoo.imagenet import imagenet_class_names, imagenet_wnids
-    from model_zoo.imagenet_names import imagenet_display_names
-
-    if list(names) not in (imagenet_class_names(), imagenet_display_names()):
-        return None
-    return imagenet_wnids()
-
-
-def json_bytes(record: Mapping[str, Any]) -> bytes:
-    """A record as indented UTF-8 JSON (NumPy scalars and arrays become numbers and lists)."""
-    return (json.dumps(record, indent=2, ensure_ascii=False, default=_json_default) + "\n").encode("utf-8")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 # -- downloads built on demand ---------------------------------------------------------------
@@ -290,33 +62,6 @@ KINDS = {
     "html": "text/html",
     "zip": "application/zip",
 }
-
-#: Display settings a bundle draws with when ``display`` leaves them out (the app's defaults).
-DEFAULT_DISPLAY = {"colormap": "jet", "alpha": 0.5, "top_fraction": 1.0}
-
-
-def display_settings(display: Any = None) -> dict[str, Any]:
-    """``{"colormap", "alpha", "top_fraction"}`` from a mapping (``keep`` is read as
-    ``top_fraction``), a :class:`gradcam.links.View`, or None (the defaults)."""
-    if display is None:
-        return dict(DEFAULT_DISPLAY)
-    if not isinstance(display, Mapping) and hasattr(display, "colormap"):  # a links.View
-        return {
-            "colormap": display.colormap,
-            "alpha": float(display.alpha),
-            "top_fraction": display.top_percent / 100.0,
-        }
-    if not isinstance(display, Mapping):
-        raise ExportError(
-            f"display must be a mapping (colormap, alpha, top_fraction) or a gradcam.links.View; "
-            f"got {type(display).__name__}."
-        )
-    settings = {**DEFAULT_DISPLAY, **{k: v for k, v in display.items() if k != "keep"}}
-    if "keep" in display and "top_fraction" not in display:
-        settings["top_fraction"] = display["keep"]
-    settings["alpha"] = float(settings["alpha"])
-    settings["top_fraction"] = float(settings["top_fraction"] if settings["top_fraction"] is not None else 1.0)
-    return settings
 
 
 def _lazy(method):
@@ -356,6 +101,7 @@ class ExportBundle:
         method_paper: str | None = None,
         options: Mapping[str, Any] | None = None,
         link: str | None = None,
+        sensitivity: Any = None,
     ):
         array = np.asarray(image)
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -380,6 +126,8 @@ class ExportBundle:
         self.method_paper = method_paper
         self.options = dict(options or {})
         self.link = link
+        #: The map's class sensitivity (:class:`gradcam.sensitivity.ClassSensitivity`), or None.
+        self.sensitivity = sensitivity
         self._built: dict[str, Any] = {}
 
     # names ------------------------------------------------------------------------------------
@@ -466,6 +214,7 @@ class ExportBundle:
             method_paper=paper,
             options=self.options,
             display=self.display,
+            sensitivity=self.sensitivity,
         )
         if self.link:
             record["link"] = self.link
@@ -488,6 +237,7 @@ class ExportBundle:
             image_name=self.image_name,
             display=self.display,
             record=self.provenance(),
+            sensitivities=[self.sensitivity] if self.sensitivity is not None else None,
         ).encode("utf-8")
 
     def files(self) -> dict[str, bytes]:
@@ -532,9 +282,11 @@ def export_bundle(
             its bytes.
         model: the model-zoo ``ZooModel`` used.
         display: how the overlay is drawn: a mapping with ``colormap``, ``alpha`` and
-            ``top_fraction`` (or ``keep``), or a :class:`gradcam.links.View`; None for the defaults.
+            ``top_fraction`` (or ``keep``), or an object with ``colormap``, ``alpha`` and
+            ``top_percent`` (the app's link); None for the defaults.
         extra: ``image_size``, ``method_label``, ``method_paper``, ``options``, ``link`` (the
-            shareable URL of the view, recorded in the provenance).
+            shareable URL of the view, recorded in the provenance), ``sensitivity`` (the map's
+            :class:`gradcam.sensitivity.ClassSensitivity`, recorded and shown in the report).
 
     Raises:
         ExportError: the image is not uint8 RGB, or the explanation has no 2-D heatmap.
@@ -594,35 +346,26 @@ def gallery_zip(items: Iterable[ExportBundle | GalleryFailure]) -> bytes:
     return zip_bytes(files)
 
 
-# -- shareable views (thin wrappers over gradcam.links) ----------------------------------------
-def parse_view(
-    params: Mapping[str, Any],
-    *,
-    models: Sequence[str] = (),
-    samples: Sequence[str] = (),
-    methods: Sequence[str] = (),
-    views: Sequence[str] = (),
-) -> tuple[dict[str, str], list[str]]:
-    """Read the keys of :data:`VIEW_KEYS` from a shared link's query parameters.
-
-    A wrapper over :meth:`gradcam.links.View.from_query` for older callers: returns
-    ``(view, problems)`` where ``view`` maps the given, valid keys to their values and
-    ``problems`` has one line per value that was ignored. New code should use ``View``, which
-    also reads the display controls and comparison lists.
-    """
-    from .links import QUERY_KEYS, View
-
-    given = {key: params[key] for key in VIEW_KEYS if key in params}
-    view, problems = View.from_query(given, models=models, samples=samples, methods=methods, views=views)
-    found = {}
-    defaults = View()
-    for name, key in QUERY_KEYS.items():
-        if key in VIEW_KEYS and getattr(view, name) != getattr(defaults, name):
-            found[key] = str(getattr(view, name))
-    return found, problems
-
-
-def view_params(view: Mapping[str, Any]) -> dict[str, str]:
-    """The query parameters for a view: the keys of :data:`VIEW_KEYS` with a value, in order.
-    (New code: :meth:`gradcam.links.View.to_query`.)"""
-    return {key: str(view[key]) for key in VIEW_KEYS if view.get(key) not in (None, "")}
+__all__ = [
+    "DEFAULT_DISPLAY",
+    "FAST_PNG_PIXELS",
+    "KINDS",
+    "PROVENANCE_SCHEMA",
+    "VERSIONED_PACKAGES",
+    "ExportBundle",
+    "GalleryFailure",
+    "data_uri",
+    "display_settings",
+    "export_bundle",
+    "gallery_zip",
+    "jpeg_bytes",
+    "json_bytes",
+    "library_versions",
+    "npy_bytes",
+    "png_bytes",
+    "provenance",
+    "safe_stem",
+    "sha256_bytes",
+    "top_order",
+    "zip_bytes",
+]

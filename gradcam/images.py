@@ -241,7 +241,7 @@ def image_digest(array: np.ndarray) -> str:
         ``str``, 32 lowercase hex characters.
     """
     data = np.ascontiguousarray(array)
-    digest = hashlib.sha256(memoryview(data).cast("B") if data.size else b"")
+    digest = hashlib.sha256(data.data.cast("B") if data.size else b"")
     digest.update(f"{data.shape}{data.dtype.str}".encode())
     return digest.hexdigest()[:32]
 
@@ -464,7 +464,7 @@ def _other_format(head: bytes) -> str | None:
 
 def _decode(data: bytes, label: str) -> DecodedImage:
     try:
-        image = Image.open(io.BytesIO(data), formats=_PILLOW_OPENERS)
+        image: Image.Image = Image.open(io.BytesIO(data), formats=_PILLOW_OPENERS)
     except UnidentifiedImageError:
         raise ImageError(f"{label}: {_describe_unreadable(data)}") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as exc:
@@ -544,9 +544,7 @@ def _apply_orientation(image: Image.Image, notes: list[str]) -> Image.Image:
         return image
     if orientation not in _ORIENTATION_WORDS:
         return image
-    upright = ImageOps.exif_transpose(image)
-    if upright is None:  # only returned with in_place=True; kept for type checkers
-        return image
+    upright = ImageOps.exif_transpose(image)  # a new image (None only with in_place=True)
     notes.append(f"EXIF orientation applied ({_ORIENTATION_WORDS[orientation]})")
     return upright
 

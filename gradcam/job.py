@@ -8,14 +8,14 @@ Shapes: B images, model input (B, H, W, C), layer activations (B, h, w, K), clas
 
 Token layers (a vision transformer's (B, T, K) outputs): the job keeps, and caches, the layer's own
 outputs, tokens included; methods see the patch tokens as a map (B, h, w, K) and gradients reshaped
-the same way (:meth:`LayerFunctions.to_grid`), and :meth:`_Job.head_logits` puts the image's own
+the same way (:meth:`LayerFunctions.to_grid`), and :meth:`BatchJob.head_logits` puts the image's own
 extra tokens (class token, ...) back in front of the maps it is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -29,14 +29,25 @@ if TYPE_CHECKING:
     from .explainer import Explainer
 
 
+T = TypeVar("T")
+
+
+def _computed(value: T | None) -> T:
+    """A quantity the code just above has computed (for the type checker: it is no longer None)."""
+    if value is None:  # pragma: no cover - a bug in this module, not a caller's mistake
+        raise RuntimeError("A job quantity was read before it was computed.")
+    return value
+
+
 class Job(Protocol):
     """The quantities a method may ask for, computed lazily and at most once per batch."""
 
-    x: np.ndarray  #: model inputs, preprocessed, float32 (B, H, W, C)
     keys: list[str]  #: per row, a digest of the image: equal keys, equal images
     options: Mapping[str, Any]  #: the method's options, defaults applied (see Method.options)
     progress: Progress
 
+    @property
+    def x(self) -> np.ndarray: ...  # model inputs, preprocessed, float32 (B, H, W, C)
     def option(self, name: str) -> Any: ...  # one of ``options``
     def activations(self) -> np.ndarray: ...  # (B, h, w, K) at the chosen layer
     def logits(self) -> np.ndarray: ...  # (B, N)
@@ -53,8 +64,21 @@ class Job(Protocol):
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]: ...  # kernel (K, N), bias (N,)
 
 
-class _Job:
-    """The explainer's :class:`Job`: one batch of images (as given, uint8 RGB) and their targets.
+class BatchJob:
+    """One batch of work for the engine: the images (as given, uint8 RGB), one target per image, the
+    layer's compiled functions and the method's options; the :class:`Job` every method computes on.
+
+    What it promises:
+
+    * each quantity (model inputs, logits, activations, target weights, gradients) is computed at
+      most once per batch, on first request, for all rows together;
+    * rows are independent: row ``b``'s values depend only on image ``b`` and target ``b``;
+    * with a ``cache``, an image seen before (same key) reuses its resized input, logits and layer
+      outputs from it, and what is computed is put back; ``cache=None`` neither reads nor fills one;
+    * nothing is written to the explainer or the images.
+
+    Build one with :meth:`gradcam.Explainer.job` (which digests the images, resolves the targets
+    and uses the explainer's cache); the explainer and :mod:`gradcam.augment` build theirs directly.
 
     Args:
         explainer: the explainer whose compiled functions, preprocessing and cache are used.
@@ -83,27 +107,37 @@ class _Job:
         self._images = list(images)
         self._cache = cache
         self.keys = list(keys)
-        self.options = dict(options)
+        self.options: Mapping[str, Any] = dict(options)
         self.progress = progress
         self._targets = list(targets)
         self._mode = np.array([t.mode for t in targets], np.int32)
         classes = len(explainer.class_names)
-        self._requested = np.stack([np.zeros(classes, np.float32) if t.is_top else t.weights for t in targets])
+        self._requested = np.stack(
+            [t.weights if t.weights is not None and not t.is_top else np.zeros(classes, np.float32) for t in targets]
+        )
         # Top predictions and groups need the logits to know their weights over the logits.
-        self._weights = None if (self._mode != WEIGHTS).any() else self._requested
+        self._weights: np.ndarray | None = None if (self._mode != WEIGHTS).any() else self._requested
         self._inputs: list[np.ndarray] | None = None
-        self._x = None
-        self._outputs = None  # the layer's own outputs: the activations, or tokens for a token layer
-        self._activations = None
-        self._logits = None
-        self._gradients = None
+        self._x: np.ndarray | None = None
+        # The layer's own outputs: the activations, or tokens for a token layer.
+        self._outputs: np.ndarray | None = None
+        self._activations: np.ndarray | None = None
+        self._logits: np.ndarray | None = None
+        self._gradients: np.ndarray | None = None
+
+    @property
+    def _layer(self) -> LayerFunctions:
+        """The chosen layer's compiled functions; a pixel method (no layer) cannot ask for them."""
+        if self._functions is None:
+            raise MethodError("This quantity needs a layer, but the job was made for a pixel method (no layer).")
+        return self._functions
 
     def option(self, name: str) -> Any:
         """The value of the method's option ``name`` (the caller's, else its declared default)."""
         return self.options[name]
 
     # The cache ------------------------------------------------------------------------------
-    def _get(self, key: str, what: str) -> dict:
+    def _get(self, key: str, what: str) -> dict[str, Any]:
         entry = self._cache.get((key, what)) if self._cache is not None else None
         return entry or {}
 
@@ -113,7 +147,7 @@ class _Job:
 
     def _remember(self, row: int, outputs: np.ndarray, logits: np.ndarray) -> None:
         """Keep one row's layer outputs (activations, or tokens), resized input and logits."""
-        self._put(self.keys[row], self._functions.layer.path, {"activations": outputs})
+        self._put(self.keys[row], self._layer.layer.path, {"activations": outputs})
         self._put(self.keys[row], "input", {"model_input": self.model_inputs()[row], "logits": logits})
 
     # Inputs -----------------------------------------------------------------------------------
@@ -138,14 +172,15 @@ class _Job:
         return self._x
 
     # Layer quantities -------------------------------------------------------------------------
-    def _set_outputs(self, outputs: np.ndarray) -> None:
+    def _set_outputs(self, outputs: np.ndarray) -> np.ndarray:
         self._outputs = outputs
-        self._activations = self._functions.to_grid(outputs)
+        self._activations = activations = self._layer.to_grid(outputs)
+        return activations
 
     def activations(self) -> np.ndarray:
         """The chosen layer's activations (B, h, w, K); also fills the logits."""
         if self._activations is None:
-            path = self._functions.layer.path
+            path = self._layer.layer.path
 
             def cached(key):
                 activations, logits = self._get(key, path).get("activations"), self._get(key, "input").get("logits")
@@ -153,23 +188,23 @@ class _Job:
 
             def forward(rows):
                 inputs = self.model_inputs()
-                activations, logits = self._functions.forward(self._explainer.prepare_batch([inputs[r] for r in rows]))
+                activations, logits = self._layer.forward(self._explainer.prepare_batch([inputs[r] for r in rows]))
                 return [(activations[i : i + 1], logits[i : i + 1]) for i in range(len(rows))]
 
             pairs = fill_rows(self.keys, cached, forward, lambda key, row, pair: self._remember(row, *pair))
             self._set_outputs(np.concatenate([outputs for outputs, _ in pairs]))
             self._logits = np.concatenate([logits for _, logits in pairs])
-        return self._activations
+        return _computed(self._activations)
 
     def _all_new(self) -> bool:
-        path = self._functions.layer.path
+        path = self._layer.layer.path
         return len(set(self.keys)) == len(self.keys) and not any(self._get(key, path) for key in self.keys)
 
     def gradients(self) -> np.ndarray:
         """d(score) / d(activations), (B, h, w, K), by the cheapest route available (for a group
         target, the gradient of its log-sum-exp: see :meth:`weights`)."""
         if self._gradients is None:
-            functions = self._functions
+            functions = self._layer
             if functions.has_linear_head and self._activations is None and self._all_new():
                 # New images on a global-average-pooling + dense head: one compiled call gives the
                 # activations, the logits and the closed-form gradient.
@@ -189,7 +224,7 @@ class _Job:
                 self._set_outputs(outputs)
                 self._logits, self._gradients = logits, functions.to_grid(gradients)
                 self._weights = weights
-        return self._gradients
+        return _computed(self._gradients)
 
     def head_logits(self, activations: np.ndarray, image: int | None = None) -> np.ndarray:
         """Logits (M, N) from given activations (M, h, w, K), through the layers after the layer.
@@ -197,11 +232,11 @@ class _Job:
         On a token layer with extra tokens (a class token, ...) the head needs them too: those of
         batch row ``image`` (the image the maps were derived from) are put back in front; without
         ``image``, the batch must hold one image (several targets of it)."""
-        functions = self._functions
+        functions = self._layer
         if not functions.head_available:
             raise MethodError(
                 f"This method needs the logits to depend on the input only through layer "
-                f"{self._functions.layer.path!r}, but another path (a skip connection) goes around "
+                f"{self._layer.layer.path!r}, but another path (a skip connection) goes around "
                 f"it. Choose a later layer, e.g. {self._explainer.default_layer!r}, or a gradient method."
             )
         extras = None
@@ -215,17 +250,17 @@ class _Job:
                     )
                 image = 0
             self.activations()
-            extras = self._outputs[image : image + 1, : functions.extra_tokens]
+            extras = _computed(self._outputs)[image : image + 1, : functions.extra_tokens]
         return functions.head_logits(functions.to_outputs(activations, extras))
 
     def gap_dense_head(self) -> tuple[np.ndarray, np.ndarray]:
         """(kernel (K, N), bias (N,)) of a global-average-pooling + dense head after the layer."""
-        head = self._functions.linear_head()
+        head = self._layer.linear_head()
         if head is not None:
             return head
         raise MethodError(
-            f"CAM needs layer {self._functions.layer.path!r} to be followed by global average pooling "
-            f"and one dense layer; after it comes {self._functions.head_description()}. Use Grad-CAM, "
+            f"CAM needs layer {self._layer.layer.path!r} to be followed by global average pooling "
+            f"and one dense layer; after it comes {self._layer.head_description()}. Use Grad-CAM, "
             f"which equals CAM on such heads, or choose layer {self._explainer.default_layer!r}."
         )
 
@@ -249,7 +284,7 @@ class _Job:
                 self._logits = np.concatenate(
                     fill_rows(self.keys, lambda key: self._get(key, "input").get("logits"), forward, store)
                 )
-        return self._logits
+        return _computed(self._logits)
 
     def weights(self) -> np.ndarray:
         """The weights over the logits per image (B, N) whose linear score has the target's
@@ -266,7 +301,7 @@ class _Job:
             if len(groups):
                 weights[groups] = group_weights(logits[groups], self._requested[groups])
             self._weights = weights
-        return self._weights
+        return _computed(self._weights)
 
     def fixed_target(self, row: int) -> ResolvedTarget:
         """Row ``row``'s target with a top prediction replaced by the class chosen on this image

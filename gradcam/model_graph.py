@@ -104,7 +104,7 @@ class TracedLayer:
         return f"tokens ({t}, {c}) reshaped to a {h}x{w} grid ({extra}grid from the {self.token_source})"
 
 
-class _PreActivationDense(keras.layers.Layer):
+class PreActivationDense(keras.layers.Layer):
     """The logits of a Dense layer whose activation is a softmax or sigmoid, computed from its own
     kernel and bias so that the caller's layer keeps its activation untouched."""
 
@@ -246,7 +246,7 @@ class TracedModel:
     def _call_leaf(self, layer, *args, prefix: str, record: bool, **kwargs):
         if layer is self._softmax_layer:
             if isinstance(layer, keras.layers.Dense):
-                output = _PreActivationDense(layer)(*args)
+                output = PreActivationDense(layer)(*args)
             else:  # Softmax or Activation("softmax"): the logits are its input.
                 output = args[0]
             return output
@@ -457,6 +457,11 @@ def _final_probability_layer(model):
 
 
 def _output_layer(model):
+    """The layer that makes a model's only output (inside nested models), or None.
+
+    A functional model's output tensor names its layer only in Keras' ``_keras_history`` (Keras
+    has no public way; ``layer.output`` fails for a layer called twice). Tested on every model kind
+    in tests/zoo/test_hostile_models.py and tests/engine/test_keras_models.py, so a Keras that drops it fails there."""
     if isinstance(model, keras.Sequential):
         layers = model.layers
         if not layers:

@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .encoding import data_uri, jpeg_bytes
 from .errors import ExportError
-from .export import data_uri, jpeg_bytes
+from .provenance import display_settings, provenance
+from .render import colorize, fit_for_display, overlay
+from .targets import class_order
 
 #: Longest side, in pixels, of each picture in a report.
 REPORT_MAX_SIDE = 1024
@@ -31,7 +34,7 @@ _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
 padding:0 1rem;color:#1f2328;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
-.lead{color:#57606a;margin-top:0}
+.lead{color:#57606a;margin-top:0}.verdict{margin:.4rem 0}
 .row{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1rem}
 figure{margin:0}figure img{width:100%;height:auto;border:1px solid #d0d7de;border-radius:4px}
 figcaption{font-size:.85rem;color:#57606a}table{border-collapse:collapse;width:100%;font-size:.9rem}
@@ -51,7 +54,6 @@ def image_data_uri(image: np.ndarray, max_side: int = REPORT_MAX_SIDE, quality: 
     Raises:
         ExportError: not a uint8 (H, W, 3) array.
     """
-    from .render import fit_for_display
 
     array = np.asarray(image)
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
@@ -81,12 +83,11 @@ def _flatten(record: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
 
 
 def _probability_rows(explanations: Sequence[Any], names: Sequence[str]) -> str:
-    from .export import top_order
 
     probabilities = np.asarray(explanations[0].probabilities, dtype=np.float64)
     explained = {int(e.target_index) for e in explanations}
     explained |= {int(e.contrast_index) for e in explanations if getattr(e, "contrast_index", None) is not None}
-    order = top_order(probabilities, TOP_CLASSES)
+    order = class_order(probabilities, TOP_CLASSES)
     order += [i for i in sorted(explained) if i not in order]
     known = {int(i): str(n) for e in explanations for i, n, _ in (getattr(e, "top", None) or ())}
     for e in explanations:
@@ -103,6 +104,31 @@ def _probability_rows(explanations: Sequence[Any], names: Sequence[str]) -> str:
     return "<table><tr><th>class</th><th>index</th><th>probability</th></tr>" + "".join(rows) + "</table>"
 
 
+def _sensitivity_lines(items: Sequence[Any], sensitivities: Sequence[Any] | None, record) -> list[str]:
+    """Per explanation, its "About this class?" paragraph (empty when not measured)."""
+    if sensitivities is not None:
+        if len(sensitivities) != len(items):
+            raise ExportError(
+                f"sensitivities must give one entry per explanation: expected {len(items)}, got {len(sensitivities)}."
+            )
+        found = [s.summary() if s is not None else None for s in sensitivities]
+    else:
+        found = [(record or {}).get("class_sensitivity")] + [None] * (len(items) - 1)
+    lines = []
+    for e, s in zip(items, found):
+        if not s:
+            lines.append("")
+            continue
+        label = e.label if hasattr(e, "label") else e.target_name
+        rho = s.get("similarity_to_top")
+        figure = f"similarity to {s.get('top_name')}'s map {rho:.2f}; " if rho is not None else ""
+        lines.append(
+            f'<p class="verdict"><b>About this class? {html.escape(label)}: {html.escape(str(s.get("verdict")))}</b> '
+            f"({html.escape(figure)}Spearman's rho on a 56×56 grid). {html.escape(str(s.get('reading', '')))}</p>"
+        )
+    return lines
+
+
 def html_report(
     explanations: Any,
     *,
@@ -115,6 +141,7 @@ def html_report(
     heatmaps: Sequence[np.ndarray] | None = None,
     title: str | None = None,
     max_side: int = REPORT_MAX_SIDE,
+    sensitivities: Sequence[Any] | None = None,
 ) -> str:
     """A self-contained one-page HTML report of the current view.
 
@@ -124,13 +151,18 @@ def html_report(
         image: the uint8 RGB pixels explained (any size; shrunk for the page).
         model: the model-zoo ``ZooModel`` (its label, name and class names are shown).
         image_name: the image's file name as the person gave it.
-        display: colour map, opacity and "show the top X%" (a mapping or a
-            :class:`gradcam.links.View`; see :func:`gradcam.export.display_settings`).
+        display: colour map, opacity and "show the top X%" (a mapping, or an object with
+            ``colormap``, ``alpha`` and ``top_percent`` such as the app's link; see
+            :func:`gradcam.export.display_settings`).
         record: the provenance record to tabulate (an :class:`~gradcam.export.ExportBundle`
             passes its own); None builds one for the first explanation with ``image_sha256``.
         heatmaps: maps to draw instead of each explanation's own (e.g. ``gradcam.shared_scale``).
         title: the page's heading; default "Grad-CAM Explorer report: <image name>".
         max_side: longest side of each picture in pixels.
+        sensitivities: per explanation its :class:`gradcam.sensitivity.ClassSensitivity` (or
+            None): "About this class?" with the similarity to the top class's map and the verdict
+            in words goes under its pictures. Default: the ``class_sensitivity`` of ``record`` for
+            the first explanation, when the record has one.
 
     Returns:
         The page as a string (encode as UTF-8 to save it).
@@ -138,8 +170,6 @@ def html_report(
     Raises:
         ExportError: no explanations, a heatmaps list of the wrong length, or a bad image.
     """
-    from .export import display_settings, provenance
-    from .render import colorize, fit_for_display, overlay
 
     items = list(explanations) if isinstance(explanations, (list, tuple)) else [explanations]
     if not items:
@@ -147,6 +177,7 @@ def html_report(
     maps = list(heatmaps) if heatmaps is not None else [e.heatmap for e in items]
     if len(maps) != len(items):
         raise ExportError(f"heatmaps must give one map per explanation: expected {len(items)}, got {len(maps)}.")
+    readings = _sensitivity_lines(items, sensitivities, record)
     settings = display_settings(display)
     # Draw at the report's size: colouring and blending a 12-megapixel photo only to shrink it
     # afterwards would cost a second for nothing.
@@ -222,8 +253,11 @@ def html_report(
                 f"overlay of {label}",
             )
         )
+    parts.append("</div>")
+    if any(readings):
+        parts.append("<h2>Is each map about its class?</h2>")
+        parts += [line for line in readings if line]
     parts += [
-        "</div>",
         "<h2>Classes</h2>",
         _probability_rows(items, names),
         "<h2>How it was made</h2>",

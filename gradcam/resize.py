@@ -4,7 +4,7 @@ A map cell (i, j) covers the image area whose centre is at ((i + 0.5) * H / h, (
 sampling at half-pixel centres keeps the map's cells over the pixels they describe (no shift), and
 bilinear weights never overshoot below zero after a ReLU (bicubic does). This is OpenCV's
 ``INTER_LINEAR`` and TensorFlow's ``tf.image.resize(..., "bilinear")``; both clamp at the borders,
-so they agree to float rounding (tests/test_engine_parts.py checks it). OpenCV is used because it
+so they agree to float rounding (tests/engine/test_parts.py checks it). OpenCV is used because it
 needs no TensorFlow call and is several times faster on one map.
 """
 

@@ -18,7 +18,7 @@ BUTTONS = (
 )
 
 
-def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
+def bundle_for(explanation, view, display: dict, sensitivity=None) -> export.ExportBundle:
     """The lazy export bundle (PNG, NPY, provenance JSON, HTML report) of one map on the page."""
     info = gradcam.METHODS[explanation.method]
     return export.export_bundle(
@@ -32,6 +32,7 @@ def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
         method_label=info.label,
         method_paper=info.paper,
         options={"aug_smooth": view.settings.aug_smooth},
+        sensitivity=sensitivity,
     )
 
 
@@ -41,9 +42,10 @@ def bundle_for(explanation, view, display: dict) -> export.ExportBundle:
 EAGER_PIXELS = 2_000_000
 
 
-def explanation_buttons(view, explanation, display: dict) -> None:
-    """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side."""
-    bundle = bundle_for(explanation, view, display)
+def explanation_buttons(view, explanation, display: dict, sensitivity=None) -> None:
+    """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side
+    (``sensitivity``: the map's class sensitivity, which the JSON and the report carry)."""
+    bundle = bundle_for(explanation, view, display, sensitivity)
     builders = {"png": bundle.png, "npy": bundle.heatmap_npy, "json": bundle.provenance_json, "html": bundle.html}
     height, width = view.decoded.pixels.shape[:2]
     if height * width <= EAGER_PIXELS:

@@ -23,10 +23,10 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export, links
+from gradcam import export
 from gradcam.images import DecodedImage, decode_image
 from gradcam.render import fit_for_display
-from gradcam_app import samples_dir
+from gradcam_app import links, samples_dir
 
 RESULT_CACHE_ENTRIES = 64
 #: Longest side of a picture sent to the browser: three columns of a wide page are ~450 px each,
@@ -392,3 +392,18 @@ def run_concepts(loaded: Loaded, item: ImageItem, pixels: np.ndarray, layer: str
     started = time.perf_counter()
     result = concepts_cached(item.key, loaded.key, layer, int(k), pixels, loaded.explainer)
     return result, time.perf_counter() - started
+
+
+def run_image_item(run: str, index: int) -> ImageItem:
+    """Input ``index`` of run ``run`` (a name inside :func:`gradcam_app.settings.runs_folder`,
+    resolved there) as an image of the page, read on the server from the run's own source.
+
+    Raises:
+        GradCamError: the run is refused or missing, or the image cannot be read any more.
+    """
+    from gradcam.dataset.browse import read_run_image, resolve_run
+    from gradcam_app.settings import runs_folder
+
+    name, data = read_run_image(resolve_run(runs_folder(), run), index)
+    sha = export.sha256_bytes(data)
+    return ImageItem(name, f"run:{run}:{index}:{sha}", sha, data)

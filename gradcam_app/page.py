@@ -3,7 +3,8 @@
     streamlit run streamlit_app.py          (or: python3 run.py app, or: gradcam-app)
 
 The engine (``gradcam``) explains, the zoo (``model_zoo``) loads models; the views live in
-``gradcam_app.views``, shared widgets in ``gradcam_app.widgets``, cached loaders in
+``gradcam_app.views`` and the router that picks one and keeps it in the URL in
+``gradcam_app.router``, shared widgets in ``gradcam_app.widgets``, cached loaders in
 ``gradcam_app.loaders`` and the session's state in one ``gradcam_app.state.PageState``.
 
 Own-model uploads can be switched off for public deployments: set the environment variable
@@ -18,23 +19,16 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import links
-from gradcam_app import loaders, runtime
+from gradcam_app import links, loaders, runtime
 from gradcam_app.loaders import ImageItem, Loaded, ModelOutcome
-from gradcam_app.state import PageState, bound, page_state
-from gradcam_app.views import VIEWS, DatasetInput, ViewInput
-from gradcam_app.views.classes import compare_classes_view
-from gradcam_app.views.concepts import concepts_view
-from gradcam_app.views.dataset import dataset_view
-from gradcam_app.views.explain import explain_view
+from gradcam_app.router import chosen_view, follow_link, open_view, page_link, route, view_picker, write_link
+from gradcam_app.settings import model_upload_allowed
+from gradcam_app.state import PageState, page_state
+from gradcam_app.views import DatasetInput, ViewInput
 from gradcam_app.views.gallery import gallery_zip_ui
-from gradcam_app.views.layers import compare_layers_view
-from gradcam_app.views.methods import compare_methods_view
-from gradcam_app.views.models import compare_models_view
 from gradcam_app.widgets import (
     USER_MODEL,
     Settings,
-    as_target,
     gallery_ui,
     in_use_note,
     input_ui,
@@ -42,20 +36,9 @@ from gradcam_app.widgets import (
     method_ui,
     model_choice,
     model_ui,
-    model_upload_allowed,
 )
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
-DRAW = {
-    "explain": explain_view,
-    "classes": compare_classes_view,
-    "methods": compare_methods_view,
-    "layers": compare_layers_view,
-    "models": compare_models_view,
-    "concepts": concepts_view,
-    "dataset": dataset_view,
-}
-DEFAULT_COMPARE_METHODS = PageState().compare_methods
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
 PAGE_STYLE = """<style>
@@ -64,111 +47,6 @@ PAGE_STYLE = """<style>
 [data-testid="stMain"] [data-testid="stColumn"] [data-testid="stMarkdownContainer"] p:has(> strong:only-child)
   {min-height: 3em; margin-bottom: 0.25rem; line-height: 1.5em; overflow: hidden;}
 </style>"""
-
-
-# -- links --------------------------------------------------------------------------------------
-def follow_link(state: PageState, models: list[str], samples: list[str]) -> list[str]:
-    """Apply the URL's view when it is not the one this page last wrote: a shared link on the first
-    run, or the browser's Back/Forward later (Streamlit reruns the page with that URL). Values the
-    link does not give take their defaults. Returns the problems to show (values ignored)."""
-    params = {key: str(value) for key, value in st.query_params.to_dict().items()}
-    first = state.written_query is None
-    state.incoming_query = params
-    loaders.trace(f"link in {params} last written {state.written_query} history={history_navigation()}")
-    # A widget's rerun can carry the URL from before this page's last write (the browser had not
-    # applied it yet): only a first run or the browser's Back/Forward may change the view.
-    if params == state.written_query or not (first or history_navigation()):
-        return []
-    link, problems = links.View.from_query(
-        params, models=models, samples=samples, methods=list(gradcam.METHODS), views=list(VIEWS)
-    )
-    if first and not params:
-        return problems
-    apply_view(state, link, first)
-    return problems
-
-
-def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
-    """Set the page to ``link``'s view, as a followed link does (the Dataset view calls it too, to
-    open a run's image in the explorer). ``first``: the session's first run, where values the link
-    does not give keep the page's own choices rather than their defaults."""
-    if link.model or not first:
-        st.session_state["model"] = link.model or model_zoo.DEFAULT_MODEL
-    if link.sample:
-        state.source, state.sample = "Sample", link.sample
-    if link.run and link.item is not None and link.view != "dataset":
-        state.source, state.run_image = "Run", (link.run, link.item)  # resolved in the runs folder when read
-    elif link.run:
-        state.pending_run = link.run  # checked inside the runs folder by the Dataset view
-    if link.method or not first:
-        st.session_state["method"] = link.method or "gradcam"
-    state.view = link.view or "explain"
-    state.colormap, state.alpha, state.top_percent, state.smooth = (
-        link.colormap,
-        float(link.alpha),
-        int(link.top_percent),
-        bool(link.aug_smooth),
-    )
-    state.compare_methods = list(link.compare_methods) or list(DEFAULT_COMPARE_METHODS)
-    state.compare_contrast = bool(link.compare_contrast)
-    # compared models: names already checked against the page's models (None: the view's default pair)
-    state.compare_models = [m for m in link.compare_models if m != USER_MODEL] or None
-    state.shared_scale = bool(link.shared_scale)
-    state.compare_fuse, state.concepts_k = bool(link.compare_fuse), int(link.concepts_k)
-    for key in (
-        "source",
-        "sample",
-        "view",
-        "colormap",
-        "alpha",
-        "top_percent",
-        "aug_smooth",
-        "compare_methods",
-        "compare_contrast",
-        "compare_models",
-        "shared_scale",
-        "compare_fuse",
-        "concepts_k",
-    ):
-        st.session_state.pop(key, None)  # bound widgets start from the state on this run
-    # class, layers and compared classes depend on the model: checked once it is loaded
-    state.pending_link = {
-        "class": link.target,
-        "layer": link.layer,
-        "classes": link.compare_classes,
-        "layers": link.compare_layers,
-    }
-
-
-def open_view(state: PageState, link: links.View) -> None:
-    """Apply ``link`` from a button's callback (the Dataset view's Explain): as a followed link does,
-    and the view and image-source pickers, which the browser shows and would otherwise send back
-    with their old values on the next run, are set to the new view too."""
-    apply_view(state, link)
-    st.session_state["view"] = state.view
-    st.session_state["source"] = state.source
-
-
-def history_navigation() -> bool:
-    """Whether this run comes from the browser's Back or Forward button."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(getattr(ctx, "is_history_navigation", False))
-
-
-def write_link(state: PageState, link: links.View) -> None:
-    """Write the view into the URL when it changed. Each change is one browser history entry, which
-    Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
-    params = link.to_query()
-    if params == state.incoming_query:
-        # The browser shows this URL already (a link followed, Back or Forward): writing it again
-        # would arrive after a second Back and put this URL over the entry that Back went to.
-        state.written_query = params
-    elif params != state.written_query:
-        loaders.trace(f"link out {params}")
-        st.query_params.from_dict(params)
-        state.written_query = params
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -232,12 +110,13 @@ def main() -> None:
             in_use_note(loaded)
         st.caption(f"Meanwhile the page keeps using **{loaded.zoo.label}** ({loaded.zoo.name}).")
     state.model_key = loaded.key
-    layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen_view(state) == "concepts")
+    chosen = route(chosen_view(state))
+    layer, aug = layer_ui(loaded.explainer, method, needs_layer=chosen.needs_layer)
     settings = Settings(method, layer, aug)
 
-    if chosen_view(state) == "dataset":  # needs no image: drawn before the image is checked
+    if not chosen.needs_image:  # the Dataset view: drawn before any image is checked
         view_picker()
-        DRAW["dataset"](DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
+        chosen.function()(DatasetInput(loaded, settings, picked, options, lambda link: open_view(state, link)))
         write_link(
             state,
             links.View(
@@ -245,7 +124,7 @@ def main() -> None:
                 sample=state.sample if state.source == "Sample" else None,
                 method=method,
                 layer=layer,
-                view="dataset",
+                view=chosen.key,
                 colormap=state.colormap,
                 alpha=float(state.alpha),
                 top_percent=int(state.top_percent),
@@ -289,66 +168,12 @@ def main() -> None:
     def publish() -> None:
         write_link(state, page_link(state, loaded, picked, item, view, method, layer, aug))
 
-    DRAW[view](ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key), publish))
+    route(view).function()(
+        ViewInput(loaded, item, decoded, settings, top.probabilities, (item.key, loaded.key), publish)
+    )
     gallery_zip_ui(loaded, good, settings)
 
     publish()
-
-
-def page_link(
-    state: PageState, loaded: Loaded, picked: str, item: ImageItem, view: str, method: str, layer: str | None, aug: bool
-) -> links.View:
-    """The view as a link, from the page's state: what :func:`write_link` writes."""
-    names = loaded.explainer.class_names
-    return links.View(
-        model=loaded.zoo.name if picked != USER_MODEL else None,
-        sample=item.name if state.source == "Sample" else None,
-        target=links.encode_target(as_target(state.klass) if view not in ("classes", "concepts") else None, names),
-        method=method,
-        layer=layer,
-        view=view,
-        colormap=state.colormap,
-        alpha=float(state.alpha),
-        top_percent=int(state.top_percent),
-        aug_smooth=bool(aug),
-        compare_classes=tuple(links.encode_target(as_target(i), names) for i in state.compare_classes or ())
-        if view == "classes"
-        else (),
-        compare_contrast=state.compare_contrast,
-        compare_methods=tuple(state.compare_methods) if state.compare_methods != DEFAULT_COMPARE_METHODS else (),
-        compare_layers=tuple(state.compare_layers or ()) if view == "layers" else (),
-        compare_models=tuple(m for m in state.compare_models or () if m != USER_MODEL) if view == "models" else (),
-        shared_scale=bool(state.shared_scale) if view == "models" else False,
-        compare_fuse=bool(state.compare_fuse) if view == "layers" else False,
-        concepts_k=int(state.concepts_k) if view == "concepts" else links.View().concepts_k,
-        run=state.run_image[0] if state.source == "Run" and state.run_image else None,
-        item=state.run_image[1] if state.source == "Run" and state.run_image else None,
-    )
-
-
-def chosen_view(state: PageState) -> str:
-    """The view the picker will show on this run, before it is drawn."""
-    value = st.session_state.get("view")
-    return value if value in VIEWS else state.view if state.view in VIEWS else "explain"
-
-
-def view_picker() -> str:
-    """The view tabs (a bound radio)."""
-    return bound(
-        "view",
-        "view",
-        lambda value: st.radio(
-            "View",
-            list(VIEWS),
-            key="view",
-            horizontal=True,
-            format_func=VIEWS.get,
-            label_visibility="collapsed",
-            index=list(VIEWS).index(value),
-        ),
-        valid=lambda v: v in VIEWS,
-        as_default=True,
-    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ def keep_keras_session() -> bool:
     """Replace Streamlit's after-run clean-up (``script_runner._clean_problem_modules``) by one
     that still closes Matplotlib's figures but leaves Keras' session alone. The app builds no model
     in the page itself (they are kept in ``st.cache_resource``), so there is no session state to
-    clear. Idempotent; returns False when this Streamlit has no such hook (nothing to keep)."""
+    clear. Idempotent; returns False when this Streamlit has no such hook (nothing to keep).
+
+    This is the app's one reach into a Streamlit private name (Streamlit offers no supported way to
+    keep Keras' session). tests/app/test_runtime.py fails, saying so, when Streamlit drops the hook
+    or stops clearing Keras' session in it; tests/engine/test_architecture.py allows the reach-in
+    here and nowhere else."""
     try:
         from streamlit.runtime.scriptrunner import script_runner
     except ImportError:  # pragma: no cover - Streamlit is a dependency of the app

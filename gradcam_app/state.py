@@ -63,6 +63,7 @@ class PageState:
     dataset_notice: str | None = None  # said once, on the run after the one that finished a run
     # -- on-demand results kept for the current view --
     faithfulness: tuple | None = None
+    layer_ranking: tuple | None = None  # (what was ranked, the rows) of the compare-layers view
     slow_done: set = field(default_factory=set)  # slow compare-methods maps already in the cache
 
 

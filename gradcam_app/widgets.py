@@ -1,25 +1,27 @@
 """Widgets the views share: the sidebar's image, model, method and layer pickers, the class
-picker, the display controls and the pictures they redraw. ``*_ui()`` functions draw widgets and
+picker, the display controls and the pictures they redraw. Deployment settings are in
+:mod:`gradcam_app.settings`, the class groups the pickers offer in :mod:`gradcam_app.groups`,
+reading a run's image in :mod:`gradcam_app.loaders`. ``*_ui()`` functions draw widgets and
 return plain values; bound widgets keep their values in :class:`gradcam_app.state.PageState`.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import export, links
+from gradcam import export
 from gradcam.errors import GradCamError
-from gradcam_app import loaders
-from gradcam_app.loaders import ImageItem, Loaded
+from gradcam.targets import class_order
+from gradcam_app import links, loaders
+from gradcam_app.groups import as_target, decode_choice, group_keys, remember_group
+from gradcam_app.loaders import ImageItem, Loaded, run_image_item
 from gradcam_app.state import bound, page_state, set_widget
 
 USER_MODEL = "__user__"
@@ -41,49 +43,6 @@ class Settings:
     method: str
     layer: str | None
     aug_smooth: bool
-
-
-def ranked(probabilities: np.ndarray) -> list[int]:
-    """Class indices from most to least probable; among equal probabilities the lowest index comes
-    first, the rule ``np.argmax`` (and so the explainer's "top prediction") follows."""
-    return [int(i) for i in np.argsort(-np.asarray(probabilities, dtype=np.float64), kind="stable")]
-
-
-def model_upload_allowed() -> bool:
-    """GRADCAM_ALLOW_MODEL_UPLOAD (0/false/no/off disables) wins; else secrets' allow_model_upload."""
-    value = os.environ.get("GRADCAM_ALLOW_MODEL_UPLOAD")
-    if value is not None and value.strip():
-        return value.strip().lower() not in ("0", "false", "no", "off")
-    try:
-        return bool(st.secrets.get("allow_model_upload", True))
-    except Exception:  # no secrets file: the default applies
-        return True
-
-
-def runs_folder() -> Path:
-    """The folder the Dataset view opens runs from: GRADCAM_RUNS_DIR wins, else secrets' runs_dir,
-    else ./runs under the working directory (see :func:`gradcam.dataset.browse.runs_root`)."""
-    from gradcam.dataset.browse import runs_root
-
-    try:
-        configured = st.secrets.get("runs_dir")
-    except Exception:  # no secrets file: the default applies
-        configured = None
-    return runs_root(configured)
-
-
-def run_image_item(run: str, index: int) -> ImageItem:
-    """Input ``index`` of run ``run`` (a name inside :func:`runs_folder`, resolved there) as an image
-    of the page, read on the server from the run's own source.
-
-    Raises:
-        GradCamError: the run is refused or missing, or the image cannot be read any more.
-    """
-    from gradcam.dataset.browse import read_run_image, resolve_run
-
-    name, data = read_run_image(resolve_run(runs_folder(), run), index)
-    sha = export.sha256_bytes(data)
-    return ImageItem(name, f"run:{run}:{index}:{sha}", sha, data)
 
 
 def method_label(key: str) -> str:
@@ -294,37 +253,6 @@ def gallery_ui(items: list[ImageItem]) -> ImageItem:
     return items[names.index(choice)]
 
 
-def as_target(choice: int | str | None):
-    """A picker's choice as an explainer target: a class index, None (the top prediction), or a
-    group key ("group:dog", "group:my drinks=440+907", the links' format) as a :class:`gradcam.Group`."""
-    return links.decode_target(choice) if isinstance(choice, str) else choice
-
-
-def group_keys(explainer) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """Every named class group of an ImageNet model, and this session's own groups, as
-    ``{key: (name, members)}``; empty for other models (their classes have no known hierarchy)."""
-    if not explainer.has_imagenet_classes:
-        return {}
-    keys = dict(_named_groups())
-    for key in page_state().custom_groups:
-        keys[key] = explainer.group_members(as_target(key))
-    return keys
-
-
-@st.cache_resource(show_spinner=False, max_entries=1)
-def _named_groups() -> dict[str, tuple[str, tuple[int, ...]]]:
-    from model_zoo.concept_groups import concept_groups
-    from model_zoo.imagenet_hierarchy import imagenet_groups
-
-    found = {}
-    for group in [*concept_groups().values(), *imagenet_groups().values()]:
-        try:
-            found[links.encode_target(gradcam.Group(group.name))] = (group.name, tuple(group.members))
-        except GradCamError:  # a name a link cannot carry: left out of the picker
-            continue
-    return found
-
-
 @functools.lru_cache(maxsize=4)
 def class_labels(names: tuple[str, ...], imagenet: bool) -> list[str]:
     """The class picker's labels: "slot  (800)", and on an ImageNet model its other ILSVRC synonyms
@@ -371,7 +299,7 @@ def class_picker_ui(explainer, probabilities: np.ndarray, context: tuple):
         state.klass = None
         st.session_state.pop("klass", None)
 
-    order = ranked(probabilities)[:TOP_K]
+    order = class_order(probabilities)[:TOP_K]
     st.markdown("**Top predictions** · click one to explain it")
     columns = st.columns(TOP_K)
     chosen = state.klass if state.klass is not None else order[0]
@@ -433,33 +361,9 @@ def top_groups_ui(probabilities: np.ndarray, groups: dict, chosen) -> None:
 def _top_groups(probabilities: bytes) -> list:
     """The most probable groups of one prediction (its probabilities' float32 bytes), computed once
     per image, not on every class change."""
-    from model_zoo.imagenet_hierarchy import top_groups
+    from model_zoo.imagenet import top_groups
 
     return top_groups(np.frombuffer(probabilities, dtype=np.float32), k=TOP_K - 1)
-
-
-def decode_choice(explainer, text: str) -> int | str | None:
-    """A link's class or group as a picker choice, checked on this model: a class index, a group key,
-    or None (the top prediction). Names the model does not show resolve as the explainer resolves
-    them (on ImageNet models, older names and synonyms: "tea cup", "one-armed bandit")."""
-    try:
-        target = links.decode_target(text, explainer.class_names)
-    except gradcam.UnknownClassError:
-        target = links.decode_target(text)  # names stay names, for the explainer's own lookup
-    if isinstance(target, gradcam.Contrast):
-        raise GradCamError("a single class or group is expected here, not a contrast")
-    if isinstance(target, gradcam.Group):
-        return remember_group(explainer, target)
-    return None if target is None else explainer.class_index(target)
-
-
-def remember_group(explainer, group: gradcam.Group) -> str:
-    """A group's key for the pickers, checked on this model; an own group is kept for the session."""
-    explainer.group_members(group)  # an unknown group or class raises with the closest names
-    key = links.encode_target(group, explainer.class_names)
-    if not isinstance(group.members, str) and key not in page_state().custom_groups:
-        page_state().custom_groups.append(key)
-    return key
 
 
 def group_editor_ui(explainer) -> None:
@@ -553,7 +457,7 @@ def probability_chart(explainer, explanation) -> None:
     probabilities = explanation.probabilities
     names = explainer.class_names
     explained = list(explanation.target_members or (explanation.target_index,))
-    order = ranked(probabilities)[:10]
+    order = class_order(probabilities)[:10]
     order += [i for i in sorted(explained, key=lambda i: -probabilities[i])[:5] if i not in order]
     rows = [(f"{names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other") for i in order]
     if explanation.target_members is not None:

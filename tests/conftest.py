@@ -31,10 +31,6 @@ def rng():
     return np.random.default_rng(1234)
 
 
-def random_image(rng, height: int, width: int) -> np.ndarray:
-    return rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-
-
 def _browser_summary(terminalreporter):
     try:
         from tests.e2e.conftest import SKIP_REASONS, TIMINGS
@@ -59,13 +55,11 @@ def lite0():
     return model, Explainer(model)
 
 
-#: Figures the hardening tests measured (name, text); printed in the terminal summary.
-HARDENING_FIGURES: list[tuple[str, str]] = []
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     _browser_summary(terminalreporter)
-    if HARDENING_FIGURES:
-        terminalreporter.section("Grad-CAM Explorer hardening figures (measured)")
-        for name, text in HARDENING_FIGURES:
+    from tests.helpers.summary import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("Grad-CAM Explorer figures (measured)")
+        for name, text in FIGURES:
             terminalreporter.write_line(f"{name:<45} {text}")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from . import compare_models, concepts, dataset, evaluate, explain, listing
 
-COMMANDS = [explain, compare_models, evaluate, concepts, *listing.COMMANDS, dataset]
+#: Each a module or namespace with NAME, HELP, add_arguments(parser) and run(args) -> exit code.
+COMMANDS: list[Any] = [explain, compare_models, evaluate, concepts, *listing.COMMANDS, dataset]
 
 
 def build_parser() -> argparse.ArgumentParser:

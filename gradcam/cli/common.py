@@ -91,8 +91,8 @@ __all__ = ["GradCamError", "ProgressBar", "add_model_arguments", "fail", "load_m
 
 def parse_target(text: str):
     """A target as typed on the command line: digits an index, ``group:dog`` a Group, ``A-vs-B`` a
-    Contrast, anything else a class name (the links' format: :func:`gradcam.links.decode_target`)."""
-    from ..links import decode_target
+    Contrast, anything else a class name (the links' format: :func:`gradcam.targets.decode_target`)."""
+    from ..targets import decode_target
 
     return decode_target(text)
 

@@ -94,7 +94,7 @@ def run(args) -> int:
     from .. import get_method
     from ..images import decode_image
     from ..metrics import SCORES, evaluate
-    from ..metrics.evaluate import _resolve_metrics
+    from ..metrics.evaluate import resolve_metrics
 
     try:
         methods = [get_method(m) for m in (args.method or ["gradcam"])]
@@ -102,8 +102,8 @@ def run(args) -> int:
         point = _numbers(args.point, 2, "--point")
         metrics = list(args.metric) or None
         if args.sanity:
-            metrics = (metrics or _resolve_metrics(None, box, point)) + ["randomization"]
-        keys = _resolve_metrics(metrics, box, point)
+            metrics = (metrics or resolve_metrics(None, box, point)) + ["randomization"]
+        keys = resolve_metrics(metrics, box, point)
         randomize = int(args.randomize) if str(args.randomize).isdigit() else args.randomize
         if args.steps < 1 or args.batch_size < 1:
             return fail("--steps and --batch-size must be 1 or more.")

@@ -2,7 +2,9 @@
 
 Each record of ``results.json`` names the files written and carries, under ``provenance``, the
 same record (same function, same schema) as the web app's "Provenance JSON" download. With
-``--html`` each map also gets a self-contained HTML report, as the app's report button gives."""
+``--html`` each map also gets a self-contained HTML report, as the app's report button gives.
+Every record carries ``similarity_to_top`` and ``verdict`` (:mod:`gradcam.sensitivity`): is the map
+about its class, or the top class's map again?"""
 
 from __future__ import annotations
 
@@ -92,6 +94,7 @@ def run(args) -> int:
     from .. import METHODS, Contrast, get_method, overlay
     from ..images import decode_image
     from ..render import colormap_table
+    from ..sensitivity import compare_all_to_top
 
     try:
         methods = [get_method(m) for m in (args.method or ["gradcam"])]
@@ -135,11 +138,21 @@ def run(args) -> int:
         for method in methods:
             started = time.perf_counter()
             layer = args.layer if method.uses_layer else None
+            # The top prediction's map comes along (one more row of the same call, from the same
+            # pass): every other class's map is compared with it (is it about its class?).
+            with_top = targets if None in targets else [*targets, None]
             results = explainer.explain_targets(
-                image, targets, method=method.key, layer=layer, aug_smooth=args.aug_smooth, **method_options[method.key]
+                image,
+                with_top,
+                method=method.key,
+                layer=layer,
+                aug_smooth=args.aug_smooth,
+                **method_options[method.key],
             )
+            sensitivities = compare_all_to_top(results, results[with_top.index(None)])
+            results, sensitivities = results[: len(targets)], sensitivities[: len(targets)]
             seconds = (time.perf_counter() - started) / len(results)
-            for result in results:
+            for result, sensitivity in zip(results, sensitivities):
                 name = f"{stem}_{method.key}_{_slug(result.label)}"
                 picture = overlay(image, result.heatmap, args.colormap, args.alpha, keep=keep)
                 (out / f"{name}.png").write_bytes(png_bytes(picture))
@@ -155,11 +168,15 @@ def run(args) -> int:
                     method_paper=info.paper,
                     options={"aug_smooth": args.aug_smooth, **method_options[method.key]},
                     display=display,
+                    sensitivity=sensitivity,
                 )
                 record = {
                     "image": str(path),
                     "model": model.name,
                     **result.summary(),
+                    "similarity_to_top": made["explanation"]["similarity_to_top"],
+                    "verdict": sensitivity.verdict,
+                    "verdict_reading": sensitivity.reading,
                     "seconds": round(seconds, 4),
                     "overlay": f"{name}.png",
                     "heatmap": f"{name}.npy",
@@ -169,7 +186,13 @@ def run(args) -> int:
                     from ..report import html_report
 
                     page = html_report(
-                        result, image=image, model=model, image_name=Path(path).name, display=display, record=made
+                        result,
+                        image=image,
+                        model=model,
+                        image_name=Path(path).name,
+                        display=display,
+                        record=made,
+                        sensitivities=[sensitivity],
                     )
                     (out / f"{name}.html").write_text(page, encoding="utf-8")
                     record["report"] = f"{name}.html"

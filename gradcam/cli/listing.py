@@ -61,9 +61,7 @@ def _groups_arguments(parser) -> None:
 
 
 def _groups(args) -> int:
-    from model_zoo.concept_groups import concept_groups
-    from model_zoo.imagenet_hierarchy import find_groups
-    from model_zoo.imagenet_names import display_name
+    from model_zoo.imagenet import concept_groups, display_name, find_groups
 
     found = (
         [match.group for match in find_groups(args.query, limit=args.limit)]

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from .sources import Reader
 from .work import PlanItem, Worker, WorkOptions, decode_items
 
+if TYPE_CHECKING:
+    from ..explainer import Explainer
+
 
 def run_local(
-    pending: list[PlanItem], options: WorkOptions, model, progress: Callable[[int], None], explainer=None
+    pending: list[PlanItem],
+    options: WorkOptions,
+    model: Any,
+    progress: Callable[[int], None],
+    explainer: Explainer | None = None,
 ) -> None:
     """Explain ``pending`` inputs ``options.batch_size`` at a time; each batch ends as one
     committed shard, so a kill loses at most the batches in flight: the one being computed and

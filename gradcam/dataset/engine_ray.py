@@ -32,7 +32,9 @@ INSTALL_HINT = 'Ray is not installed: pip install "ray[data]" (or the package\'s
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
 
 
-def _ray():
+def import_ray():
+    """The ``ray`` module, with Ray Data loaded; an EngineUnavailableError that says how to install
+    it when it is missing (called before a run starts, so the message comes before any work)."""
     try:
         import ray
         import ray.data  # noqa: F401 -- the Data library is an extra of Ray
@@ -115,7 +117,7 @@ def run_ray(
     concurrency: int = 2,
 ) -> dict:
     """Explain ``pending`` on Ray; returns what run.json records about the cluster."""
-    ray = _ray()
+    ray = import_ray()
     started = time.time()
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # Workers import gradcam and model_zoo from this checkout (a cluster on other machines needs

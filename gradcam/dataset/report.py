@@ -187,7 +187,7 @@ def _run_rows(folder: RunFolder):
 def _partial_rows(folder: RunFolder):
     """An unfinished run's committed rows, its methods (from the manifest), :data:`PARTIAL_SIZE`
     and the class names its rows mention (index -> name)."""
-    methods = list(folder.read_manifest().get("fields", {}).get("methods") or ["gradcam"])
+    methods = list((folder.read_manifest() or {}).get("fields", {}).get("methods") or ["gradcam"])
     rows = folder.gather(methods).to_pylist()
     names: dict[int, str] = {}
     for row in rows:
@@ -211,7 +211,7 @@ def _model_name(folder: RunFolder, complete: bool) -> str:
         return json.loads(folder.run_json_path.read_text())["model"]["name"]
     import model_zoo  # light: no TensorFlow until a model is loaded
 
-    spec = json.loads(folder.read_manifest().get("fields", {}).get("model") or "{}")
+    spec = json.loads((folder.read_manifest() or {}).get("fields", {}).get("model") or "{}")
     return spec.get("model") or model_zoo.DEFAULT_MODEL
 
 

@@ -118,7 +118,7 @@ def stored_heatmap(heatmap: np.ndarray) -> np.ndarray:
 
     A float32 map is converted by OpenCV, several times faster than numpy's ``astype`` (which
     has no vector path here: 1.5-3 ms for a 600x480 map) and bit for bit the same: both round to
-    nearest even, which tests/test_engine_parts.py checks on every rounding boundary in [0, 1]
+    nearest even, which tests/engine/test_parts.py checks on every rounding boundary in [0, 1]
     (and was checked on every float32 in [0, 1])."""
     clipped = np.clip(heatmap, 0.0, 1.0)
     if clipped.dtype == np.float32 and clipped.ndim == 2 and clipped.size:
@@ -287,7 +287,7 @@ class RunFolder:
             return schema().empty_table()
         rows = pa.concat_tables(tables).to_pylist()
         order = {m: i for i, m in enumerate(methods)}
-        unique = {}
+        unique: dict[tuple[int, str], dict] = {}
         for row in rows:
             unique.setdefault((row["input_index"], row["method"]), row)
         ordered = [unique[k] for k in sorted(unique, key=lambda k: (k[0], order.get(k[1], len(order))))]

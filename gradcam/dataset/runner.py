@@ -10,12 +10,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import GradCamError
 from .errors import RunFolderError
 from .results import RunFolder
 from .sources import Source, open_source, read_labels, resolve_label
 from .work import METRIC_STEPS, ModelSpec, PlanItem, WorkOptions, weights_sha256
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 ENGINES = ("local", "ray")
 MANIFEST_VERSION = 1
@@ -94,9 +98,9 @@ def run_dataset(
         raise GradCamError(f"--batch-size must be 1 or more; got {batch_size}.")
     methods = tuple(dict.fromkeys(get_method(m).key for m in methods)) or ("gradcam",)
     if engine == "ray":
-        from .engine_ray import _ray
+        from .engine_ray import import_ray
 
-        _ray()  # says how to install Ray before anything else is done
+        import_ray()  # says how to install Ray before anything else is done
     folder = RunFolder(out)
     source = open_source(src)
     label_texts = read_labels(labels) if labels is not None else {}
@@ -127,7 +131,7 @@ def run_dataset(
     model = model if model is not None else spec.load()
     explainer = Explainer(model)
     if layer is not None:
-        explainer._traced.find(layer)  # a wrong layer stops the run here, listing the valid ones
+        explainer.layer_path(layer)  # a wrong layer stops the run here, listing the valid ones
     target_index = None if target in ("top", "label") else _fixed_target(explainer, str(target))
     plan = _plan(source, label_texts, explainer, target, target_index)
     if manifest is None:
@@ -241,11 +245,11 @@ def run_dataset(
     )
 
 
-def _fixed_target(explainer, text: str):
+def _fixed_target(explainer: Explainer, text: str):
     """``--target`` given as a class (index or name, made an index) or a class group
     (``group:dog``, ``group:NAME=440+907``: a :class:`gradcam.Group`), checked on the model."""
     if text.strip().lower().startswith("group:"):
-        from ..links import decode_target
+        from ..targets import decode_target
 
         group = decode_target(text)
         explainer.check_target(group)  # an unknown group names the closest ones
@@ -253,7 +257,7 @@ def _fixed_target(explainer, text: str):
     return explainer.class_index(int(text) if text.strip().isdigit() else text)
 
 
-def _plan(source: Source, labels: dict[str, str], explainer, target: str, target_index):
+def _plan(source: Source, labels: dict[str, str], explainer: Explainer, target: str, target_index):
     plan = []
     for index, path in enumerate(source.paths):
         text = labels.get(path)

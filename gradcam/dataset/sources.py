@@ -15,10 +15,14 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import limits
 from ..errors import ImageError
 from .errors import DatasetSourceError
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 FOLDER, ZIP, LIST = "folder", "zip", "list"
 _WNID = re.compile(r"^n\d{8}$")
@@ -87,8 +91,8 @@ def _walk(root: str) -> tuple[list[str], int]:
     return paths, hidden
 
 
-def _read_column(path: str, name: str) -> list[str]:
-    """One column of a CSV (with a header row) or Parquet file, as strings."""
+def _read_column(path: str, name: str) -> list[str | None]:
+    """One column of a CSV (with a header row) or Parquet file, as strings (None for an empty cell)."""
     if path.lower().endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -151,7 +155,7 @@ def read_labels(path: str | os.PathLike) -> dict[str, str]:
             raise DatasetSourceError(f"{path}: the labels file could not be read ({error}).") from None
 
 
-def resolve_label(text: str, explainer) -> int:
+def resolve_label(text: str, explainer: Explainer) -> int:
     """A label as a class index: a number, a class name (case-insensitive), or a WordNet id when
     the model has the 1000 ImageNet classes. Raises UnknownClassError naming the label."""
     if _WNID.match(text.strip()) and len(explainer.class_names) == 1000:

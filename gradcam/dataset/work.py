@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from ..errors import GradCamError, ImageError
 from .results import RunFolder, border_share, stored_heatmap
 from .scores import output_scores
 from .sources import Reader, Source, sha256_bytes
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 #: Deletion / insertion steps with --metrics (each curve costs steps + 1 forward passes).
 METRIC_STEPS = 20
@@ -94,6 +97,13 @@ class Decoded:
     error: str = ""
 
 
+def _pixels(decoded: Decoded) -> np.ndarray:
+    """The pixels of an input that decoded (only those are explained)."""
+    if decoded.pixels is None:
+        raise ValueError(f"Input {decoded.item.input_index} was not decoded: {decoded.error or 'no pixels'}.")
+    return decoded.pixels
+
+
 @dataclass
 class Computed:
     """A batch after the model, before writing: its rows, and its heatmaps as stored (float16)
@@ -138,7 +148,7 @@ class Worker:
     """Builds the explainer once; then each call explains a batch, writes its heatmaps and
     commits its shard. Used in-process by the local engine and inside each Ray actor."""
 
-    def __init__(self, options: WorkOptions, model=None, explainer=None):
+    def __init__(self, options: WorkOptions, model: Any = None, explainer: Explainer | None = None):
         from .. import Explainer
 
         self.options = options
@@ -227,7 +237,7 @@ class Worker:
 
         layer = self.options.layer if get_method(method).uses_layer else None
         return self.explainer.explain_batch(
-            [d.pixels for d in decoded],
+            [_pixels(d) for d in decoded],
             [d.item.target for d in decoded],
             method=method,
             layer=layer,

@@ -9,7 +9,7 @@ Captum's ``Occlusion`` does: positive where covering the pixel lowers the score.
 
 No gradient and no layer: it is as faithful to the model as a map can be at the window's scale,
 and it works on any classifier, including vision transformers whose gradient maps do not localise
-(``tests/test_token_models.py`` measures both). The price is one forward pass per window position.
+(``tests/engine/test_token_models.py`` measures both). The price is one forward pass per window position.
 """
 
 from __future__ import annotations

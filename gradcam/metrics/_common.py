@@ -9,12 +9,16 @@ perturbed pixel is one pixel the model sees.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import MetricError
 from ..progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 #: RISE (Petsiuk et al. 2018) blurs with a Gaussian of sigma 5 px (kernel 11) at 224 x 224; the
 #: sigma is scaled with the image so that the blur removes the same share of detail at any size.
@@ -99,7 +103,7 @@ class Scorer:
     of one image.
     """
 
-    def __init__(self, explainer, target_index: int | Sequence[int], batch_size: int = 64):
+    def __init__(self, explainer: Explainer, target_index: int | Sequence[int], batch_size: int = 64):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise MetricError(f"batch_size must be a whole number of at least 1; got {batch_size!r}.")
         self.explainer = explainer

@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from ..images import image_digest
 from ..progress import Progress, no_progress
 from . import perturbation, pointing, sanity
 from ._common import Scorer, check_steps, map_at_model_size
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,11 @@ def _jsonable(value):
     return value
 
 
-def _resolve_metrics(metrics, box, point) -> list[str]:
+def resolve_metrics(metrics: str | Sequence[str] | None, box: object = None, point: object = None) -> list[str]:
+    """The registry keys of the metrics asked for, in order, each once: ``None`` gives the default
+    metrics (plus the pointing game when a ``box`` or ``point`` is given); a name may use its
+    aliases ("pointing", "drop", "sanity", dashes for underscores). A MetricError names the
+    available ones."""
     if metrics is None:
         keys = [k for k, m in METRICS.items() if m.default]
         if box is not None or point is not None:
@@ -194,7 +201,7 @@ def _resolve_metrics(metrics, box, point) -> list[str]:
 
 
 def evaluate(
-    explainer,
+    explainer: Explainer,
     image: np.ndarray | None,
     explanation: Explanation | np.ndarray,
     metrics: Sequence[str] | str | None = None,
@@ -249,15 +256,13 @@ def evaluate(
     started = time.perf_counter()
     progress = progress or no_progress
     steps = check_steps(steps)
-    keys = _resolve_metrics(metrics, box, point)
-    heatmap, model_input, explanation = _inputs(explainer, image, explanation, target)
+    keys = resolve_metrics(metrics, box, point)
+    heatmap, model_input, explained = _inputs(explainer, image, explanation, target)
     size = model_input.shape[:2]
     saliency = map_at_model_size(heatmap, size)
-    target_index = explanation.target_index if explanation is not None else _top_index(explainer, model_input, target)
+    target_index = explained.target_index if explained is not None else _top_index(explainer, model_input, target)
     # A group's curves follow the group's probability: the sum of its members'.
-    members = (
-        tuple(explanation.target_members) if explanation is not None and explanation.target_members else (target_index,)
-    )
+    members = tuple(explained.target_members) if explained is not None and explained.target_members else (target_index,)
     scorer = Scorer(explainer, members, batch_size)
     probability = float(scorer(iter([model_input]), 1)[0])
     options = dict(
@@ -271,12 +276,13 @@ def evaluate(
     )
     perturb_keys = [k for k in keys if k != "randomization"]
     runs = [("map", heatmap, saliency)]
-    target_name = explanation.target_name if explanation is not None else explainer.class_names[target_index]
+    target_name = explained.target_name if explained is not None else explainer.class_names[target_index]
     reused = _reusable(baseline, target_index, target_name, model_input, options, perturb_keys)
     if baseline and reused is None:
         noise = sanity.random_heatmap(heatmap.shape, seed)
         runs.append(("random baseline", noise, map_at_model_size(noise, size)))
-    results, counts = [], []
+    results: list[tuple[dict, dict, dict]] = []
+    counts: list[int] = []
     for number, (name, full_map, small_map) in enumerate(runs):
         share = 1.0 / len(runs)
 
@@ -291,17 +297,17 @@ def evaluate(
     scores, curves, details = results[0]
     details["options"] = options
     if "randomization" in keys:
-        if explanation is None:
+        if explained is None:
             raise MetricError("The randomisation check needs an Explanation (it re-runs its method), not a bare map.")
         if image is None:
-            image = explanation.model_input
+            image = explained.model_input
         check = sanity.randomization_check(
-            explainer, image, layers_to_randomize=layers_to_randomize, seed=seed, explanation=explanation
+            explainer, image, layers_to_randomize=layers_to_randomize, seed=seed, explanation=explained
         )
         scores["randomization_rho"] = check.rank_correlation
         details["randomized_layers"] = list(check.randomized_layers)
-    method = explanation.method if explanation is not None else "custom"
-    layer = explanation.layer if explanation is not None else None
+    method = explained.method if explained is not None else "custom"
+    layer = explained.layer if explained is not None else None
     seconds = time.perf_counter() - started
     base = reused
     if baseline and reused is None:
@@ -396,7 +402,9 @@ def _score(full_map, small_map, model_input, scorer, probability, keys, box, poi
     return scores, curves, details
 
 
-def _inputs(explainer, image, explanation, target):
+def _inputs(
+    explainer: Explainer, image: np.ndarray | None, explanation: Explanation | np.ndarray, target: Any
+) -> tuple[np.ndarray, np.ndarray, Explanation | None]:
     """(heatmap at the image's resolution, model input, Explanation or None)."""
     if isinstance(explanation, Explanation):
         model_input = np.asarray(explanation.model_input)
@@ -437,7 +445,7 @@ def _inputs(explainer, image, explanation, target):
     return heatmap, explainer.model_input(image), None
 
 
-def _top_index(explainer, model_input, target) -> int:
+def _top_index(explainer: Explainer, model_input: np.ndarray, target: int | str | None) -> int:
     if target is not None:
         return explainer.class_index(target)
     return int(np.argmax(explainer.probabilities_of(model_input[None])[0]))
@@ -468,7 +476,9 @@ def rank_methods(
     if scores is None:
         present = set.union(*(set(r.scores) for _, r in items))
         scores = [s for s in SCORES if s in present and s != "increase_in_confidence"]
-    rows = [{"method": name, **{s: r.scores.get(s, float("nan")) for s in scores}} for name, r in items]
+    rows: list[dict[str, Any]] = [
+        {"method": name, **{s: r.scores.get(s, float("nan")) for s in scores}} for name, r in items
+    ]
     ranks = np.zeros((len(rows), len(scores)))
     for j, name in enumerate(scores):
         values = np.array([row[name] for row in rows], np.float64)

@@ -70,12 +70,11 @@ def deletion_insertion(
             start, finish = image, fill_image(image, deletion_fill)
         else:
             start, finish = fill_image(image, insertion_fill), image
-        probs = scorer(
-            _path_images(start, finish, order, counts),
-            len(counts),
-            lambda f, m, number=number: progress((number + f) / len(parts), m),
-            kind,
-        )
+
+        def step(fraction: float, message: str = "", number: int = number) -> None:
+            progress((number + fraction) / len(parts), message)
+
+        probs = scorer(_path_images(start, finish, order, counts), len(counts), step, kind)
         curves[kind] = (fractions.astype(np.float32), probs.astype(np.float32))
         scores[f"{kind}_auc"] = trapezoid(fractions, probs)
     return scores, curves

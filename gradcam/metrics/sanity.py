@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import MetricError
-from ..explanation import Contrast, Explanation
+from ..explanation import Explanation
+from ..targets import Contrast
 from ._common import map_at_model_size
+
+if TYPE_CHECKING:
+    from ..explainer import Explainer
 
 _RANDOMIZED: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 
@@ -83,7 +88,9 @@ def _choose(layers: list, spec) -> list:
     raise MetricError(f"layers_to_randomize must be 'top', 'all', a number or layer names; got {spec!r}.")
 
 
-def randomized_explainer(explainer, layers_to_randomize="top", seed: int = 0):
+def randomized_explainer(
+    explainer: Explainer, layers_to_randomize: str | int | Sequence[str] = "top", seed: int = 0
+) -> tuple[Explainer, list[str]]:
     """A new Explainer on a copy of ``explainer``'s model whose chosen layers have random weights.
 
     ``layers_to_randomize``: ``"top"`` (the last layer with weights: the logits, the first step of

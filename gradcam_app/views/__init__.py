@@ -1,7 +1,8 @@
 """The page's views, one module each: explain (with the faithfulness panel), compare classes,
 compare methods, compare layers, compare models, the concepts a layer sees (no class chosen), the
 gallery ZIP, and the Dataset view. Each takes a :class:`ViewInput` and draws; the Dataset view,
-which needs no image, takes a :class:`DatasetInput`."""
+which needs no image, takes a :class:`DatasetInput`. Which view is drawn, and its line in the
+tabs and the URL, is :data:`gradcam_app.router.ROUTES`."""
 
 from __future__ import annotations
 
@@ -10,21 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcam import links
 from gradcam.images import DecodedImage
+from gradcam_app import links
 from gradcam_app.loaders import ImageItem, Loaded
 from gradcam_app.widgets import Settings
-
-#: The views, as the URL names them and as the page's tabs read.
-VIEWS = {
-    "explain": "Explain",
-    "classes": "Compare classes",
-    "methods": "Compare methods",
-    "layers": "Compare layers",
-    "models": "Compare models",
-    "concepts": "What parts does the model see?",
-    "dataset": "Dataset",
-}
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,7 @@ class ViewInput:
 class DatasetInput:
     """What the Dataset view draws from: the model in use and the sidebar's settings (a ZIP is run
     with them), the model as the sidebar names it (a zoo name, or the own-model choice) with the
-    sidebar's choices, and ``open_link``, which applies a :class:`gradcam.links.View` to the page
+    sidebar's choices, and ``open_link``, which applies a :class:`gradcam_app.links.View` to the page
     exactly as a followed link would (to open an image in the explorer)."""
 
     loaded: Loaded
@@ -56,3 +46,6 @@ class DatasetInput:
     model_option: str
     model_options: list[str]
     open_link: Callable[[links.View], None]
+
+
+__all__ = ["DatasetInput", "ViewInput"]

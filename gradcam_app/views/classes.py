@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.targets import class_order
 from gradcam_app import loaders
+from gradcam_app.groups import as_target, decode_choice, group_keys
 from gradcam_app.state import bound, page_state, set_widget
+from gradcam_app.verdicts import sensitivity, top_map, verdict_ui
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import as_target, compare_pictures, decode_choice, group_keys, group_label, ranked
+from gradcam_app.widgets import compare_pictures, group_label
 
 #: One-click concept pairs (curated concepts and WordNet groups) for the compare view.
 PRESETS = {
@@ -24,7 +28,7 @@ def compare_classes_view(view: ViewInput) -> None:
     loaded, item, settings, probabilities = view.loaded, view.item, view.settings, view.probabilities
     names = loaded.explainer.class_names
     if state.compare_context != view.context or not state.compare_classes:
-        state.compare_classes = ranked(probabilities)[:2]  # a new image or model: its top two
+        state.compare_classes = class_order(probabilities)[:2]  # a new image or model: its top two
         state.compare_context = view.context
         st.session_state.pop("compare_classes", None)
     groups = group_keys(loaded.explainer)
@@ -66,7 +70,12 @@ def compare_classes_view(view: ViewInput) -> None:
         st.info("Pick at least two classes or groups.")
         return
     picked = [as_target(c) for c in chosen]
-    targets = picked + ([gradcam.Contrast(picked[0], picked[1])] if contrast else [])
+    top_index = int(np.argmax(probabilities))
+    # The top class's map compares every other class with it. When it is not among those chosen it
+    # is its own cached lookup (computed once per image, method and layer), or for a slow method one
+    # more target of the same call (its passes score every class at once).
+    extra_top = top_index not in chosen and loaders.is_slow(settings.method)
+    targets = picked + ([gradcam.Contrast(picked[0], picked[1])] if contrast else []) + ([None] if extra_top else [])
     try:
         results, wall = loaders.run_explain(
             loaded, item, view.decoded.pixels, settings.method, settings.layer, settings.aug_smooth, targets
@@ -75,15 +84,28 @@ def compare_classes_view(view: ViewInput) -> None:
         st.error(str(exc))
         return
     classes = results[: len(chosen)]
+    found = None
+    if gradcam.METHODS[settings.method].class_specific:
+        if top_index in chosen:
+            top = classes[chosen.index(top_index)]
+        else:
+            try:
+                top = results[-1] if extra_top else top_map(view, settings.method, settings.layer)
+            except GradCamError as exc:
+                st.error(str(exc))
+                return
+        found = [sensitivity(view, e, top) for e in classes]
+    results = results[: len(results) - extra_top]
     scaled = gradcam.shared_scale(classes)
     top = max(e.peak for e in classes)
     panels = [
         (
             f"{e.target_name} · {e.target_probability:.1%}",
             heat,
-            f"peak {e.peak / top:.0%} of the strongest" if top > 0 else "no positive evidence",
+            (f"peak {e.peak / top:.0%} of the strongest" if top > 0 else "no positive evidence")
+            + (f" · {found[i].short}" if found and not found[i].is_top else ""),
         )
-        for e, heat in zip(classes, scaled)
+        for i, (e, heat) in enumerate(zip(classes, scaled))
     ]
     if contrast:
         c = results[-1]
@@ -98,6 +120,10 @@ def compare_classes_view(view: ViewInput) -> None:
         if e.empty:
             st.warning(e.message)
     compare_pictures(item, view.decoded.pixels, panels, "1 = strongest map among the classes")
+    for i, measured in enumerate(found or ()):
+        # The contrast button only where this view does not show that very contrast already.
+        shown = contrast and i == 0 and chosen[1] == top_index
+        verdict_ui(measured, None if shown else chosen[i], view.context, f"classes_contrast_{i}")
     computed = sum(e.seconds for e in results)
     st.caption(
         f"{gradcam.METHODS[settings.method].label} · {len(results)} maps "

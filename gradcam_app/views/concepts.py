@@ -10,13 +10,12 @@ import html
 import numpy as np
 import streamlit as st
 
-from gradcam import links
 from gradcam.errors import GradCamError
 from gradcam.render import CONCEPT_COLOURS, concepts_overlay
-from gradcam_app import loaders
+from gradcam.targets import class_order
+from gradcam_app import links, loaders
 from gradcam_app.state import bound
 from gradcam_app.views import ViewInput
-from gradcam_app.widgets import ranked
 
 #: Classes named per concept in the legend.
 LEGEND_CLASSES = 3
@@ -53,7 +52,7 @@ def concepts_view(view: ViewInput) -> None:
     view.publish()
     layer = view.settings.layer or explainer.default_layer
     names = explainer.class_names
-    best = ranked(view.probabilities)[0]
+    best = class_order(view.probabilities)[0]
     st.caption(
         f"The {k} concepts layer `{layer}` sees in this image, where each one is, and which classes each "
         "votes for (Deep Feature Factorization, Collins et al., ECCV 2018). No class is chosen here, and "

@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 
 import gradcam
-from gradcam import limits, links
+from gradcam import limits
 from gradcam.dataset.browse import (
     RUNS_ENV,
     RowFilter,
@@ -36,11 +36,12 @@ from gradcam.dataset.browse import (
 from gradcam.dataset.errors import RunAccessError
 from gradcam.errors import GradCamError
 from gradcam.images import decode_image
-from gradcam_app import loaders
+from gradcam_app import links, loaders
+from gradcam_app.settings import runs_folder
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import DatasetInput
 from gradcam_app.views import dataset_explore as explore
-from gradcam_app.widgets import USER_MODEL, runs_folder
+from gradcam_app.widgets import USER_MODEL
 
 GRID_COLUMNS = 4
 PAGE_SIZE = 12

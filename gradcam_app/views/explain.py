@@ -8,8 +8,10 @@ import streamlit as st
 
 import gradcam
 from gradcam.errors import GradCamError
+from gradcam.targets import class_order
 from gradcam_app import downloads, loaders
-from gradcam_app.state import bound
+from gradcam_app.state import bound, page_state
+from gradcam_app.verdicts import sensitivity, top_map, verdict_ui, wants_top
 from gradcam_app.views import ViewInput
 from gradcam_app.views.faithfulness import faithfulness_ui
 from gradcam_app.widgets import (
@@ -18,7 +20,6 @@ from gradcam_app.widgets import (
     colour_bar,
     display_controls_ui,
     probability_chart,
-    ranked,
     seconds_text,
     shown,
 )
@@ -38,21 +39,35 @@ def explain_view(view: ViewInput) -> None:
         ),
     )
     view.publish()
-    # The top class's map comes from the same pass (explain_targets): no second network run.
-    targets = [klass, None] if strength and klass is not None else [klass]
+    # The top class's map sets the "show strength" scale and tells whether this class's map is the
+    # top one's again. It is its own cached lookup, computed once per image, method and layer (from
+    # the cached activations: no second network run), not once per class.
+    with_top = klass is not None and klass != int(np.argmax(view.probabilities))
+    slow = loaders.is_slow(settings.method)  # one call: the passes score every class at once
     try:
         (explanation, *top), wall = loaders.run_explain(
-            loaded, item, decoded.pixels, settings.method, settings.layer, settings.aug_smooth, targets
+            loaded,
+            item,
+            decoded.pixels,
+            settings.method,
+            settings.layer,
+            settings.aug_smooth,
+            [klass, None] if with_top and slow else [klass],
         )
+        if with_top and not slow:
+            top = [top_map(view, settings.method, settings.layer)]
     except GradCamError as exc:
         st.error(str(exc))
         return
+    found = sensitivity(view, explanation, top[0]) if top and wants_top(view, settings.method, klass) else None
     if explanation.empty:
         st.warning(explanation.message)
     scale = 1.0
     if top and top[0].peak > 0:
         scale = min(explanation.peak / top[0].peak, 1.0)
-    explain_pictures(view, explanation, scale if strength else None)
+    explain_pictures(view, explanation, scale if strength else None, found)
+    if found is not None:
+        verdict_ui(found, page_state().klass, view.context, "explain_contrast")
     layer = f" at `{explanation.layer}`" if explanation.layer else ""
     notes = " · " + "; ".join(explanation.notes) if explanation.notes else ""
     st.caption(
@@ -77,17 +92,18 @@ def standing(explanation) -> str:
     """ "rank 3 of 1000" for a class, "a group of 5 classes" for a group."""
     if explanation.target_members is not None:
         return f"a group of {len(explanation.target_members)} classes"
-    rank = ranked(explanation.probabilities).index(explanation.target_index) + 1
+    rank = class_order(explanation.probabilities).index(explanation.target_index) + 1
     return f"rank {rank} of {len(explanation.probabilities)}"
 
 
 @st.fragment
-def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -> None:
+def explain_pictures(view: ViewInput, explanation, scale: float | None = None, sensitivity=None) -> None:
     """Original, heatmap and overlay at display size, and the downloads (built when clicked).
     A fragment: display controls redraw these pictures only, without running the page.
 
     ``scale``: the map's peak as a share of the top class's (the "show strength" option), else None
-    (the map on its own scale). Pixel methods' maps are shown clipped at a high percentile."""
+    (the map on its own scale). Pixel methods' maps are shown clipped at a high percentile.
+    ``sensitivity``: the map's class sensitivity, recorded in its downloads."""
     colormap, alpha, fraction = display_controls_ui()
     loaders.trace("fragment run")
     item, pixels = view.item, view.decoded.pixels
@@ -119,4 +135,4 @@ def explain_pictures(view: ViewInput, explanation, scale: float | None = None) -
             width="stretch",
         )
     display = {"colormap": colormap, "alpha": alpha, "top_fraction": fraction}
-    downloads.explanation_buttons(view, explanation, display)
+    downloads.explanation_buttons(view, explanation, display, sensitivity)

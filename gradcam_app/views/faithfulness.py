@@ -7,9 +7,8 @@ import numpy as np
 import streamlit as st
 
 import gradcam
-from gradcam import links
 from gradcam.errors import GradCamError
-from gradcam_app import loaders
+from gradcam_app import links, loaders
 from gradcam_app.state import page_state
 from gradcam_app.views import ViewInput
 

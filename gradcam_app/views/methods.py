@@ -10,6 +10,7 @@ import gradcam
 from gradcam.errors import GradCamError
 from gradcam_app import loaders
 from gradcam_app.state import bound, page_state
+from gradcam_app.verdicts import sensitivity, top_map, wants_top
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import class_picker_ui, compare_pictures, method_label, seconds_text
 
@@ -63,17 +64,32 @@ def compare_methods_view(view: ViewInput) -> None:
 
 def _panel(view: ViewInput, method: str, layer: str | None, target):
     info = gradcam.METHODS[method]
+    # A class other than the top one is compared with the top class's map: its own cached lookup,
+    # or for a slow method one more target of the same call (its passes score every class at once).
+    with_top = wants_top(view, method, target)
+    slow = loaders.is_slow(method)
     try:
-        (e,), _ = loaders.run_explain(
-            view.loaded, view.item, view.decoded.pixels, method, layer, view.settings.aug_smooth, [target]
+        (e, *top), _ = loaders.run_explain(
+            view.loaded,
+            view.item,
+            view.decoded.pixels,
+            method,
+            layer,
+            view.settings.aug_smooth,
+            [target, None] if with_top and slow else [target],
         )
+        cached = loaders.last_lookup_cached()
+        if with_top and not slow:
+            top = [top_map(view, method, layer)]
     except GradCamError as exc:
         st.error(f"{info.label}: {exc}")
         return None
     notes = [
         e.label if info.class_specific else "same map for every class",
-        seconds_text(e, loaders.last_lookup_cached()),
+        seconds_text(e, cached),
     ]
+    if top:
+        notes.append(sensitivity(view, e, top[0]).short)
     if e.empty:
         notes.append("no positive evidence")
     heatmap = e.heatmap

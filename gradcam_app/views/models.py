@@ -10,10 +10,9 @@ import streamlit as st
 
 import gradcam
 import model_zoo
-from gradcam import links
 from gradcam.compare import classes_match
 from gradcam.errors import GradCamError
-from gradcam_app import loaders
+from gradcam_app import links, loaders
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import ViewInput
 from gradcam_app.widgets import USER_MODEL, class_picker_ui, compare_pictures

@@ -5,7 +5,7 @@ browser would send it), scores sort the grid, the selection downloads as CSV, du
 show side by side, and two runs compare in the view's "Compare two runs" mode.
 
 The runs are real: the offline EfficientNet-Lite0 (and Lite1 for the comparison), local engine,
-nine small files (tests/dataset_runs.py), in a temporary runs folder named by GRADCAM_RUNS_DIR.
+nine small files (tests/helpers/dataset_runs.py), in a temporary runs folder named by GRADCAM_RUNS_DIR.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from gradcam.dataset.layout import compute_map  # noqa: E402
-from tests import dataset_runs  # noqa: E402
+from tests.helpers import dataset_runs  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """Fixtures for the dataset-exploration tests (issue 21): one real run of the offline
 EfficientNet-Lite0 over small crops of the sample photos, with right, wrong and missing labels
-(tests/dataset_runs.py), made once per session and shared read-only."""
+(tests/helpers/dataset_runs.py), made once per session and shared read-only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dataset_runs import make_run
+from tests.helpers.dataset_runs import make_run
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 
 from gradcam.dataset import run_dataset
 from gradcam.dataset.comparison import COLUMNS
-from tests.dataset_runs import image_bytes
+from tests.helpers.dataset_runs import image_bytes
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from gradcam.dataset import RowFilter, filter_rows
 from gradcam.dataset.browse import run_rows
-from tests import dataset_runs
+from tests.helpers import dataset_runs
 
 from .conftest import record
 from .test_browser import shot, wait_heatmap, wait_idle

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests import dataset_runs
+from tests.helpers import dataset_runs
 
 from .conftest import ARTIFACTS, record
 
