@@ -107,6 +107,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument(
+        "--explore-cost",
+        action="store_true",
+        help="only measure what the output scores and embeddings cost: local runs without and with "
+        "embeddings, alternated --rounds times, and the scores' own time per row",
+    )
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-dataset-"))
@@ -115,6 +122,8 @@ def main() -> int:
         paths = make_photos(src, args.count)
         model = model_zoo.load_model("efficientnet-lite0")
         explainer = Explainer(model)
+        if args.explore_cost:
+            return explore_cost(src, work, model, explainer, args)
         rows = []
         # Forward only is timed just before and just after the local engine, and the higher rate
         # is the baseline: on a shared machine the load changes within a minute, and the ratio
@@ -164,6 +173,45 @@ def main() -> int:
         print(f"load average after the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def explore_cost(src: Path, work: Path, model, explainer: Explainer, args) -> int:
+    """Issue 21's budget: scores and embeddings must cost at most 10% of a run's throughput.
+
+    Runs without embeddings ("before") and with them ("after") alternate, ``--rounds`` times each,
+    on the same photos and the same warm model, so that a change of the machine's load hits both;
+    the steady rates (after each run's first batch) are compared, median against median. The
+    scores cannot be switched off (they are part of every row); their own cost is timed per row
+    on the model's real probability vectors and set against the run's time per row."""
+    from gradcam.dataset.scores import output_scores
+
+    rates: dict[str, list[float]] = {"before": [], "after": []}
+    for round_ in range(args.rounds):
+        for name, embeddings in (("before", False), ("after", True)):
+            out = work / f"{name}{round_}"
+            _, steady, _ = engine_rate(src, out, args.batch_size, model=model, embeddings=embeddings)
+            rates[name].append(steady)
+            shutil.rmtree(out, ignore_errors=True)
+    probabilities = explainer.predict(load_image(next(src.rglob("*.jpg"))))
+    started = time.perf_counter()
+    for _ in range(2000):
+        output_scores(probabilities, int(np.argmax(probabilities)), 3)
+    scores_ms = (time.perf_counter() - started) / 2000 * 1000
+    before, after = float(np.median(rates["before"])), float(np.median(rates["after"]))
+    per_row_ms = 1000 / after
+    print(
+        f"\nScores and embeddings cost: {args.count} photos, EfficientNet-Lite0, batch {args.batch_size}, local "
+        f"engine, CPU ({os.cpu_count()} cores), load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"steady images/s without embeddings (before): {' '.join(f'{r:.2f}' for r in rates['before'])}")
+    print(f"steady images/s with embeddings (after):     {' '.join(f'{r:.2f}' for r in rates['after'])}")
+    print(f"median before {before:.2f}, after {after:.2f}: after / before = {after / before:.3f} (target >= 0.90)")
+    print(
+        f"scores: {scores_ms:.3f} ms per row against {per_row_ms:.1f} ms per image in the run "
+        f"({scores_ms / per_row_ms:.2%})"
+    )
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -438,6 +438,25 @@ class Explainer:
             )
         return results
 
+    def embeddings(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Each image's pooled feature vector: float32 (B, K), the mean over the locations of the
+        default layer's activations (h, w, K).
+
+        On a global-average-pooling + dense head (the model zoo's networks) that mean is exactly the
+        vector the classifier's head receives; on any other head it is the mean over the last
+        spatial layer (for a vision transformer, over its patch tokens). Images explained a moment
+        ago at the default layer cost no forward pass: their activations are still in the
+        explainer's cache, so the vector comes from that same pass.
+
+        Args:
+            images: uint8 RGB arrays (H, W, 3), any sizes; one network batch for all of them.
+        """
+        images = list(images)
+        if not images:
+            return np.zeros((0, self.layer_functions(None).layer.output.shape[-1]), np.float32)
+        activations = self.job(images).activations()
+        return activations.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
+
     def concepts(
         self,
         image: np.ndarray,

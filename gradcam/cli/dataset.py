@@ -1,9 +1,11 @@
-"""``python -m gradcam dataset run SRC --out RUN`` and ``python -m gradcam dataset report RUN``."""
+"""``python -m gradcam dataset run SRC --out RUN``, ``... dataset report RUN``, ``... dataset map RUN``,
+``... dataset duplicates RUN`` and ``... dataset compare RUN_A RUN_B --out DIR``."""
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from ..errors import GradCamError
 from .common import fail
@@ -75,10 +77,110 @@ def add_arguments(parser) -> None:
     report = actions.add_parser("report", help="analyse a finished run: RUN/report.json, mean maps, report.html")
     # dest is not "run": that name holds the command's entry point (set_defaults in cli/__init__).
     report.add_argument("run_folder", metavar="RUN", help="a finished run folder")
+    mapping = actions.add_parser(
+        "map",
+        help="2-D maps of a finished run's embeddings and explanations (RUN/map.parquet)",
+        description="Compute two 2-D layouts of a finished run: of its embeddings (what the network sees) and of "
+        "the explanation vectors SpRAy clusters (where it looks). Stored in RUN/map.parquet and reused; "
+        "--recompute computes them again.",
+    )
+    mapping.add_argument("run_folder", metavar="RUN", help="a finished run folder")
+    mapping.add_argument("--method", default=None, metavar="M", help="whose maps to lay out; default the run's first")
+    mapping.add_argument(
+        "--algorithm",
+        default=None,
+        choices=("tsne", "pca"),
+        help="t-SNE (the default for a new map) or PCA (faster, coarser); default: the stored map's",
+    )
+    mapping.add_argument("--recompute", action="store_true", help="compute again even if a map is stored")
+    duplicates = actions.add_parser(
+        "duplicates",
+        help="exact and near-duplicate inputs of a run, or leaks from another run (RUN/duplicates.parquet)",
+        description="Find pairs of inputs that are the same bytes (exact, by sha256) or nearly the same picture "
+        "(near: cosine similarity of the embeddings at or above the threshold). With --against, only pairs "
+        "with one input in each run: a leak check between a training and a test folder.",
+    )
+    duplicates.add_argument("run_folder", metavar="RUN", help="a finished run folder")
+    duplicates.add_argument(
+        "--against", default=None, metavar="OTHER_RUN", help="another finished run, made with the same model"
+    )
+    duplicates.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="least cosine similarity of a near pair (default 0.85, chosen on real photos: see the docs)",
+    )
+    compare = actions.add_parser(
+        "compare",
+        help="two finished runs side by side, input by input (DIR/comparison.parquet and a report)",
+        description="Pair the inputs of two finished runs by their bytes (sha256) and compare their predictions "
+        "and maps (Spearman's rank correlation on a 56x56 grid, as compare-models does). The runs may come "
+        "from different models, methods or layers; inputs in one run only are counted and listed.",
+    )
+    compare.add_argument("run_a", metavar="RUN_A", help="a finished run folder")
+    compare.add_argument("run_b", metavar="RUN_B", help="another finished run folder")
+    compare.add_argument("--out", required=True, metavar="DIR", help="where to write the comparison (created)")
+    compare.add_argument("--method-a", default=None, metavar="M", help="run A's method; default its first")
+    compare.add_argument("--method-b", default=None, metavar="M", help="run B's method; default its first")
 
 
 def run(args) -> int:
-    return _run(args) if args.action == "run" else _report(args)
+    actions = {"run": _run, "report": _report, "map": _map, "duplicates": _duplicates, "compare": _compare}
+    return actions[args.action](args)
+
+
+def _compare(args) -> int:
+    from ..dataset.comparison import compare_runs
+
+    try:
+        report = compare_runs(args.run_a, args.run_b, args.out, method_a=args.method_a, method_b=args.method_b)
+    except GradCamError as error:
+        return fail(" ".join(str(error).split()))
+    rate, rho = report["agreement_rate"], report["mean_map_agreement"]
+    print(
+        f"Wrote {args.out}/comparison.parquet, comparison.json and comparison.html: {report['paired']} inputs "
+        f"in both runs; predictions agree on {'-' if rate is None else f'{rate:.0%}'}, mean map agreement "
+        f"{'-' if rho is None else f'{rho:+.2f}'}; {report['only_in_a']['count']} in {args.run_a} only, "
+        f"{report['only_in_b']['count']} in {args.run_b} only."
+    )
+    return 0
+
+
+def _duplicates(args) -> int:
+    from ..dataset.duplicates import DEFAULT_THRESHOLD, find_duplicates
+
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    try:
+        table = find_duplicates(args.run_folder, args.against, threshold)
+    except GradCamError as error:
+        return fail(" ".join(str(error).split()))
+    kinds = table.column("kind").to_pylist()
+    where = f" against {args.against}" if args.against else ""
+    print(
+        f"Wrote {args.run_folder}/duplicates.parquet{where}: {kinds.count('exact')} exact and "
+        f"{kinds.count('near')} near pairs (threshold {threshold})."
+    )
+    for row in table.slice(0, 10).to_pylist():
+        print(f"  {row['kind']:5} {row['similarity']:.3f}  {row['path_a']}  ~  {row['path_b']}")
+    return 0
+
+
+def _map(args) -> int:
+    import json
+
+    from ..dataset.layout import compute_map
+
+    try:
+        table = compute_map(args.run_folder, args.method, algorithm=args.algorithm, recompute=args.recompute)
+    except GradCamError as error:
+        return fail(" ".join(str(error).split()))
+    meta = json.loads((Path(args.run_folder) / "map.json").read_text())
+    print(
+        f"Wrote {args.run_folder}/map.parquet: {table.num_rows} points ({meta['embedded']} with embeddings), "
+        f"{meta['algorithm']}, computed in {meta['seconds']:.1f}s on {meta['made']}."
+    )
+    return 0
 
 
 class ProgressLine:
@@ -155,4 +257,12 @@ def _report(args) -> int:
         f"Wrote {args.run_folder}/report.json and report.html: {len(report['classes'])} predicted classes; "
         f"border/fixed-spot classes: {', '.join(flagged) or 'none'}."
     )
+    scores = report["scores"]
+    if scores["mean_entropy"] is not None:
+        print(f"Mean entropy {scores['mean_entropy']:.3f} nats, mean margin {scores['mean_margin']:.3f}.")
+    for row in [r for r in scores["most_mistaken"] if r["mistakenness"] > 0.5][:5]:
+        print(
+            f"  label probably wrong: {row['path']} labelled {row['label']!r}, predicted "
+            f"{row['predicted_name']!r} ({row['predicted_probability']:.2f}); mistakenness {row['mistakenness']:.3f}"
+        )
     return 0

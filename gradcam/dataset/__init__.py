@@ -12,7 +12,7 @@ small uploaded ZIPs (:mod:`gradcam.dataset.upload`).
 
 from .browse import RowFilter, filter_rows, list_runs, resolve_run, runs_root
 from .errors import DatasetSourceError, EngineUnavailableError, RunAccessError, RunFolderError
-from .results import COLUMN_NAMES, RunFolder, border_share, load_results
+from .results import COLUMN_NAMES, RunFolder, border_share, load_embeddings, load_results
 from .runner import ENGINES, RunSummary, run_dataset
 from .work import ModelSpec
 
@@ -40,6 +40,7 @@ __all__ = [
     "build_report",
     "filter_rows",
     "list_runs",
+    "load_embeddings",
     "load_results",
     "resolve_run",
     "run_dataset",

@@ -26,7 +26,9 @@ DEFAULT_RUNS_DIR = "runs"
 
 #: Values of :attr:`RowFilter.outcome` and :attr:`RowFilter.sort`.
 OUTCOMES = ("all", "correct", "incorrect")
-SORTS = ("confidence", "faithfulness", "input")
+SORTS = ("confidence", "faithfulness", "input", "entropy", "margin", "mistakenness", "label_probability")
+#: Sorts on a score column of results.parquet (rows without the score go last, in input order).
+SCORE_SORTS = ("entropy", "margin", "mistakenness", "label_probability")
 
 
 # -- where runs live --------------------------------------------------------------------------------
@@ -247,9 +249,13 @@ class RowFilter:
         outcome: "all", "correct" or "incorrect" (the last two keep labelled rows only).
         true_class, predicted_class: a class index, or None for any.
         confidence: (low, high), inclusive bounds on the predicted class's probability.
-        members: paths of a SpRAy cluster's members (None: no cluster filter).
+        members: paths of a SpRAy cluster's members, or of a selection on the map (None: no filter).
+        entropy: (low, high) inclusive bounds on the entropy in nats (None: any).
+        mistakenness: (low, high) inclusive bounds on the mistakenness; set, it keeps labelled rows
+            only (None: any).
         sort: "confidence" (of the predicted class), "faithfulness" (insertion AUC minus deletion
-            AUC; runs made with --metrics), or "input" (the run's order).
+            AUC; runs made with --metrics), "input" (the run's order), or a score: "entropy",
+            "margin", "mistakenness", "label_probability" (:mod:`gradcam.dataset.scores`).
         descending: highest first.
     """
 
@@ -259,6 +265,8 @@ class RowFilter:
     predicted_class: int | None = None
     confidence: tuple[float, float] = (0.0, 1.0)
     members: frozenset[str] | None = None
+    entropy: tuple[float, float] | None = None
+    mistakenness: tuple[float, float] | None = None
     sort: str = "confidence"
     descending: bool = True
 
@@ -284,7 +292,18 @@ def filter_rows(rows: list[dict], wanted: RowFilter) -> list[dict]:
     low, high = wanted.confidence
     if not 0.0 <= low <= high <= 1.0:
         raise GradCamError(f"Confidence range {low}..{high} is not valid: expected 0 <= low <= high <= 1.")
+    for name, bounds in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness)):
+        if bounds is not None and not bounds[0] <= bounds[1]:
+            raise GradCamError(
+                f"{name.capitalize()} range {bounds[0]}..{bounds[1]} is not valid: expected low <= high."
+            )
+    if wanted.members is not None:  # a selection first: on a large run it is the cheapest cut
+        rows = [r for r in rows if r["path"] in wanted.members]
     kept = [r for r in rows if r["status"] == "ok" and _keeps(r, wanted)]
+    if wanted.sort in SCORE_SORTS:
+        scored = [r for r in kept if r.get(wanted.sort) is not None]
+        unscored = [r for r in kept if r.get(wanted.sort) is None]
+        return sorted(scored, key=lambda r: (r[wanted.sort], -r["input_index"]), reverse=wanted.descending) + unscored
     if wanted.sort == "faithfulness":
         if not any(faithfulness(r) is not None for r in kept):
             raise GradCamError(
@@ -313,6 +332,9 @@ def _keeps(row: dict, wanted: RowFilter) -> bool:
     low, high = wanted.confidence
     if not low <= row["predicted_probability"] <= high:
         return False
+    for column, bounds in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness)):
+        if bounds is not None and (row.get(column) is None or not bounds[0] <= row[column] <= bounds[1]):
+            return False
     return wanted.members is None or row["path"] in wanted.members
 
 
@@ -320,6 +342,7 @@ __all__ = [
     "DEFAULT_RUNS_DIR",
     "OUTCOMES",
     "RUNS_ENV",
+    "SCORE_SORTS",
     "SORTS",
     "RowFilter",
     "RunEntry",

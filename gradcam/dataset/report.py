@@ -66,8 +66,6 @@ def build_report(
         RunFolderError: not a finished run (without ``partial``), no run at all, or a method the
             run does not have.
     """
-    import cv2
-
     folder = RunFolder(run)
     complete = folder.is_complete()
     if not complete and not (partial and folder.read_manifest() is not None):
@@ -83,27 +81,33 @@ def build_report(
     rows = [r for r in rows if r["method"] == method]
     ok = [r for r in rows if r["status"] == "ok"]
 
-    maps: dict[int, list[tuple[dict, np.ndarray]]] = {}
+    def load(row: dict) -> np.ndarray:
+        return at_input_size(np.load(folder.root / row["heatmap_path"]), height, width)
+
+    # One pass over the maps keeps, per class, the sum of its maps and their SpRAy vectors only:
+    # the maps themselves at the input size would need n x 224 x 224 floats (4 GB for 20,000).
+    # Clusters read their members' maps again (mean_of, nearest_to), one at a time.
+    members: dict[int, list[dict]] = {}
+    sums: dict[int, np.ndarray] = {}
+    vectors: dict[int, list[np.ndarray]] = {}
     for row in ok:
-        heatmap = np.load(folder.root / row["heatmap_path"]).astype(np.float32)
-        # Area averaging when shrinking, bilinear when enlarging: the model input's own geometry.
-        interpolation = cv2.INTER_AREA if heatmap.shape[0] > height or heatmap.shape[1] > width else cv2.INTER_LINEAR
-        maps.setdefault(row["predicted_index"], []).append(
-            (row, cv2.resize(heatmap, (width, height), interpolation=interpolation))
-        )
+        heatmap = load(row)
+        index = row["predicted_index"]
+        members.setdefault(index, []).append(row)
+        sums[index] = sums[index] + heatmap if index in sums else heatmap.astype(np.float64)
+        vectors.setdefault(index, []).append(spray_vectors(heatmap[None])[0])
 
     images_dir = folder.root / "report"
     classes = []
-    for index in sorted(maps, key=lambda i: (-len(maps[i]), i)):
-        members = maps[index]
-        class_rows = [r for r, _ in members]
-        stack = np.stack([m for _, m in members])
-        mean = stack.mean(axis=0)
+    for index in sorted(members, key=lambda i: (-len(members[i]), i)):
+        class_rows = members[index]
+        mean = (sums[index] / len(class_rows)).astype(np.float32)
         entry = {
             "index": int(index),
             "name": _name(names, index),
-            "count": len(members),
+            "count": len(class_rows),
             "mean_confidence": float(np.mean([r["predicted_probability"] for r in class_rows])),
+            "mean_entropy": _mean(class_rows, "entropy"),
             "precision": _share([r["label_index"] == index for r in class_rows if r["label_index"] is not None]),
             "mean_map": f"report/class_{index}_mean.png",
             "mean_map_peak": _peak(mean),
@@ -111,7 +115,7 @@ def build_report(
             "flags": [],
             "clusters": [],
         }
-        if len(members) >= MIN_CLASS_SIZE:
+        if len(class_rows) >= MIN_CLASS_SIZE:
             if entry["border_share"] is not None and entry["border_share"] >= BORDER_SHARE_FLAG:
                 entry["flags"].append("border")
             if (
@@ -120,7 +124,7 @@ def build_report(
                 and (entry["spot_off_centre"] >= SPOT_OFF_CENTRE)
             ):
                 entry["flags"].append("fixed_spot")
-            entry["clusters"], entry["eigenvalues"] = _spray(stack, class_rows, index)
+            entry["clusters"], entry["eigenvalues"] = _spray(np.stack(vectors[index]), class_rows, index, load)
         if write:
             _save_png(images_dir / f"class_{index}_mean.png", mean)
             for cluster in entry["clusters"]:
@@ -147,6 +151,7 @@ def build_report(
         },
         "accuracy": _share([r["label_index"] == r["predicted_index"] for r in ok if r["label_index"] is not None]),
         "labels": _by_label(ok, names),
+        "scores": _scores(ok),
         "classes": classes,
         "thresholds": {
             "min_class_size": MIN_CLASS_SIZE,
@@ -292,22 +297,41 @@ def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, see
     return labels, values[: kmax + 1]
 
 
-def _spray(stack: np.ndarray, rows: list[dict], index: int):
+def at_input_size(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A stored (H, W) map at the model's input size (height, width), float32: area averaging
+    when shrinking, bilinear when enlarging (the model input's own geometry)."""
     import cv2
 
-    small = np.stack([cv2.resize(m, (SPRAY_SIZE, SPRAY_SIZE), interpolation=cv2.INTER_AREA) for m in stack])
-    labels, values = spectral_clusters(small.reshape(len(small), -1))
+    heatmap = np.asarray(heatmap, np.float32)
+    interpolation = cv2.INTER_AREA if heatmap.shape[0] > height or heatmap.shape[1] > width else cv2.INTER_LINEAR
+    return cv2.resize(heatmap, (width, height), interpolation=interpolation)
+
+
+def spray_vectors(stack: np.ndarray) -> np.ndarray:
+    """The vectors SpRAy clusters: maps at the input size (n, h, w), area-averaged to
+    :data:`SPRAY_SIZE` x :data:`SPRAY_SIZE` and flattened, (n, SPRAY_SIZE**2) float32."""
+    import cv2
+
+    small = [cv2.resize(m, (SPRAY_SIZE, SPRAY_SIZE), interpolation=cv2.INTER_AREA) for m in stack]
+    return np.asarray(small, np.float32).reshape(len(small), -1)
+
+
+def _spray(vectors: np.ndarray, rows: list[dict], index: int, load):
+    """SpRAy on one class: ``vectors`` (n, SPRAY_SIZE**2) clustered; ``load(row)`` reads a
+    member's map at the input size again for its cluster's mean map and representatives."""
+    labels, values = spectral_clusters(vectors)
     clusters = []
     for number in range(int(labels.max()) + 1):
         members = np.flatnonzero(labels == number)
-        mean = stack[members].mean(axis=0)
-        nearest = members[np.argsort([np.linalg.norm(stack[m] - mean) for m in members])][:REPRESENTATIVES]
+        mean = np.mean([load(rows[m]) for m in members], axis=0, dtype=np.float64).astype(np.float32)
+        distances = [float(np.linalg.norm(load(rows[m]) - mean)) for m in members]
+        nearest = members[np.argsort(distances, kind="stable")][:REPRESENTATIVES]
         clusters.append(
             {
                 "cluster": number,
                 "size": int(len(members)),
                 "mean_map": f"report/class_{index}_cluster_{number}.png",
-                "mean_map_peak": _peak(mean),
+                "mean_map_peak": _peak(np.asarray(mean)),
                 "representatives": [rows[m]["path"] for m in nearest],
                 "members": [rows[m]["path"] for m in members],
                 "_mean": mean,
@@ -341,9 +365,51 @@ def _by_label(rows: list[dict], names: list[str]) -> list[dict]:
             "count": len(g),
             "accuracy": _share([r["predicted_index"] == i for r in g]),
             "mean_confidence": float(np.mean([r["predicted_probability"] for r in g])),
+            "mean_entropy": _mean(g, "entropy"),
+            "mean_label_probability": _mean(g, "label_probability"),
         }
         for i, g in sorted(groups.items())
     ]
+
+
+#: Inputs listed as the hardest and as the most probably mislabelled.
+SCORE_LIST = 10
+
+
+def _mean(rows: list[dict], column: str) -> float | None:
+    values = [r[column] for r in rows if r.get(column) is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _scores(rows: list[dict]) -> dict:
+    """Means of the output scores, the hardest inputs (highest entropy) and the inputs whose label
+    is most probably wrong (highest mistakenness), :data:`SCORE_LIST` of each."""
+
+    def listed(column: str) -> list[dict]:
+        scored = [r for r in rows if r.get(column) is not None]
+        scored.sort(key=lambda r: (-r[column], r["input_index"]))
+        return [
+            {
+                "path": r["path"],
+                "label": r["label"],
+                "predicted_name": r["predicted_name"],
+                "predicted_probability": r["predicted_probability"],
+                "entropy": r.get("entropy"),
+                "margin": r.get("margin"),
+                "label_probability": r.get("label_probability"),
+                "mistakenness": r.get("mistakenness"),
+            }
+            for r in scored[:SCORE_LIST]
+        ]
+
+    return {
+        "mean_entropy": _mean(rows, "entropy"),
+        "mean_margin": _mean(rows, "margin"),
+        "mean_label_probability": _mean(rows, "label_probability"),
+        "mean_mistakenness": _mean(rows, "mistakenness"),
+        "hardest": listed("entropy"),
+        "most_mistaken": listed("mistakenness"),
+    }
 
 
 def _html(report: dict) -> str:
@@ -359,7 +425,8 @@ def _html(report: dict) -> str:
         f"<h1>Audit: {html.escape(report['model'])}, {html.escape(report['method'])}</h1>",
         f"<p>{report['counts']['inputs']} inputs, {report['counts']['ok']} explained, "
         f"{report['counts']['errors']} errors; accuracy {cell(report['accuracy'])}.</p>",
-        "<table><tr><th>predicted class</th><th>images</th><th>mean confidence</th><th>border share</th>"
+        "<table><tr><th>predicted class</th><th>images</th><th>mean confidence</th><th>mean entropy</th>"
+        "<th>border share</th>"
         "<th>flags</th><th>mean map</th><th>clusters (size: representatives)</th></tr>",
     ]
     for entry in report["classes"]:
@@ -370,9 +437,28 @@ def _html(report: dict) -> str:
         )
         parts.append(
             f"<tr><td>{html.escape(entry['name'])} ({entry['index']})</td><td>{entry['count']}</td>"
-            f"<td>{cell(entry['mean_confidence'])}</td><td>{cell(entry['border_share'])}</td>"
+            f"<td>{cell(entry['mean_confidence'])}</td><td>{cell(entry['mean_entropy'])}</td>"
+            f"<td>{cell(entry['border_share'])}</td>"
             f"<td class='flag'>{html.escape(', '.join(entry['flags']))}</td>"
             f"<td><img src='{entry['mean_map']}' alt='mean map'></td><td>{clusters}</td></tr>"
         )
     parts.append("</table>")
+    for title, key, column in (
+        ("Labels most probably wrong (mistakenness)", "most_mistaken", "mistakenness"),
+        ("Hardest inputs (entropy, nats)", "hardest", "entropy"),
+    ):
+        listed = report.get("scores", {}).get(key) or []
+        if not listed:
+            continue
+        parts.append(
+            f"<h2>{html.escape(title)}</h2><table><tr><th>path</th><th>label</th><th>prediction</th>"
+            f"<th>{column}</th><th>margin</th><th>label probability</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{html.escape(r['path'])}</td><td>{cell(r['label'])}</td>"
+            f"<td>{html.escape(r['predicted_name'])} ({cell(r['predicted_probability'])})</td>"
+            f"<td>{cell(r[column])}</td><td>{cell(r['margin'])}</td><td>{cell(r['label_probability'])}</td></tr>"
+            for r in listed
+        ]
+        parts.append("</table>")
     return "\n".join(parts)

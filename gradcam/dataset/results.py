@@ -5,12 +5,15 @@ Layout of ``RUN/``::
     manifest.json        the plan, written once at the start: inputs (in order) and options
     shards/*.parquet     committed work: rows of a batch, each shard written whole or not at all
     heatmaps/M/NNNNNNN.npy  one (H, W) float16 map in [0, 1] per input and method
+    embeddings/shard-*.npz  per shard: ``input_index`` (n,) int64 and ``embedding`` (n, K) float16,
+                         the pooled vectors feeding the classifier's head; named as its shard
     results.parquet      all rows, in input order, written when every input has its rows
     run.json             model and weights hash, method, layer, options, versions, counts, timings
 
-Exactly once: an input's rows are done when a committed shard holds them. Heatmaps are written
-(atomically) before their shard, so a kill between the two leaves maps that the rerun rewrites
-with the same values; maps of committed shards are never touched again. Every file appears
+Exactly once: an input's rows are done when a committed shard holds them. Heatmaps and the
+embeddings file are written (atomically) before their shard, so a kill between the two leaves
+files that the rerun rewrites with the same values (an embeddings file is read back only when
+its shard exists); files of committed shards are never touched again. Every file appears
 under its final name only through ``os.replace`` of a finished temporary file, so a kill at any
 moment leaves either the old state or the new one.
 
@@ -60,6 +63,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("top5_indices", "list<int64>"),
     ("top5_names", "list<string>"),
     ("top5_probabilities", "list<float64>"),
+    ("entropy", "float64"),  # of the full class distribution, nats (gradcam.dataset.scores)
+    ("margin", "float64"),  # top-1 minus top-2 probability
+    ("label_probability", "float64"),  # the labelled class's probability; null without a label
+    ("mistakenness", "float64"),  # FiftyOne's (m * exp(-entropy) + 1) / 2; null without a label
     ("insertion_auc", "float64"),  # with --metrics, else null
     ("deletion_auc", "float64"),
     ("notes", "string"),  # decoding notes (EXIF rotation applied, frame used, ...)
@@ -148,6 +155,7 @@ class RunFolder:
         self.manifest_path = self.root / "manifest.json"
         self.shards = self.root / "shards"
         self.heatmaps = self.root / "heatmaps"
+        self.embeddings = self.root / "embeddings"
         self.results_path = self.root / "results.parquet"
         self.run_json_path = self.root / "run.json"
         self._shards_written = 0
@@ -183,14 +191,53 @@ class RunFolder:
         self._heatmaps_written += 1
         _die_if("heatmap", self._heatmaps_written)
 
-    def commit_shard(self, rows: list[dict]) -> str:
-        """Write a batch's rows as one shard; returns its file name. Rows are whole or absent."""
+    @staticmethod
+    def new_shard_name(rows: list[dict]) -> str:
+        """A fresh shard file name for a batch's rows (its first input index, then a random part)."""
+        first = min(r["input_index"] for r in rows)
+        return f"shard-{first:07d}-{uuid.uuid4().hex[:8]}.parquet"
+
+    def save_embeddings(self, shard_name: str, input_indices: list[int], vectors: np.ndarray) -> None:
+        """Save a batch's embeddings (n, K) as float16, atomically, under the name of the shard that
+        will commit them (``embeddings/<shard>.npz``): only files whose shard exists are read back."""
+        self.embeddings.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            input_index=np.asarray(input_indices, np.int64),
+            embedding=np.asarray(vectors, np.float32).astype(np.float16),
+        )
+        write_atomic(self.embeddings / (Path(shard_name).stem + ".npz"), buffer.getvalue())
+
+    def read_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """The committed embeddings: ``(input_index (n,) int64 sorted, vectors (n, K) float32)``,
+        each input once. Files of shards that never committed (a kill between the two writes) are
+        ignored, so what is read back is exactly what the committed rows describe."""
+        committed = {s.stem for s in self.shard_files()}
+        indices, vectors = [], []
+        if self.embeddings.exists():
+            for path in sorted(self.embeddings.glob("shard-*.npz")):
+                if path.stem not in committed:
+                    continue
+                with np.load(path) as data:
+                    indices.append(data["input_index"])
+                    vectors.append(data["embedding"].astype(np.float32))
+        if not indices:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        index = np.concatenate(indices)
+        matrix = np.concatenate(vectors)
+        # A batch retried by Ray may have committed twice (the same values): keep one copy each.
+        unique, first = np.unique(index, return_index=True)
+        return unique, matrix[first]
+
+    def commit_shard(self, rows: list[dict], name: str | None = None) -> str:
+        """Write a batch's rows as one shard named ``name`` (default a new one); returns its file
+        name. Rows are whole or absent."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.shards.mkdir(parents=True, exist_ok=True)
-        first = min(r["input_index"] for r in rows)
-        name = f"shard-{first:07d}-{uuid.uuid4().hex[:8]}.parquet"
+        name = name or self.new_shard_name(rows)
         table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMN_NAMES} for r in rows], schema=schema())
         buffer = pa.BufferOutputStream()
         pq.write_table(table, buffer)
@@ -234,9 +281,8 @@ class RunFolder:
         (input_index, method) once (a batch retried by Ray after a lost worker may have
         committed twice; both copies hold the same values)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        tables = [pq.read_table(s, schema=schema()) for s in self.shard_files()]
+        tables = [read_shard(s) for s in self.shard_files()]
         if not tables:
             return schema().empty_table()
         rows = pa.concat_tables(tables).to_pylist()
@@ -262,8 +308,29 @@ class RunFolder:
         write_atomic(self.run_json_path, json.dumps(run_info, indent=1).encode())
 
 
+def read_shard(path: str | os.PathLike):
+    """One committed shard as a table of :func:`schema`. A shard written before a column was added
+    (a run resumed by a newer version) gets that column as nulls rather than failing the run."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    target = schema()
+    for field in target:
+        if field.name not in table.column_names:
+            table = table.append_column(field.name, pa.nulls(len(table), field.type))
+    return table.select(list(COLUMN_NAMES)).cast(target)
+
+
 def load_results(run: str | os.PathLike):
     """results.parquet of a finished run as a pyarrow Table."""
     import pyarrow.parquet as pq
 
     return pq.read_table(Path(run) / "results.parquet")
+
+
+def load_embeddings(run: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """A run's embeddings: ``(input_index (n,) int64, vectors (n, K) float32)``, sorted by input,
+    one per input explained without error (see :meth:`RunFolder.read_embeddings`). Empty arrays
+    for a run made without them (before they existed, or with ``embeddings=False``)."""
+    return RunFolder(run).read_embeddings()

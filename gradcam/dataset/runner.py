@@ -56,6 +56,7 @@ def run_dataset(
     concurrency: int = 2,
     model=None,
     progress: Callable[[int, int, float], None] | None = None,
+    embeddings: bool = True,
 ) -> RunSummary:
     """Explain every input of ``src`` into the run folder ``out``, or continue an interrupted run.
 
@@ -76,6 +77,9 @@ def run_dataset(
         concurrency: Ray actors (engine "ray").
         model: an already loaded model matching ``spec`` (saves loading it again; local engine).
         progress: callable(done, total, seconds) after each batch.
+        embeddings: keep each input's pooled vector (``RUN/embeddings/``, see
+            :meth:`gradcam.Explainer.embeddings`) for the map and the duplicate search; False only
+            to measure what they cost.
 
     Returns:
         A :class:`RunSummary`.
@@ -151,6 +155,7 @@ def run_dataset(
         source=source,
         run=str(folder.root),
         spec=spec,
+        embeddings=embeddings,
     )
     counter = {"done": already}
     work_started = time.perf_counter()
@@ -195,6 +200,13 @@ def run_dataset(
         },
         "methods": list(methods),
         "layer": layer or explainer.default_layer,
+        "embeddings": {
+            "layer": explainer.default_layer,
+            "pooling": "mean over the layer's locations (the head's input on a pooling + dense head)",
+            "dtype": "float16",
+        }
+        if embeddings
+        else None,
         "target": target,
         "options": {
             "batch_size": batch_size,

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import GradCamError, ImageError
 from .results import RunFolder, border_share, stored_heatmap
+from .scores import output_scores
 from .sources import Reader, Source, sha256_bytes
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class WorkOptions:
     source: Source
     run: str
     spec: ModelSpec = field(default_factory=ModelSpec)
+    embeddings: bool = True  # keep each input's pooled vector (embeddings/ in the run)
 
 
 @dataclass
@@ -109,6 +111,8 @@ class Computed:
 
     rows: list[dict] = field(default_factory=list)
     heatmaps: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    #: The explained inputs' indices and pooled vectors (n, K) float32, or None.
+    embeddings: tuple[list[int], np.ndarray] | None = None
 
 
 def decode_items(items: list[PlanItem], reader: Reader) -> list[Decoded]:
@@ -172,15 +176,33 @@ class Worker:
         computed = Computed()
         for method in self.options.methods:
             computed.rows += self._method_rows(decoded, method, computed.heatmaps)
+        if self.options.embeddings:
+            computed.embeddings = self._embeddings(decoded, computed.rows)
         return computed
 
+    def _embeddings(self, decoded: list[Decoded], rows: list[dict]) -> tuple[list[int], np.ndarray] | None:
+        """The pooled vectors of the inputs explained without error, after the methods: at the
+        default layer their activations are still cached, so this costs no forward pass."""
+        explained = {r["input_index"] for r in rows if r["status"] == "ok"}
+        good = [d for d in decoded if d.item.input_index in explained and d.pixels is not None]
+        if not good:
+            return None
+        try:
+            vectors = self.explainer.embeddings([d.pixels for d in good if d.pixels is not None])
+        except Exception:  # noqa: BLE001 -- a model the pooled vector cannot be taken from keeps its maps
+            return None
+        return [d.item.input_index for d in good], vectors
+
     def commit(self, computed: Computed) -> list[dict]:
-        """Write a computed batch: its heatmaps first, in order, then its shard. Touches only the
-        run folder, so it may run in another thread while the next batch is computed."""
+        """Write a computed batch: its heatmaps and embeddings first, then its shard. Touches only
+        the run folder, so it may run in another thread while the next batch is computed."""
         for relative, stored in computed.heatmaps:
             self.folder.save_heatmap(relative, stored)
         if computed.rows:
-            self.folder.commit_shard(computed.rows)
+            name = self.folder.new_shard_name(computed.rows)
+            if computed.embeddings is not None:
+                self.folder.save_embeddings(name, *computed.embeddings)
+            self.folder.commit_shard(computed.rows, name)
         return computed.rows
 
     def _method_rows(self, decoded: list[Decoded], method: str, heatmaps: list) -> list[dict]:
@@ -265,6 +287,7 @@ class Worker:
             "top5_indices": [i for i, _, _ in result.top],
             "top5_names": [n for _, n, _ in result.top],
             "top5_probabilities": [float(p) for _, _, p in result.top],
+            **output_scores(result.probabilities, predicted, d.item.label_index),
         }
         if self.options.metrics and not result.empty:
             figures = evaluate(

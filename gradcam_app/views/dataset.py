@@ -41,6 +41,7 @@ from gradcam_app import links, loaders
 from gradcam_app.settings import runs_folder
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import DatasetInput
+from gradcam_app.views import dataset_explore as explore
 from gradcam_app.widgets import USER_MODEL, upload_limit
 
 GRID_COLUMNS = 4
@@ -49,6 +50,7 @@ PAGE_SIZE = 12
 THUMB_SIDE = 256
 #: Predicted classes whose mean maps are drawn (the largest first); the table lists them all.
 MEAN_MAPS_SHOWN = 12
+MODES = {"audit": "Audit a run", "compare": "Compare two runs"}
 FLAG_WORDS = {
     "border": "its maps sit in the border band (a frame or edge shortcut?)",
     "fixed_spot": "its maps peak in one off-centre spot (a watermark or logo shortcut?)",
@@ -63,6 +65,17 @@ def dataset_view(view: DatasetInput) -> None:
         help=f"Whoever runs the server chooses the folder: the environment variable `{RUNS_ENV}`, or `runs_dir` "
         "in `.streamlit/secrets.toml` (default: `runs` in the folder the app starts in).",
     )
+    mode = st.radio(
+        "Dataset",
+        list(MODES),
+        format_func=MODES.get,
+        horizontal=True,
+        key="dataset_mode",
+        label_visibility="collapsed",
+    )
+    if mode == "compare":
+        explore.compare_ui(root, [entry.name for entry in list_runs(root)])
+        return
     zip_run_ui(view, root)
     name = choose_run(root)
     if name is None:
@@ -80,10 +93,44 @@ def dataset_view(view: DatasetInput) -> None:
     if not report["complete"]:
         finish_ui(view, root, name, path)
     classes_ui(report)
-    shown = grid_filters_ui(rows, report, info)
+    explorer_ui(view, name, path, rows, report, info)
+    if report["complete"]:
+        explore.duplicates_ui(path, run_signature(path), rows, thumbnail)
+    errors_ui(rows, report["method"])
+
+
+#: Set by an Explain button inside the explorer fragment: the next run is the whole page's.
+OPEN_PENDING = "dataset_open_pending"
+
+
+def open_in_explorer(view: DatasetInput, link: links.View) -> None:
+    """An Explain button's callback: apply the link, and ask for a run of the whole page (a button
+    inside a fragment reruns only the fragment, which cannot switch the view)."""
+    view.open_link(link)
+    st.session_state[OPEN_PENDING] = True
+
+
+@st.fragment
+def explorer_ui(view: DatasetInput, name: str, path: Path, rows: list[dict], report: dict, info: dict) -> None:
+    """The map, the grid it filters and the selection's downloads. A fragment: a selection on the
+    map, a filter or a page of the grid reruns this part only, not the audit above it."""
+    if st.session_state.pop(OPEN_PENDING, False):
+        st.rerun(scope="app")
+    signature = run_signature(path)
+    selected = explore.map_ui(path, signature, rows, report)
+    if selected is not None and len(selected) == 1:
+        row = next(r for r in rows if r["input_index"] in selected and r["method"] == report["method"])
+        st.button(
+            f"Explain {row['path']}",
+            key="dataset_map_open",
+            icon=":material/search:",
+            on_click=open_in_explorer,
+            args=(view, explorer_link(view, name, row, info)),
+        )
+    shown = grid_filters_ui(rows, report, info, selected)
     if shown is not None:
         grid_ui(view, name, path, shown, info)
-    errors_ui(rows, report["method"])
+        explore.selection_downloads_ui(path, shown)
 
 
 # -- opening a run ---------------------------------------------------------------------------------
@@ -319,6 +366,7 @@ def clusters_ui(classes: list[dict]) -> None:
         "**SpRAy clusters** of each class's maps (spectral clustering; the number of clusters from the "
         "eigengap). Filter the grid below by a cluster to see its images."
     )
+    explore.eigengap_ui({"classes": clustered})
     for entry in clustered:
         st.markdown(f"*{entry['name']}*: {len(entry['clusters'])} cluster(s) of {entry['count']} images")
         for column, cluster in zip(st.columns(GRID_COLUMNS), entry["clusters"][:GRID_COLUMNS]):
@@ -338,8 +386,9 @@ def map_picture(heatmap: np.ndarray) -> bytes:
 
 
 # -- the grid ------------------------------------------------------------------------------------------
-def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | None:
-    """The filters and sort; returns the rows they keep (None after a message when a filter cannot apply)."""
+def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[int] | None = None) -> list[dict] | None:
+    """The filters and sort; returns the rows they keep (None after a message when a filter cannot
+    apply). ``selected``: input indices selected on the map (None: no selection)."""
     method = report["method"]
     ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
     if not ok:
@@ -384,7 +433,14 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
             "any" if key is None else f"{clusters[key][0]} · cluster {key[1]} ({clusters[key][1]['size']} images)"
         ),
     )
-    sorts = ["confidence"] + (["faithfulness"] if metrics else []) + ["input"]
+    scored = any(r.get("entropy") is not None for r in ok)
+    sorts = (
+        ["confidence"]
+        + (["entropy", "margin"] if scored else [])
+        + (["mistakenness", "label_probability"] if scored and labelled else [])
+        + (["faithfulness"] if metrics else [])
+        + ["input"]
+    )
     sort = c6.selectbox(
         "Sort by",
         sorts,
@@ -392,6 +448,23 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         format_func=SORT_WORDS.get,
         help=None if metrics else "Faithfulness needs a run made with --metrics.",
     )
+    entropy, mistaken = None, None
+    if scored:
+        c7, c8 = st.columns(2)
+        top = max(float(np.ceil(max(r["entropy"] for r in ok if r.get("entropy") is not None) * 10) / 10), 0.1)
+        chosen = c7.slider("Entropy (nats)", 0.0, top, (0.0, top), step=0.05, key="dataset_entropy")
+        entropy = None if chosen == (0.0, top) else (float(chosen[0]), float(chosen[1]))
+        if labelled:
+            chosen = c8.slider(
+                "Mistakenness",
+                0.0,
+                1.0,
+                (0.0, 1.0),
+                step=0.05,
+                key="dataset_mistakenness",
+                help="FiftyOne's (m · exp(−entropy) + 1) / 2: near 1 when the model confidently contradicts the label.",
+            )
+            mistaken = None if chosen == (0.0, 1.0) else (float(chosen[0]), float(chosen[1]))
     descending = st.toggle("Highest first", value=True, key="dataset_descending")
     wanted = RowFilter(
         method=method,
@@ -399,7 +472,9 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         true_class=true_class,
         predicted_class=predicted,
         confidence=(float(confidence[0]), float(confidence[1])),
-        members=frozenset(clusters[cluster][1]["members"]) if cluster is not None else None,
+        members=_members(ok, clusters[cluster][1]["members"] if cluster is not None else None, selected),
+        entropy=entropy,
+        mistakenness=mistaken,
         sort=sort,
         descending=descending,
     )
@@ -410,10 +485,23 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict) -> list[dict] | 
         return None
 
 
+def _members(ok: list[dict], cluster: list[str] | None, selected: set[int] | None) -> frozenset[str] | None:
+    """The paths a cluster and a map selection both allow (None: no such filter)."""
+    paths = None if cluster is None else set(cluster)
+    if selected is not None:
+        chosen = {r["path"] for r in ok if r["input_index"] in selected}
+        paths = chosen if paths is None else paths & chosen
+    return None if paths is None else frozenset(paths)
+
+
 SORT_WORDS = {
     "confidence": "confidence",
     "faithfulness": "faithfulness (insertion − deletion AUC)",
     "input": "the run's order",
+    "entropy": "entropy (hardness)",
+    "margin": "margin (top-1 − top-2)",
+    "mistakenness": "mistakenness (label probably wrong)",
+    "label_probability": "probability of the label",
 }
 
 
@@ -441,8 +529,8 @@ def grid_ui(view: DatasetInput, name: str, path: Path, shown: list[dict], info: 
                     "Explain",
                     key=f"dataset_open_{row['input_index']}_{row['method']}",
                     icon=":material/search:",
-                    on_click=view.open_link,
-                    args=(explorer_link(view, name, row, info),),
+                    on_click=open_in_explorer,
+                    args=(view, explorer_link(view, name, row, info)),
                 )
 
 
@@ -450,6 +538,8 @@ def item_caption(row: dict) -> str:
     text = f"{row['path']} · {row['predicted_name']} {percent(row['predicted_probability'])}"
     if row["label_index"] is not None:
         text += " · ✓" if row["label_index"] == row["predicted_index"] else f" · ✗ label {row['label']}"
+    if row.get("entropy") is not None:
+        text += f" · entropy {row['entropy']:.2f}"
     score = faithfulness(row)
     return text + (f" · faithfulness {score:.2f}" if score is not None else "")
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from gradcam.dataset import run_dataset
+from gradcam.dataset import load_embeddings, run_dataset
 from tests.helpers.dataset_runs import make_sources
 
 try:
@@ -34,7 +34,17 @@ except ImportError:  # pragma: no cover - depends on the environment
     )
 
 ROOT = Path(__file__).resolve().parents[2]
-FLOATS = ("predicted_probability", "target_probability", "border_share", "insertion_auc", "deletion_auc")
+FLOATS = (
+    "predicted_probability",
+    "target_probability",
+    "border_share",
+    "insertion_auc",
+    "deletion_auc",
+    "entropy",
+    "margin",
+    "label_probability",
+    "mistakenness",
+)
 
 
 def assert_same_runs(local: Path, other: Path) -> None:
@@ -58,6 +68,10 @@ def assert_same_runs(local: Path, other: Path) -> None:
                 - np.load(other / y["heatmap_path"]).astype(np.float32)
             )
             assert difference.max() <= 2e-3, x["path"]
+    # The same embeddings (issue 21), for the same inputs, to float16 rounding.
+    (ia, va), (ib, vb) = load_embeddings(local), load_embeddings(other)
+    assert ia.tolist() == ib.tolist() and len(ia) == len({r["input_index"] for r in a if r["status"] == "ok"})
+    assert np.abs(va - vb).max() <= 2e-2 * max(1.0, float(np.abs(va).max()))
 
 
 @pytest.fixture(scope="module")

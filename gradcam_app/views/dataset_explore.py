@@ -1,0 +1,420 @@
+"""The Dataset view's explorer (issue 21): the map of a run linked to its grid, the selection's
+downloads, duplicate pairs side by side, and two runs compared.
+
+The map is a Vega-Lite scatter plot (``st.vega_lite_chart``) with Streamlit's selection events: a box (drag) selects the
+points inside it, a click selects one point (Vega-Lite has no lasso; Plotly would, but it is not a
+dependency here and its hover cannot show pictures). The selection filters the grid below; one
+selected point also gets an "Explain" button, as in the grid. Hovering a point shows its
+path, classes and scores, and its image with its overlay on runs of at most
+:data:`HOVER_PICTURES` explained images (each picture travels inside the chart).
+
+Computing is the library's (:mod:`gradcam.dataset.layout`, :mod:`gradcam.dataset.duplicates`,
+:mod:`gradcam.dataset.comparison`); this module arranges it.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import gradcam
+from gradcam.errors import GradCamError
+
+#: Runs with at most this many explained images get a picture in each point's hover.
+HOVER_PICTURES = 300
+#: Longest side of a hover picture.
+HOVER_SIDE = 96
+#: Most images a selection's ZIP holds.
+ZIP_LIMIT = 200
+#: Duplicate pairs shown side by side.
+PAIRS_SHOWN = 12
+COLOURS = {
+    "class": "predicted class",
+    "outcome": "correct or incorrect",
+    "cluster": "SpRAy cluster",
+    "entropy": "entropy",
+}
+LAYOUTS = {"embedding": "what the network sees (embeddings)", "explanation": "where it looks (explanations)"}
+CHART_KEY = "dataset_map_chart"
+
+
+@st.cache_resource(show_spinner="Laying out the map…", max_entries=4)
+def map_cached(path: str, signature: tuple, method: str, recompute_token: int) -> list[dict]:
+    """The run's map (:func:`gradcam.dataset.layout.compute_map`), read back or computed.
+    Shared, not copied (a copy of 20,000 points per selection cost a third of a second): read-only."""
+    from gradcam.dataset.layout import compute_map
+
+    return compute_map(path, method, recompute=recompute_token > 0).to_pylist()
+
+
+def stored_map(path: Path, method: str) -> bool:
+    """Whether the run holds a map of ``method`` already."""
+    import json
+
+    meta = path / "map.json"
+    return meta.exists() and (path / "map.parquet").exists() and json.loads(meta.read_text()).get("method") == method
+
+
+def point_records(
+    points: list[dict], rows: list[dict], report: dict, layout: str, colour: str, pictures: dict[int, str]
+) -> list[dict]:
+    """One record per point of the chosen layout, with what the chart colours and shows on hover.
+
+    ``pictures``: data URIs of hover pictures by input index (empty on large runs)."""
+    by_index = {r["input_index"]: r for r in rows if r["method"] == report["method"] and r["status"] == "ok"}
+    cluster_of = {}
+    for entry in report["classes"]:
+        for cluster in entry["clusters"]:
+            for member in cluster["members"]:
+                cluster_of[member] = f"{entry['name']} · {cluster['cluster']}"
+    records = []
+    for point in points:
+        row = by_index.get(point["input_index"])
+        x, y = point[f"{layout}_x"], point[f"{layout}_y"]
+        if row is None or x is None or y is None:
+            continue
+        labelled = row["label_index"] is not None
+        outcome = (
+            ("correct" if row["label_index"] == row["predicted_index"] else "incorrect") if labelled else "no label"
+        )
+        record = {
+            "input_index": row["input_index"],
+            "x": x,
+            "y": y,
+            "path": row["path"],
+            "class": row["predicted_name"],
+            "outcome": outcome,
+            "cluster": cluster_of.get(row["path"], "none"),
+            "entropy": row.get("entropy"),
+            "confidence": row["predicted_probability"],
+            "label": row["label"] or "",
+        }
+        if row["input_index"] in pictures:
+            record["image"] = pictures[row["input_index"]]
+        records.append(record)
+    return records
+
+
+def map_spec(records: list[dict], colour: str) -> dict:
+    """The Vega-Lite spec of the scatter: box selection ("box"), click selection ("pick"), hover
+    tooltip. Written as a plain dict rather than through Altair, whose validation of a spec
+    with 20,000 inline points took 39 s here; the points travel as a table beside it."""
+    if colour == "entropy":
+        color = {"field": "entropy", "type": "quantitative", "scale": {"scheme": "viridis"}, "title": "entropy (nats)"}
+    else:
+        color = {"field": colour, "type": "nominal", "title": COLOURS[colour], "legend": {"symbolLimit": 20}}
+    tooltip = [
+        {"field": "path", "type": "nominal"},
+        {"field": "class", "type": "nominal"},
+        {"field": "label", "type": "nominal"},
+        {"field": "confidence", "type": "quantitative", "format": ".2f"},
+        {"field": "entropy", "type": "quantitative", "format": ".2f"},
+        {"field": "cluster", "type": "nominal"},
+    ]
+    if records and "image" in records[0]:
+        tooltip.append({"field": "image", "type": "nominal"})  # vega-tooltip draws "image" as a picture
+    # Padding keeps the outermost points inside the frame, whole.
+    scale = {"zero": False, "padding": 12}
+    return {
+        "mark": {"type": "circle", "size": 36, "opacity": 0.8},
+        "params": [
+            {"name": "box", "select": {"type": "interval", "encodings": ["x", "y"]}},
+            {"name": "pick", "select": {"type": "point", "fields": ["input_index"], "on": "click"}},
+        ],
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative", "axis": None, "scale": scale},
+            "y": {"field": "y", "type": "quantitative", "axis": None, "scale": scale},
+            "color": color,
+            "tooltip": tooltip,
+        },
+        "height": 420,
+    }
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def chart_data(
+    path: str,
+    signature: tuple,
+    method: str,
+    token: int,
+    layout: str,
+    colour: str,
+    _points: list[dict],
+    _rows: list[dict],
+    _report: dict,
+    _pictures: dict[int, str],
+):
+    """The chart's points as a table and its spec, built once per run, map, layout and colour
+    (keyed on those; the underscored arguments follow from them). Read-only for callers: on a
+    20,000-image run, building them again on every selection cost more than the selection."""
+    import pandas as pd
+
+    records = point_records(_points, _rows, _report, layout, colour, _pictures)
+    return pd.DataFrame.from_records(records), map_spec(records, colour)
+
+
+def selected_indices(event, table) -> set[int] | None:
+    """The input indices a chart event selects (None: nothing selected). A box keeps the points
+    of ``table`` (columns input_index, x, y) inside its x and y ranges; a click keeps the points
+    it names."""
+    selection = (event or {}).get("selection") or {}
+    chosen: set[int] | None = None
+    box = selection.get("box") or {}
+    if box.get("x") and box.get("y"):
+        (x0, x1), (y0, y1) = sorted(box["x"]), sorted(box["y"])
+        x, y = table["x"].to_numpy(), table["y"].to_numpy()
+        inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        chosen = set(table["input_index"].to_numpy()[inside].tolist())
+    picked = {int(p["input_index"]) for p in selection.get("pick") or [] if "input_index" in p}
+    if picked:
+        chosen = picked if chosen is None else chosen | picked
+    return chosen
+
+
+@st.cache_data(show_spinner="Drawing the hover pictures…", max_entries=4)
+def hover_pictures(path: str, signature: tuple, items: tuple[tuple[int, str], ...]) -> dict[int, str]:
+    """Data URIs of small overlays (image and map) by input index, for the chart's hover."""
+    from gradcam.dataset.browse import read_run_image
+    from gradcam.images import decode_image
+    from gradcam_app import loaders
+
+    pictures = {}
+    for index, heatmap_path in items:
+        heatmap = np.load(Path(path) / heatmap_path).astype(np.float32)
+        small_map = gradcam.render.fit_for_display(heatmap, HOVER_SIDE)
+        try:
+            pixels = decode_image(read_run_image(path, index)[1]).pixels
+            picture = gradcam.render.overlay(gradcam.render.fit_for_display(pixels, HOVER_SIDE), small_map, "jet", 0.5)
+        except GradCamError:
+            picture = gradcam.colorize(small_map)
+        pictures[index] = "data:image/jpeg;base64," + base64.b64encode(loaders.jpeg_bytes(picture)).decode()
+    return pictures
+
+
+def map_ui(path: Path, signature: tuple, rows: list[dict], report: dict) -> set[int] | None:
+    """The map of the run and its selection; returns the selected input indices (None: none)."""
+    method = report["method"]
+    if not report["complete"]:
+        st.caption("The map of the dataset needs a finished run.")
+        return None
+    st.markdown("**Map of the dataset** (each point an image; drag a box or click a point to filter the grid)")
+    stored = stored_map(path, method)
+    c1, c2, c3 = st.columns([2, 2, 1])
+    layout = c1.radio("Layout", list(LAYOUTS), format_func=LAYOUTS.get, horizontal=True, key="dataset_map_layout")
+    colour = c2.selectbox("Colour by", list(COLOURS), format_func=COLOURS.get, key="dataset_map_colour")
+    token = st.session_state.get("dataset_map_recompute", 0)
+    if not stored and not c3.button("Compute the map", key="dataset_map_compute", help="t-SNE; stored in the run"):
+        st.caption("No map stored in this run yet (or `gradcam dataset map RUN` from the command line).")
+        return None
+    if stored and c3.button("Recompute", key="dataset_map_again", help="Lay the map out again (t-SNE)"):
+        token = st.session_state["dataset_map_recompute"] = token + 1
+    try:
+        points = map_cached(str(path), signature, method, token)
+    except GradCamError as exc:
+        st.error(str(exc))
+        return None
+    ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
+    pictures = {}
+    if len(ok) <= HOVER_PICTURES:
+        pictures = hover_pictures(str(path), signature, tuple((r["input_index"], r["heatmap_path"]) for r in ok))
+    table, spec = chart_data(str(path), signature, method, token, layout, colour, points, rows, report, pictures)
+    if table.empty:
+        st.info("This layout has no points (the run kept no embeddings: made before they existed?).")
+        return None
+    event = st.vega_lite_chart(
+        table,
+        spec,
+        on_select="rerun",
+        selection_mode=["box", "pick"],
+        key=CHART_KEY,
+        width="stretch",
+    )
+    chosen = selected_indices(event, table)
+    if chosen is not None:
+        st.caption(f"{len(chosen)} images selected on the map: the grid below shows them only.")
+    return chosen
+
+
+def eigengap_ui(report: dict) -> None:
+    """Each clustered class's smallest Laplacian eigenvalues: the largest gap after the k-th
+    chose its k clusters (SpRAy's eigengap plot)."""
+    import altair as alt
+
+    clustered = [c for c in report["classes"] if c.get("eigenvalues")]
+    if not clustered:
+        return
+    chosen = st.selectbox(
+        "Eigengap of",
+        [c["index"] for c in clustered],
+        key="dataset_eigengap_class",
+        format_func=lambda i: next(
+            f"{c['name']} ({len(c['clusters'])} clusters)" for c in clustered if c["index"] == i
+        ),
+        help="SpRAy chooses the number of clusters k where the gap between the k-th and (k+1)-th smallest "
+        "eigenvalue of the maps' graph Laplacian is largest.",
+    )
+    entry = next(c for c in clustered if c["index"] == chosen)
+    k = len(entry["clusters"])
+    values = [
+        {"k": i + 1, "eigenvalue": v, "chosen": "chosen k" if i + 1 == k else ""}
+        for i, v in enumerate(entry["eigenvalues"])
+    ]
+    line = alt.Chart(alt.Data(values=values)).mark_line(point=True).encode(x="k:O", y="eigenvalue:Q")
+    rule = alt.Chart(alt.Data(values=[{"k": k}])).mark_rule(color="red").encode(x="k:O")
+    st.altair_chart((line + rule).properties(height=160), width="stretch")
+
+
+def selection_downloads_ui(path: Path, shown: list[dict]) -> None:
+    """The grid's rows (the selection, after the filters) as CSV, or as a ZIP of images and overlays."""
+    if not shown:
+        return
+    c1, c2 = st.columns(2)
+    # Both files are made when their button is pressed (a callable), not on every selection.
+    c1.download_button(
+        f"Download these {len(shown)} as CSV",
+        lambda: selection_csv(shown),
+        file_name=f"{path.name}-selection.csv",
+        mime="text/csv",
+        key="dataset_selection_csv",
+    )
+    if len(shown) > ZIP_LIMIT:
+        c2.caption(f"A ZIP holds at most {ZIP_LIMIT} images: narrow the selection to download pictures.")
+        return
+    c2.download_button(
+        f"Download these {len(shown)} as a ZIP of images and overlays",
+        lambda: selection_zip(path, shown),
+        file_name=f"{path.name}-selection.zip",
+        mime="application/zip",
+        key="dataset_selection_zip",
+    )
+
+
+def selection_csv(rows: list[dict]) -> bytes:
+    """path, label, prediction and scores of each row, as CSV bytes."""
+    columns = [
+        "path",
+        "label",
+        "predicted_name",
+        "predicted_index",
+        "predicted_probability",
+        "entropy",
+        "margin",
+        "label_probability",
+        "mistakenness",
+        "method",
+        "heatmap_path",
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    return buffer.getvalue().encode()
+
+
+def selection_zip(path: Path, rows: list[dict]) -> bytes:
+    """The rows' images as read from the run's source and their overlays (PNG), plus the CSV."""
+    from PIL import Image
+
+    from gradcam.dataset.browse import read_run_image
+    from gradcam.images import decode_image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("selection.csv", selection_csv(rows))
+        for row in rows[:ZIP_LIMIT]:
+            heatmap = np.load(path / row["heatmap_path"]).astype(np.float32)
+            stem = f"{row['input_index']:07d}-{Path(row['path']).stem}"
+            try:
+                name, data = read_run_image(path, row["input_index"])
+                pixels = decode_image(data).pixels
+            except GradCamError:
+                picture = gradcam.colorize(heatmap)
+            else:
+                archive.writestr(f"images/{stem}{Path(name).suffix}", data)
+                picture = gradcam.render.overlay(pixels, heatmap, "jet", 0.5)
+            png = io.BytesIO()
+            Image.fromarray(picture).save(png, "PNG")
+            archive.writestr(f"overlays/{stem}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+def duplicates_ui(path: Path, signature: tuple, rows: list[dict], thumbnail) -> None:
+    """Duplicate pairs of the run side by side (RUN/duplicates.parquet), or a button to find them."""
+    from gradcam.dataset.duplicates import DEFAULT_THRESHOLD, find_duplicates, read_duplicates
+
+    st.markdown("**Duplicates** (the same bytes, or embeddings at least this similar)")
+    c1, c2 = st.columns([3, 1])
+    threshold = c1.slider("Threshold (cosine)", 0.5, 1.0, DEFAULT_THRESHOLD, 0.01, key="dataset_dup_threshold")
+    table = read_duplicates(path)
+    if c2.button("Find duplicates", key="dataset_dup_find"):
+        try:
+            table = find_duplicates(path, threshold=threshold)
+        except GradCamError as exc:
+            st.error(str(exc))
+            return
+    if table is None:
+        st.caption("No duplicate search in this run yet (or `gradcam dataset duplicates RUN`).")
+        return
+    pairs = table.to_pylist()
+    st.caption(f"{len(pairs)} pairs ({sum(p['kind'] == 'exact' for p in pairs)} exact).")
+    by_path = {r["path"]: r for r in rows if r["status"] == "ok"}
+    for pair in pairs[:PAIRS_SHOWN]:
+        columns = st.columns(2)
+        for column, side in zip(columns, ("path_a", "path_b")):
+            row = by_path.get(pair[side])
+            if row is None:  # the other run's input (a leak check): named, not drawn
+                column.caption(pair[side])
+                continue
+            picture, _ = thumbnail(str(path), signature, row["input_index"], row["heatmap_path"])
+            column.image(picture, caption=f"{pair[side]} · {pair['kind']} {pair['similarity']:.3f}", width="stretch")
+
+
+def compare_ui(root: Path, names: list[str]) -> None:
+    """Two runs side by side: pick them, compare (``gradcam dataset compare``), read the result."""
+    from gradcam.dataset.browse import resolve_run
+    from gradcam.dataset.comparison import compare_runs
+
+    if len(names) < 2:
+        st.info("Comparing needs two runs in the runs folder.")
+        return
+    c1, c2 = st.columns(2)
+    first = c1.selectbox("Run A", names, key="dataset_compare_a")
+    second = c2.selectbox("Run B", [n for n in names if n != first], key="dataset_compare_b")
+    if not st.button("Compare", key="dataset_compare_go"):
+        return
+    try:
+        path_a, path_b = resolve_run(root, first), resolve_run(root, second)
+        out = path_a / "comparisons" / second.replace("/", "__")
+        report = compare_runs(path_a, path_b, out)
+    except GradCamError as exc:
+        st.error(str(exc))
+        return
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Inputs in both", report["paired"])
+    rate = report["agreement_rate"]
+    m2.metric("Predictions agree", "–" if rate is None else f"{rate:.0%}")
+    rho = report["mean_map_agreement"]
+    m3.metric("Mean map agreement", "–" if rho is None else f"{rho:+.2f}", help="Spearman's rho on a 56×56 grid")
+    m4.metric("In one run only", f"{report['only_in_a']['count']} / {report['only_in_b']['count']}")
+    st.markdown("**Per class** (run A's prediction)")
+    st.dataframe(report["per_class"], hide_index=True)
+    st.markdown("**Where the runs disagree most**")
+    st.dataframe(report["most_disagreeing"], hide_index=True)
+    st.download_button(
+        "Download comparison.parquet",
+        (out / "comparison.parquet").read_bytes(),
+        file_name="comparison.parquet",
+        key="dataset_compare_download",
+    )
+    if report["only_in_a"]["paths"] or report["only_in_b"]["paths"]:
+        st.caption(
+            f"In {first} only: {', '.join(report['only_in_a']['paths'][:20]) or 'none'}. "
+            f"In {second} only: {', '.join(report['only_in_b']['paths'][:20]) or 'none'}."
+        )

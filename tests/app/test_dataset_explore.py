@@ -1,0 +1,132 @@
+"""The Dataset view's explorer (issue 21) with Streamlit's AppTest: the map of a real run is
+computed on demand, a box selection on it and a click on one point filter the grid below (the
+selection arrives as the chart's own selection event, set in the chart's widget state as the
+browser would send it), scores sort the grid, the selection downloads as CSV, duplicate pairs
+show side by side, and two runs compare in the view's "Compare two runs" mode.
+
+The runs are real: the offline EfficientNet-Lite0 (and Lite1 for the comparison), local engine,
+nine small files (tests/helpers/dataset_runs.py), in a temporary runs folder named by GRADCAM_RUNS_DIR.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from gradcam.dataset.layout import compute_map  # noqa: E402
+from tests.helpers import dataset_runs  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, lite0):
+    root = tmp_path_factory.mktemp("app-explore")
+    run = dataset_runs.make_run(root, "photos", model=lite0[0])
+    return run.parent
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch, runs):
+    monkeypatch.setenv("GRADCAM_RUNS_DIR", str(runs))
+
+
+def problems(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def grid(at: AppTest) -> list[str]:
+    """File names of the grid's pictures."""
+    return [
+        img.caption.split(" · ")[0]
+        for image in at.get("image")
+        for img in image.proto.imgs
+        if img.caption.split(" · ")[0].endswith(".jpg") and " · near " not in img.caption
+    ]
+
+
+def test_a_box_and_a_click_on_the_map_filter_the_grid(runs):
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["view"] = "dataset"
+    at.run()
+    assert problems(at) == []
+    assert len(grid(at)) == 8
+    at.button(key="dataset_map_compute").click().run()
+    assert problems(at) == []
+    assert (runs / "photos" / "map.parquet").exists()
+    points = {p["path"]: p for p in compute_map(runs / "photos").to_pylist()}
+    # A box around the coffee crops' points, as the chart's selection event reports it.
+    coffee = [points[f"coffee_{i}.jpg"] for i in range(1, 5)]
+    xs, ys = [p["embedding_x"] for p in coffee], [p["embedding_y"] for p in coffee]
+    box = {"x": [min(xs) - 1e-3, max(xs) + 1e-3], "y": [min(ys) - 1e-3, max(ys) + 1e-3]}
+    inside = sorted(
+        path
+        for path, p in points.items()
+        if box["x"][0] <= p["embedding_x"] <= box["x"][1] and box["y"][0] <= p["embedding_y"] <= box["y"][1]
+    )
+    at.session_state["dataset_map_chart"] = {"selection": {"box": box, "pick": []}}
+    at.selectbox(key="dataset_sort").set_value("input").run()
+    at.toggle(key="dataset_descending").set_value(False).run()
+    assert problems(at) == []
+    assert grid(at) == inside and {f"coffee_{i}.jpg" for i in range(1, 5)} <= set(inside) and len(inside) < 8
+    assert any(f"{len(inside)} images selected on the map" in c.value for c in at.caption)
+    # A click on one point: the grid shows that image alone, and it opens in the explorer.
+    rocket = points["rocket.jpg"]["input_index"]
+    at.session_state["dataset_map_chart"] = {"selection": {"box": {}, "pick": [{"input_index": rocket}]}}
+    at.run()
+    assert grid(at) == ["rocket.jpg"]
+    at.button(key="dataset_map_open").click().run()
+    assert problems(at) == []
+    assert at.query_params["view"] in (["explain"], "explain") and at.query_params["item"] in (
+        [str(rocket)],
+        str(rocket),
+    )
+
+
+def test_scores_sort_the_grid_and_the_selection_downloads_as_csv(runs):
+    from gradcam.dataset.browse import run_rows
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["view"] = "dataset"
+    at.run()
+    at.selectbox(key="dataset_sort").set_value("mistakenness").run()
+    assert grid(at)[0] == "cat_3.jpg"  # labelled espresso on purpose: the label most probably wrong
+    at.slider(key="dataset_mistakenness").set_value((0.5, 1.0)).run()
+    assert grid(at) == ["cat_3.jpg"]
+    from gradcam_app.views.dataset_explore import selection_csv
+
+    rows = [r for r in run_rows(runs / "photos") if r["path"] == "cat_3.jpg"]
+    table = list(csv.DictReader(io.StringIO(selection_csv(rows).decode())))
+    assert table[0]["path"] == "cat_3.jpg" and table[0]["label"] == "espresso"
+    assert float(table[0]["mistakenness"]) == pytest.approx(rows[0]["mistakenness"])
+    assert any(b.label.startswith("Download these 1 as CSV") for b in at.get("download_button"))
+    assert problems(at) == []
+
+
+def test_duplicates_side_by_side_and_two_runs_compared(runs):
+    import model_zoo
+    from gradcam.dataset import run_dataset
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["view"] = "dataset"
+    at.run()
+    at.slider(key="dataset_dup_threshold").set_value(0.9).run()
+    at.button(key="dataset_dup_find").click().run()
+    assert problems(at) == []
+    assert any(" pairs (" in c.value for c in at.caption)
+    source = runs.parent / "src-photos" / "images"
+    run_dataset(source, runs / "lite1", model=model_zoo.load_model("efficientnet-lite1"), batch_size=9)
+    at.radio(key="dataset_mode").set_value("compare").run()
+    at.selectbox(key="dataset_compare_a").set_value("photos").run()
+    at.selectbox(key="dataset_compare_b").set_value("lite1").run()
+    at.button(key="dataset_compare_go").click().run()
+    assert problems(at) == []
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Inputs in both"] == "8" and metrics["Predictions agree"].endswith("%")
