@@ -4,6 +4,7 @@ and the per-concept maps appear; moving the k slider to 5 redraws the legend wit
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -31,7 +32,7 @@ def test_concepts_view_from_a_link_shows_the_legend_and_follows_k(page):
     assert entries.count() == 3
     text = " ".join(entries.all_inner_texts())
     assert "Egyptian cat" in text and "espresso" in text
-    assert page.get_by_text("Concept 3 · covers").first.is_visible()  # the per-concept maps beside
+    assert page.get_by_text(re.compile(r"Concept 3 · \d+% of the picture")).first.is_visible()  # the maps beside
     shot(page, "09_concepts_view")
 
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Number of concepts").get_by_role("slider")
@@ -41,7 +42,7 @@ def test_concepts_view_from_a_link_shows_the_legend_and_follows_k(page):
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Tab")  # the slider sends its value when it loses focus
     page.wait_for_function("() => location.search.includes('k=5')", timeout=60_000)
-    page.get_by_text("Concept 5 · covers").first.wait_for(state="visible", timeout=60_000)
+    page.get_by_text(re.compile(r"Concept 5 · \d+% of the picture")).first.wait_for(state="visible", timeout=60_000)
     wait_idle(page)
     record("concepts view: k 3 -> 5 redrawn", time.monotonic() - started)
     assert legend_entries(page).count() == 5
