@@ -17,6 +17,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from types import SimpleNamespace
 
 import streamlit as st
@@ -35,34 +36,58 @@ _failed: dict[str, str] = {}
 _first_page = threading.Event()
 #: The longest the warm-up waits for the first page before importing TensorFlow (seconds).
 FIRST_PAGE_WAIT = 5.0
+#: The longest the warm-up then waits for the server to have sent that page (seconds).
+QUIET_LIMIT = 3.0
 
 
 def prepare() -> None:
     """Pay, in the server's warm-up thread, the first-call costs of drawing a page from the cache
-    (Matplotlib's colour maps, pandas for the chart, the JPEG encoder, the cache's SQLite, the
-    weights file's digest, the default photo decoded), so that the first visitor's page does not.
-    No TensorFlow."""
+    (Matplotlib's colour maps, the JPEG encoder, the cache's SQLite, the weights file's digest, the
+    default photo decoded, its overlay), so that the first visitor's page does not. No TensorFlow,
+    and no pandas: nothing the first page draws needs it."""
     import numpy as np
-    import pandas  # noqa: F401  st.vega_lite_chart's first call imports pandas and pyarrow (0.8 s)
-    import pyarrow  # noqa: F401
+
+    from gradcam_app.widgets import blend
 
     service.result_cache()
     zoo_model_id(model_zoo.DEFAULT_MODEL)
     loaders.jpeg_bytes(gradcam.colorize(np.zeros((8, 8), np.float32), "jet"))
     item = loaders.sample_item(loaders.DEFAULT_SAMPLE)  # the photo the first page opens on
-    loaders.display_original(item.key, loaders.decode_cached(item.key, item.name, item.data).pixels)
+    small, _ = loaders.display_original(item.key, loaders.decode_cached(item.key, item.name, item.data).pixels)
+    blend(small, np.zeros(small.shape[:2], np.float32), "jet", 0.5, 1.0)
 
 
 def yield_to_first_page(timeout: float = FIRST_PAGE_WAIT) -> bool:
     """Called by the server's warm-up before it imports TensorFlow: when the result cache holds
     the default model's facts (it can draw a first page without the model), wait until a first
-    page has been drawn from it, or ``timeout`` seconds. TensorFlow's import holds the interpreter
-    most of its 5 s; a page drawn meanwhile would take twice as long. Returns whether it waited."""
+    page has been drawn from it, or ``timeout`` seconds, and then until the server has sent what
+    that page needs (:func:`wait_until_quiet`). TensorFlow's import holds the interpreter most of
+    its 5 s; a page drawn meanwhile would take twice as long, and the browser's requests for the
+    page's pictures and scripts would wait behind it. Returns whether it waited."""
     cache = service.result_cache()
     model_id = zoo_model_id(model_zoo.DEFAULT_MODEL)
     if cache is None or model_id is None or cache.get_facts(model_id) is None:
         return False
-    return _first_page.wait(timeout)
+    if not _first_page.wait(timeout):
+        return False
+    wait_until_quiet()
+    return True
+
+
+def wait_until_quiet(limit: float = QUIET_LIMIT, window: float = 0.2, busy: float = 0.25, calm: int = 2) -> bool:
+    """Wait until this process has used less than ``busy`` of a core for ``calm`` windows of
+    ``window`` seconds in a row (it has served the first page's scripts, pictures and messages),
+    or ``limit`` seconds. Returns whether it became quiet."""
+    deadline = time.monotonic() + limit
+    quiet, cpu, clock = 0, time.process_time(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now_cpu, now = time.process_time(), time.monotonic()
+        quiet = quiet + 1 if (now_cpu - cpu) / max(now - clock, 1e-6) < busy else 0
+        if quiet >= calm:
+            return True
+        cpu, clock = now_cpu, now
+    return False
 
 
 def tensorflow_loaded() -> bool:

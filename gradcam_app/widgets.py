@@ -8,6 +8,7 @@ return plain values; bound widgets keep their values in :class:`gradcam_app.stat
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -536,11 +537,11 @@ def _colour_bar_picture(colormap: str) -> str:
 
 
 def colour_bar(colormap: str, low: str = "0", high: str = "1 (peak)") -> None:
-    st.image(_colour_bar_picture(colormap), width="stretch")
-    st.markdown(
-        f"<div style='display:flex;justify-content:space-between;font-size:0.8em;"
-        f"margin-top:-0.8em'><span>{low}</span><span>{high}</span></div>",
-        unsafe_allow_html=True,
+    """The colour map's ramp with its two ends named: one HTML element (a picture and two labels)."""
+    st.html(
+        f"<div class='gc-colour-bar'><img src='{_colour_bar_picture(colormap)}' alt='{html.escape(colormap)} colour "
+        "scale' style='width: 100%; height: 14px; display: block'><div style='display: flex; justify-content: "
+        f"space-between; font-size: 0.8em'><span>{html.escape(low)}</span><span>{html.escape(high)}</span></div></div>"
     )
 
 
@@ -553,67 +554,56 @@ def blend(original: np.ndarray, heatmap: np.ndarray, colormap: str, alpha: float
     return gradcam.render.overlay(original, heatmap, colormap, alpha, keep=fraction if fraction < 1.0 else None)
 
 
-def probability_chart(explainer, explanation) -> None:
-    """The ten most probable classes and the explained one(s), highlighted; a group's members are
-    all highlighted under a first bar for the group itself. A bar too small to see is drawn a few
-    pixels wide (the label and tooltip give the true value).
+#: Bar colours of :func:`probability_chart`: a group's own bar, the explained class(es), the others.
+BAR_COLOURS = {"group": "#a4243b", "explained": "#e4572e", "other": "#9db4c0"}
+PROBABILITY_STYLE = """<style>
+.gc-probs {display: grid; grid-template-columns: minmax(8rem, max-content) 1fr 4.5rem; gap: 3px 0.5rem;
+  align-items: center; font-size: 0.8rem; line-height: 1.2;}
+.gc-probs .gc-name {text-align: right; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;}
+.gc-probs .gc-track {height: 18px; background: rgba(128, 128, 128, 0.08);}
+.gc-probs .gc-bar {display: block; height: 100%; min-width: 3px;}
+.gc-probs .gc-value {font-variant-numeric: tabular-nums;}
+.gc-probs .gc-explained {font-weight: 600;}
+</style>"""
 
-    A plain Vega-Lite spec with the rows inline: Altair's validation and the data frame's Arrow
-    conversion cost more than the rest of a class change's page run."""
+
+def probability_rows(class_names, explanation) -> list[tuple[str, float, str]]:
+    """(label, probability, kind) of each bar of :func:`probability_chart`, top to bottom: the ten
+    most probable classes, then up to five explained classes not among them; a group's own bar
+    (kind "group") first. ``kind``: "group", "explained" or "other"."""
     probabilities = explanation.probabilities
-    names = explainer.class_names
     explained = list(explanation.target_members or (explanation.target_index,))
     order = class_order(probabilities)[:10]
     order += [i for i in sorted(explained, key=lambda i: -probabilities[i])[:5] if i not in order]
-    rows = [(f"{names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other") for i in order]
-    if explanation.target_members is not None:
-        rows.insert(
-            0,
-            (f"{explanation.target_name} (group of {len(explained)})", float(explanation.target_probability), "group"),
-        )
-    values = [
-        {
-            "class": name,
-            "probability": p,
-            "explained": kind,
-            "shown": max(p, 0.006),  # a 0.0% bar stays visible
-            "text": percent(p),
-        }
-        for name, p, kind in rows
+    rows = [
+        (f"{class_names[i]} ({i})", float(probabilities[i]), "explained" if i in explained else "other") for i in order
     ]
-    y = {"field": "class", "type": "nominal", "sort": None, "title": None}
-    x = {"field": "shown", "type": "quantitative"}
-    spec = {
-        "height": 28 * len(values),
-        "data": {"values": values},
-        "layer": [
-            {
-                "mark": {"type": "bar"},
-                "encoding": {
-                    "y": y,
-                    "x": {**x, "scale": {"domain": [0, 1]}, "axis": {"format": "%"}, "title": "probability"},
-                    "color": {
-                        "field": "explained",
-                        "type": "nominal",
-                        "legend": None,
-                        "scale": {
-                            "domain": ["group", "explained", "other"],
-                            "range": ["#a4243b", "#e4572e", "#9db4c0"],
-                        },
-                    },
-                    "tooltip": [
-                        {"field": "class", "type": "nominal"},
-                        {"field": "text", "type": "nominal", "title": "probability"},
-                    ],
-                },
-            },
-            {
-                "mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 11},
-                "encoding": {"y": y, "x": x, "text": {"field": "text", "type": "nominal"}},
-            },
-        ],
-    }
-    st.vega_lite_chart(spec, width="stretch")
+    if explanation.target_members is not None:
+        group = f"{explanation.target_name} (group of {len(explained)})"
+        rows.insert(0, (group, float(explanation.target_probability), "group"))
+    return rows
+
+
+def probability_chart(explainer, explanation) -> None:
+    """The ten most probable classes and the explained one(s), highlighted; a group's members are
+    all highlighted under a first bar for the group itself. Each bar's label gives its true value
+    (a bar too small to see is drawn a few pixels wide).
+
+    Plain HTML and CSS bars in one element, not a chart library: a chart (Vega-Lite) made the
+    browser fetch and run about 1 MB of JavaScript for every new page, which was a quarter of what
+    a first page cost the browser (measured with twenty pages at once; docs/serving.md)."""
+    cells = []
+    for label, probability, kind in probability_rows(explainer.class_names, explanation):
+        name, value = html.escape(label), percent(probability)
+        emphasis = " gc-explained" if kind != "other" else ""
+        width = min(max(probability, 0.0), 1.0) * 100
+        cells.append(
+            f'<span class="gc-name{emphasis}" title="{name}">{name}</span>'
+            f'<span class="gc-track" title="{name}: {value}"><span class="gc-bar" '
+            f'style="width: {width:.2f}%; background: {BAR_COLOURS[kind]}"></span></span>'
+            f'<span class="gc-value{emphasis}">{value}</span>'
+        )
+    st.html(f'{PROBABILITY_STYLE}<div class="gc-probs" aria-label="Class probabilities">{"".join(cells)}</div>')
 
 
 def seconds_text(explanation, cached: bool = False) -> str:

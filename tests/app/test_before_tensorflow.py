@@ -56,7 +56,7 @@ out = {
     "captions": captions,
     "problems": [str(e.value) for e in at.exception] + [str(e.value) for e in at.error],
     "infos": [str(e.value) for e in at.info],
-    "charts": len(at.get("vega_lite_chart")),
+    "charts": sum("gc-probs" in h.proto.body for h in at.get("html")),
     "sidebar": [w.label for w in at.sidebar.selectbox],
 }
 print("RESULT " + json.dumps(out), flush=True)

@@ -148,7 +148,7 @@ def test_presentation_mode_steps_through_the_prepared_sequence():
     at = new_app(present="1").run()
     assert problems(at) == []
     assert step_title(at) == "**1 / 4 · The photo**"
-    captions = [img.caption for e in at.get("image") for img in e.proto.imgs]
+    captions = [img.caption for e in at.main.get("image") for img in e.proto.imgs]
     assert captions == ["cat_and_coffee.jpg · 640×320 pixels"], "the photo step shows the photo alone"
     assert at.query_params["present"] == "1" and at.query_params["step"] == "1"
     at.button(key="gc_next").click().run()

@@ -55,7 +55,7 @@ def test_first_open_explains_a_sample_with_the_default_model():
     assert len(top_buttons(at)) == 5
     assert [d.label for d in at.download_button] == ["Overlay PNG", "Heatmap .npy", "Provenance JSON", "Report"]
     assert at.selectbox(key="model").value == "efficientnet-lite0"
-    assert at.get("vega_lite_chart"), "the probability chart is missing"
+    assert any("gc-probs" in h.proto.body for h in at.get("html")), "the probability bars are missing"
     assert any("What the model saw" in m.value for m in at.markdown)
     params = dict(at.query_params)
     assert params["model"] == ["efficientnet-lite0"] or params["model"] == "efficientnet-lite0"
@@ -280,7 +280,7 @@ def test_faithfulness_expander_ranks_methods_with_curves():
     # the real maps beat the random one on insertion for this photo (espresso)
     by_method = table.set_index("method")
     assert by_method.loc["Grad-CAM", "insertion_auc"] > by_method.loc["random", "insertion_auc"]
-    assert len(at.get("vega_lite_chart")) == 3  # the probabilities, and the deletion and insertion curves
+    assert len(at.get("vega_lite_chart")) == 2  # the deletion and insertion curves
 
 
 def test_own_model_without_a_spatial_layer_gets_a_message_and_saliency_works(tmp_path):
@@ -447,3 +447,41 @@ def test_faithfulness_table_reads_as_a_table():
     config = at.dataframe[0].proto.columns
     for header in ("Deletion AUC", "Insertion AUC", "Average drop (%)", "Mean rank"):
         assert header in config, header
+
+
+def test_probability_bars_show_the_top_classes_and_highlight_what_is_explained(monkeypatch):
+    """The class probabilities are HTML bars (no chart library): ten top classes, the explained
+    class(es) highlighted, a group's own bar first, each value written beside its bar."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from gradcam_app import widgets
+
+    names = [f"class {i}" for i in range(20)]
+    probabilities = np.linspace(1.0, 2.0, 20, dtype=np.float32)[::-1]  # class 0 most probable
+    probabilities /= probabilities.sum()
+    one = SimpleNamespace(probabilities=probabilities, target_index=15, target_members=None)
+    rows = widgets.probability_rows(names, one)
+    assert [label for label, _, _ in rows[:10]] == [f"class {i} ({i})" for i in range(10)]
+    assert rows[10] == ("class 15 (15)", float(probabilities[15]), "explained"), "a low class is added, highlighted"
+    assert [kind for _, _, kind in rows[:10]] == ["other"] * 10
+
+    group = SimpleNamespace(
+        probabilities=probabilities,
+        target_index=1,
+        target_members=(1, 2),
+        target_name="pair",
+        target_probability=float(probabilities[1] + probabilities[2]),
+    )
+    rows = widgets.probability_rows(names, group)
+    assert rows[0] == ("pair (group of 2)", pytest.approx(float(probabilities[1] + probabilities[2])), "group")
+    assert [kind for _, _, kind in rows[1:4]] == ["other", "explained", "explained"]
+
+    drawn = []
+    monkeypatch.setattr(widgets.st, "html", drawn.append)
+    widgets.probability_chart(SimpleNamespace(class_names=names), one)
+    (markup,) = drawn
+    assert markup.count('class="gc-track"') == 11
+    assert f"width: {probabilities[0] * 100:.2f}%" in markup
+    assert widgets.BAR_COLOURS["explained"] in markup and widgets.percent(float(probabilities[15])) in markup

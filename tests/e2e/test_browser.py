@@ -198,7 +198,7 @@ def test_first_open_shows_a_sample_explained(page, request):
     )
     page.get_by_text("Top predictions").wait_for()
     page.get_by_text("What the model saw").wait_for()
-    page.wait_for_selector('[data-testid="stVegaLiteChart"], .vega-embed', timeout=30_000)
+    page.wait_for_selector(".gc-probs", timeout=30_000)  # the class probabilities' bars
     time.sleep(0.5)
     path = shot(page, "01_first_open")
     # The README screenshot (the first-open page, as a newcomer sees it) is refreshed only on
