@@ -55,15 +55,9 @@ def evaluation_of(state, view, explanation):
     return results.get(explanation.method)
 
 
-#: Up to this many pixels the PNG, .npy and JSON are built with the page (tens of milliseconds);
-#: larger photos get them built on click. (Deferred downloads are not yet seen as downloads by the
-#: browser tests, so ordinary photos keep plain ones.)
-EAGER_PIXELS = 2_000_000
-
-
 def explanation_buttons(view, explanation, display: dict, sensitivity=None) -> None:
-    """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side
-    (``sensitivity``: the map's class sensitivity, which the JSON and the report carry)."""
+    """Overlay PNG, heatmap .npy, provenance JSON and the self-contained HTML report, side by side,
+    each built when clicked (``sensitivity``: the map's class sensitivity, which the JSON and the report carry)."""
     bundle = bundle_for(explanation, view, display, sensitivity=sensitivity)
     state = page_state()  # a deferred download runs outside the page's run: the state is read then
 
@@ -73,10 +67,9 @@ def explanation_buttons(view, explanation, display: dict, sensitivity=None) -> N
             return bundle.html()
         return bundle_for(explanation, view, display, found, sensitivity).html()
 
+    # Every file is built when its button is pressed, not with the page: an eager PNG and .npy cost
+    # each page run tens of milliseconds and kept about a megabyte per session on the server.
     builders = {"png": bundle.png, "npy": bundle.heatmap_npy, "json": bundle.provenance_json, "html": report}
-    height, width = view.decoded.pixels.shape[:2]
-    if height * width <= EAGER_PIXELS:
-        builders = {kind: build() if kind != "html" else build for kind, build in builders.items()}
     columns = st.columns(len(BUTTONS) + 1)
     with columns[-1]:
         share.copy_link_button()

@@ -300,6 +300,10 @@ def layer_ui(explainer, method: str, needs_layer: bool = False) -> tuple[str | N
     layer = st.sidebar.selectbox(
         f"Layer ({len(layers)} spatial layers; default: {'the last' if default == layers[-1] else default})",
         layers,
+        # The widget's own default is the layer in use, not the first: under load a rerun that a
+        # click triggered while the page was still drawing came back with the picker's default
+        # (docs/serving.md); now that default is the layer the page already had.
+        index=layers.index(st.session_state["layer"]),
         key="layer",
         disabled=not uses_layer,
         format_func=lambda path: layer_label(explainer, path),
@@ -472,7 +476,10 @@ def _top_groups(probabilities: bytes) -> list:
 def group_editor_ui(explainer) -> None:
     """Make a group of one's own: pick its classes, name it; it travels in the page's link."""
     names = explainer.class_names
-    with st.expander("Make your own group of classes"):
+    editor = st.expander("Make your own group of classes", key="group_editor_open", on_change="rerun")
+    if not editor.open:  # drawn only while open (Streamlit's lazy expander): a closed one costs nothing
+        return
+    with editor:
         c1, c2 = st.columns([1, 2])
         name = c1.text_input("Name", key="group_name", placeholder="e.g. hot drinks")
         members = c2.multiselect(

@@ -40,7 +40,12 @@ def faithfulness_ui(view: ViewInput, explanation) -> None:
     """The expander "How faithful is this map?": metrics on demand, curves, methods ranked."""
     state = page_state()
     loaded, item, settings = view.loaded, view.item, view.settings
-    with st.expander("How faithful is this map?"):
+    # Lazy (Streamlit's own): the panel's widgets are drawn only while it is open, so a closed one
+    # costs a page nothing (a fresh page's browser work is its first heatmap's wait under load).
+    panel = st.expander("How faithful is this map?", key="faithfulness_open", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         st.caption(
             "A heatmap is a claim about the model. Deletion removes the most important pixels first "
             "(the class probability should fall fast: lower area is better); insertion reveals them "

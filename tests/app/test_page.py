@@ -271,6 +271,8 @@ def test_faithfulness_expander_ranks_methods_with_curves():
     at = new_app(sample="coffee.jpg")
     at.run()
     assert not problems(at)
+    at.session_state["faithfulness_open"] = True  # the panel is drawn while open
+    at.run()
     at.multiselect(key="faithfulness_methods").set_value(["gradcam", "layercam"]).run()
     at.button(key="faithfulness_go").click().run()
     assert not problems(at)
@@ -441,6 +443,8 @@ def test_compare_methods_reuses_class_independent_maps_and_chips_say_each_cost_o
 
 def test_faithfulness_table_reads_as_a_table():
     at = new_app(sample="coffee.jpg")
+    at.run()
+    at.session_state["faithfulness_open"] = True  # the panel is drawn while open
     at.run()
     at.multiselect(key="faithfulness_methods").set_value(["gradcam"]).run()
     at.button(key="faithfulness_go").click().run()

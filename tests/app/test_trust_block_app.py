@@ -85,6 +85,8 @@ def test_compare_methods_offers_the_block_under_each_map():
 def test_the_faithfulness_panel_offers_the_quantus_metrics_with_the_random_map():
     at = new_app(sample="coffee.jpg")
     at.run()
+    at.session_state["faithfulness_open"] = True  # the panel is drawn while open
+    at.run()
     at.multiselect(key="faithfulness_methods").set_value(["gradcam"]).run()
     at.multiselect(key="faithfulness_extra").set_value(["sparseness", "complexity", "random_logit"]).run()
     at.button(key="faithfulness_go").click().run()

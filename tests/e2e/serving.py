@@ -112,6 +112,22 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process ``pid`` and all its descendants."""
+    children, total, todo = _children(), 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            with open(f"/proc/{current}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
 class PeakMemory:
     """Samples :func:`tree_rss` of a process every ``interval`` seconds in a thread; ``peak`` and
     ``last`` in bytes. A context manager."""

@@ -134,6 +134,7 @@ def test_serve_passes_the_user_arguments_through_after_the_page_and_the_defaults
     assert "--server.maxUploadSize=300" in args
     assert "--server.fileWatcherType=none" in args
     assert "--client.toolbarMode=minimal" in args
+    assert "--server.disconnectedSessionTTL=30" in args  # closed pages' sessions (and their maps) go sooner
 
 
 @pytest.mark.parametrize(
