@@ -130,3 +130,36 @@ def test_duplicates_side_by_side_and_two_runs_compared(runs):
     assert problems(at) == []
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Inputs in both"] == "8" and metrics["Predictions agree"].endswith("%")
+
+
+def cluster_captions(at: AppTest) -> list[str]:
+    return [img.caption for image in at.get("image") for img in image.proto.imgs if img.caption.startswith("cluster ")]
+
+
+def test_the_number_of_clusters_chosen_beside_the_eigengap_plot_reclusters_the_class(runs):
+    from gradcam.dataset.report import build_report
+
+    report = build_report(runs / "photos", write=False)
+    entry = next(c for c in report["classes"] if c["clusters"])
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["view"] = "dataset"
+    at.run()
+    assert problems(at) == []
+    assert at.selectbox(key="dataset_eigengap_class").value == entry["index"]
+    (k_input,) = [n for n in at.number_input if n.label == "Number of clusters"]
+    auto = len(entry["clusters"])
+    assert k_input.value == auto and k_input.max == min(entry["count"], 12)
+    assert len(cluster_captions(at)) == auto
+    wanted = 1 if auto > 1 else 2
+    k_input.set_value(wanted).run()
+    assert problems(at) == []
+    shown = cluster_captions(at)
+    assert [c.split(" · ")[0] for c in shown] == [f"cluster {i}" for i in range(wanted)]
+    assert sum(int(c.split(" · ")[1].split()[0]) for c in shown) == entry["count"]  # every image in one
+    assert any(f"eigengap's choice: {auto} · yours: {wanted}" in c.value for c in at.caption)
+    # The grid's cluster filter offers the new clusters.
+    options = at.selectbox(key="dataset_cluster").options
+    assert sum(f"cluster {i} (" in o for o in options for i in range(wanted)) >= wanted
+    # Back to the eigengap's choice: its clusters again.
+    [n for n in at.number_input if n.label == "Number of clusters"][0].set_value(auto).run()
+    assert len(cluster_captions(at)) == auto and problems(at) == []
