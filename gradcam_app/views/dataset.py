@@ -51,7 +51,6 @@ PAGE_SIZE = 12
 THUMB_SIDE = 256
 #: Predicted classes whose mean maps are drawn (the largest first); the table lists them all.
 MEAN_MAPS_SHOWN = 12
-MODES = {"audit": "Audit a run", "compare": "Compare two runs"}
 FLAG_WORDS = {
     "border": "its maps sit in the border band (a frame or edge shortcut?)",
     "fixed_spot": "its maps peak in one off-centre spot (a watermark or logo shortcut?)",
@@ -66,21 +65,18 @@ def dataset_view(view: DatasetInput) -> None:
         help=f"Whoever runs the server chooses the folder: the environment variable `{RUNS_ENV}`, or `runs_dir` "
         "in `.streamlit/secrets.toml` (default: `runs` in the folder the app starts in).",
     )
-    mode = st.radio(
-        "Dataset",
-        list(MODES),
-        format_func=MODES.get,
-        horizontal=True,
-        key="dataset_mode",
-        label_visibility="collapsed",
-    )
-    if mode == "compare":
-        explore.compare_ui(root, [entry.name for entry in list_runs(root)])
-        return
     zip_run_ui(view, root)
     name = choose_run(root)
     if name is None:
         return
+    st.button(
+        "Compare this run with another",
+        key="dataset_compare_runs",
+        icon=":material/compare:",
+        help="The Compare runs view: this run beside another over the same images (another model, method or layer).",
+        on_click=view.open_link,
+        args=(compare_link(view, name),),
+    )
     try:
         path = resolve_run(root, name)
         rows, report, info = audit_cached(str(path), run_signature(path), choose_method(path))
@@ -626,6 +622,21 @@ def explorer_link(view: DatasetInput, name: str, row: dict, info: dict) -> links
         aug_smooth=bool(state.smooth),
         run=name,
         item=row["input_index"],
+    )
+
+
+def compare_link(view: DatasetInput, name: str) -> links.View:
+    """The Compare runs view with ``name`` as run A, keeping the page's model, method and display."""
+    state = page_state()
+    return links.View(
+        model=view.model_option,
+        method=view.settings.method,
+        view="runs",
+        colormap=state.colormap,
+        alpha=float(state.alpha),
+        top_percent=int(state.top_percent),
+        aug_smooth=bool(state.smooth),
+        run=name,
     )
 
 

@@ -1,6 +1,6 @@
 """The Dataset view's explorer (issue 21): the map of a run linked to its grid, the selection's
-downloads, SpRAy's eigengap plot beside the number of clusters, duplicate pairs side by side, and
-two runs compared.
+downloads, SpRAy's eigengap plot beside the number of clusters, and duplicate pairs side by side.
+(Two runs compared are a view of their own: :mod:`gradcam_app.views.compare_runs`.)
 
 The map is a Vega-Lite scatter plot (``st.vega_lite_chart``) with Streamlit's selection events: a box (drag) selects the
 points inside it, a click selects one point (Vega-Lite has no lasso; Plotly would, but it is not a
@@ -494,47 +494,3 @@ def duplicates_ui(path: Path, signature: tuple, rows: list[dict], thumbnail) -> 
                 continue
             picture, _ = thumbnail(str(path), signature, row["input_index"], row["heatmap_path"])
             column.image(picture, caption=f"{pair[side]} · {pair['kind']} {pair['similarity']:.3f}", width="stretch")
-
-
-def compare_ui(root: Path, names: list[str]) -> None:
-    """Two runs side by side: pick them, compare (``gradcam dataset compare``), read the result."""
-    from gradcam.dataset.browse import resolve_run
-    from gradcam.dataset.comparison import compare_runs
-
-    if len(names) < 2:
-        st.info("Comparing needs two runs in the runs folder.")
-        return
-    c1, c2 = st.columns(2)
-    first = c1.selectbox("Run A", names, key="dataset_compare_a")
-    second = c2.selectbox("Run B", [n for n in names if n != first], key="dataset_compare_b")
-    if not st.button("Compare", key="dataset_compare_go"):
-        return
-    try:
-        path_a, path_b = resolve_run(root, first), resolve_run(root, second)
-        out = path_a / "comparisons" / second.replace("/", "__")
-        report = compare_runs(path_a, path_b, out)
-    except GradCamError as exc:
-        st.error(str(exc))
-        return
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Inputs in both", report["paired"])
-    rate = report["agreement_rate"]
-    m2.metric("Predictions agree", "–" if rate is None else f"{rate:.0%}")
-    rho = report["mean_map_agreement"]
-    m3.metric("Mean map agreement", "–" if rho is None else f"{rho:+.2f}", help="Spearman's rho on a 56×56 grid")
-    m4.metric("In one run only", f"{report['only_in_a']['count']} / {report['only_in_b']['count']}")
-    st.markdown("**Per class** (run A's prediction)")
-    st.dataframe(report["per_class"], hide_index=True)
-    st.markdown("**Where the runs disagree most**")
-    st.dataframe(report["most_disagreeing"], hide_index=True)
-    st.download_button(
-        "Download comparison.parquet",
-        (out / "comparison.parquet").read_bytes(),
-        file_name="comparison.parquet",
-        key="dataset_compare_download",
-    )
-    if report["only_in_a"]["paths"] or report["only_in_b"]["paths"]:
-        st.caption(
-            f"In {first} only: {', '.join(report['only_in_a']['paths'][:20]) or 'none'}. "
-            f"In {second} only: {', '.join(report['only_in_b']['paths'][:20]) or 'none'}."
-        )
