@@ -1,8 +1,8 @@
 """The page's views, one module each: explain (with the faithfulness panel), compare classes,
 compare methods, compare layers, compare models, the concepts a layer sees (no class chosen), the
 gallery ZIP, the Dataset view and the Compare runs view. Each takes a :class:`ViewInput` and
-draws; the Dataset and Compare runs views, which need no image, take a :class:`DatasetInput`. Which view is drawn, and its line in the
-tabs and the URL, is :data:`gradcam_app.router.ROUTES`."""
+draws; the Dataset and Compare runs views, which need no image, take a :class:`DatasetInput`.
+Which view is drawn, and its line in the tabs and the URL, is :data:`gradcam_app.router.ROUTES`."""
 
 from __future__ import annotations
 
