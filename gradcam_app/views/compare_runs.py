@@ -195,11 +195,12 @@ def pairs_ui(pairs: list[dict], first: str, second: str, path_a: Path, path_b: P
     rows_b = rows_by_path(str(path_b), sig_b, report["run_b"]["method"])
     for pair in pairs:
         rho = pair["map_agreement"]
-        verdict = "same prediction" if pair["prediction_agrees"] else "different predictions"
-        st.markdown(
-            f"`{pair['path']}` · {verdict} · map agreement {'–' if rho is None else f'{rho:+.2f}'}",
+        verdict = "same prediction" if pair["prediction_agrees"] else "**different predictions**"
+        left, right, words = st.columns([1, 1, 2])
+        words.markdown(
+            f"`{pair['path']}`  \n{verdict}: {pair['predicted_name_a']} / {pair['predicted_name_b']}  \n"
+            f"map agreement {'–' if rho is None else f'{rho:+.2f}'} (Spearman's rho, 56×56)"
         )
-        left, right = st.columns(2)
         for column, rows, path, signature, key, name in (
             (left, rows_a, path_a, sig_a, "path", first),
             (right, rows_b, path_b, sig_b, "path_b", second),
