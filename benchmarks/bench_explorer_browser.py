@@ -30,15 +30,26 @@ IDLE = (
     "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
     " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)"
 )
-#: True (the time) once the selection caption differs from ``previous``, Streamlit is idle and
-#: every picture of the page has loaded.
+#: True (the time) once the selection caption differs from ``previous``, no element of the page is
+#: stale (Streamlit marks each element of the rerun part ``data-stale`` until the rerun sends it
+#: again, and removes those it does not send when the rerun ends), Streamlit is idle and every
+#: picture of the page has loaded. (Without the stale test, a figure could be read when the new
+#: caption had arrived but the grid below it had not.)
 DONE = (
     "(previous) => { const c = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
     ".map(e => e.innerText).find(t => t.includes('images selected on the map'));"
     " if (!c || c === previous) return null; if (!(" + IDLE + ")) return null;"
+    " if (document.querySelector('[data-stale=\"true\"]')) return null;"
     " const imgs = [...document.querySelectorAll('[data-testid=\"stImage\"] img')];"
     " if (!imgs.every(i => i.complete && i.naturalWidth > 0)) return null;"
     " return [performance.now(), c]; }"
+)
+
+#: The grid's count of matching images (0 when it says none match), read once a selection is done.
+MATCHING = (
+    "() => { const t = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+    ".map(e => e.innerText).find(t => t.includes('images match'));"
+    " return t ? parseInt(t.split(' images match')[0].split(' ').pop()) : 0; }"
 )
 
 
@@ -80,7 +91,11 @@ def main() -> int:
                 seconds = (done[0] - released) / 1000
                 previous = done[1]
                 samples.append(seconds)
-                print(f"drag {i + 1}: {seconds:.3f} s ({done[1].split(':')[0]})")
+                selected = int(done[1].split(" images selected")[0].split()[-1])
+                shown = page.evaluate(MATCHING)
+                if shown != selected:  # the grid must show the new selection, not the previous one
+                    raise SystemExit(f"drag {i + 1}: the grid says {shown} images match, the map {selected}")
+                print(f"drag {i + 1}: {seconds:.3f} s ({done[1].split(':')[0]}; the grid shows them)")
                 time.sleep(1)
             page.screenshot(path=str(ARTIFACTS / "bench_explorer_20000.png"), full_page=False)
             browser.close()

@@ -2,9 +2,10 @@
 picture, read from and written to the URL's query parameters.
 
 A view is the model, sample, target class, method, layer, which view (explain, a comparison, the
-concepts view or the dataset view), the display controls (colour map, opacity, "show the top X%",
-augmentation smoothing), the comparison lists (and whether compared layers are also fused into one
-map), the number of concepts of the concepts view, and a dataset run with one of its inputs.
+concepts view, the dataset view or two runs compared), the display controls (colour map,
+opacity, "show the top X%", augmentation smoothing), the comparison lists (and whether compared
+layers are also fused into one map), the number of concepts of the concepts view, and a dataset
+run with one of its inputs (or two runs to compare).
 :class:`View` reads it from URL query parameters (checking every value, with one-line messages for
 what it ignores) and writes it back with only the values that differ from the defaults, so links
 stay short. The view names are the router's (:data:`gradcam_app.router.ROUTES`).
@@ -55,6 +56,7 @@ QUERY_KEYS = {
     "shared_scale": "shared",
     "run": "run",
     "item": "item",
+    "run_b": "run_b",
     "compare_fuse": "fuse",
     "concepts_k": "k",
 }
@@ -89,6 +91,8 @@ class View:
             refuses names that lead outside); with ``view="dataset"`` the run the Dataset view opens.
         item: with ``run``, the run's input (its ``input_index``) to explain: the image is read on
             the server from the run's own source, never from a path in the link.
+        run_b: the second run of the "Compare runs" view (``view="runs"``), whose first is ``run``;
+            checked inside the runs folder as ``run`` is.
         compare_fuse: whether compare-layers adds one map fusing the compared layers.
         concepts_k: the number of concepts of the concepts view (Deep Feature Factorization), in
             :data:`CONCEPTS_K_RANGE`.
@@ -112,6 +116,7 @@ class View:
     shared_scale: bool = False
     run: str | None = None
     item: int | None = None
+    run_b: str | None = None
     compare_fuse: bool = False
     concepts_k: int = 4
 
@@ -201,7 +206,7 @@ class View:
                 values[name] = value
             elif name == "layer":
                 values[name] = value
-            elif name == "run":
+            elif name in ("run", "run_b"):
                 if len(value) > MAX_RUN_NAME or "\0" in value:
                     ignore(key, value[:40], f"a run's name inside the runs folder (at most {MAX_RUN_NAME} characters)")
                     continue

@@ -34,7 +34,15 @@ from gradcam_app.widgets import USER_MODEL
 
 #: Fields of :class:`~gradcam_app.links.View` that belong to one view: a link keeps them only for
 #: the views whose :attr:`Route.link` names them (the others keep their defaults, so links stay short).
-VIEW_FIELDS = ("compare_classes", "compare_layers", "compare_fuse", "compare_models", "shared_scale", "concepts_k")
+VIEW_FIELDS = (
+    "compare_classes",
+    "compare_layers",
+    "compare_fuse",
+    "compare_models",
+    "shared_scale",
+    "concepts_k",
+    "run_b",
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class Route:
         link: the fields of :data:`VIEW_FIELDS` the view keeps in its link.
         picks_class: whether the view explains the class picked in the page's class picker (the
             link then carries it).
-        needs_image: False for a view drawn before any image is read (the Dataset view).
+        needs_image: False for a view drawn before any image is read (the Dataset and Compare runs views).
         needs_layer: whether the sidebar must offer a layer even for a pixel method.
     """
 
@@ -84,6 +92,9 @@ ROUTES = (
         needs_layer=True,
     ),
     Route("dataset", "Dataset", "dataset:dataset_view", needs_image=False),
+    Route(
+        "runs", "Compare runs", "compare_runs:compare_runs_view", link=("run_b",), picks_class=False, needs_image=False
+    ),
 )
 #: The routes by their URL name.
 BY_KEY = {r.key: r for r in ROUTES}
@@ -172,7 +183,9 @@ def apply_view(state: PageState, link: links.View, first: bool = False) -> None:
     if link.run and link.item is not None and route(link.view).needs_image:
         state.source, state.run_image = "Run", (link.run, link.item)  # resolved in the runs folder when read
     elif link.run:
-        state.pending_run = link.run  # checked inside the runs folder by the Dataset view
+        state.pending_run = link.run  # checked inside the runs folder by the Dataset (or Compare runs) view
+    if link.run_b:
+        state.pending_run_b = link.run_b  # checked inside the runs folder by the Compare runs view
     if link.method or not first:
         st.session_state["method"] = link.method or "gradcam"
     state.view = link.view or DEFAULT_VIEW
@@ -242,7 +255,11 @@ def write_link(state: PageState, link: links.View) -> None:
     Back undoes through :func:`follow_link` (rather than the page rewriting the URL back)."""
     # An uploaded photo travels by its id in the server's photo store (gradcam_app.photos), and the
     # presentation (gradcam_app.present) by its sequence and step.
-    photo = {"photo": state.photo_link} if state.photo_link and route(link.view).needs_image else {}
+    here = route(link.view)
+    if not here.needs_image and "run_b" in here.link and link.run_b is None:
+        # The page writes a view without an image from the run open (run A); run B is this view's own.
+        link = link.replace(run_b=state.compare_run_b)
+    photo = {"photo": state.photo_link} if state.photo_link and here.needs_image else {}
     params = link.to_query() | photo | present.query(state.present, state.sequence, state.step)
     if params == state.incoming_query:
         # The browser shows this URL already (a link followed, Back or Forward): writing it again

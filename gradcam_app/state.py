@@ -57,8 +57,10 @@ class PageState:
     incoming_query: dict[str, str] | None = None  # the URL this run came with
     pending_link: dict[str, str] = field(default_factory=dict)
     # -- the Dataset view: the run open, a link's run still to check, and a run's image in the explorer --
-    dataset_run: str | None = None
+    dataset_run: str | None = None  # also run A of the "Compare runs" view
     pending_run: str | None = None
+    compare_run_b: str | None = None  # run B of the "Compare runs" view
+    pending_run_b: str | None = None  # a link's run B, still to check inside the runs folder
     run_image: tuple[str, int] | None = None  # (run name, input index): the "Run" image source
     dataset_notice: str | None = None  # said once, on the run after the one that finished a run
     # -- photos kept on the server for links (gradcam_app.photos) --

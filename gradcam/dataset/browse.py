@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import GradCamError, ImageError
 from .errors import RunAccessError
 from .results import RunFolder
@@ -210,6 +212,28 @@ def run_info(run: str | os.PathLike) -> dict:
     }
 
 
+#: Manifests read back by :func:`read_run_image`, by folder, with the file's (mtime, size) they were read at.
+_MANIFESTS: dict[str, tuple[tuple[int, int], dict]] = {}
+
+
+def _manifest(run: str | os.PathLike) -> dict:
+    """A run's manifest, read again only when its file changed: a grid page reads a dozen images,
+    and a 20,000-input manifest costs milliseconds to parse each time. Read-only for callers."""
+    path = RunFolder(run).manifest_path
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    key, cached = (stat.st_mtime_ns, stat.st_size), _MANIFESTS.get(str(path))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    manifest = json.loads(path.read_text())
+    if len(_MANIFESTS) >= 16:
+        _MANIFESTS.pop(next(iter(_MANIFESTS)))
+    _MANIFESTS[str(path)] = (key, manifest)
+    return manifest
+
+
 def read_run_image(run: str | os.PathLike, input_index: int) -> tuple[str, bytes]:
     """``(path, bytes)`` of input ``input_index`` of a run, read from the run's source (the folder,
     ZIP or list it was made from, as its manifest records).
@@ -220,7 +244,7 @@ def read_run_image(run: str | os.PathLike, input_index: int) -> tuple[str, bytes
     """
     from .sources import Reader, Source
 
-    manifest = RunFolder(run).read_manifest() or {}
+    manifest = _manifest(run)
     inputs = manifest.get("inputs", [])
     if not isinstance(input_index, int) or not 0 <= input_index < len(inputs):
         raise RunAccessError(
@@ -281,61 +305,111 @@ def faithfulness(row: dict) -> float | None:
 def filter_rows(rows: list[dict], wanted: RowFilter) -> list[dict]:
     """The explained rows (status "ok") that ``wanted`` keeps, in its order.
 
+    Filtering the same rows many times (the Dataset view, at every selection): build a
+    :class:`RowTable` once and call its :meth:`RowTable.filter`, which this function does.
+
     Raises:
         GradCamError: an unknown outcome or sort, a confidence range that is not within [0, 1] with
             low <= high, or a faithfulness sort on rows that have no metrics.
     """
-    if wanted.outcome not in OUTCOMES:
-        raise GradCamError(f"Unknown outcome {wanted.outcome!r}: expected one of {', '.join(OUTCOMES)}.")
-    if wanted.sort not in SORTS:
-        raise GradCamError(f"Unknown sort {wanted.sort!r}: expected one of {', '.join(SORTS)}.")
-    low, high = wanted.confidence
-    if not 0.0 <= low <= high <= 1.0:
-        raise GradCamError(f"Confidence range {low}..{high} is not valid: expected 0 <= low <= high <= 1.")
-    for name, bounds in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness)):
-        if bounds is not None and not bounds[0] <= bounds[1]:
-            raise GradCamError(
-                f"{name.capitalize()} range {bounds[0]}..{bounds[1]} is not valid: expected low <= high."
-            )
-    if wanted.members is not None:  # a selection first: on a large run it is the cheapest cut
-        rows = [r for r in rows if r["path"] in wanted.members]
-    kept = [r for r in rows if r["status"] == "ok" and _keeps(r, wanted)]
-    if wanted.sort in SCORE_SORTS:
-        scored = [r for r in kept if r.get(wanted.sort) is not None]
-        unscored = [r for r in kept if r.get(wanted.sort) is None]
-        return sorted(scored, key=lambda r: (r[wanted.sort], -r["input_index"]), reverse=wanted.descending) + unscored
-    if wanted.sort == "faithfulness":
-        if not any(faithfulness(r) is not None for r in kept):
+    return RowTable(rows).filter(wanted)
+
+
+class RowTable:
+    """A run's rows laid out as columns, to be filtered and sorted many times: building it passes
+    over the rows once; each :meth:`filter` is a few vectorised passes over the columns and one
+    list of the kept rows. On a 20,000-image run that is a few milliseconds per filter against
+    a tenth of a second for a pass of Python over 20,000 dicts.
+
+    Args:
+        rows: result rows as :func:`run_rows` returns them (read-only: the rows are returned, not
+            copied). Score columns may be missing (runs made before the scores existed).
+    """
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        ok = [i for i, r in enumerate(rows) if r["status"] == "ok"]
+        kept = [rows[i] for i in ok]
+        self._ok = np.asarray(ok, np.int64)
+        self._methods = {m: code for code, m in enumerate(sorted({str(r["method"]) for r in kept}))}
+        self._method = np.asarray([self._methods[str(r["method"])] for r in kept], np.int64)
+        self._label = np.asarray([-1 if r["label_index"] is None else r["label_index"] for r in kept], np.int64)
+        self._predicted = np.asarray([r["predicted_index"] for r in kept], np.int64)
+        self._confidence = np.asarray([r["predicted_probability"] for r in kept], np.float64)
+        self._input = np.asarray([r["input_index"] for r in kept], np.int64)
+        # Missing scores (and faithfulness without metrics) are NaN: every comparison leaves them out.
+        self._scores = {
+            name: np.asarray([np.nan if r.get(name) is None else r[name] for r in kept], np.float64)
+            for name in SCORE_SORTS
+        }
+        self._scores["faithfulness"] = np.asarray(
+            [np.nan if (f := faithfulness(r)) is None else f for r in kept], np.float64
+        )
+        self._by_path: dict[str, list[int]] = {}
+        for position, row in enumerate(kept):
+            self._by_path.setdefault(row["path"], []).append(position)
+
+    def filter(self, wanted: RowFilter) -> list[dict]:
+        """The explained rows ``wanted`` keeps, in its order: what :func:`filter_rows` returns.
+
+        Raises:
+            GradCamError: as :func:`filter_rows`.
+        """
+        if wanted.outcome not in OUTCOMES:
+            raise GradCamError(f"Unknown outcome {wanted.outcome!r}: expected one of {', '.join(OUTCOMES)}.")
+        if wanted.sort not in SORTS:
+            raise GradCamError(f"Unknown sort {wanted.sort!r}: expected one of {', '.join(SORTS)}.")
+        low, high = wanted.confidence
+        if not 0.0 <= low <= high <= 1.0:
+            raise GradCamError(f"Confidence range {low}..{high} is not valid: expected 0 <= low <= high <= 1.")
+        for name, bounds in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness)):
+            if bounds is not None and not bounds[0] <= bounds[1]:
+                raise GradCamError(
+                    f"{name.capitalize()} range {bounds[0]}..{bounds[1]} is not valid: expected low <= high."
+                )
+        keep = (self._confidence >= low) & (self._confidence <= high)
+        if wanted.method is not None:
+            keep &= self._method == self._methods.get(str(wanted.method), -1)
+        labelled = self._label >= 0
+        correct = labelled & (self._label == self._predicted)
+        if wanted.outcome == "correct":
+            keep &= correct
+        elif wanted.outcome == "incorrect":
+            keep &= labelled & ~correct
+        if wanted.true_class is not None:
+            keep &= self._label == wanted.true_class
+        if wanted.predicted_class is not None:
+            keep &= self._predicted == wanted.predicted_class
+        for column, bounds in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness)):
+            if bounds is not None:  # NaN (no score) compares False: left out
+                keep &= (self._scores[column] >= bounds[0]) & (self._scores[column] <= bounds[1])
+        if wanted.members is not None:
+            inside = np.zeros(len(keep), bool)
+            for path in wanted.members:
+                inside[self._by_path.get(path, [])] = True
+            keep &= inside
+        kept = np.flatnonzero(keep)
+        order = self._order(kept, wanted)
+        return [self.rows[i] for i in self._ok[order].tolist()]
+
+    def _order(self, kept: np.ndarray, wanted: RowFilter) -> np.ndarray:
+        """``kept`` (positions, in the rows' order) sorted as ``wanted`` says: by the score with the
+        input's number breaking ties (lower number first when descending), rows without the score
+        last in the rows' order; or by the input's number alone (a stable sort)."""
+        index = self._input[kept]
+        if wanted.sort == "input":
+            return kept[np.argsort(-index if wanted.descending else index, kind="stable")]
+        values = self._confidence[kept] if wanted.sort == "confidence" else self._scores[wanted.sort][kept]
+        scored = ~np.isnan(values)
+        if wanted.sort == "faithfulness" and not scored.any():
             raise GradCamError(
                 "These rows have no faithfulness figures: the run was made without --metrics. "
                 "Sort by confidence, or run again with --metrics."
             )
-        scored = [r for r in kept if faithfulness(r) is not None]
-        unscored = [r for r in kept if faithfulness(r) is None]
-        return sorted(scored, key=lambda r: (faithfulness(r), -r["input_index"]), reverse=wanted.descending) + unscored
-    if wanted.sort == "confidence":
-        return sorted(kept, key=lambda r: (r["predicted_probability"], -r["input_index"]), reverse=wanted.descending)
-    return sorted(kept, key=lambda r: r["input_index"], reverse=wanted.descending)
-
-
-def _keeps(row: dict, wanted: RowFilter) -> bool:
-    if wanted.method is not None and row["method"] != wanted.method:
-        return False
-    labelled = row["label_index"] is not None
-    correct = labelled and row["label_index"] == row["predicted_index"]
-    if (wanted.outcome == "correct" and not correct) or (wanted.outcome == "incorrect" and (not labelled or correct)):
-        return False
-    if wanted.true_class is not None and row["label_index"] != wanted.true_class:
-        return False
-    if wanted.predicted_class is not None and row["predicted_index"] != wanted.predicted_class:
-        return False
-    low, high = wanted.confidence
-    if not low <= row["predicted_probability"] <= high:
-        return False
-    for column, bounds in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness)):
-        if bounds is not None and (row.get(column) is None or not bounds[0] <= row[column] <= bounds[1]):
-            return False
-    return wanted.members is None or row["path"] in wanted.members
+        values, index, positions = values[scored], index[scored], kept[scored]
+        # np.lexsort sorts by its last key first, stably.
+        order = np.lexsort((index, -values)) if wanted.descending else np.lexsort((-index, values))
+        return np.concatenate([positions[order], kept[~scored]])
 
 
 __all__ = [
@@ -345,6 +419,7 @@ __all__ = [
     "SCORE_SORTS",
     "SORTS",
     "RowFilter",
+    "RowTable",
     "RunEntry",
     "faithfulness",
     "filter_rows",

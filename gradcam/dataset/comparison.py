@@ -200,10 +200,9 @@ def _most_disagreeing(records: list[dict]) -> list[dict]:
         rho = r["map_agreement"]
         return (r["prediction_agrees"], -2.0 if rho is None else rho, r["path"])
 
-    return [
-        {k: r[k] for k in ("path", "predicted_name_a", "predicted_name_b", "prediction_agrees", "map_agreement")}
-        for r in sorted(records, key=key)[:MOST_DISAGREEING]
-    ]
+    # sha256 and path_b let a front end find the input in both runs (to draw the two maps).
+    keys = ("path", "predicted_name_a", "predicted_name_b", "prediction_agrees", "map_agreement", "path_b", "sha256")
+    return [{k: r[k] for k in keys} for r in sorted(records, key=key)[:MOST_DISAGREEING]]
 
 
 def _html(report: dict) -> str:

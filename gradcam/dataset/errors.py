@@ -23,3 +23,8 @@ class RunAccessError(GradCamError, ValueError):
     """A run asked for by name that is not a run folder inside the configured runs folder: a path
     leading outside it (``..``, an absolute path, a symbolic link pointing elsewhere), or a name
     that holds no run."""
+
+
+class ClusterError(GradCamError, ValueError):
+    """SpRAy cannot cluster a class as asked: a class the run did not predict, a class too small to
+    cluster, or a number of clusters outside 1 to the class's number of images."""

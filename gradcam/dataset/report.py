@@ -12,11 +12,12 @@ import html
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .errors import RunFolderError
+from .errors import ClusterError, RunFolderError
 from .results import BORDER_FRACTION, RunFolder
 
 #: Classes with fewer maps than this are counted but not flagged or clustered: a "fixed spot"
@@ -252,17 +253,20 @@ def _placement(rows: list[dict]) -> dict:
     }
 
 
-def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, seed: int = 0):
+def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, seed: int = 0, *, k: int | None = None):
     """Spectral clustering with the number of clusters from the eigengap (Ng, Jordan & Weiss 2001).
 
     Args:
         vectors: (n, d) float, one downsampled map per row.
-        max_clusters: the largest k considered.
+        max_clusters: the largest k the eigengap may choose.
         seed: seeds k-means.
+        k: the number of clusters, chosen by a person looking at the eigengap plot (1 to n; None:
+            the eigengap chooses, as SpRAy does). ViRelAy lets its user pick k the same way.
 
     Returns:
-        ``(labels (n,) int, eigenvalues)``: the normalised Laplacian's smallest eigenvalues, whose
-        largest gap after the k-th chooses k. The affinity is a Gaussian with local scaling
+        ``(labels (n,) int, eigenvalues)``: the normalised Laplacian's smallest eigenvalues (at
+        least ``k + 1`` of them when ``k`` is given), whose largest gap after the k-th chooses k.
+        Clusters are numbered by size, largest first. The affinity is a Gaussian with local scaling
         (Zelnik-Manor & Perona 2004): each map's width is its distance to its m-th nearest
         neighbour, m = ceil(log2 n), so that a small strategy of a few maps is not drowned by a
         large one. SpRAy's paper used a k-nearest-neighbour graph; the Gaussian is its smooth form.
@@ -272,7 +276,11 @@ def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, see
     from scipy.spatial.distance import pdist, squareform
 
     n = len(vectors)
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= max(n, 1)):
+        raise ClusterError(f"Cannot make {k!r} clusters of {n} maps: expected a whole number from 1 to {max(n, 1)}.")
     if n < 3:
+        if k is not None and k > 1:  # two maps in two clusters: each its own
+            return np.arange(n), np.zeros(min(n, 1))
         return np.zeros(n, int), np.zeros(min(n, 1))
     distances = squareform(pdist(vectors))
     neighbour = min(n - 1, max(2, int(np.ceil(np.log2(n)))))
@@ -284,17 +292,27 @@ def spectral_clusters(vectors: np.ndarray, max_clusters: int = MAX_CLUSTERS, see
     laplacian = np.eye(n) - scale[:, None] * affinity * scale[None, :]
     values, vectors_ = eigh(laplacian)
     kmax = min(max_clusters, n - 1)
-    gaps = np.diff(values[: kmax + 1])  # gaps[k-1] = lambda_{k+1} - lambda_k
-    k = int(np.argmax(gaps)) + 1
+    shown = values[: max(kmax, k or 0) + 1]
+    if k is None:
+        gaps = np.diff(values[: kmax + 1])  # gaps[k-1] = lambda_{k+1} - lambda_k
+        k = int(np.argmax(gaps)) + 1
     if k == 1:
-        return np.zeros(n, int), values[: kmax + 1]
+        return np.zeros(n, int), shown
+    if k == n:
+        return np.arange(n), shown
     embedding = vectors_[:, :k]
     embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
-    _, labels = kmeans2(embedding, k, minit="++", seed=seed)
+    # k-means can leave a cluster empty (a poor start): try a few more seeds before giving fewer.
+    for attempt in range(5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy's "One of the clusters is empty"
+            _, labels = kmeans2(embedding, k, minit="++", seed=seed + attempt)
+        if len(set(labels.tolist())) == k:
+            break
     # Number clusters by size, largest first, so the report reads the same from run to run.
     order = sorted(set(labels.tolist()), key=lambda c: (-int(np.sum(labels == c)), c))
     labels = np.array([order.index(c) for c in labels])
-    return labels, values[: kmax + 1]
+    return labels, shown
 
 
 def at_input_size(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -316,10 +334,72 @@ def spray_vectors(stack: np.ndarray) -> np.ndarray:
     return np.asarray(small, np.float32).reshape(len(small), -1)
 
 
-def _spray(vectors: np.ndarray, rows: list[dict], index: int, load):
-    """SpRAy on one class: ``vectors`` (n, SPRAY_SIZE**2) clustered; ``load(row)`` reads a
-    member's map at the input size again for its cluster's mean map and representatives."""
-    labels, values = spectral_clusters(vectors)
+def recluster_class(
+    run: str | os.PathLike, class_index: int, k: int | None = None, method: str | None = None, *, arrays: bool = False
+) -> dict:
+    """SpRAy on one predicted class of a run with ``k`` clusters: the report's clustering of that
+    class (:func:`build_report`), with the number of clusters chosen by a person reading the
+    eigengap plot rather than by the largest gap.
+
+    Args:
+        run: a run folder, finished or not (an unfinished one's maps are compared at
+            :data:`PARTIAL_SIZE`, as the report does).
+        class_index: the predicted class to cluster.
+        k: the number of clusters, 1 to the class's number of images (None: the eigengap's choice,
+            which gives the report's clusters).
+        method: which method's maps (default the run's first).
+        arrays: keep each cluster's mean map as a float32 array under ``"mean_array"``.
+
+    Returns:
+        ``{"index", "name", "count", "k", "eigenvalues", "clusters"}``; ``clusters`` as in the
+        report's classes (``cluster``, ``size``, ``members``, ``representatives``, ...).
+
+    Raises:
+        RunFolderError: not a run, or a method the run lacks.
+        ClusterError: a class the run did not predict, one of fewer than :data:`MIN_CLASS_SIZE`
+            images, or ``k`` outside 1 to the class's number of images.
+    """
+    folder = RunFolder(run)
+    complete = folder.is_complete()
+    if not complete and folder.read_manifest() is None:
+        raise RunFolderError(f"{run}: not a run folder (no results.parquet, run.json or manifest).")
+    rows, methods, height, width, names = _run_rows(folder) if complete else _partial_rows(folder)
+    method = method or methods[0]
+    if method not in methods:
+        raise RunFolderError(f"{run}: the run has no {method!r} maps; it has {', '.join(methods)}.")
+    ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
+    class_rows = [r for r in ok if r["predicted_index"] == class_index]
+    if len(class_rows) < MIN_CLASS_SIZE:
+        predicted = sorted({r["predicted_index"] for r in ok})
+        raise ClusterError(
+            f"Class {class_index} has {len(class_rows)} explained image(s) in {run}; SpRAy clusters classes of at "
+            f"least {MIN_CLASS_SIZE}. Classes the run predicted: {', '.join(map(str, predicted[:30])) or 'none'}."
+        )
+
+    def load(row: dict) -> np.ndarray:
+        return at_input_size(np.load(folder.root / row["heatmap_path"]), height, width)
+
+    vectors = np.stack([spray_vectors(load(r)[None])[0] for r in class_rows])
+    clusters, eigenvalues = _spray(vectors, class_rows, class_index, load, k=k)
+    for cluster in clusters:
+        mean = cluster.pop("_mean")
+        if arrays:
+            cluster["mean_array"] = mean.astype(np.float32)
+    return {
+        "index": int(class_index),
+        "name": _name(names, class_index),
+        "count": len(class_rows),
+        "k": len(clusters),
+        "eigenvalues": eigenvalues,
+        "clusters": clusters,
+    }
+
+
+def _spray(vectors: np.ndarray, rows: list[dict], index: int, load, k: int | None = None):
+    """SpRAy on one class: ``vectors`` (n, SPRAY_SIZE**2) clustered into ``k`` clusters (None: the
+    eigengap's choice); ``load(row)`` reads a member's map at the input size again for its
+    cluster's mean map and representatives."""
+    labels, values = spectral_clusters(vectors, k=k)
     clusters = []
     for number in range(int(labels.max()) + 1):
         members = np.flatnonzero(labels == number)

@@ -1,8 +1,8 @@
 """The page's views, one module each: explain (with the faithfulness panel), compare classes,
 compare methods, compare layers, compare models, the concepts a layer sees (no class chosen), the
-gallery ZIP, and the Dataset view. Each takes a :class:`ViewInput` and draws; the Dataset view,
-which needs no image, takes a :class:`DatasetInput`. Which view is drawn, and its line in the
-tabs and the URL, is :data:`gradcam_app.router.ROUTES`."""
+gallery ZIP, the Dataset view and the Compare runs view. Each takes a :class:`ViewInput` and
+draws; the Dataset and Compare runs views, which need no image, take a :class:`DatasetInput`.
+Which view is drawn, and its line in the tabs and the URL, is :data:`gradcam_app.router.ROUTES`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class ViewInput:
 
 @dataclass(frozen=True)
 class DatasetInput:
-    """What the Dataset view draws from: the model in use and the sidebar's settings (a ZIP is run
+    """What the Dataset (and Compare runs) view draws from: the model in use and the sidebar's settings (a ZIP is run
     with them), the model as the sidebar names it (a zoo name, or the own-model choice) with the
     sidebar's choices, and ``open_link``, which applies a :class:`gradcam_app.links.View` to the page
     exactly as a followed link would (to open an image in the explorer)."""

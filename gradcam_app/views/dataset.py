@@ -14,6 +14,7 @@ the run's own source. Nothing here imports Ray.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,8 @@ from gradcam import limits
 from gradcam.dataset.browse import (
     RUNS_ENV,
     RowFilter,
+    RowTable,
     faithfulness,
-    filter_rows,
     list_runs,
     read_run_image,
     resolve_run,
@@ -50,7 +51,6 @@ PAGE_SIZE = 12
 THUMB_SIDE = 256
 #: Predicted classes whose mean maps are drawn (the largest first); the table lists them all.
 MEAN_MAPS_SHOWN = 12
-MODES = {"audit": "Audit a run", "compare": "Compare two runs"}
 FLAG_WORDS = {
     "border": "its maps sit in the border band (a frame or edge shortcut?)",
     "fixed_spot": "its maps peak in one off-centre spot (a watermark or logo shortcut?)",
@@ -65,21 +65,18 @@ def dataset_view(view: DatasetInput) -> None:
         help=f"Whoever runs the server chooses the folder: the environment variable `{RUNS_ENV}`, or `runs_dir` "
         "in `.streamlit/secrets.toml` (default: `runs` in the folder the app starts in).",
     )
-    mode = st.radio(
-        "Dataset",
-        list(MODES),
-        format_func=MODES.get,
-        horizontal=True,
-        key="dataset_mode",
-        label_visibility="collapsed",
-    )
-    if mode == "compare":
-        explore.compare_ui(root, [entry.name for entry in list_runs(root)])
-        return
     zip_run_ui(view, root)
     name = choose_run(root)
     if name is None:
         return
+    st.button(
+        "Compare this run with another",
+        key="dataset_compare_runs",
+        icon=":material/compare:",
+        help="The Compare runs view: this run beside another over the same images (another model, method or layer).",
+        on_click=view.open_link,
+        args=(compare_link(view, name),),
+    )
     try:
         path = resolve_run(root, name)
         rows, report, info = audit_cached(str(path), run_signature(path), choose_method(path))
@@ -89,10 +86,13 @@ def dataset_view(view: DatasetInput) -> None:
     notice, page_state().dataset_notice = page_state().dataset_notice, None
     if notice:
         st.success(notice)
+    # A class reclustered with the number of clusters a person chose (beside its eigengap plot):
+    # its clusters replace the eigengap's everywhere below (the list, the grid's filter, the map).
+    report = explore.chosen_clusters(path, run_signature(path), report)
     summary_ui(report, info)
     if not report["complete"]:
         finish_ui(view, root, name, path)
-    classes_ui(report)
+    classes_ui(path, report)
     explorer_ui(view, name, path, rows, report, info)
     if report["complete"]:
         explore.duplicates_ui(path, run_signature(path), rows, thumbnail)
@@ -117,9 +117,10 @@ def explorer_ui(view: DatasetInput, name: str, path: Path, rows: list[dict], rep
     if st.session_state.pop(OPEN_PENDING, False):
         st.rerun(scope="app")
     signature = run_signature(path)
+    index = grid_index(str(path), signature, report["method"], rows, report)
     selected = explore.map_ui(path, signature, rows, report)
-    if selected is not None and len(selected) == 1:
-        row = next(r for r in rows if r["input_index"] in selected and r["method"] == report["method"])
+    if selected is not None and len(selected) == 1 and next(iter(selected)) in index.by_input:
+        row = index.by_input[next(iter(selected))]
         st.button(
             f"Explain {row['path']}",
             key="dataset_map_open",
@@ -127,7 +128,7 @@ def explorer_ui(view: DatasetInput, name: str, path: Path, rows: list[dict], rep
             on_click=open_in_explorer,
             args=(view, explorer_link(view, name, row, info)),
         )
-    shown = grid_filters_ui(rows, report, info, selected)
+    shown = grid_filters_ui(index, report, selected)
     if shown is not None:
         grid_ui(view, name, path, shown, info)
         explore.selection_downloads_ui(path, shown)
@@ -281,7 +282,7 @@ def finish_ui(view: DatasetInput, root: Path, name: str, path: Path) -> None:
     st.rerun()
 
 
-def classes_ui(report: dict) -> None:
+def classes_ui(path: Path, report: dict) -> None:
     """Per-class tables, the flagged classes, mean maps and SpRAy clusters."""
     if report["labels"]:
         st.markdown("**By true class** (labelled images)")
@@ -322,7 +323,7 @@ def classes_ui(report: dict) -> None:
     )
     flags_ui(report)
     mean_maps_ui(classes)
-    clusters_ui(classes)
+    clusters_ui(path, report)
 
 
 def flags_ui(report: dict) -> None:
@@ -357,19 +358,23 @@ def mean_maps_ui(classes: list[dict]) -> None:
         st.caption(f"{len(classes) - MEAN_MAPS_SHOWN} smaller classes are in the table only.")
 
 
-def clusters_ui(classes: list[dict]) -> None:
-    clustered = [c for c in classes if c["clusters"]]
+def clusters_ui(path: Path, report: dict) -> None:
+    """SpRAy's clusters of one class at a time: its eigengap plot beside the number of clusters
+    (the eigengap's choice, or a person's), then each cluster's mean map. One class at a time: a
+    run predicting hundreds of classes would otherwise draw thousands of pictures."""
+    clustered = [c for c in report["classes"] if c["clusters"]]
     if not clustered:
         st.caption("No SpRAy clusters: a class needs at least 4 explained images to be clustered.")
         return
     st.markdown(
-        "**SpRAy clusters** of each class's maps (spectral clustering; the number of clusters from the "
-        "eigengap). Filter the grid below by a cluster to see its images."
+        f"**SpRAy clusters** of a class's maps ({len(clustered)} classes clustered; spectral clustering). The "
+        "eigengap plot suggests the number of clusters; choose another beside it to cluster the class again. "
+        "Filter the grid below by a cluster to see its images."
     )
-    explore.eigengap_ui({"classes": clustered})
-    for entry in clustered:
-        st.markdown(f"*{entry['name']}*: {len(entry['clusters'])} cluster(s) of {entry['count']} images")
-        for column, cluster in zip(st.columns(GRID_COLUMNS), entry["clusters"][:GRID_COLUMNS]):
+    entry = explore.spray_ui(path, report["method"], clustered)
+    st.markdown(f"*{entry['name']}*: {len(entry['clusters'])} cluster(s) of {entry['count']} images")
+    for start in range(0, len(entry["clusters"]), GRID_COLUMNS):
+        for column, cluster in zip(st.columns(GRID_COLUMNS), entry["clusters"][start : start + GRID_COLUMNS]):
             column.image(
                 map_picture(cluster["mean_array"]),
                 width="stretch",
@@ -386,17 +391,58 @@ def map_picture(heatmap: np.ndarray) -> bytes:
 
 
 # -- the grid ------------------------------------------------------------------------------------------
-def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[int] | None = None) -> list[dict] | None:
+@dataclass(frozen=True)
+class GridIndex:
+    """What the grid's filters need of one run and method, computed once (a selection on the map
+    reruns the filters; on a 20,000-image run, each pass of Python over the rows cost tens of
+    milliseconds, a dozen of them a large part of the 1 s the selection may take).
+
+    Attributes:
+        table: the rows as columns (:class:`gradcam.dataset.browse.RowTable`).
+        by_input: the method's explained rows by input index.
+        names: class names by index (predicted classes and labels).
+        labelled, metrics, scored: whether any row has a label, faithfulness figures, scores.
+        true_classes: the labels present, sorted.
+        entropy_top: the entropy slider's top (the largest entropy rounded up to 0.1).
+    """
+
+    table: RowTable
+    by_input: dict[int, dict]
+    names: dict[int, str]
+    labelled: bool
+    metrics: bool
+    scored: bool
+    true_classes: list[int]
+    entropy_top: float
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def grid_index(path: str, signature: tuple, method: str, _rows: list[dict], _report: dict) -> GridIndex:
+    """The :class:`GridIndex` of a run's rows of ``method`` (keyed on the run and method; the
+    underscored arguments follow from them, as :func:`audit_cached` returns them). Read-only."""
+    ok = [r for r in _rows if r["method"] == method and r["status"] == "ok"]
+    names = {r["predicted_index"]: r["predicted_name"] for r in ok}
+    names.update({c["index"]: c["name"] for c in _report["labels"]})
+    entropies = [r["entropy"] for r in ok if r.get("entropy") is not None]
+    return GridIndex(
+        table=RowTable([r for r in _rows if r["method"] == method]),
+        by_input={r["input_index"]: r for r in ok},
+        names=names,
+        labelled=any(r["label_index"] is not None for r in ok),
+        metrics=any(faithfulness(r) is not None for r in ok),
+        scored=bool(entropies),
+        true_classes=sorted({r["label_index"] for r in ok if r["label_index"] is not None}),
+        entropy_top=max(float(np.ceil(max(entropies) * 10) / 10), 0.1) if entropies else 0.1,
+    )
+
+
+def grid_filters_ui(index: GridIndex, report: dict, selected: set[int] | None = None) -> list[dict] | None:
     """The filters and sort; returns the rows they keep (None after a message when a filter cannot
     apply). ``selected``: input indices selected on the map (None: no selection)."""
     method = report["method"]
-    ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
-    if not ok:
+    if not index.by_input:
         return None
-    names = {r["predicted_index"]: r["predicted_name"] for r in ok}
-    names.update({c["index"]: c["name"] for c in report["labels"]})
-    labelled = any(r["label_index"] is not None for r in ok)
-    metrics = any(faithfulness(r) is not None for r in ok)
+    names, labelled, metrics = index.names, index.labelled, index.metrics
     st.markdown("**Images**")
     c1, c2, c3 = st.columns(3)
     outcome = c1.radio(
@@ -407,10 +453,9 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[in
         disabled=not labelled,
         help=None if labelled else "Needs a labels file.",
     )
-    true_classes = sorted({r["label_index"] for r in ok if r["label_index"] is not None})
     true_class = c2.selectbox(
         "True class",
-        [None] + true_classes,
+        [None] + index.true_classes,
         key="dataset_true",
         format_func=lambda i: "any" if i is None else f"{names.get(i, i)} ({i})",
     )
@@ -433,7 +478,7 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[in
             "any" if key is None else f"{clusters[key][0]} · cluster {key[1]} ({clusters[key][1]['size']} images)"
         ),
     )
-    scored = any(r.get("entropy") is not None for r in ok)
+    scored = index.scored
     sorts = (
         ["confidence"]
         + (["entropy", "margin"] if scored else [])
@@ -451,7 +496,7 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[in
     entropy, mistaken = None, None
     if scored:
         c7, c8 = st.columns(2)
-        top = max(float(np.ceil(max(r["entropy"] for r in ok if r.get("entropy") is not None) * 10) / 10), 0.1)
+        top = index.entropy_top
         chosen = c7.slider("Entropy (nats)", 0.0, top, (0.0, top), step=0.05, key="dataset_entropy")
         entropy = None if chosen == (0.0, top) else (float(chosen[0]), float(chosen[1]))
         if labelled:
@@ -472,24 +517,24 @@ def grid_filters_ui(rows: list[dict], report: dict, info: dict, selected: set[in
         true_class=true_class,
         predicted_class=predicted,
         confidence=(float(confidence[0]), float(confidence[1])),
-        members=_members(ok, clusters[cluster][1]["members"] if cluster is not None else None, selected),
+        members=_members(index, clusters[cluster][1]["members"] if cluster is not None else None, selected),
         entropy=entropy,
         mistakenness=mistaken,
         sort=sort,
         descending=descending,
     )
     try:
-        return filter_rows(rows, wanted)
+        return index.table.filter(wanted)
     except GradCamError as exc:
         st.error(str(exc))
         return None
 
 
-def _members(ok: list[dict], cluster: list[str] | None, selected: set[int] | None) -> frozenset[str] | None:
+def _members(index: GridIndex, cluster: list[str] | None, selected: set[int] | None) -> frozenset[str] | None:
     """The paths a cluster and a map selection both allow (None: no such filter)."""
     paths = None if cluster is None else set(cluster)
     if selected is not None:
-        chosen = {r["path"] for r in ok if r["input_index"] in selected}
+        chosen = {index.by_input[i]["path"] for i in selected if i in index.by_input}
         paths = chosen if paths is None else paths & chosen
     return None if paths is None else frozenset(paths)
 
@@ -577,6 +622,21 @@ def explorer_link(view: DatasetInput, name: str, row: dict, info: dict) -> links
         aug_smooth=bool(state.smooth),
         run=name,
         item=row["input_index"],
+    )
+
+
+def compare_link(view: DatasetInput, name: str) -> links.View:
+    """The Compare runs view with ``name`` as run A, keeping the page's model, method and display."""
+    state = page_state()
+    return links.View(
+        model=view.model_option,
+        method=view.settings.method,
+        view="runs",
+        colormap=state.colormap,
+        alpha=float(state.alpha),
+        top_percent=int(state.top_percent),
+        aug_smooth=bool(state.smooth),
+        run=name,
     )
 
 

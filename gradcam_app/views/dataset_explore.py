@@ -1,5 +1,6 @@
 """The Dataset view's explorer (issue 21): the map of a run linked to its grid, the selection's
-downloads, duplicate pairs side by side, and two runs compared.
+downloads, SpRAy's eigengap plot beside the number of clusters, and duplicate pairs side by side.
+(Two runs compared are a view of their own: :mod:`gradcam_app.views.compare_runs`.)
 
 The map is a Vega-Lite scatter plot (``st.vega_lite_chart``) with Streamlit's selection events: a box (drag) selects the
 points inside it, a click selects one point (Vega-Lite has no lasso; Plotly would, but it is not a
@@ -18,6 +19,7 @@ import base64
 import csv
 import io
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +139,31 @@ def map_spec(records: list[dict], colour: str) -> dict:
     }
 
 
+#: The name of the chart's table in its spec.
+POINTS = "points"
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """The map chart of one run, layout and colour, made once: its spec, its table already as
+    Arrow IPC bytes (Streamlit passes bytes through instead of converting 20,000 rows at every
+    selection), and the columns a box selection is tested against.
+
+    Attributes:
+        spec: the Vega-Lite spec, its table named :data:`POINTS` under ``datasets``.
+        input_index, x, y: (n,) arrays of the points, in the table's order.
+    """
+
+    spec: dict
+    input_index: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        return len(self.input_index) == 0
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def chart_data(
     path: str,
@@ -145,32 +172,41 @@ def chart_data(
     token: int,
     layout: str,
     colour: str,
+    chosen: tuple,
     _points: list[dict],
     _rows: list[dict],
     _report: dict,
     _pictures: dict[int, str],
-):
-    """The chart's points as a table and its spec, built once per run, map, layout and colour
-    (keyed on those; the underscored arguments follow from them). Read-only for callers: on a
-    20,000-image run, building them again on every selection cost more than the selection."""
-    import pandas as pd
+) -> ChartData:
+    """The chart's :class:`ChartData`, built once per run, map, layout, colour and the classes
+    clustered with a chosen number of clusters (``chosen``: (class, k) pairs); keyed on those, the
+    underscored arguments follow from them. Read-only for callers: on a 20,000-image run,
+    building the table again on every selection cost more than the selection."""
+    import pyarrow as pa
 
     records = point_records(_points, _rows, _report, layout, colour, _pictures)
-    return pd.DataFrame.from_records(records), map_spec(records, colour)
+    table = pa.Table.from_pylist(records)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    spec = map_spec(records, colour) | {"data": {"name": POINTS}, "datasets": {POINTS: sink.getvalue().to_pybytes()}}
+
+    def column(name: str, kind) -> np.ndarray:
+        return np.asarray([r[name] for r in records], kind)
+
+    return ChartData(spec, column("input_index", np.int64), column("x", np.float64), column("y", np.float64))
 
 
-def selected_indices(event, table) -> set[int] | None:
+def selected_indices(event, chart: ChartData) -> set[int] | None:
     """The input indices a chart event selects (None: nothing selected). A box keeps the points
-    of ``table`` (columns input_index, x, y) inside its x and y ranges; a click keeps the points
-    it names."""
+    of ``chart`` inside its x and y ranges; a click keeps the points it names."""
     selection = (event or {}).get("selection") or {}
     chosen: set[int] | None = None
     box = selection.get("box") or {}
     if box.get("x") and box.get("y"):
         (x0, x1), (y0, y1) = sorted(box["x"]), sorted(box["y"])
-        x, y = table["x"].to_numpy(), table["y"].to_numpy()
-        inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-        chosen = set(table["input_index"].to_numpy()[inside].tolist())
+        inside = (chart.x >= x0) & (chart.x <= x1) & (chart.y >= y0) & (chart.y <= y1)
+        chosen = set(chart.input_index[inside].tolist())
     picked = {int(p["input_index"]) for p in selection.get("pick") or [] if "input_index" in p}
     if picked:
         chosen = picked if chosen is None else chosen | picked
@@ -219,55 +255,139 @@ def map_ui(path: Path, signature: tuple, rows: list[dict], report: dict) -> set[
     except GradCamError as exc:
         st.error(str(exc))
         return None
-    ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
     pictures = {}
-    if len(ok) <= HOVER_PICTURES:
+    if report["counts"]["ok"] <= HOVER_PICTURES:  # a pass over the rows only for a small run
+        ok = [r for r in rows if r["method"] == method and r["status"] == "ok"]
         pictures = hover_pictures(str(path), signature, tuple((r["input_index"], r["heatmap_path"]) for r in ok))
-    table, spec = chart_data(str(path), signature, method, token, layout, colour, points, rows, report, pictures)
-    if table.empty:
+    chosen = tuple((c["index"], len(c["clusters"])) for c in report["classes"] if "auto_k" in c)
+    chart = chart_data(str(path), signature, method, token, layout, colour, chosen, points, rows, report, pictures)
+    if chart.empty:
         st.info("This layout has no points (the run kept no embeddings: made before they existed?).")
         return None
     event = st.vega_lite_chart(
-        table,
-        spec,
+        chart.spec,
         on_select="rerun",
         selection_mode=["box", "pick"],
         key=CHART_KEY,
         width="stretch",
     )
-    chosen = selected_indices(event, table)
+    chosen = selected_indices(event, chart)
     if chosen is not None:
         st.caption(f"{len(chosen)} images selected on the map: the grid below shows them only.")
     return chosen
 
 
-def eigengap_ui(report: dict) -> None:
-    """Each clustered class's smallest Laplacian eigenvalues: the largest gap after the k-th
-    chose its k clusters (SpRAy's eigengap plot)."""
+#: The largest number of clusters a person may choose for a class (and never more than its images).
+MAX_CHOSEN_CLUSTERS = 12
+#: Session state: the numbers of clusters people chose, by (run folder, method, class index).
+CHOSEN_K = "dataset_chosen_k"
+
+
+@st.cache_resource(show_spinner="Clustering the class again…", max_entries=32)
+def recluster_cached(path: str, signature: tuple, method: str, class_index: int, k: int) -> dict:
+    """:func:`gradcam.dataset.report.recluster_class` (mean maps as arrays), once per run, method,
+    class and k. Read-only for callers."""
+    from gradcam.dataset.report import recluster_class
+
+    return recluster_class(path, class_index, k, method, arrays=True)
+
+
+def chosen_clusters(path: Path, signature: tuple, report: dict) -> dict:
+    """``report`` with each class whose number of clusters a person chose (:func:`spray_ui`)
+    clustered again with that number; its entry keeps the eigengap's choice as ``auto_k``. The
+    report itself is shared (cached) and not changed: a changed copy is returned."""
+    chosen = st.session_state.get(CHOSEN_K, {})
+    wanted = {index: k for (run, method, index), k in chosen.items() if run == str(path) and method == report["method"]}
+    if not wanted:
+        return report
+    classes = []
+    for entry in report["classes"]:
+        k = wanted.get(entry["index"])
+        if k is None or not entry["clusters"] or k == len(entry["clusters"]):
+            classes.append(entry)
+            continue
+        try:
+            again = recluster_cached(str(path), signature, report["method"], entry["index"], k)
+        except GradCamError as exc:
+            st.error(str(exc))
+            classes.append(entry)
+            continue
+        auto = len(entry["clusters"])
+        classes.append(entry | {"clusters": again["clusters"], "eigenvalues": again["eigenvalues"], "auto_k": auto})
+    return report | {"classes": classes}
+
+
+def _k_key(path: Path, method: str, index: int) -> str:
+    """The number input's key for one class of one run (a run's own key: a class index of another
+    run must not carry its number over)."""
+    import zlib
+
+    return f"dataset_k_{zlib.crc32(f'{path}|{method}'.encode()):08x}_{index}"
+
+
+def _remember_k(key: str, slot: tuple) -> None:
+    st.session_state.setdefault(CHOSEN_K, {})[slot] = int(st.session_state[key])
+
+
+def spray_ui(path: Path, method: str, clustered: list[dict]) -> dict:
+    """A class picker and the number of clusters beside the class's eigengap plot (SpRAy's
+    smallest Laplacian eigenvalues: the largest gap after the k-th suggests k). Returns the
+    chosen class's entry (reclustered when a person chose its k: see :func:`chosen_clusters`)."""
+    by_index = {c["index"]: c for c in clustered}
+    plot, choice = st.columns([3, 1])
+    index = choice.selectbox(
+        "Class",
+        list(by_index),
+        key="dataset_eigengap_class",
+        format_func=lambda i: f"{by_index[i]['name']} ({by_index[i]['count']} images)",
+    )
+    entry = by_index[index]
+    auto = entry.get("auto_k", len(entry["clusters"]))
+    slot = (str(path), method, index)
+    top = min(entry["count"], MAX_CHOSEN_CLUSTERS)
+    key = _k_key(path, method, index)
+    k = choice.number_input(
+        "Number of clusters",
+        min_value=1,
+        max_value=top,
+        value=min(st.session_state.get(CHOSEN_K, {}).get(slot, auto), top),
+        step=1,
+        key=key,
+        on_change=_remember_k,
+        args=(key, slot),
+        help=f"The eigengap suggests {auto}: the largest gap between the k-th and (k+1)-th smallest eigenvalue "
+        "of the maps' graph Laplacian. Choose another number to cluster this class again (1 to "
+        f"{top}).",
+    )
+    choice.caption(f"eigengap's choice: {auto}" + ("" if k == auto else f" · yours: {k}"))
+    with plot:
+        eigengap_chart(entry["eigenvalues"], auto, int(k))
+    return entry
+
+
+def eigengap_chart(eigenvalues: list[float], auto: int, chosen: int) -> None:
+    """The smallest eigenvalues against k, with the eigengap's k (red) and a chosen k (blue, dashed)."""
     import altair as alt
 
-    clustered = [c for c in report["classes"] if c.get("eigenvalues")]
-    if not clustered:
-        return
-    chosen = st.selectbox(
-        "Eigengap of",
-        [c["index"] for c in clustered],
-        key="dataset_eigengap_class",
-        format_func=lambda i: next(
-            f"{c['name']} ({len(c['clusters'])} clusters)" for c in clustered if c["index"] == i
-        ),
-        help="SpRAy chooses the number of clusters k where the gap between the k-th and (k+1)-th smallest "
-        "eigenvalue of the maps' graph Laplacian is largest.",
+    values = [{"k": i + 1, "eigenvalue": v} for i, v in enumerate(eigenvalues)]
+    marks = [{"k": auto, "which": "eigengap's choice"}] + (
+        [{"k": chosen, "which": "your choice"}] if chosen != auto else []
     )
-    entry = next(c for c in clustered if c["index"] == chosen)
-    k = len(entry["clusters"])
-    values = [
-        {"k": i + 1, "eigenvalue": v, "chosen": "chosen k" if i + 1 == k else ""}
-        for i, v in enumerate(entry["eigenvalues"])
-    ]
     line = alt.Chart(alt.Data(values=values)).mark_line(point=True).encode(x="k:O", y="eigenvalue:Q")
-    rule = alt.Chart(alt.Data(values=[{"k": k}])).mark_rule(color="red").encode(x="k:O")
-    st.altair_chart((line + rule).properties(height=160), width="stretch")
+    rule = (
+        alt.Chart(alt.Data(values=marks))
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x="k:O",
+            color=alt.Color(
+                "which:N",
+                scale=alt.Scale(domain=["eigengap's choice", "your choice"], range=["red", "#1f77b4"]),
+                title=None,
+            ),
+            strokeDash=alt.StrokeDash("which:N", legend=None),
+        )
+    )
+    st.altair_chart((line + rule).properties(height=180), width="stretch")
 
 
 def selection_downloads_ui(path: Path, shown: list[dict]) -> None:
@@ -374,47 +494,3 @@ def duplicates_ui(path: Path, signature: tuple, rows: list[dict], thumbnail) -> 
                 continue
             picture, _ = thumbnail(str(path), signature, row["input_index"], row["heatmap_path"])
             column.image(picture, caption=f"{pair[side]} · {pair['kind']} {pair['similarity']:.3f}", width="stretch")
-
-
-def compare_ui(root: Path, names: list[str]) -> None:
-    """Two runs side by side: pick them, compare (``gradcam dataset compare``), read the result."""
-    from gradcam.dataset.browse import resolve_run
-    from gradcam.dataset.comparison import compare_runs
-
-    if len(names) < 2:
-        st.info("Comparing needs two runs in the runs folder.")
-        return
-    c1, c2 = st.columns(2)
-    first = c1.selectbox("Run A", names, key="dataset_compare_a")
-    second = c2.selectbox("Run B", [n for n in names if n != first], key="dataset_compare_b")
-    if not st.button("Compare", key="dataset_compare_go"):
-        return
-    try:
-        path_a, path_b = resolve_run(root, first), resolve_run(root, second)
-        out = path_a / "comparisons" / second.replace("/", "__")
-        report = compare_runs(path_a, path_b, out)
-    except GradCamError as exc:
-        st.error(str(exc))
-        return
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Inputs in both", report["paired"])
-    rate = report["agreement_rate"]
-    m2.metric("Predictions agree", "–" if rate is None else f"{rate:.0%}")
-    rho = report["mean_map_agreement"]
-    m3.metric("Mean map agreement", "–" if rho is None else f"{rho:+.2f}", help="Spearman's rho on a 56×56 grid")
-    m4.metric("In one run only", f"{report['only_in_a']['count']} / {report['only_in_b']['count']}")
-    st.markdown("**Per class** (run A's prediction)")
-    st.dataframe(report["per_class"], hide_index=True)
-    st.markdown("**Where the runs disagree most**")
-    st.dataframe(report["most_disagreeing"], hide_index=True)
-    st.download_button(
-        "Download comparison.parquet",
-        (out / "comparison.parquet").read_bytes(),
-        file_name="comparison.parquet",
-        key="dataset_compare_download",
-    )
-    if report["only_in_a"]["paths"] or report["only_in_b"]["paths"]:
-        st.caption(
-            f"In {first} only: {', '.join(report['only_in_a']['paths'][:20]) or 'none'}. "
-            f"In {second} only: {', '.join(report['only_in_b']['paths'][:20]) or 'none'}."
-        )

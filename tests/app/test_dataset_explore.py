@@ -2,7 +2,8 @@
 computed on demand, a box selection on it and a click on one point filter the grid below (the
 selection arrives as the chart's own selection event, set in the chart's widget state as the
 browser would send it), scores sort the grid, the selection downloads as CSV, duplicate pairs
-show side by side, and two runs compare in the view's "Compare two runs" mode.
+show side by side, the number of SpRAy clusters chosen beside the eigengap plot reclusters a class,
+and two runs compare in the "Compare runs" view (opened from the Dataset view, or by a link).
 
 The runs are real: the offline EfficientNet-Lite0 (and Lite1 for the comparison), local engine,
 nine small files (tests/helpers/dataset_runs.py), in a temporary runs folder named by GRADCAM_RUNS_DIR.
@@ -110,10 +111,7 @@ def test_scores_sort_the_grid_and_the_selection_downloads_as_csv(runs):
     assert problems(at) == []
 
 
-def test_duplicates_side_by_side_and_two_runs_compared(runs):
-    import model_zoo
-    from gradcam.dataset import run_dataset
-
+def test_duplicates_side_by_side(runs):
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params["view"] = "dataset"
     at.run()
@@ -121,12 +119,77 @@ def test_duplicates_side_by_side_and_two_runs_compared(runs):
     at.button(key="dataset_dup_find").click().run()
     assert problems(at) == []
     assert any(" pairs (" in c.value for c in at.caption)
+
+
+def cluster_captions(at: AppTest) -> list[str]:
+    return [img.caption for image in at.get("image") for img in image.proto.imgs if img.caption.startswith("cluster ")]
+
+
+def test_the_number_of_clusters_chosen_beside_the_eigengap_plot_reclusters_the_class(runs):
+    from gradcam.dataset.report import build_report
+
+    report = build_report(runs / "photos", write=False)
+    entry = next(c for c in report["classes"] if c["clusters"])
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["view"] = "dataset"
+    at.run()
+    assert problems(at) == []
+    assert at.selectbox(key="dataset_eigengap_class").value == entry["index"]
+    (k_input,) = [n for n in at.number_input if n.label == "Number of clusters"]
+    auto = len(entry["clusters"])
+    assert k_input.value == auto and k_input.max == min(entry["count"], 12)
+    assert len(cluster_captions(at)) == auto
+    wanted = 1 if auto > 1 else 2
+    k_input.set_value(wanted).run()
+    assert problems(at) == []
+    shown = cluster_captions(at)
+    assert [c.split(" · ")[0] for c in shown] == [f"cluster {i}" for i in range(wanted)]
+    assert sum(int(c.split(" · ")[1].split()[0]) for c in shown) == entry["count"]  # every image in one
+    assert any(f"eigengap's choice: {auto} · yours: {wanted}" in c.value for c in at.caption)
+    # The grid's cluster filter offers the new clusters.
+    options = at.selectbox(key="dataset_cluster").options
+    assert sum(f"cluster {i} (" in o for o in options for i in range(wanted)) >= wanted
+    # Back to the eigengap's choice: its clusters again.
+    [n for n in at.number_input if n.label == "Number of clusters"][0].set_value(auto).run()
+    assert len(cluster_captions(at)) == auto and problems(at) == []
+
+
+def test_two_runs_compared_in_a_view_of_their_own(runs):
+    import model_zoo
+    from gradcam.dataset import run_dataset
+
     source = runs.parent / "src-photos" / "images"
-    run_dataset(source, runs / "lite1", model=model_zoo.load_model("efficientnet-lite1"), batch_size=9)
-    at.radio(key="dataset_mode").set_value("compare").run()
-    at.selectbox(key="dataset_compare_a").set_value("photos").run()
-    at.selectbox(key="dataset_compare_b").set_value("lite1").run()
-    at.button(key="dataset_compare_go").click().run()
+    if not (runs / "lite1").exists():
+        run_dataset(source, runs / "lite1", model=model_zoo.load_model("efficientnet-lite1"), batch_size=9)
+    # From the Dataset view: its button opens the Compare runs view with the open run as run A.
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["view"] = "dataset"
+    at.query_params["run"] = "photos"
+    at.run()
+    at.button(key="dataset_compare_runs").click().run()
+    assert problems(at) == []
+    assert at.radio(key="view").value == "runs"
+    assert at.selectbox(key="compare_run_a").value == "photos" and at.selectbox(key="compare_run_b").value == "lite1"
+    at.button(key="compare_runs_go").click().run()
     assert problems(at) == []
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Inputs in both"] == "8" and metrics["Predictions agree"].endswith("%")
+    assert at.query_params["view"] in (["runs"], "runs") and at.query_params["run_b"] in (["lite1"], "lite1")
+    # The most disagreeing inputs as pictures side by side: run A's overlay, then run B's.
+    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    assert (
+        len(captions) == 2 * 8
+        and all(  # the 8 inputs in both runs, each twice
+            a.startswith("A · photos: ") and b.startswith("B · lite1: ") for a, b in zip(captions[::2], captions[1::2])
+        )
+    )
+    assert any(b.label == "Download comparison.parquet" for b in at.get("download_button"))
+    # A link to the comparison opens it at once (kept in run A's folder), and a run outside is refused.
+    again = AppTest.from_file(APP, default_timeout=300)
+    again.query_params.update({"view": "runs", "run": "photos", "run_b": "lite1"})
+    again.run()
+    assert problems(again) == [] and {m.label: m.value for m in again.metric} == metrics
+    refused = AppTest.from_file(APP, default_timeout=300)
+    refused.query_params.update({"view": "runs", "run": "photos", "run_b": "../elsewhere"})
+    refused.run()
+    assert any("run_b='../elsewhere' refused" in p for p in problems(refused))

@@ -213,6 +213,20 @@ def test_a_dataset_run_and_its_input_travel_in_a_link():
     assert len(problems) == 2 and "run's name" in problems[0] and "input's number" in problems[1]
 
 
+def test_two_compared_runs_travel_in_a_link_and_old_dataset_links_read_the_same():
+    view = View(view="runs", run="photos", run_b="photos-lite1")
+    assert view.to_query() == {"view": "runs", "run": "photos", "run_b": "photos-lite1"}
+    again, problems = View.from_query(view.to_query(), views=["dataset", "runs"])
+    assert again == view and problems == []
+    old, problems = View.from_query({"view": "dataset", "run": "photos"}, views=["dataset", "runs"])
+    assert old == View(view="dataset", run="photos") and old.run_b is None and problems == []
+    odd, problems = View.from_query({"view": "runs", "run_b": "y" * 300}, views=["runs"])
+    assert odd.run_b is None and problems == [
+        f"Link parameter run_b={'y' * 40!r} ignored: expected a run's name inside the runs folder (at most 200 "
+        "characters)."
+    ]
+
+
 def test_compared_models_and_the_shared_scale_travel_and_come_back():
     models = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
     view = View(view="models", compare_models=("efficientnet-lite0", "efficientnet-lite1"), shared_scale=True)

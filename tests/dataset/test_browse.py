@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from gradcam.dataset import ModelSpec, RowFilter, RunAccessError, build_report, filter_rows, list_runs, resolve_run
-from gradcam.dataset.browse import RUNS_ENV, read_run_image, run_info, run_rows, runs_root
+from gradcam.dataset.browse import RUNS_ENV, faithfulness, read_run_image, run_info, run_rows, runs_root
 from gradcam.dataset.errors import DatasetSourceError, RunFolderError
 from gradcam.dataset.upload import (
     SOURCE_NAME,
@@ -352,3 +352,76 @@ def test_a_finished_run_opens_without_ray(made):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["9", "8"]
+
+
+def _reference(rows, wanted):
+    """filter_rows written plainly, one row at a time (as it was before the columnar RowTable)."""
+
+    def keeps(r):
+        labelled = r["label_index"] is not None
+        correct = labelled and r["label_index"] == r["predicted_index"]
+        return (
+            r["status"] == "ok"
+            and (wanted.method is None or r["method"] == wanted.method)
+            and not (wanted.outcome == "correct" and not correct)
+            and not (wanted.outcome == "incorrect" and (not labelled or correct))
+            and (wanted.true_class is None or r["label_index"] == wanted.true_class)
+            and (wanted.predicted_class is None or r["predicted_index"] == wanted.predicted_class)
+            and wanted.confidence[0] <= r["predicted_probability"] <= wanted.confidence[1]
+            and all(
+                b is None or (r.get(c) is not None and b[0] <= r[c] <= b[1])
+                for c, b in (("entropy", wanted.entropy), ("mistakenness", wanted.mistakenness))
+            )
+            and (wanted.members is None or r["path"] in wanted.members)
+        )
+
+    kept = [r for r in rows if keeps(r)]
+    if wanted.sort == "input":
+        return sorted(kept, key=lambda r: r["input_index"], reverse=wanted.descending)
+    score = {"confidence": lambda r: r["predicted_probability"], "faithfulness": faithfulness}.get(
+        wanted.sort, lambda r: r.get(wanted.sort)
+    )
+    scored = [r for r in kept if score(r) is not None]
+    return sorted(scored, key=lambda r: (score(r), -r["input_index"]), reverse=wanted.descending) + [
+        r for r in kept if score(r) is None
+    ]
+
+
+def test_the_columnar_table_filters_and_sorts_as_the_plain_rule_says():
+    """RowTable (what filter_rows and the Dataset view use) against the rule written row by row, on
+    600 random rows with ties, missing labels and scores, two methods and repeated paths."""
+    from gradcam.dataset.browse import RowTable
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(600):
+        rows.append(
+            _row(
+                i % 300,
+                None if rng.random() < 0.3 else int(rng.integers(0, 4)),
+                int(rng.integers(0, 4)),
+                float(rng.choice([0.25, 0.5, 0.75, rng.random()])),
+                path=f"{i % 300}.jpg",
+                metrics=None if rng.random() < 0.4 else (float(rng.random()), 0.25),
+                status="error" if rng.random() < 0.05 else "ok",
+                method="gradcam" if i < 300 else "saliency",
+            )
+        )
+        rows[-1]["entropy"] = None if rng.random() < 0.2 else float(rng.choice([0.5, rng.random() * 2]))
+        rows[-1]["mistakenness"] = None if rows[-1]["label_index"] is None else float(rng.random())
+    table = RowTable(rows)
+    members = frozenset(f"{i}.jpg" for i in range(0, 300, 3))
+    checked = 0
+    for sort in ("confidence", "input", "entropy", "mistakenness", "faithfulness", "margin"):
+        for descending in (True, False):
+            for wanted in (
+                RowFilter(sort=sort, descending=descending),
+                RowFilter(method="gradcam", outcome="correct", sort=sort, descending=descending),
+                RowFilter(method="saliency", outcome="incorrect", true_class=2, sort=sort, descending=descending),
+                RowFilter(predicted_class=1, confidence=(0.25, 0.75), sort=sort, descending=descending),
+                RowFilter(entropy=(0.0, 1.0), mistakenness=(0.2, 0.9), sort=sort, descending=descending),
+                RowFilter(method="gradcam", members=members, sort=sort, descending=descending),
+            ):
+                assert table.filter(wanted) == _reference(rows, wanted), wanted
+                checked += len(table.filter(wanted))
+    assert checked > 5000
