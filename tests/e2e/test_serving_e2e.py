@@ -15,7 +15,7 @@ from .conftest import ARTIFACTS, new_page, record_median, stop_server
 from .serving import computations_in, start_minimal, timed_app_server, wait_for_default_view
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-REPEAT = 3
+REPEAT = 5
 
 
 def heatmap_on_screen(page, url: str, label: str | None = None) -> None:
