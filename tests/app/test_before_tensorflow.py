@@ -115,3 +115,31 @@ def test_without_a_cached_view_the_photo_shows_and_the_map_waits(tmp_path):
     assert out["import_threads"] == ["gradcam-app-load-efficientnet-lite0"], out["import_threads"]
     assert [c for c in out["captions"] if c.startswith("Original · ")], out["captions"]
     assert not [c for c in out["captions"] if c.startswith("Heatmap · ")]
+
+
+def test_the_warm_up_waits_until_the_server_is_quiet():
+    """Before importing TensorFlow the warm-up waits until this process stops using the CPU (it has
+    sent the first page); a process that stays busy is waited for at most the limit."""
+    import threading
+    import time
+
+    from gradcam_app.early import wait_until_quiet
+
+    def burn(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sum(range(1000))
+
+    busy = threading.Thread(target=burn, args=(1.0,))
+    started = time.monotonic()
+    busy.start()
+    assert wait_until_quiet(limit=10.0, window=0.1, calm=2)
+    assert not busy.is_alive(), "it returned while the process was still busy"
+    assert time.monotonic() - started < 10.0
+
+    busy = threading.Thread(target=burn, args=(1.5,))
+    busy.start()
+    started = time.monotonic()
+    assert not wait_until_quiet(limit=0.5, window=0.1, calm=2)  # still busy at the limit
+    assert time.monotonic() - started >= 0.5
+    busy.join()
