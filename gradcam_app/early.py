@@ -177,6 +177,15 @@ def cached_view(name: str, item: ImageItem, pixels, state: PageState):
     return None if explanation is None else (explanation, facts["class_names"])
 
 
+def sample_before_widgets(state: PageState, samples: list[str]) -> ImageItem | None:
+    """The sample photo a page drawn before the model opens on, known before the sidebar's image
+    widgets are drawn (they hold the same choice), or None: not such a page, or not a sample."""
+    if not service.background_loading() or st.session_state.get("source", state.source) != "Sample":
+        return None
+    name = st.session_state.get("sample", state.sample) or loaders.DEFAULT_SAMPLE
+    return loaders.sample_item(name) if name in samples else None
+
+
 def show_before_model(state: PageState, items: list[ImageItem], options: list[str], view: str) -> bool:
     """Draw the page from what is known while zoo model ``st.session_state["model"]`` loads in the
     background; True when drawn (the caller stops there), False when the model is ready, when this

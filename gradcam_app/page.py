@@ -52,6 +52,7 @@ from gradcam_app.widgets import (
 )
 
 DEFAULT_SAMPLE = loaders.DEFAULT_SAMPLE
+TAGLINE = "why does the classifier say what it says?"
 # At 800 px wide, five class buttons in a row cut their names ("Egypti…"): let the labels wrap.
 # Compare panels' titles are kept to two lines so the pictures beside each other line up.
 PAGE_STYLE = """<style>
@@ -142,16 +143,21 @@ def main() -> None:
     if state.present:
         st.html(present.PRESENT_STYLE)
 
-    items = input_ui(samples, DEFAULT_SAMPLE)
+    source_box = st.sidebar.container()  # "1 · Image": the image source and its widgets
     # One title, on one line with its tagline: at 1280x720 every line above the pictures pushes the
-    # heatmap below the fold.
-    st.markdown(
-        "<div class='gc-title'><strong>Grad-CAM Explorer</strong> · why does the classifier say what it says?</div>",
-        unsafe_allow_html=True,
-    )
+    # heatmap below the fold. Plain HTML (st.html): Markdown with HTML in it costs the browser one
+    # more script (rehype-raw, 184 kB) on every new page.
+    st.html(f"<div class='gc-title'><strong>Grad-CAM Explorer</strong> · {TAGLINE}</div>")
     bar = st.container()  # presentation mode's Previous / Next, filled once the image is known
     for line in problems:
         st.warning(line)
+    # While TensorFlow loads, a sample's page sends its map before the sidebar's image widgets (their
+    # place is kept): each element the browser has not seen yet costs it a script fetch first.
+    known = early.sample_before_widgets(state, samples)
+    if known is not None and early.show_before_model(state, [known], options, chosen_view(state)):
+        input_ui(samples, DEFAULT_SAMPLE, where=source_box)
+        return
+    items = input_ui(samples, DEFAULT_SAMPLE, where=source_box)
     if early.show_before_model(state, items, options, chosen_view(state)):
         return  # TensorFlow and the model are loading: what is known is drawn, the page reruns when ready
 

@@ -78,17 +78,19 @@ def method_label(key: str) -> str:
 
 
 # -- sidebar ------------------------------------------------------------------------------------
-def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
-    """The sidebar's image source and the images it gives (none while nothing is uploaded)."""
+def input_ui(samples: list[str], default_sample: str, where=None) -> list[ImageItem]:
+    """The sidebar's image source and the images it gives (none while nothing is uploaded).
+    ``where``: a container in the sidebar to draw into (default: the sidebar itself)."""
     state = page_state()
-    st.sidebar.subheader("1 · Image")
+    side = st.sidebar if where is None else where
+    side.subheader("1 · Image")
     sources = ["Sample", "Upload", "Camera"] + (["Run"] if state.run_image else []) + (["Photo"] if state.photo else [])
     if state.source not in sources:
         state.source = "Sample"
     source = bound(
         "source",
         "source",
-        lambda: st.sidebar.radio("Source", sources, key="source", horizontal=True, format_func=SOURCE_LABELS.get),
+        lambda: side.radio("Source", sources, key="source", horizontal=True, format_func=SOURCE_LABELS.get),
         valid=lambda v: v in sources,
     )
     items: list[ImageItem] = []
@@ -98,7 +100,7 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         name = bound(
             "sample",
             "sample",
-            lambda value: st.sidebar.selectbox(
+            lambda value: side.selectbox(
                 "Sample photo",
                 samples,
                 key="sample",
@@ -110,7 +112,7 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         )
         items.append(loaders.sample_item(name))
     elif source == "Upload":
-        files = st.sidebar.file_uploader(
+        files = side.file_uploader(
             "Images (JPEG, PNG, WebP, BMP, TIFF, GIF)",
             type=IMAGE_TYPES,
             accept_multiple_files=True,
@@ -127,10 +129,10 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         try:
             item = run_image_item(run, index)
         except GradCamError as exc:
-            st.sidebar.error(str(exc))
+            side.error(str(exc))
         else:
             items.append(item)
-            st.sidebar.caption(
+            side.caption(
                 f"Input {index} of the dataset run **{run}**: `{item.name}` (read on the server "
                 "from the run's source). Open another from the Dataset view."
             )
@@ -138,12 +140,12 @@ def input_ui(samples: list[str], default_sample: str) -> list[ImageItem]:
         found = linked_photo(state.photo or "")
         if found is not None:
             items.append(found)
-            st.sidebar.caption(
+            side.caption(
                 f"The photo of the link you opened: `{found.name}`, kept on this server. Upload or pick "
                 "another image to leave it."
             )
     else:
-        shot = st.sidebar.camera_input("Take a photo", key="camera")
+        shot = side.camera_input("Take a photo", key="camera")
         if shot is not None:
             data = shot.getvalue()
             sha = export.sha256_bytes(data)
