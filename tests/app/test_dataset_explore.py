@@ -176,7 +176,7 @@ def test_two_runs_compared_in_a_view_of_their_own(runs):
     assert metrics["Inputs in both"] == "8" and metrics["Predictions agree"].endswith("%")
     assert at.query_params["view"] in (["runs"], "runs") and at.query_params["run_b"] in (["lite1"], "lite1")
     # The most disagreeing inputs as pictures side by side: run A's overlay, then run B's.
-    captions = [img.caption for image in at.get("image") for img in image.proto.imgs]
+    captions = [img.caption for image in at.main.get("image") for img in image.proto.imgs]
     assert (
         len(captions) == 2 * 8
         and all(  # the 8 inputs in both runs, each twice

@@ -60,7 +60,8 @@ def test_compare_lite0_and_lite1_side_by_side_with_probabilities_top1_and_agreem
     # the shared colour scale
     at.checkbox(key="shared_scale").check().run()
     assert problems(at) == []
-    assert any("strongest map among the models" in m.value for m in at.markdown)
+    colour_bars = [h.proto.body for h in at.get("html") if "gc-colour-bar" in h.proto.body]
+    assert any("strongest map among the models" in bar for bar in colour_bars)
     shared = at.query_params["shared"]
     assert shared in ("1", ["1"])
 
