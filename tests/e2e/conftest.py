@@ -142,6 +142,32 @@ def start_server(log_path: Path, extra_env: dict[str, str] | None = None):
     return process, url, log
 
 
+def wait_idle(page, timeout: float = 120_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'running' status widget)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
+        timeout=timeout,
+    )
+
+
+def download(page, button: str, path: Path, tries: int = 5) -> None:
+    """Click a download button and save the file. The files are built on the server when clicked; a
+    download that the browser cancels because the page was redrawing its buttons at that moment
+    is tried again (at most ``tries`` times)."""
+    for attempt in range(tries):
+        wait_idle(page)
+        with page.expect_download() as info:
+            page.get_by_role("button", name=button).click()
+        try:
+            info.value.save_as(path)
+            return
+        except Exception as error:  # playwright's Error: "Download.save_as: canceled"
+            if "canceled" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+
+
 def stop_server(process, log) -> None:
     """Stop a server started by :func:`start_server` (its whole process group) and close its log."""
     try:

@@ -18,7 +18,7 @@ from PIL import Image
 from tests.helpers.bad_inputs import ROOT, photo
 from tests.helpers.summary import FIGURES
 
-from .conftest import record
+from .conftest import download, record, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SAMPLES = ROOT / "sample_images"
@@ -57,13 +57,6 @@ def open_upload(context, url):
     chooser = page.locator('[data-testid="stSidebar"] input[type="file"]').first
     chooser.wait_for(state="attached")
     return page, chooser
-
-
-def wait_idle(page):
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)"
-    )
 
 
 def test_bad_upload_shows_an_error_box_and_keeps_the_result(browser, server):
@@ -117,10 +110,8 @@ def test_eight_browser_sessions_get_single_session_results(browser, server, lite
                 b.inner_text().strip()
                 for b in page.locator('[data-testid="stButton"] button').filter(has_text="%").all()
             ][:5]
-            with page.expect_download() as info:
-                page.get_by_role("button", name="Heatmap .npy").click()
             path = tmp_path / f"{name}.npy"
-            info.value.save_as(path)
+            download(page, "Heatmap .npy", path)
             seen[name] = (labels, np.load(path))
             assert time.monotonic() - started < SESSIONS_DEADLINE_S, "the eight sessions took too long"
         elapsed = time.monotonic() - ready

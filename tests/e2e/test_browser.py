@@ -17,7 +17,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import ARTIFACTS, ROOT, browser_seconds, new_page, record, record_median, start_server, stop_server
+from .conftest import (
+    ARTIFACTS,
+    ROOT,
+    browser_seconds,
+    download,
+    new_page,
+    record,
+    record_median,
+    start_server,
+    stop_server,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SAMPLES = ROOT / "sample_images"
@@ -124,15 +135,6 @@ def wait_heatmap(page, label: str | None = None, timeout: float = 120_000):
     wait_idle(page)
 
 
-def wait_idle(page, timeout: float = 120_000):
-    """Wait until Streamlit has finished running the script (no 'running' status widget)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
-        timeout=timeout,
-    )
-
-
 def wait_count(locator, expected: int, timeout: float = 30.0) -> bool:
     """True once the locator matches exactly ``expected`` elements, False after ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -154,22 +156,6 @@ def wait_src_change(page, locator_fn, old: str, timeout: float = 60.0) -> str:
             return src
         time.sleep(0.02)
     raise AssertionError("the picture did not change")
-
-
-def download(page, button: str, path: Path, tries: int = 5) -> None:
-    """Click a download button and save the file. A download that the browser cancels because the
-    fragment was redrawing its buttons at that moment is tried again (at most ``tries`` times)."""
-    for attempt in range(tries):
-        wait_idle(page)
-        with page.expect_download() as info:
-            page.get_by_role("button", name=button).click()
-        try:
-            info.value.save_as(path)
-            return
-        except Exception as error:  # playwright's Error: "Download.save_as: canceled"
-            if "canceled" not in str(error) or attempt == tries - 1:
-                raise
-            time.sleep(0.5)
 
 
 def server_log() -> str:

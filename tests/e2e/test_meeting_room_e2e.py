@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from .conftest import ARTIFACTS, new_page
+from .conftest import ARTIFACTS, new_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,13 +36,6 @@ def projector(browser, server):
         yield page
     finally:
         context.close()
-
-
-def wait_idle(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)"
-    )
 
 
 def heatmap_box(page, label: str = "") -> dict:

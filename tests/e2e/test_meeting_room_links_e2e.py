@@ -14,18 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import ARTIFACTS, new_page, start_server, stop_server
+from .conftest import ARTIFACTS, new_page, start_server, stop_server, wait_idle
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_images"
-
-
-def wait_idle(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)"
-    )
 
 
 def wait_heatmap(page, label: str = "") -> None:
