@@ -56,13 +56,12 @@ _DIGEST = 32  # bytes of the SHA-256 that follows the magic
 def default_folder() -> Path:
     """The result cache's folder, read at call time: ``$GRADCAM_RESULT_CACHE_DIR``, else
     ``<the model zoo's cache folder>/results``. Not created here."""
+    from model_zoo.cache import cache_dir  # the one rule for the app's cache folder
+
     explicit = os.environ.get(FOLDER_ENV)
     if explicit:
         return Path(explicit).expanduser().resolve()
-    base = os.environ.get("GRADCAM_CACHE_DIR")
-    if not base:
-        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "gradcam-explorer")
-    return (Path(base).expanduser() / "results").resolve()
+    return (Path(cache_dir()) / "results").resolve()
 
 
 def default_megabytes() -> float:

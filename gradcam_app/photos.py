@@ -58,13 +58,12 @@ class StoredPhoto:
 
 def default_folder() -> Path:
     """The store's folder, read at call time (see the module's docstring); not created here."""
+    from model_zoo.cache import cache_dir  # the one rule for the app's cache folder
+
     explicit = os.environ.get(FOLDER_ENV)
     if explicit:
         return Path(explicit).expanduser().resolve()
-    base = os.environ.get("GRADCAM_CACHE_DIR")
-    if not base:
-        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "gradcam-explorer")
-    return (Path(base).expanduser() / "photos").resolve()
+    return (Path(cache_dir()) / "photos").resolve()
 
 
 def _number(env: str, default: float) -> float:

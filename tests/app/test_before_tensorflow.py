@@ -64,17 +64,10 @@ gate.set()
 """
 
 
-def test_a_cached_view_shows_its_map_before_tensorflow_is_imported(lite0, tmp_path):
-    from gradcam import Explainer
-    from gradcam.images import decode_image
-    from gradcam.result_cache import ResultCache
-
-    model, _ = lite0
-    # The default view as the first start of the server leaves it in the cache.
-    data = (ROOT / "sample_images" / "cat_and_coffee.jpg").read_bytes()
-    pixels = decode_image(data, name="cat_and_coffee.jpg").pixels
-    expected = Explainer(model, cache_dir=ResultCache(tmp_path)).explain(pixels)
-    env = dict(os.environ, GRADCAM_RESULT_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+def page_without_tensorflow(cache_folder: Path) -> dict:
+    """Run :data:`PAGE_WITHOUT_TENSORFLOW` in a fresh process on the result cache in
+    ``cache_folder``; what it saw (captions, problems, whether TensorFlow was imported, ...)."""
+    env = dict(os.environ, GRADCAM_RESULT_CACHE_DIR=str(cache_folder), PYTHONPATH=str(ROOT))
     done = subprocess.run(
         [sys.executable, "-c", PAGE_WITHOUT_TENSORFLOW, str(ROOT / "gradcam_app" / "page.py")],
         env=env,
@@ -85,7 +78,20 @@ def test_a_cached_view_shows_its_map_before_tensorflow_is_imported(lite0, tmp_pa
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, f"the page did not finish: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT ") :])
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def test_a_cached_view_shows_its_map_before_tensorflow_is_imported(lite0, tmp_path):
+    from gradcam import Explainer
+    from gradcam.images import decode_image
+    from gradcam.result_cache import ResultCache
+
+    model, _ = lite0
+    # The default view as the first start of the server leaves it in the cache.
+    data = (ROOT / "sample_images" / "cat_and_coffee.jpg").read_bytes()
+    pixels = decode_image(data, name="cat_and_coffee.jpg").pixels
+    expected = Explainer(model, cache_dir=ResultCache(tmp_path)).explain(pixels)
+    out = page_without_tensorflow(tmp_path)
     assert out["problems"] == []
     assert not out["tensorflow_imported"], "the page imported TensorFlow"
     # Only the background load asked for TensorFlow, never the page's own thread.
@@ -99,18 +105,7 @@ def test_a_cached_view_shows_its_map_before_tensorflow_is_imported(lite0, tmp_pa
 
 
 def test_without_a_cached_view_the_photo_shows_and_the_map_waits(tmp_path):
-    env = dict(os.environ, GRADCAM_RESULT_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", PAGE_WITHOUT_TENSORFLOW, str(ROOT / "gradcam_app" / "page.py")],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, f"the page did not finish: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    out = json.loads(lines[-1][len("RESULT ") :])
+    out = page_without_tensorflow(tmp_path)
     assert out["problems"] == [] and not out["tensorflow_imported"]
     assert out["import_threads"] == ["gradcam-app-load-efficientnet-lite0"], out["import_threads"]
     assert [c for c in out["captions"] if c.startswith("Original · ")], out["captions"]

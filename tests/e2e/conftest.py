@@ -89,6 +89,23 @@ def chromium() -> str:
     return path
 
 
+def server_flags(port: int) -> list[str]:
+    """Streamlit's flags for a test server on ``port``: headless, local only, nothing sent out,
+    no file watcher (the app's and the minimal page's servers alike)."""
+    return [
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
 def start_server(log_path: Path, extra_env: dict[str, str] | None = None):
     """The app as `python3 run.py app` serves it (`gradcam_app.serve`: `streamlit run` on the page,
     the default model warmed up in the background) on a free port: (process, url, log file), once
@@ -104,16 +121,7 @@ def start_server(log_path: Path, extra_env: dict[str, str] | None = None):
             sys.executable,
             "-m",
             "gradcam_app.serve",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
+            *server_flags(port),
         ],
         cwd=ROOT,
         env=env,

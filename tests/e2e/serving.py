@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .conftest import ARTIFACTS, ROOT, _free_port, start_server, stop_server
+from .conftest import ARTIFACTS, ROOT, _free_port, server_flags, start_server, stop_server
 
 #: A title and one 224x224 image: the floor of Streamlit and Chromium on this machine.
 MINIMAL_PAGE = """
@@ -39,16 +39,7 @@ def start_minimal(folder: Path, log_path: Path):
             "streamlit",
             "run",
             str(script),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
+            *server_flags(port),
             "--client.toolbarMode",
             "minimal",
         ],
