@@ -138,3 +138,36 @@ def test_the_warm_up_waits_until_the_server_is_quiet():
     assert not wait_until_quiet(limit=0.5, window=0.1, calm=2)  # still busy at the limit
     assert time.monotonic() - started >= 0.5
     busy.join()
+
+
+def test_a_page_leaves_the_default_model_to_the_warm_up_waiting_for_it(monkeypatch):
+    """While the warm-up waits for the first page to be sent, that page does not start loading the
+    default model beside it (TensorFlow's import would hold the interpreter while the page is drawn
+    and served); once the wait is over, the page's redraw timer starts the load if nothing has."""
+    from types import SimpleNamespace
+
+    import model_zoo
+    from gradcam_app import early, service
+
+    started: list[str] = []
+
+    class RecordedThread:
+        def __init__(self, target, name, daemon):
+            self.name = name
+
+        def start(self):
+            started.append(self.name)
+
+    monkeypatch.setattr(early, "threading", SimpleNamespace(Thread=RecordedThread))
+    monkeypatch.setattr(service, "model_ready", lambda name: False)
+    monkeypatch.setattr(early, "_loading", {})
+    early._warm_up_waiting.set()
+    try:
+        early.start_loading(model_zoo.DEFAULT_MODEL)
+        assert started == [], "the page started the default model's load while the warm-up waited"
+        early.start_loading("efficientnet-lite4")  # another model: nobody else is about to load it
+        assert started == ["gradcam-app-load-efficientnet-lite4"]
+    finally:
+        early._warm_up_waiting.clear()
+    early.start_loading(model_zoo.DEFAULT_MODEL)
+    assert started[-1] == f"gradcam-app-load-{model_zoo.DEFAULT_MODEL}"
