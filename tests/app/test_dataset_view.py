@@ -20,7 +20,7 @@ from gradcam import limits  # noqa: E402
 from gradcam.dataset import RowFilter, filter_rows  # noqa: E402
 from gradcam.dataset.browse import run_rows  # noqa: E402
 from tests.helpers import dataset_runs  # noqa: E402
-from tests.helpers.app import APP, heatmap, problems  # noqa: E402
+from tests.helpers.app import heatmap, new_app, problems  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -40,13 +40,6 @@ def runs(tmp_path_factory, lite0):
 def _env(monkeypatch, runs):
     monkeypatch.setenv("GRADCAM_RUNS_DIR", str(runs[0]))
     monkeypatch.setenv("GRADCAM_ALLOW_MODEL_UPLOAD", "1")
-
-
-def new_app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
 
 
 def grid(at: AppTest) -> list[str]:

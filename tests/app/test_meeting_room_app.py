@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -18,25 +17,14 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "streamlit_app.py")
+from tests.helpers.app import new_app, problems  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
 def _upload_allowed(monkeypatch):
     monkeypatch.setenv("GRADCAM_ALLOW_MODEL_UPLOAD", "1")
-
-
-def new_app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
-
-
-def problems(at: AppTest) -> list[str]:
-    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
 
 
 def png(size: tuple[int, int], colour=(200, 30, 30)) -> bytes:

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "streamlit_app.py")
+from tests.helpers.app import new_app as open_page  # noqa: E402
+from tests.helpers.app import problems  # noqa: E402
+
 pytestmark = pytest.mark.slow
 QUESTIONS = ("faithful?", "about this class?", "stable?", "focused?")
 
 
 def new_app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=600)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
-
-
-def problems(at: AppTest) -> list[str]:
-    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+    return open_page(default_timeout=600, **query)  # its checks run many passes: a longer timeout
 
 
 def warnings(at: AppTest) -> list[str]:

@@ -10,22 +10,13 @@ import time
 
 import pytest
 
-from .conftest import ARTIFACTS, browser_seconds, record_median
+from .conftest import ARTIFACTS, browser_seconds, record_median, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def heatmap_image(page):
     return page.locator('[data-testid="stImage"]').filter(has_text="Heatmap ·").locator("img").first
-
-
-def wait_idle(page, timeout: float = 120_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'running' status widget)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.match(/Running|Stop/)",
-        timeout=timeout,
-    )
 
 
 def wait_src_change(page, old: str, timeout: float = 60.0) -> str:

@@ -16,8 +16,9 @@ APP = str(ROOT / "streamlit_app.py")
 SAMPLES = ROOT / "sample_images"
 
 
-def new_app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
+def new_app(*, default_timeout: float = 240, **query) -> AppTest:
+    """The page in AppTest, opened with a deep link's ``query`` (not yet run)."""
+    at = AppTest.from_file(APP, default_timeout=default_timeout)
     for key, value in query.items():
         at.query_params[key] = value
     return at
