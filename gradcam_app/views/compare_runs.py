@@ -31,6 +31,15 @@ from gradcam_app.views.dataset import PERCENT_COLUMNS, as_percent, thumbnail
 PAIRS_DRAWN = 8
 
 
+def run_picker(column, label: str, widget: str, field: str, options: list[str]) -> str:
+    """A run picker in ``column`` bound to the page state's ``field`` (the link's run), which
+    starts at the first of ``options`` when it holds none of them."""
+    state = page_state()
+    if getattr(state, field) not in options:
+        setattr(state, field, options[0])
+    return bound(widget, field, lambda: column.selectbox(label, options, key=widget), valid=lambda v: v in options)
+
+
 def compare_runs_view(view: DatasetInput) -> None:
     root = runs_folder()
     st.caption("Two runs over the same images (other models, methods or layers), paired by the images' bytes.")
@@ -60,23 +69,8 @@ def compare_runs_view(view: DatasetInput) -> None:
         )
         return
     c1, c2 = st.columns(2)
-    if state.dataset_run not in names:
-        state.dataset_run = names[0]
-    first = bound(
-        "compare_run_a",
-        "dataset_run",
-        lambda: c1.selectbox("Run A", names, key="compare_run_a"),
-        valid=lambda v: v in names,
-    )
-    others = [n for n in names if n != first]
-    if state.compare_run_b not in others:
-        state.compare_run_b = others[0]
-    second = bound(
-        "compare_run_b",
-        "compare_run_b",
-        lambda: c2.selectbox("Run B", others, key="compare_run_b"),
-        valid=lambda v: v in others,
-    )
+    first = run_picker(c1, "Run A", "compare_run_a", "dataset_run", names)
+    second = run_picker(c2, "Run B", "compare_run_b", "compare_run_b", [n for n in names if n != first])
     try:
         path_a, path_b = resolve_run(root, first), resolve_run(root, second)
         method_a = choose_method(c1, path_a, "compare_method_a")
