@@ -18,14 +18,13 @@ from pathlib import Path
 
 import streamlit as st
 
-import gradcam
-from gradcam.dataset.browse import list_runs, resolve_run, run_info, run_rows, run_signature
+from gradcam.dataset.browse import list_runs, resolve_run, run_rows, run_signature
 from gradcam.dataset.errors import RunAccessError
 from gradcam.errors import GradCamError
 from gradcam_app.settings import runs_folder
 from gradcam_app.state import bound, page_state
 from gradcam_app.views import DatasetInput
-from gradcam_app.views.dataset import PERCENT_COLUMNS, as_percent, thumbnail
+from gradcam_app.views.dataset import PERCENT_COLUMNS, as_percent, choose_method, thumbnail
 
 #: Inputs of "where the runs disagree most" drawn as pictures (the table lists all of them).
 PAIRS_DRAWN = 8
@@ -73,8 +72,8 @@ def compare_runs_view(view: DatasetInput) -> None:
     second = run_picker(c2, "Run B", "compare_run_b", "compare_run_b", [n for n in names if n != first])
     try:
         path_a, path_b = resolve_run(root, first), resolve_run(root, second)
-        method_a = choose_method(c1, path_a, "compare_method_a")
-        method_b = choose_method(c2, path_b, "compare_method_b")
+        method_a = choose_method(path_a, c1, "compare_method_a")
+        method_b = choose_method(path_b, c2, "compare_method_b")
     except GradCamError as exc:
         st.error(str(exc))
         return
@@ -96,19 +95,6 @@ def compare_runs_view(view: DatasetInput) -> None:
             st.error(str(exc))
             return
     report_ui(report, first, second, path_a, path_b, out)
-
-
-def choose_method(column, path: Path, key: str) -> str | None:
-    """Which method's maps of a run, when it has several (None: the run's first)."""
-    methods = run_info(path)["methods"]
-    if len(methods) < 2:
-        return methods[0] if methods else None
-    return column.selectbox(
-        "Maps of",
-        methods,
-        key=key,
-        format_func=lambda m: gradcam.METHODS[m].label if m in gradcam.METHODS else m,
-    )
 
 
 def comparison_folder(path_a: Path, name_b: str, method_a: str | None, method_b: str | None) -> Path:

@@ -180,15 +180,16 @@ def _inside(root: Path, name: str) -> bool:
     return True
 
 
-def choose_method(path: Path) -> str | None:
-    """Which method's maps to show, when the run has several."""
+def choose_method(path: Path, where=st, key: str = "dataset_method") -> str | None:
+    """Which method's maps of the run at ``path`` to show, picked in ``where`` (a column or the
+    page) when the run has several (None: a run without maps)."""
     methods = run_info(path)["methods"]
     if len(methods) < 2:
         return methods[0] if methods else None
-    return st.selectbox(
+    return where.selectbox(
         "Maps of",
         methods,
-        key="dataset_method",
+        key=key,
         format_func=lambda m: gradcam.METHODS[m].label if m in gradcam.METHODS else m,
     )
 
@@ -616,13 +617,20 @@ def explorer_link(view: DatasetInput, name: str, row: dict, info: dict) -> links
         layer=info["layer"] if uses_layer else None,
         target=str(row["target_index"]),
         view="explain",
-        colormap=state.colormap,
-        alpha=float(state.alpha),
-        top_percent=int(state.top_percent),
-        aug_smooth=bool(state.smooth),
+        **display_fields(state),
         run=name,
         item=row["input_index"],
     )
+
+
+def display_fields(state) -> dict:
+    """The page's display settings (colour map, opacity, top share, smoothing) as a link's fields."""
+    return {
+        "colormap": state.colormap,
+        "alpha": float(state.alpha),
+        "top_percent": int(state.top_percent),
+        "aug_smooth": bool(state.smooth),
+    }
 
 
 def compare_link(view: DatasetInput, name: str) -> links.View:
@@ -632,10 +640,7 @@ def compare_link(view: DatasetInput, name: str) -> links.View:
         model=view.model_option,
         method=view.settings.method,
         view="runs",
-        colormap=state.colormap,
-        alpha=float(state.alpha),
-        top_percent=int(state.top_percent),
-        aug_smooth=bool(state.smooth),
+        **display_fields(state),
         run=name,
     )
 
