@@ -47,8 +47,8 @@ def _browser_summary(terminalreporter):
         return
     if TIMINGS:
         terminalreporter.section("Grad-CAM Explorer timings (browser, measured, not asserted)")
-        for name, seconds, note in TIMINGS:
-            terminalreporter.write_line(f"{name:<45} {seconds:6.2f} s  {note}")
+        for name, value, note, unit in TIMINGS:
+            terminalreporter.write_line(f"{name:<45} {value:6.2f} {unit:<2} {note}")
     for reason in dict.fromkeys(SKIP_REASONS):
         terminalreporter.section("BROWSER TESTS SKIPPED", sep="!")
         terminalreporter.write_line(reason)

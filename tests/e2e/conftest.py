@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-TIMINGS: list[tuple[str, float, str]] = []
+TIMINGS: list[tuple[str, float, str, str]] = []  # name, value, note, unit
 SKIP_REASONS: list[str] = []
 
 
@@ -60,9 +60,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def record(name: str, seconds: float, note: str = "") -> None:
-    TIMINGS.append((name, seconds, note))
-    print(f"[timing] {name}: {seconds:.2f} s {note}")
+def record(name: str, seconds: float, note: str = "", unit: str = "s") -> None:
+    """Keep one figure for the terminal summary: seconds unless ``unit`` says otherwise ("x" for a
+    ratio, "GB", or "" for a count)."""
+    TIMINGS.append((name, seconds, note, unit))
+    print(f"[timing] {name}: {seconds:.2f} {unit} {note}")
 
 
 def record_median(name: str, samples: list[float], note: str = "") -> float:
