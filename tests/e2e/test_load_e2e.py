@@ -195,9 +195,9 @@ def test_twenty_pages_at_once(chromium, tmp_path):
     record("20 pages: server peak memory", peak / 1e9, "all its processes, target < 3 GB", unit="GB")
     # Twenty Chromium renderers share the machine with the server here; in a meeting each viewer's
     # browser runs on their own machine. The server's own CPU time says what serving them costs.
-    record("20 pages: minimal page's server, CPU seconds", minimal_cpu, "its process, over the 20 pages")
+    record("20 pages: server CPU, minimal page", minimal_cpu, "its process, over the 20 pages")
     record(
-        "20 pages: app server, CPU seconds",
+        "20 pages: server CPU, app",
         app_cpu,
         f"all its processes, over the 20 pages (10 maps computed); {app_cpu / max(minimal_cpu, 1e-3):.1f}x the minimal",
     )
@@ -207,9 +207,9 @@ def test_twenty_pages_at_once(chromium, tmp_path):
     minimal_page = sum(minimal_renderers.values()) / len(minimal_renderers)
     app_default = sum(app_renderers[n] for n in default_pages) / len(default_pages)
     app_upload = sum(app_renderers[n] for n in upload_pages) / len(upload_pages)
-    record("20 pages: one page's renderer, minimal page, CPU seconds", minimal_page, "the mean over its 20 pages")
+    record("20 pages: renderer CPU per page, minimal", minimal_page, "the mean over its 20 pages")
     record(
-        "20 pages: one page's renderer, app, CPU seconds",
+        "20 pages: renderer CPU per page, app",
         app_default,
         f"the mean over the 10 default-view pages, {app_default / minimal_page:.1f}x the minimal; "
         f"upload pages {app_upload:.2f} s, {app_upload / minimal_page:.1f}x",
