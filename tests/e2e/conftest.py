@@ -60,11 +60,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def record(name: str, seconds: float, note: str = "", unit: str = "s") -> None:
+def record(name: str, value: float, note: str = "", unit: str = "s") -> None:
     """Keep one figure for the terminal summary: seconds unless ``unit`` says otherwise ("x" for a
     ratio, "GB", or "" for a count)."""
-    TIMINGS.append((name, seconds, note, unit))
-    print(f"[timing] {name}: {seconds:.2f} {unit} {note}")
+    TIMINGS.append((name, value, note, unit))
+    print(f"[timing] {name}: {value:.2f} {unit} {note}")
 
 
 def record_median(name: str, samples: list[float], note: str = "") -> float:
