@@ -68,6 +68,12 @@ def idle(page) -> None:
     time.sleep(1.0)  # pictures finish painting
 
 
+def next_step(page) -> None:
+    """The Right arrow, once the presenter bar's Next button is drawn (its shortcut is bound then)."""
+    page.locator(".st-key-gc_next button:enabled").wait_for(state="visible")
+    page.keyboard.press("ArrowRight")
+
+
 def portrait() -> bytes:
     from PIL import Image
 
@@ -131,15 +137,15 @@ def main() -> None:
                 shared.get_by_text("1 / 4 · The photo").wait_for()
                 idle(shared)
                 shared.screenshot(path=str(OUT / "meeting-room-present-photo.png"))
-                shared.keyboard.press("ArrowRight")
+                next_step(shared)
                 shared.get_by_text("2 / 4 · Top class").wait_for()
                 shared.get_by_text("Heatmap · ").first.wait_for()
                 idle(shared)
                 shared.screenshot(path=str(OUT / "meeting-room-present-top.png"))
-                shared.keyboard.press("ArrowRight")
+                next_step(shared)
                 shared.get_by_text("3 / 4 · Class: ", exact=False).wait_for()
                 idle(shared)
-                shared.keyboard.press("ArrowRight")
+                next_step(shared)
                 shared.get_by_text("4 / 4 · Compare classes", exact=False).wait_for()
                 shared.get_by_text(re.compile(r"^Why .+ rather than ")).first.wait_for()
                 idle(shared)

@@ -48,6 +48,16 @@ def heatmap_box(page, label: str = "") -> dict:
     return image.bounding_box()
 
 
+def press(page, key: str) -> None:
+    """Press the presenter bar's arrow key once its button is drawn and enabled. Streamlit binds a
+    button's shortcut when the button's own code has loaded and drawn it; on a fresh page that can
+    come after the bar's title is on screen, and a key pressed before is lost (as a person's would
+    be: the button is not there yet)."""
+    button = {"ArrowRight": "gc_next", "ArrowLeft": "gc_prev"}[key]
+    page.locator(f".st-key-{button} button:enabled").wait_for(state="visible")
+    page.keyboard.press(key)
+
+
 def inside_viewport(box: dict) -> bool:
     return (
         box["x"] >= 0
@@ -114,19 +124,19 @@ def test_presentation_mode_steps_through_a_sequence_with_the_arrow_keys(projecto
     # the sidebar is hidden (by the presentation style, which can arrive a moment after the bar)
     page.locator('[data-testid="stSidebar"]').wait_for(state="hidden", timeout=15_000)
     page.screenshot(path=str(ARTIFACTS / "meeting_room_present_1.png"))
-    page.keyboard.press("ArrowRight")
+    press(page, "ArrowRight")
     page.get_by_text("2 / 4 · Top class").wait_for(state="visible")
     box = heatmap_box(page, "Egyptian cat")
     assert inside_viewport(box), f"presenting: heatmap at {box}"
     assert not page.locator(".st-key-colormap").is_visible(), "display controls are hidden"
     page.screenshot(path=str(ARTIFACTS / "meeting_room_present_2.png"))
-    page.keyboard.press("ArrowRight")
+    press(page, "ArrowRight")
     page.get_by_text("3 / 4 · Class: ", exact=False).wait_for(state="visible")
-    page.keyboard.press("ArrowRight")
+    press(page, "ArrowRight")
     page.get_by_text("4 / 4 · Compare classes", exact=False).wait_for(state="visible")
     page.get_by_text("Why Egyptian cat rather than tiger cat").first.wait_for(state="visible")
     wait_idle(page)
     assert "step=4" in page.url and "seq=" in page.url
-    page.keyboard.press("ArrowLeft")
+    press(page, "ArrowLeft")
     page.get_by_text("3 / 4 · Class: ", exact=False).wait_for(state="visible")
     page.wait_for_function("() => location.search.includes('step=3')")
